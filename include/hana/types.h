@@ -1,0 +1,97 @@
+// Vocabulary types shared by the public API and the sans-IO cores.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace hana {
+
+// Time is always a parameter below the engine: nanoseconds on a monotonic clock
+// whose origin the caller chooses (the simulator starts at 0).
+using TimeNs = std::uint64_t;
+inline constexpr TimeNs kNsPerUs = 1'000;
+inline constexpr TimeNs kNsPerMs = 1'000'000;
+inline constexpr TimeNs kNsPerSec = 1'000'000'000;
+
+// Priority lanes. Each lane has its own send queue and its own ordering domain,
+// so a loss on Bulk never delays High. Lower value = higher priority.
+enum class Lane : std::uint8_t { Control = 0, High = 1, Normal = 2, Bulk = 3 };
+inline constexpr std::size_t kLaneCount = 4;
+using Priority = Lane;  // the design card uses both words for the same thing
+
+constexpr std::string_view to_string(Lane lane) {
+  switch (lane) {
+    case Lane::Control: return "control";
+    case Lane::High: return "high";
+    case Lane::Normal: return "normal";
+    case Lane::Bulk: return "bulk";
+  }
+  return "?";
+}
+
+// Delivery mode, chosen per message.
+enum class Delivery : std::uint8_t {
+  ReliableOrdered = 0,      // exactly once, in send order within the lane
+  ReliableUnordered = 1,    // exactly once, as soon as it arrives
+  UnreliableSequenced = 2,  // at most once, never older after newer within the lane
+  Unreliable = 3,           // at most once, any order
+};
+inline constexpr std::size_t kDeliveryCount = 4;
+
+constexpr std::string_view to_string(Delivery d) {
+  switch (d) {
+    case Delivery::ReliableOrdered: return "reliable-ordered";
+    case Delivery::ReliableUnordered: return "reliable-unordered";
+    case Delivery::UnreliableSequenced: return "unreliable-sequenced";
+    case Delivery::Unreliable: return "unreliable";
+  }
+  return "?";
+}
+
+constexpr bool is_reliable(Delivery d) {
+  return d == Delivery::ReliableOrdered || d == Delivery::ReliableUnordered;
+}
+
+// Sender-local id of one message, unique per connection (and per node for broadcast).
+using MessageId = std::uint64_t;
+
+// Node identity: a 64-bit id chosen at start (random or from the configured name).
+using NodeId = std::uint64_t;
+
+}  // namespace hana
+
+namespace hana {
+
+// Why a message failed (Delivered never came).
+enum class FailReason : std::uint8_t {
+  RetryBudget,    // max_retransmits exhausted
+  Deadline,       // message_deadline_ms passed
+  PeerDead,       // failure detector declared the peer dead
+  Closed,         // connection or node closed before delivery (e.g. stop() flush deadline)
+  ResourceLimit,  // peer cut off for exceeding a limit
+};
+
+constexpr std::string_view to_string(FailReason r) {
+  switch (r) {
+    case FailReason::RetryBudget: return "retry-budget";
+    case FailReason::Deadline: return "deadline";
+    case FailReason::PeerDead: return "peer-dead";
+    case FailReason::Closed: return "closed";
+    case FailReason::ResourceLimit: return "resource-limit";
+  }
+  return "?";
+}
+
+// Options of one send.
+struct SendOptions {
+  Lane lane = Lane::Normal;
+  Delivery delivery = Delivery::ReliableOrdered;
+  // Latest-value channel: when set, an unsent older version of the same key is
+  // replaced in place, and receivers drop versions not newer than the last applied.
+  bool latest_value = false;
+  std::uint64_t key = 0;
+  std::uint64_t version = 0;
+};
+
+}  // namespace hana

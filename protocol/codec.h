@@ -1,0 +1,103 @@
+// Encode and decode of datagrams and frames. Bounds-checked; decode never allocates
+// (frames are views into the datagram) and reports a typed error for every malformed case.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "protocol/frames.h"
+
+namespace hana::protocol {
+
+enum class DecodeError : std::uint8_t {
+  Truncated,          // ran off the end of the datagram
+  BadMagic,
+  UnknownVersion,
+  UnknownHeaderFlags,
+  BadChecksum,
+  UnknownFrame,
+  TooManyFrames,      // more than kMaxFramesPerDatagram
+  BadVarint,          // longer than 10 bytes or overflowing 64 bits
+  BadLane,
+  BadDelivery,
+  UnknownDataFlags,
+  RangeOverflow,      // ack ranges that underflow packet 0, overlap or exceed kMaxAckRanges
+  BadFragment,        // offset+length beyond total, total beyond the hard cap, ...
+  TooLong,            // a length field beyond its limit (cookie, close text, ...)
+  BadEnum,            // close reason / handshake kind out of range
+  Count,
+};
+inline constexpr std::size_t kDecodeErrorCount = static_cast<std::size_t>(DecodeError::Count);
+std::string_view to_string(DecodeError e);
+
+// ---- decode --------------------------------------------------------------
+
+struct DatagramView {
+  Header header;
+  Bytes frames;  // the frame area: between header and checksum trailer
+};
+
+struct DecodeResult {
+  std::optional<DatagramView> datagram;
+  DecodeError error = DecodeError::Truncated;  // valid when !datagram
+};
+
+// Checks magic, version, flags and the XXH3 trailer; does not look at frames.
+DecodeResult decode_datagram(Bytes datagram);
+
+// Walks the frames of a datagram one at a time.
+class FrameReader {
+ public:
+  explicit FrameReader(Bytes frames) : rest_(frames) {}
+  // Returns false at the end or on error (then error() says which).
+  bool next(Frame& out);
+  std::optional<DecodeError> error() const { return error_; }
+  std::size_t frames_read() const { return count_; }
+
+ private:
+  Bytes rest_;
+  std::optional<DecodeError> error_;
+  std::size_t count_ = 0;
+};
+
+// ---- encode --------------------------------------------------------------
+
+// Builds one datagram in a caller-owned buffer. Every append reports whether it
+// fit; a frame that does not fit leaves the buffer as it was.
+class DatagramWriter {
+ public:
+  // `max_bytes` caps the datagram (the max_datagram_bytes knob), including trailer.
+  DatagramWriter(MutableBytes buffer, std::size_t max_bytes, const Header& header);
+  bool ok() const { return ok_; }                  // false if the header did not fit
+  std::size_t remaining() const;                   // bytes left for frames
+  std::size_t frame_count() const { return frames_; }
+  bool append(const Frame& frame);
+  // Seals with the checksum; returns the datagram size (0 if !ok()).
+  std::size_t finish();
+
+ private:
+  MutableBytes buf_;
+  std::size_t limit_ = 0;   // end of the frame area (max minus trailer)
+  std::size_t pos_ = 0;
+  std::size_t frames_ = 0;
+  std::size_t trailer_ = 8;
+  bool ok_ = false;
+};
+
+// Size a frame will take on the wire.
+std::size_t encoded_size(const Frame& frame);
+// Bytes a DATA frame takes besides its payload, for sizing fragments.
+std::size_t data_frame_overhead(const DataFrame& frame_without_payload, std::size_t payload_bytes);
+// Header + trailer bytes of a datagram with this header.
+std::size_t datagram_overhead(const Header& header);
+
+// ---- varints (LEB128, little-endian base 128), exposed for topology bodies ----
+std::size_t varint_size(std::uint64_t v);
+// Returns bytes written, 0 if `out` is too small.
+std::size_t write_varint(MutableBytes out, std::uint64_t v);
+// Returns bytes read, 0 on truncation or bad encoding (`bad` tells which).
+std::size_t read_varint(Bytes in, std::uint64_t& v, bool* bad = nullptr);
+
+}  // namespace hana::protocol

@@ -1,0 +1,103 @@
+// protocol::Connection: the reliable-UDP state machine for one peer. Sans-IO:
+// bytes and the current time go in; datagrams, the next deadline and events come out.
+//
+// Drive it like this (the engine and the simulator do exactly this):
+//   - on every datagram for this connection: on_datagram(view, now)
+//   - when now >= next_timeout():            on_timeout(now)
+//   - after either, and after send():        while (n = poll_transmit(buf, now)) transmit(buf[0..n])
+//   - then drain poll_event() until empty.
+// Deterministic: the same calls with the same times give the same outputs.
+//
+// CONTRACT FILE: the shape below is what topology/, engine/ and the simulator code
+// against. The protocol core owns it; change it together with its callers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <variant>
+
+#include "hana/config.h"
+#include "hana/result.h"
+#include "hana/stats.h"
+#include "hana/types.h"
+#include "protocol/codec.h"
+#include "protocol/frames.h"
+
+namespace hana::protocol {
+
+struct DeliveredEvent {
+  MessageId id;
+  Lane lane;
+};
+struct FailedEvent {
+  MessageId id;
+  Lane lane;
+  FailReason reason;
+};
+// payload is a view valid until the next non-const call on the Connection.
+struct ReceivedEvent {
+  Lane lane;
+  Delivery delivery;
+  bool latest_value;
+  std::uint64_t key;
+  std::uint64_t version;
+  Bytes payload;
+};
+struct CongestionEvent {
+  bool in_recovery;  // entered (true) or left (false) recovery
+  std::uint64_t cwnd_bytes;
+};
+struct ClosedEvent {
+  CloseReason reason;
+  bool by_peer;
+};
+using ConnectionEvent = std::variant<DeliveredEvent, FailedEvent, ReceivedEvent, CongestionEvent, ClosedEvent>;
+
+struct ConnectionIds {
+  std::uint32_t local = 0;   // id peers put in datagrams they send us
+  std::uint32_t remote = 0;  // id we put in datagrams we send the peer
+};
+
+class Connection {
+ public:
+  Connection(const Config& config, ConnectionIds ids, TimeNs now);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Queues a message. Errors: MessageTooLarge, QueueFull (lane queue bounded by
+  // lane_queue_messages), Closed. `id` is chosen by the caller (the mesh uses one
+  // id per broadcast); pass 0 to let the connection number it.
+  Result<MessageId> send(Bytes message, const SendOptions& options, TimeNs now, MessageId id = 0);
+
+  // A datagram addressed to this connection, already checksum-verified by decode_datagram.
+  void on_datagram(const DatagramView& datagram, TimeNs now);
+
+  // Call when now >= next_timeout(): ack delay, loss detection, PTO, pacing, idle, keepalive.
+  void on_timeout(TimeNs now);
+  std::optional<TimeNs> next_timeout() const;
+
+  // Writes at most one datagram into `buffer` and returns its size; 0 = nothing to send now.
+  std::size_t poll_transmit(MutableBytes buffer, TimeNs now);
+
+  std::optional<ConnectionEvent> poll_event();
+
+  // Starts a graceful close (CLOSE frame); unsent and unacked reliable messages fail with `Closed`.
+  void close(CloseReason reason, TimeNs now);
+  // Fails everything pending with `reason` without sending (peer declared dead).
+  void abort(FailReason reason, TimeNs now);
+  bool is_closed() const;
+
+  // Applies the runtime-changeable knobs of `config` (the rest are ignored).
+  void apply_runtime_config(const Config& config);
+
+  const ConnectionStats& stats() const;
+  ConnectionIds ids() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;  // pimpl keeps this header stable while the core evolves
+};
+
+}  // namespace hana::protocol
