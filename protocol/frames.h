@@ -56,7 +56,9 @@ enum class FrameType : std::uint8_t {
   Skip = 0x08,
 };
 
+// A run of zero bytes; decode folds consecutive zero bytes into one frame.
 struct PaddingFrame {
+  std::uint32_t length = 1;
   bool operator==(const PaddingFrame&) const = default;
 };
 
