@@ -1,6 +1,8 @@
 // enet: ENet 1.3 (Debian's libenet) with every message on a reliable channel:
-// channel 0 for HIGH traffic, channel 1 for BULK. ENet's own timers only advance
-// inside enet_host_service(), so poll() never sleeps longer than 1 ms at a time.
+// channel 0 for HIGH traffic, channel 1 for BULK. ENet's own timers (retransmission,
+// keep-alive) only advance inside enet_host_service(), so poll() sleeps on the
+// socket no longer than until the earliest retransmission deadline of any peer
+// (ENet keeps it in whole milliseconds) and never longer than 100 ms.
 #include <enet/enet.h>
 #include <poll.h>
 
@@ -11,7 +13,8 @@
 namespace bench {
 namespace {
 
-constexpr std::int64_t kMaxWaitNs = 1'000'000;
+constexpr std::int64_t kMaxWaitNs = 100'000'000;
+constexpr std::int64_t kNsPerMs = 1'000'000;
 constexpr int kEventsPerPoll = 4096;
 constexpr std::size_t kChannels = 2;
 constexpr std::size_t kMaxServerPeers = 128;
@@ -83,13 +86,31 @@ class EnetTransport final : public Transport {
     int delivered = service(on_message);
     if (delivered > 0 || timeout_ns <= 0) return delivered;
     pollfd p{host_->socket, POLLIN, 0};
-    std::int64_t wait = std::min(timeout_ns, kMaxWaitNs);
-    timespec ts{0, static_cast<long>(wait)};
+    std::int64_t wait = std::min(timeout_ns, timer_wait_ns());
+    timespec ts{static_cast<time_t>(wait / 1'000'000'000), static_cast<long>(wait % 1'000'000'000)};
     ppoll(&p, 1, &ts, nullptr);
     return service(on_message);
   }
 
  private:
+  // How long ENet can be left alone: until the earliest peer's retransmission timeout,
+  // 1 ms when commands still wait for window space, else kMaxWaitNs.
+  std::int64_t timer_wait_ns() const {
+    std::int64_t wait = kMaxWaitNs;
+    const enet_uint32 now = enet_time_get();
+    for (std::size_t i = 0; i < host_->peerCount; ++i) {
+      const ENetPeer& p = host_->peers[i];
+      if (p.state == ENET_PEER_STATE_DISCONNECTED) continue;
+      if (p.state != ENET_PEER_STATE_CONNECTED) return kNsPerMs;  // handshakes run on ENet's timers too
+      if (!enet_list_empty(&p.outgoingCommands)) wait = std::min(wait, kNsPerMs);
+      if (!enet_list_empty(&p.sentReliableCommands)) {
+        auto left_ms = static_cast<std::int32_t>(p.nextTimeout - now);
+        wait = std::min(wait, std::max<std::int64_t>(left_ms, 0) * kNsPerMs + kNsPerMs);
+      }
+    }
+    return wait;
+  }
+
   int service(const OnMessage& on_message) {
     int delivered = 0;
     ENetEvent ev;

@@ -30,6 +30,7 @@ class Impl:
         self.client_cpu = client_cpu
         self.server_cpu = server_cpu
         self.unavailable = unavailable  # None, or why this implementation cannot run at all
+        self.rt = False                 # run under SCHED_FIFO (see runner.wrap)
         self._help = {}
 
     @property
@@ -97,13 +98,14 @@ class Impl:
         return cmd
 
 
-def make_impls(peer_bin, hana_bin, names):
+def make_impls(peer_bin, hana_bin, names, rt=False):
     """Builds the requested implementations with their CPU placement.
 
     Every pair shares one CPU (the last allowed one): on this VM a wake-up across
     vCPUs costs ~140 µs, so same-CPU placement is the fair and stable choice
     (TOOLCHAIN-NOTES). hana-busypoll spins, so its client and server get a CPU
-    each; with a single CPU it cannot run.
+    each; with a single CPU it cannot run. rt: every pair runs SCHED_FIFO except
+    busy-poll (two spinning real-time threads would take both CPUs from everyone).
     """
     cpus = allowed_cpus()
     pin = cpus[-1]
@@ -132,4 +134,6 @@ def make_impls(peer_bin, hana_bin, names):
             if "--backend" in impl.server_args:
                 impl.server_args.insert(impl.server_args.index("--backend") + 1, backend)
         out.append(impl)
+    for impl in out:
+        impl.rt = rt and impl.name != "hana-busypoll"
     return out

@@ -20,13 +20,21 @@ def children_cpu_s():
     return r.ru_utime + r.ru_stime
 
 
-def wrap(cmd, ns=None, cpu=None):
-    """Prefixes a command with `ip netns exec NS` and `taskset -c CPU` as asked."""
+RT_PRIORITY = 20
+
+
+def wrap(cmd, ns=None, cpu=None, rt=False):
+    """Prefixes a command with `ip netns exec NS`, `taskset -c CPU` and `chrt -f` as asked.
+
+    rt (SCHED_FIFO) keeps a shared machine's compile jobs from preempting the pair
+    under test; the kernel's RT throttling still leaves 5% of each CPU to others."""
     out = []
     if ns:
         out += ["ip", "netns", "exec", ns]
     if cpu is not None:
         out += ["taskset", "-c", str(cpu)]
+    if rt:
+        out += ["chrt", "-f", str(RT_PRIORITY)]
     return out + [str(c) for c in cmd]
 
 

@@ -105,9 +105,9 @@ def _pair(ctx, impl, scen, cond, in_lab, client_cmd_of, timeout_s):
     addr, ns_srv, ns_cli = ctx.endpoint(in_lab)
     prefix = ctx.log_prefix(scen, cond, impl.name)
     cpu0 = runner.children_cpu_s()
-    srv = runner.Server(runner.wrap(impl.server_cmd(addr), ns_srv, impl.server_cpu), prefix)
+    srv = runner.Server(runner.wrap(impl.server_cmd(addr), ns_srv, impl.server_cpu, impl.rt), prefix)
     try:
-        res = runner.run_client(runner.wrap(client_cmd_of(addr), ns_cli, impl.client_cpu), timeout_s, prefix)
+        res = runner.run_client(runner.wrap(client_cmd_of(addr), ns_cli, impl.client_cpu, impl.rt), timeout_s, prefix)
     finally:
         srv.stop()
     res["cpu_s"] = runner.children_cpu_s() - cpu0
@@ -212,11 +212,11 @@ def _fanout(ctx, impl, cond, peers):
         for i in range(peers):
             addr, _, _ = ctx.endpoint(False)
             prefix = ctx.log_prefix("fanout", cond, "%s-srv%d" % (impl.name, i))
-            servers.append(runner.Server(runner.wrap(impl.server_cmd(addr), None, impl.server_cpu), prefix))
+            servers.append(runner.Server(runner.wrap(impl.server_cmd(addr), None, impl.server_cpu, impl.rt), prefix))
             addrs.append(addr)
         sample_path = os.path.join(ctx.samples_dir, "fanout-%d-%s.txt" % (peers, impl.name))
         res = runner.run_client(runner.wrap(impl.fanout_cmd(addrs, rounds, rate, FAN_BYTES, sample_path), None,
-                                            impl.client_cpu),
+                                            impl.client_cpu, impl.rt),
                                 rounds / rate + ctx.p["linger_ms"] / 1000 + 60,
                                 ctx.log_prefix("fanout", cond, impl.name))
     finally:
