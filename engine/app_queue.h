@@ -1,0 +1,51 @@
+// Bounded multi-producer queue from application threads to the loop (and back, for
+// events): moodycamel::ConcurrentQueue plus an atomic depth counter that enforces the
+// bound, so a full queue answers QueueFull instead of growing. After warm-up the queue
+// recycles its blocks: no allocation per element.
+#pragma once
+
+#include <atomic>
+#include <concurrentqueue/concurrentqueue.h>
+#include <cstddef>
+#include <cstdint>
+
+namespace hana::engine {
+
+template <class T>
+class BoundedQueue {
+ public:
+  explicit BoundedQueue(std::size_t capacity)
+      : capacity_(static_cast<std::int64_t>(capacity)), queue_(capacity, 0, 16) {}
+
+  // Any thread. False when the bound is reached (the value is left untouched).
+  bool try_push(T&& value) {
+    if (depth_.fetch_add(1, std::memory_order_acq_rel) >= capacity_) {
+      depth_.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
+    if (!queue_.enqueue(std::move(value))) {  // only on allocation failure
+      depth_.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
+    return true;
+  }
+
+  bool try_pop(T& out) {
+    if (!queue_.try_dequeue(out)) return false;
+    depth_.fetch_sub(1, std::memory_order_relaxed);
+    return true;
+  }
+
+  std::size_t depth() const {
+    const auto d = depth_.load(std::memory_order_relaxed);
+    return d > 0 ? static_cast<std::size_t>(d) : 0;
+  }
+  std::size_t capacity() const { return static_cast<std::size_t>(capacity_); }
+
+ private:
+  const std::int64_t capacity_;
+  std::atomic<std::int64_t> depth_{0};
+  moodycamel::ConcurrentQueue<T> queue_;
+};
+
+}  // namespace hana::engine

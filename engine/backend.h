@@ -1,0 +1,82 @@
+// The one I/O contract of the event loop (after msquic's datapath split and seastar's
+// reactor_backend): the loop hands the backend datagrams to send and asks it to wait for
+// received datagrams, wake-ups and its next deadline. Nothing above this header knows
+// whether io_uring or epoll runs underneath.
+//
+// Drive it from ONE thread (the loop), except wake(), which any thread may call:
+//   - per datagram to send: buf = send_buffer(); write; commit_send(to, size)
+//     (an empty buffer means every send slot is busy: flush() and retry next turn)
+//   - wait(deadline, sink): submits what was committed, waits for a datagram, a wake()
+//     or the deadline, and hands every received datagram to `sink` (the bytes are
+//     valid only during the call).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string_view>
+
+#include "engine/counters.h"
+#include "engine/socket.h"
+#include "hana/address.h"
+#include "hana/result.h"
+#include "hana/types.h"
+#include "protocol/frames.h"
+
+namespace hana::engine {
+
+using protocol::Bytes;
+using protocol::MutableBytes;
+
+inline constexpr TimeNs kNoDeadline = std::numeric_limits<TimeNs>::max();
+
+class ReceiveSink {
+ public:
+  virtual ~ReceiveSink() = default;
+  virtual void on_datagram(const Address& from, Bytes bytes) = 0;
+};
+
+enum class BackendKind : std::uint8_t { Auto, Uring, Epoll };
+constexpr std::string_view to_string(BackendKind k) {
+  return k == BackendKind::Uring ? "uring" : k == BackendKind::Epoll ? "epoll" : "auto";
+}
+
+struct BackendOptions {
+  std::uint32_t max_datagram_bytes = 1452;  // receive buffers hold this much; larger = MSG_TRUNC
+  std::uint32_t recv_buffers = 256;
+  std::uint32_t send_slots = 256;
+  std::uint32_t uring_entries = 256;
+  bool gso = true;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual BackendKind kind() const = 0;
+
+  // A buffer of max_datagram_bytes for the next datagram; empty when every slot is busy.
+  virtual MutableBytes send_buffer() = 0;
+  // Queues the datagram written into the last send_buffer() (not sent until flush/wait).
+  virtual void commit_send(const Address& to, std::size_t size) = 0;
+  // Hands every committed datagram to the kernel.
+  virtual void flush() = 0;
+  // Flushes, then waits until something arrives or `deadline` (monotonic ns; 0 = do not
+  // block, kNoDeadline = no timeout), delivering received datagrams to `sink`.
+  virtual void wait(TimeNs deadline, ReceiveSink& sink) = 0;
+  // Thread-safe: makes a blocked (or the next) wait() return.
+  virtual void wake() = 0;
+  virtual void set_gso(bool on) = 0;
+};
+
+// Builds the requested backend on `socket` (which must outlive it). Auto tries io_uring
+// and falls back to epoll when io_uring cannot be set up. Call it on the loop thread
+// (the io_uring ring is created single-issuer).
+Result<std::unique_ptr<Backend>> make_backend(BackendKind kind, const UdpSocket& socket,
+                                              const BackendOptions& options, Counters& counters);
+
+Result<std::unique_ptr<Backend>> make_uring_backend(const UdpSocket& socket, const BackendOptions& options,
+                                                    Counters& counters);
+Result<std::unique_ptr<Backend>> make_epoll_backend(const UdpSocket& socket, const BackendOptions& options,
+                                                    Counters& counters);
+
+}  // namespace hana::engine

@@ -1,0 +1,81 @@
+// Enum-indexed engine counters (Aeron system-counters style): a flat array of atomics
+// written by the loop (and, for QueueFull, by application threads); a snapshot is a copy.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace hana::engine {
+
+#define HANA_ENGINE_COUNTERS(X)                                                               \
+  X(datagrams_received, "datagrams read from the socket")                                   \
+  X(bytes_received, "UDP payload bytes read")                                               \
+  X(datagrams_sent, "datagrams the kernel accepted")                                        \
+  X(bytes_sent, "UDP payload bytes the kernel accepted")                                    \
+  X(send_errors, "datagrams the kernel refused (dropped; the protocol repairs reliable data)") \
+  X(send_enobufs, "sends refused with ENOBUFS/EAGAIN (socket or device queue full)")        \
+  X(send_slots_exhausted, "times every send slot was busy and sending had to wait a turn")  \
+  X(recv_enobufs, "io_uring multishot receive stopped for lack of provided buffers (re-armed)") \
+  X(recv_errors, "receive calls that failed")                                               \
+  X(cq_overflow, "io_uring completion-queue overflows seen")                                \
+  X(truncated, "datagrams larger than the receive buffer (MSG_TRUNC): counted and dropped") \
+  X(bad_packets, "datagrams that failed header/checksum validation: counted and dropped")   \
+  X(gso_sends, "sendmsg calls that carried more than one datagram via UDP_SEGMENT")         \
+  X(wakeups, "loop wake-ups requested by application threads")                              \
+  X(loop_turns, "event-loop iterations")                                                    \
+  X(loop_cycle_max_ns, "longest loop iteration (excluding the wait)")                       \
+  X(fault_dropped, "datagrams the fault injector dropped")                                  \
+  X(fault_duplicated, "datagrams the fault injector duplicated")                            \
+  X(fault_delayed, "datagrams the fault injector delayed or reordered")                     \
+  X(queue_full, "send()/broadcast() calls rejected with QueueFull")                         \
+  X(pool_exhausted, "send()/broadcast() calls rejected because every message slot was in use") \
+  X(large_message_allocs, "messages larger than message_slot_bytes (heap-copied)")          \
+  X(events_dropped, "events dropped because the application event queue was full")         \
+  X(send_rejected, "queued messages the mesh refused (reported as Failed)")
+
+enum class EngineCounter : std::uint8_t {
+#define HANA_X(name, doc) name,
+  HANA_ENGINE_COUNTERS(HANA_X)
+#undef HANA_X
+      Count
+};
+inline constexpr std::size_t kEngineCounterCount = static_cast<std::size_t>(EngineCounter::Count);
+
+constexpr std::string_view to_string(EngineCounter c) {
+  constexpr std::string_view kNames[] = {
+#define HANA_X(name, doc) #name,
+      HANA_ENGINE_COUNTERS(HANA_X)
+#undef HANA_X
+  };
+  return kNames[static_cast<std::size_t>(c)];
+}
+
+using CounterSnapshot = std::array<std::uint64_t, kEngineCounterCount>;
+
+class Counters {
+ public:
+  void add(EngineCounter c, std::uint64_t n = 1) {
+    values_[static_cast<std::size_t>(c)].fetch_add(n, std::memory_order_relaxed);
+  }
+  // Single writer (the loop): a plain load/store keeps the max without a CAS loop.
+  void max(EngineCounter c, std::uint64_t v) {
+    auto& slot = values_[static_cast<std::size_t>(c)];
+    if (v > slot.load(std::memory_order_relaxed)) slot.store(v, std::memory_order_relaxed);
+  }
+  std::uint64_t get(EngineCounter c) const {
+    return values_[static_cast<std::size_t>(c)].load(std::memory_order_relaxed);
+  }
+  CounterSnapshot snapshot() const {
+    CounterSnapshot out{};
+    for (std::size_t i = 0; i < kEngineCounterCount; ++i) out[i] = values_[i].load(std::memory_order_relaxed);
+    return out;
+  }
+
+ private:
+  std::array<std::atomic<std::uint64_t>, kEngineCounterCount> values_{};
+};
+
+}  // namespace hana::engine

@@ -1,0 +1,188 @@
+// epoll backend for kernels or containers without io_uring: recvmmsg/sendmmsg in batches,
+// an eventfd for wake-ups, and epoll_pwait2 for nanosecond-resolution timed waits.
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/clock.h"
+#include "engine/send_batch.h"
+
+namespace hana::engine {
+namespace {
+
+constexpr std::uint32_t kMaxRecvBatch = 64;
+constexpr int kMaxRecvRounds = 8;  // batches per turn, so timers and queues are not starved
+
+class EpollBackend final : public Backend {
+ public:
+  EpollBackend(const UdpSocket& socket, const BackendOptions& options, Counters& counters)
+      : fd_(socket.fd()), counters_(counters), gso_(options.gso && socket.gso_supported()),
+        batch_(options.send_slots, options.max_datagram_bytes),
+        recv_batch_(std::min(options.recv_buffers, kMaxRecvBatch)),
+        // A datagram larger than max_datagram_bytes comes back with MSG_TRUNC.
+        recv_bytes_(options.max_datagram_bytes),
+        recv_memory_(new std::uint8_t[std::size_t{recv_batch_} * recv_bytes_]),
+        recv_hdrs_(recv_batch_), recv_iov_(recv_batch_), recv_addr_(recv_batch_) {
+    ready_.reserve(options.send_slots);
+    send_hdrs_.resize(options.send_slots);
+    for (std::uint32_t i = 0; i < recv_batch_; ++i) {
+      recv_iov_[i] = {recv_memory_.get() + std::size_t{i} * recv_bytes_, recv_bytes_};
+    }
+  }
+
+  ~EpollBackend() override {
+    if (epoll_fd_ >= 0) ::close(epoll_fd_);
+    if (event_fd_ >= 0) ::close(event_fd_);
+  }
+
+  Result<void> init() {
+    event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (event_fd_ < 0 || epoll_fd_ < 0) return Error{Errc::Unavailable, "eventfd/epoll_create1 failed"};
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd_;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd_, &ev) != 0) return Error{Errc::Unavailable, "epoll_ctl(socket) failed"};
+    ev.data.fd = event_fd_;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev) != 0)
+      return Error{Errc::Unavailable, "epoll_ctl(eventfd) failed"};
+    return {};
+  }
+
+  BackendKind kind() const override { return BackendKind::Epoll; }
+  MutableBytes send_buffer() override { return batch_.acquire(); }
+  void commit_send(const Address& to, std::size_t size) override { batch_.commit(to, size, gso_); }
+  void set_gso(bool on) override { gso_ = on; }
+
+  void flush() override {
+    if (batch_.empty()) return;
+    ready_.clear();
+    batch_.take_ready(ready_);
+    std::size_t done = 0;
+    while (done < ready_.size()) {
+      const std::size_t n = ready_.size() - done;
+      for (std::size_t i = 0; i < n; ++i) send_hdrs_[i].msg_hdr = batch_.group(ready_[done + i]).msg;
+      const int sent = ::sendmmsg(fd_, send_hdrs_.data(), static_cast<unsigned>(n), MSG_DONTWAIT);
+      if (sent > 0) {
+        for (int i = 0; i < sent; ++i) {
+          const SendGroup& g = batch_.group(ready_[done + static_cast<std::size_t>(i)]);
+          counters_.add(EngineCounter::datagrams_sent, g.count);
+          counters_.add(EngineCounter::bytes_sent, send_hdrs_[static_cast<std::size_t>(i)].msg_len);
+          if (g.count > 1) counters_.add(EngineCounter::gso_sends);
+        }
+        done += static_cast<std::size_t>(sent);
+      } else {
+        // The first group failed: count it, drop it (the protocol repairs), go on.
+        const SendGroup& g = batch_.group(ready_[done]);
+        if (errno == ENOBUFS || errno == EAGAIN) {
+          counters_.add(EngineCounter::send_enobufs, g.count);
+        } else {
+          counters_.add(EngineCounter::send_errors, g.count);
+          if (g.count > 1 && (errno == EIO || errno == EINVAL)) gso_ = false;
+        }
+        ++done;
+      }
+    }
+    for (std::uint32_t index : ready_) batch_.release(index);
+  }
+
+  void wait(TimeNs deadline, ReceiveSink& sink) override {
+    flush();
+    if (deadline == 0) {  // busy-poll: no epoll round trip, just drain the socket
+      drain_socket(sink);
+      return;
+    }
+    int timeout_ms = -1;
+    timespec ts{};
+    const timespec* tsp = nullptr;
+    if (deadline != kNoDeadline) {
+      const TimeNs now = monotonic_now_ns();
+      const TimeNs rel = deadline > now ? deadline - now : 0;
+      ts.tv_sec = static_cast<time_t>(rel / kNsPerSec);
+      ts.tv_nsec = static_cast<long>(rel % kNsPerSec);
+      tsp = &ts;
+      timeout_ms = static_cast<int>(std::min<TimeNs>((rel + kNsPerMs - 1) / kNsPerMs, 1'000'000));
+    }
+    epoll_event events[2];
+    int n = use_pwait2_ ? ::epoll_pwait2(epoll_fd_, events, 2, tsp, nullptr) : -1;
+    if (use_pwait2_ && n < 0 && errno == ENOSYS) use_pwait2_ = false;
+    if (!use_pwait2_) n = ::epoll_wait(epoll_fd_, events, 2, timeout_ms);
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.fd == event_fd_) {
+        std::uint64_t value;
+        (void)!::read(event_fd_, &value, sizeof value);
+      } else {
+        drain_socket(sink);
+      }
+    }
+  }
+
+  void wake() override {
+    const std::uint64_t one = 1;
+    (void)!::write(event_fd_, &one, sizeof one);
+  }
+
+ private:
+  void drain_socket(ReceiveSink& sink) {
+    for (int round = 0; round < kMaxRecvRounds; ++round) {
+      for (std::uint32_t i = 0; i < recv_batch_; ++i) {
+        msghdr& m = recv_hdrs_[i].msg_hdr;
+        m = msghdr{};
+        m.msg_name = &recv_addr_[i];
+        m.msg_namelen = sizeof(sockaddr_storage);
+        m.msg_iov = &recv_iov_[i];
+        m.msg_iovlen = 1;
+      }
+      const int n = ::recvmmsg(fd_, recv_hdrs_.data(), recv_batch_, MSG_DONTWAIT, nullptr);
+      if (n <= 0) {
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+          counters_.add(EngineCounter::recv_errors);
+        return;
+      }
+      for (int i = 0; i < n; ++i) {
+        const mmsghdr& h = recv_hdrs_[static_cast<std::size_t>(i)];
+        if (h.msg_hdr.msg_flags & MSG_TRUNC) {
+          counters_.add(EngineCounter::truncated);
+          continue;
+        }
+        counters_.add(EngineCounter::datagrams_received);
+        counters_.add(EngineCounter::bytes_received, h.msg_len);
+        const Address from = from_sockaddr(reinterpret_cast<const sockaddr*>(h.msg_hdr.msg_name), h.msg_hdr.msg_namelen);
+        sink.on_datagram(from, Bytes{static_cast<const std::uint8_t*>(recv_iov_[static_cast<std::size_t>(i)].iov_base), h.msg_len});
+      }
+      if (static_cast<std::uint32_t>(n) < recv_batch_) return;
+    }
+  }
+
+  int fd_;
+  Counters& counters_;
+  bool gso_;
+  SendBatch batch_;
+  std::vector<std::uint32_t> ready_;
+  std::vector<mmsghdr> send_hdrs_;
+  std::uint32_t recv_batch_;
+  std::uint32_t recv_bytes_;
+  std::unique_ptr<std::uint8_t[]> recv_memory_;
+  std::vector<mmsghdr> recv_hdrs_;
+  std::vector<iovec> recv_iov_;
+  std::vector<sockaddr_storage> recv_addr_;
+  int epoll_fd_ = -1;
+  int event_fd_ = -1;
+  bool use_pwait2_ = true;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> make_epoll_backend(const UdpSocket& socket, const BackendOptions& options,
+                                                    Counters& counters) {
+  auto backend = std::make_unique<EpollBackend>(socket, options, counters);
+  if (auto r = backend->init(); !r) return r.error();
+  return std::unique_ptr<Backend>(std::move(backend));
+}
+
+}  // namespace hana::engine

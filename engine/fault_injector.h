@@ -1,0 +1,75 @@
+// Fault injection as a seeded decorator in front of a Backend (after Aeron's loss
+// transport and msquic's RandomLossHelper): drops, duplicates, delays and reorders
+// datagrams on the way out and/or in. Off by default; the same knobs serve tests and
+// field diagnosis. Same seed + same sequence of datagrams = same decisions.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/backend.h"
+#include "hana/config.h"
+
+namespace hana::engine {
+
+struct FaultParams {
+  double loss_pct = 0;
+  double duplicate_pct = 0;
+  double reorder_pct = 0;
+  TimeNs reorder_hold_ns = 0;
+  TimeNs delay_ns = 0;
+  TimeNs jitter_ns = 0;
+  bool outbound = true;
+  bool inbound = false;
+
+  static FaultParams from(const Config& config);
+  bool active() const {
+    return loss_pct > 0 || duplicate_pct > 0 || reorder_pct > 0 || delay_ns > 0 || jitter_ns > 0;
+  }
+};
+
+class FaultInjector final : public Backend {
+ public:
+  FaultInjector(std::unique_ptr<Backend> inner, std::uint64_t seed, std::uint32_t queue_datagrams,
+                std::uint32_t max_datagram_bytes, Counters& counters);
+  void set_params(const FaultParams& params) { params_ = params; }
+
+  BackendKind kind() const override { return inner_->kind(); }
+  MutableBytes send_buffer() override;
+  void commit_send(const Address& to, std::size_t size) override;
+  void flush() override;
+  void wait(TimeNs deadline, ReceiveSink& sink) override;
+  void wake() override { inner_->wake(); }
+  void set_gso(bool on) override { inner_->set_gso(on); }
+
+ private:
+  enum class Verdict : std::uint8_t { Pass, Drop, Duplicate, Delay };
+  struct Held {
+    TimeNs release;
+    Address peer;
+    std::uint32_t size;
+    bool inbound;
+  };
+  class InboundSink;
+
+  Verdict decide(TimeNs& delay_ns);
+  bool hold(const Address& peer, Bytes bytes, TimeNs release, bool inbound);
+  void release_due(TimeNs now, ReceiveSink* sink);
+  TimeNs next_release() const;
+  double roll();  // uniform [0, 100)
+
+  std::unique_ptr<Backend> inner_;
+  Counters& counters_;
+  FaultParams params_;
+  std::uint64_t rng_;
+  std::uint32_t capacity_;
+  std::uint32_t slot_bytes_;
+  std::unique_ptr<std::uint8_t[]> memory_;  // allocated on first delay
+  std::vector<Held> held_;                   // slot i's metadata; size = capacity
+  std::vector<std::uint32_t> active_;        // held slot indices
+  std::vector<std::uint32_t> free_;
+  MutableBytes last_buffer_;
+};
+
+}  // namespace hana::engine

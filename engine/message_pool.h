@@ -1,0 +1,102 @@
+// Fixed pool of message buffers shared by application threads (send) and the loop
+// (received messages). The free list is a lock-free Treiber stack of slot indices with
+// an ABA tag: bounded, allocation-free, and every access is an atomic (TSan-clean).
+// A ring of our own instead of a moodycamel queue because the free list needs a hard
+// bound and pops from many threads; moodycamel's per-producer sub-queues can miss items.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+
+namespace hana::engine {
+
+class IndexStack {
+ public:
+  static constexpr std::uint32_t kEmpty = ~0u;
+
+  explicit IndexStack(std::uint32_t capacity) : next_(new std::atomic<std::uint32_t>[capacity]) {}
+
+  void push(std::uint32_t index) {
+    std::uint64_t head = head_.load(std::memory_order_relaxed);
+    for (;;) {
+      next_[index].store(static_cast<std::uint32_t>(head), std::memory_order_relaxed);
+      const std::uint64_t tagged = ((head >> 32) + 1) << 32 | index;
+      if (head_.compare_exchange_weak(head, tagged, std::memory_order_release, std::memory_order_relaxed)) return;
+    }
+  }
+
+  std::uint32_t pop() {
+    std::uint64_t head = head_.load(std::memory_order_acquire);
+    for (;;) {
+      const auto index = static_cast<std::uint32_t>(head);
+      if (index == kEmpty) return kEmpty;
+      const std::uint32_t next = next_[index].load(std::memory_order_relaxed);
+      const std::uint64_t tagged = ((head >> 32) + 1) << 32 | next;
+      if (head_.compare_exchange_weak(head, tagged, std::memory_order_acquire, std::memory_order_acquire))
+        return index;
+    }
+  }
+
+ private:
+  std::unique_ptr<std::atomic<std::uint32_t>[]> next_;
+  std::atomic<std::uint64_t> head_{kEmpty};
+};
+
+// A message's bytes: a pooled slot, or (larger than a slot) a heap copy.
+struct MessageRef {
+  std::uint32_t slot = IndexStack::kEmpty;
+  std::uint32_t size = 0;
+  std::uint8_t* heap = nullptr;  // owned when non-null
+};
+
+class MessagePool {
+ public:
+  MessagePool(std::uint32_t slots, std::uint32_t slot_bytes)
+      : slot_bytes_(slot_bytes), memory_(new std::uint8_t[std::size_t{slots} * slot_bytes]), free_(slots) {
+    for (std::uint32_t i = slots; i-- > 0;) free_.push(i);
+  }
+
+  std::uint32_t slot_bytes() const { return slot_bytes_; }
+
+  // Copies `size` bytes in. Returns false when the pool is exhausted (small messages);
+  // large messages are heap-copied and `large` is set.
+  bool store(const std::uint8_t* data, std::size_t size, MessageRef& out, bool& large) {
+    large = size > slot_bytes_;
+    out.size = static_cast<std::uint32_t>(size);
+    if (large) {
+      out.heap = new std::uint8_t[size];
+      out.slot = IndexStack::kEmpty;
+      std::memcpy(out.heap, data, size);
+      return true;
+    }
+    out.heap = nullptr;
+    out.slot = free_.pop();
+    if (out.slot == IndexStack::kEmpty) return false;
+    if (size) std::memcpy(slot_data(out.slot), data, size);
+    return true;
+  }
+
+  const std::uint8_t* data(const MessageRef& ref) const { return ref.heap ? ref.heap : slot_data(ref.slot); }
+
+  void release(MessageRef& ref) {
+    if (ref.heap) {
+      delete[] ref.heap;
+      ref.heap = nullptr;
+    } else if (ref.slot != IndexStack::kEmpty) {
+      free_.push(ref.slot);
+    }
+    ref.slot = IndexStack::kEmpty;
+    ref.size = 0;
+  }
+
+ private:
+  std::uint8_t* slot_data(std::uint32_t slot) const { return memory_.get() + std::size_t{slot} * slot_bytes_; }
+
+  std::uint32_t slot_bytes_;
+  std::unique_ptr<std::uint8_t[]> memory_;
+  IndexStack free_;
+};
+
+}  // namespace hana::engine

@@ -1,0 +1,105 @@
+#include "engine/socket.h"
+
+#include <netinet/udp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+
+namespace hana::engine {
+
+UdpSocket::~UdpSocket() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+UdpSocket& UdpSocket::operator=(UdpSocket&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    local_ = other.local_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+socklen_t to_sockaddr(const Address& addr, sockaddr_storage& out) {
+  std::memset(&out, 0, sizeof out);
+  if (addr.family == 6) {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&out);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(addr.port);
+    std::memcpy(&sa->sin6_addr, addr.ip.data(), 16);
+    return sizeof(sockaddr_in6);
+  }
+  auto* sa = reinterpret_cast<sockaddr_in*>(&out);
+  sa->sin_family = AF_INET;
+  sa->sin_port = htons(addr.port);
+  std::memcpy(&sa->sin_addr, addr.ip.data(), 4);
+  return sizeof(sockaddr_in);
+}
+
+Address from_sockaddr(const sockaddr* sa, socklen_t len) {
+  Address addr;
+  if (sa->sa_family == AF_INET && len >= static_cast<socklen_t>(sizeof(sockaddr_in))) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    addr.family = 4;
+    addr.port = ntohs(in->sin_port);
+    std::memcpy(addr.ip.data(), &in->sin_addr, 4);
+  } else if (sa->sa_family == AF_INET6 && len >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    addr.family = 6;
+    addr.port = ntohs(in6->sin6_port);
+    std::memcpy(addr.ip.data(), &in6->sin6_addr, 16);
+  } else {
+    addr.family = 0;
+  }
+  return addr;
+}
+
+Result<UdpSocket> UdpSocket::open(const SocketOptions& options) {
+  if (options.bind.family != 4 && options.bind.family != 6)
+    return Error{Errc::InvalidArgument, "bind address family must be IPv4 or IPv6"};
+  const int domain = options.bind.family == 6 ? AF_INET6 : AF_INET;
+  UdpSocket sock;
+  // Blocking on purpose: io_uring answers -EAGAIN on O_NONBLOCK sockets instead of
+  // arming its poll; the epoll backend passes MSG_DONTWAIT on every call instead.
+  sock.fd_ = ::socket(domain, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+  if (sock.fd_ < 0) return Error{Errc::Unavailable, "socket(AF_INET*, SOCK_DGRAM) failed"};
+  // Buffer sizes are best effort: the kernel silently caps them at rmem_max/wmem_max.
+  if (options.rcvbuf_bytes) {
+    int v = static_cast<int>(options.rcvbuf_bytes);
+    (void)::setsockopt(sock.fd_, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+  }
+  if (options.sndbuf_bytes) {
+    int v = static_cast<int>(options.sndbuf_bytes);
+    (void)::setsockopt(sock.fd_, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+  }
+  if (options.recverr) {
+    int on = 1;
+    if (domain == AF_INET6)
+      (void)::setsockopt(sock.fd_, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on);
+    else
+      (void)::setsockopt(sock.fd_, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+  }
+  sockaddr_storage ss{};
+  socklen_t len = to_sockaddr(options.bind, ss);
+  if (::bind(sock.fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0)
+    return Error{Errc::Unavailable, errno == EADDRINUSE ? "bind failed: address in use" : "bind failed"};
+  len = sizeof ss;
+  if (::getsockname(sock.fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+    return Error{Errc::Internal, "getsockname failed"};
+  sock.local_ = from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+  return sock;
+}
+
+bool UdpSocket::gso_supported() const {
+  int value = 0;
+  socklen_t len = sizeof value;
+  return ::getsockopt(fd_, IPPROTO_UDP, UDP_SEGMENT, &value, &len) == 0;
+}
+
+}  // namespace hana::engine

@@ -1,0 +1,281 @@
+// io_uring backend: one multishot recvmsg over a provided-buffer ring (registered by hand:
+// liburing 2.3 has no io_uring_setup_buf_ring), sendmsg per GSO group, an eventfd read
+// kept armed in the ring so application threads can wake the loop, and timed waits with
+// io_uring_submit_and_wait_timeout.
+#include <liburing.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/clock.h"
+#include "engine/send_batch.h"
+
+namespace hana::engine {
+namespace {
+
+enum class Op : std::uint64_t { Recv = 1, Wake = 2, Send = 3 };
+constexpr std::uint64_t tag(Op op, std::uint32_t index = 0) { return (static_cast<std::uint64_t>(op) << 32) | index; }
+constexpr Op op_of(std::uint64_t user_data) { return static_cast<Op>(user_data >> 32); }
+constexpr std::uint32_t index_of(std::uint64_t user_data) { return static_cast<std::uint32_t>(user_data); }
+
+constexpr std::uint16_t kBufferGroup = 7;
+constexpr unsigned kReapBatch = 64;
+
+std::uint32_t round_up_pow2(std::uint32_t v) {
+  std::uint32_t p = 1;
+  while (p < v && p < 32768) p <<= 1;
+  return p;
+}
+
+class UringBackend final : public Backend {
+ public:
+  UringBackend(const UdpSocket& socket, const BackendOptions& options, Counters& counters)
+      : fd_(socket.fd()), counters_(counters), gso_(options.gso && socket.gso_supported()),
+        batch_(options.send_slots, options.max_datagram_bytes) {
+    buffer_count_ = round_up_pow2(options.recv_buffers);
+    buffer_bytes_ = static_cast<std::uint32_t>(sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_storage) +
+                                               options.max_datagram_bytes);
+    ready_.reserve(options.send_slots);
+  }
+
+  ~UringBackend() override {
+    if (ring_ready_) io_uring_queue_exit(&ring_);  // also drops the buffer-ring registration
+    if (buf_ring_) munmap(buf_ring_, buf_ring_bytes_);
+    if (event_fd_ >= 0) ::close(event_fd_);
+  }
+
+  Result<void> init(std::uint32_t entries) {
+    // Blocking on purpose: io_uring completes a read on an O_NONBLOCK fd with -EAGAIN
+    // instead of waiting, which would spin the wake-up read.
+    event_fd_ = ::eventfd(0, EFD_CLOEXEC);
+    if (event_fd_ < 0) return Error{Errc::Unavailable, "eventfd failed"};
+    io_uring_params params{};
+    params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    int rc = io_uring_queue_init_params(entries, &ring_, &params);
+    if (rc == -EINVAL) {  // older kernel: plain ring
+      params = io_uring_params{};
+      rc = io_uring_queue_init_params(entries, &ring_, &params);
+    }
+    if (rc < 0) return Error{Errc::Unavailable, "io_uring_queue_init failed (blocked by seccomp or kernel)"};
+    ring_ready_ = true;
+
+    buf_ring_bytes_ = buffer_count_ * sizeof(io_uring_buf);
+    void* mem = mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (mem == MAP_FAILED) return Error{Errc::Unavailable, "mmap of the provided-buffer ring failed"};
+    buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uint64_t>(buf_ring_);
+    reg.ring_entries = buffer_count_;
+    reg.bgid = kBufferGroup;
+    if (io_uring_register_buf_ring(&ring_, &reg, 0) < 0)
+      return Error{Errc::Unavailable, "io_uring_register_buf_ring failed (kernel < 5.19?)"};
+    io_uring_buf_ring_init(buf_ring_);
+    buffers_.reset(new std::uint8_t[std::size_t{buffer_count_} * buffer_bytes_]);
+    for (std::uint32_t i = 0; i < buffer_count_; ++i) add_buffer(static_cast<std::uint16_t>(i), static_cast<int>(i));
+    io_uring_buf_ring_advance(buf_ring_, static_cast<int>(buffer_count_));
+
+    recv_msg_.msg_namelen = sizeof(sockaddr_storage);
+    recv_msg_.msg_controllen = 0;
+    if (!arm_recv() || !arm_wake()) return Error{Errc::Unavailable, "io_uring: no SQE to arm receive"};
+    if (io_uring_submit(&ring_) < 0) return Error{Errc::Unavailable, "io_uring_submit failed"};
+    last_overflow_ = *ring_.cq.koverflow;
+    return {};
+  }
+
+  BackendKind kind() const override { return BackendKind::Uring; }
+  MutableBytes send_buffer() override { return batch_.acquire(); }
+  void commit_send(const Address& to, std::size_t size) override { batch_.commit(to, size, gso_); }
+  void set_gso(bool on) override { gso_ = on; }
+
+  void flush() override {
+    queue_sends();
+    (void)io_uring_submit(&ring_);
+  }
+
+  void wait(TimeNs deadline, ReceiveSink& sink) override {
+    queue_sends();
+    const TimeNs now = deadline == 0 || deadline == kNoDeadline ? 0 : monotonic_now_ns();
+    if (deadline == 0 || (deadline != kNoDeadline && deadline <= now) || io_uring_cq_ready(&ring_) > 0) {
+      // Busy-poll and past deadlines: submit and run deferred task work without sleeping.
+      (void)io_uring_submit_and_get_events(&ring_);
+    } else {
+      io_uring_cqe* cqe = nullptr;
+      if (deadline == kNoDeadline) {
+        (void)io_uring_submit_and_wait(&ring_, 1);
+      } else {
+        const TimeNs rel = deadline - now;
+        __kernel_timespec ts{static_cast<long long>(rel / kNsPerSec), static_cast<long long>(rel % kNsPerSec)};
+        (void)io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+      }
+    }
+    reap(sink);
+  }
+
+  void wake() override {
+    const std::uint64_t one = 1;
+    (void)!::write(event_fd_, &one, sizeof one);
+  }
+
+ private:
+  io_uring_sqe* get_sqe() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (!sqe) {  // submission queue full: hand what is there to the kernel and retry once
+      (void)io_uring_submit(&ring_);
+      sqe = io_uring_get_sqe(&ring_);
+    }
+    return sqe;
+  }
+
+  bool arm_recv() {
+    io_uring_sqe* sqe = get_sqe();
+    if (!sqe) return false;
+    io_uring_prep_recvmsg_multishot(sqe, fd_, &recv_msg_, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = kBufferGroup;
+    io_uring_sqe_set_data64(sqe, tag(Op::Recv));
+    recv_armed_ = true;
+    return true;
+  }
+
+  bool arm_wake() {
+    io_uring_sqe* sqe = get_sqe();
+    if (!sqe) return false;
+    io_uring_prep_read(sqe, event_fd_, &wake_value_, sizeof wake_value_, 0);
+    io_uring_sqe_set_data64(sqe, tag(Op::Wake));
+    return true;
+  }
+
+  // `offset` counts from the ring's current tail (liburing 2.3 semantics).
+  void add_buffer(std::uint16_t bid, int offset) {
+    io_uring_buf_ring_add(buf_ring_, buffers_.get() + std::size_t{bid} * buffer_bytes_, buffer_bytes_, bid,
+                          io_uring_buf_ring_mask(buffer_count_), offset);
+  }
+  void recycle(std::uint16_t bid) {
+    add_buffer(bid, 0);
+    io_uring_buf_ring_advance(buf_ring_, 1);
+  }
+
+  void queue_sends() {
+    if (batch_.empty()) return;
+    ready_.clear();
+    batch_.take_ready(ready_);
+    for (std::uint32_t index : ready_) {
+      io_uring_sqe* sqe = get_sqe();
+      if (!sqe) {  // cannot happen with a sane ring size; drop rather than stall the loop
+        counters_.add(EngineCounter::send_errors, batch_.group(index).count);
+        batch_.release(index);
+        continue;
+      }
+      io_uring_prep_sendmsg(sqe, fd_, &batch_.group(index).msg, 0);
+      io_uring_sqe_set_data64(sqe, tag(Op::Send, index));
+    }
+  }
+
+  void on_send_done(std::uint32_t index, int res) {
+    SendGroup& g = batch_.group(index);
+    if (res >= 0) {
+      counters_.add(EngineCounter::datagrams_sent, g.count);
+      counters_.add(EngineCounter::bytes_sent, static_cast<std::uint64_t>(res));
+      if (g.count > 1) counters_.add(EngineCounter::gso_sends);
+    } else if (res == -ENOBUFS || res == -EAGAIN) {
+      counters_.add(EngineCounter::send_enobufs, g.count);
+    } else {
+      counters_.add(EngineCounter::send_errors, g.count);
+      if (g.count > 1 && (res == -EIO || res == -EINVAL)) gso_ = false;  // device refuses GSO
+    }
+    batch_.release(index);
+  }
+
+  void on_recv(const io_uring_cqe* cqe, ReceiveSink& sink) {
+    if (!(cqe->flags & IORING_CQE_F_MORE)) recv_armed_ = false;
+    if (cqe->res < 0) {
+      if (cqe->res == -ENOBUFS)
+        counters_.add(EngineCounter::recv_enobufs);
+      else if (cqe->res != -ECANCELED)
+        counters_.add(EngineCounter::recv_errors);
+      return;
+    }
+    if (!(cqe->flags & IORING_CQE_F_BUFFER)) return;
+    const auto bid = static_cast<std::uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+    std::uint8_t* buf = buffers_.get() + std::size_t{bid} * buffer_bytes_;
+    io_uring_recvmsg_out* out = io_uring_recvmsg_validate(buf, cqe->res, &recv_msg_);
+    if (!out) {
+      counters_.add(EngineCounter::recv_errors);
+    } else if (out->flags & MSG_TRUNC) {
+      counters_.add(EngineCounter::truncated);
+    } else {
+      const auto* name = static_cast<const sockaddr*>(io_uring_recvmsg_name(out));
+      const Address from = from_sockaddr(name, static_cast<socklen_t>(out->namelen));
+      const auto* payload = static_cast<const std::uint8_t*>(io_uring_recvmsg_payload(out, &recv_msg_));
+      const auto len = io_uring_recvmsg_payload_length(out, cqe->res, &recv_msg_);
+      counters_.add(EngineCounter::datagrams_received);
+      counters_.add(EngineCounter::bytes_received, len);
+      sink.on_datagram(from, Bytes{payload, len});
+    }
+    recycle(bid);
+  }
+
+  void reap(ReceiveSink& sink) {
+    const unsigned overflow = *ring_.cq.koverflow;
+    if (overflow != last_overflow_) {
+      counters_.add(EngineCounter::cq_overflow, overflow - last_overflow_);
+      last_overflow_ = overflow;
+    }
+    io_uring_cqe* cqes[kReapBatch];
+    // Bounded: at most a few batches per turn so timers and queues are not starved.
+    for (int round = 0; round < 8; ++round) {
+      const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, kReapBatch);
+      if (n == 0) break;
+      for (unsigned i = 0; i < n; ++i) {
+        const std::uint64_t data = io_uring_cqe_get_data64(cqes[i]);
+        switch (op_of(data)) {
+          case Op::Recv: on_recv(cqes[i], sink); break;
+          case Op::Wake: wake_pending_ = true; break;
+          case Op::Send: on_send_done(index_of(data), cqes[i]->res); break;
+        }
+      }
+      io_uring_cq_advance(&ring_, n);
+    }
+    // Re-arm after the batch: ENOBUFS ended the multishot, buffers are back now.
+    if (!recv_armed_) arm_recv();
+    if (wake_pending_) {
+      wake_pending_ = false;
+      arm_wake();
+    }
+  }
+
+  int fd_;
+  Counters& counters_;
+  bool gso_;
+  SendBatch batch_;
+  std::vector<std::uint32_t> ready_;
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  int event_fd_ = -1;
+  std::uint64_t wake_value_ = 0;
+  io_uring_buf_ring* buf_ring_ = nullptr;
+  std::size_t buf_ring_bytes_ = 0;
+  std::uint32_t buffer_count_ = 0;
+  std::uint32_t buffer_bytes_ = 0;
+  std::unique_ptr<std::uint8_t[]> buffers_;
+  msghdr recv_msg_{};
+  bool recv_armed_ = false;
+  bool wake_pending_ = false;
+  unsigned last_overflow_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> make_uring_backend(const UdpSocket& socket, const BackendOptions& options,
+                                                    Counters& counters) {
+  auto backend = std::make_unique<UringBackend>(socket, options, counters);
+  if (auto r = backend->init(options.uring_entries); !r) return r.error();
+  return std::unique_ptr<Backend>(std::move(backend));
+}
+
+}  // namespace hana::engine
