@@ -25,6 +25,7 @@ void OracleReport::merge(const OracleReport& o) {
   corrupted += o.corrupted;
   delivered += o.delivered;
   failed += o.failed;
+  superseded += o.superseded;
   for (std::size_t i = 0; i < failed_by_reason.size(); ++i) failed_by_reason[i] += o.failed_by_reason[i];
   outcome_violations += o.outcome_violations;
   missing += o.missing;
@@ -91,19 +92,12 @@ void FlowOracle::on_delivered(const protocol::DeliveredEvent& event) {
   }
   m.outcome = Outcome::Delivered;
   if (needs_outcome(s, index)) --awaiting_outcome_;
-  bool received = m.receipts > 0;
-  if (!received && s.spec.latest_value) {
-    const std::uint32_t keys = std::max<std::uint32_t>(s.spec.keys, 1);
-    received = s.last_version[index % keys] >= index + 1;  // superseded by a newer version that arrived
-  }
   if (event.lane != s.spec.lane) {
     ++report_.outcome_violations;
     problem(describe("Delivered on the wrong lane", stream, index));
   }
-  if (!received && is_reliable(s.spec.delivery)) {
-    ++report_.outcome_violations;
-    problem(describe("Delivered but never received", stream, index));
-  }
+  // Delivered means "acked by the peer"; an ordered receiver may still hold the message
+  // behind a gap, so the matching receipt is checked in finish(), not here.
 }
 
 void FlowOracle::on_failed(const protocol::FailedEvent& event) {
@@ -116,7 +110,15 @@ void FlowOracle::on_failed(const protocol::FailedEvent& event) {
   auto [stream, index] = it->second;
   Stream& s = streams_[stream];
   Message& m = s.messages[index];
-  ++report_.failed;
+  if (event.reason == FailReason::Superseded) {
+    ++report_.superseded;
+    if (!s.spec.latest_value) {
+      ++report_.outcome_violations;
+      problem(describe("Failed(Superseded) for a message that is not latest-value", stream, index));
+    }
+  } else {
+    ++report_.failed;
+  }
   const auto reason = static_cast<std::size_t>(event.reason);
   if (reason < report_.failed_by_reason.size()) ++report_.failed_by_reason[reason];
   if (m.outcome != Outcome::None) {
@@ -195,8 +197,19 @@ void FlowOracle::finish() {
         if (m.receipts == 0) ++report_.unreliable_lost;
         continue;
       }
+      if (m.outcome == Outcome::Delivered && m.receipts == 0) {
+        bool newer = false;  // latest-value: a newer version of the key arrived instead
+        if (s.spec.latest_value) {
+          const std::uint32_t keys = std::max<std::uint32_t>(s.spec.keys, 1);
+          newer = s.last_version[i % keys] > i + 1;
+        }
+        if (!newer) {
+          ++report_.outcome_violations;
+          problem(describe("Delivered but never received", static_cast<std::uint8_t>(st), i));
+        }
+      }
       if (!needs_outcome(s, i)) continue;
-      if (m.receipts == 0 && m.outcome != Outcome::Failed) {
+      if (m.receipts == 0 && m.outcome == Outcome::None) {  // Delivered-without-receipt counted above
         ++report_.missing;
         problem(describe("reliable message neither received nor failed", static_cast<std::uint8_t>(st), i));
       } else if (m.outcome == Outcome::None) {

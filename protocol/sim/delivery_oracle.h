@@ -6,10 +6,11 @@
 //   - reliable-ordered and unreliable-sequenced streams never go backwards;
 //   - latest-value: a key's versions only increase, and the event's key/version match;
 //   - payloads arrive intact, on the lane and in the mode they were sent with;
-//   - every Delivered/Failed names a message we sent, at most one outcome per message,
-//     and Delivered matches a receipt (latest-value: of that version or a newer one);
-// and at the end (finish): every reliable message was received or Failed with a reason
-// (latest-value: the final version of every key).
+//   - every Delivered/Failed names a message we sent, at most one outcome per message;
+// and at the end (finish): every Delivered matches a receipt (latest-value: of that
+// version or a newer one; Delivered means acked, and an ordered receiver may hold an
+// acked message behind a gap for a while), and every reliable message was received or
+// Failed with a reason (latest-value: the final version of every key).
 #pragma once
 
 #include <array>
@@ -37,8 +38,9 @@ struct OracleReport {
   std::uint64_t stale_versions = 0;    // latest-value version not newer than the last delivered
   std::uint64_t corrupted = 0;         // payload not ours / filler wrong / wrong lane or mode
   std::uint64_t delivered = 0;         // Delivered confirmations
-  std::uint64_t failed = 0;            // Failed events
-  std::array<std::uint64_t, 5> failed_by_reason{};  // indexed by FailReason
+  std::uint64_t failed = 0;            // Failed events, Superseded excluded
+  std::uint64_t superseded = 0;        // latest-value versions replaced before sending (Failed(Superseded))
+  std::array<std::uint64_t, 8> failed_by_reason{};  // indexed by FailReason (Superseded included)
   std::uint64_t outcome_violations = 0;  // unknown id, second outcome, Delivered without receipt
   std::uint64_t missing = 0;           // reliable: neither received nor Failed at the end
   std::uint64_t unreliable_lost = 0;   // unreliable messages never received (allowed)

@@ -30,13 +30,22 @@ class LossSweep : public ::testing::TestWithParam<std::tuple<double, std::uint64
 
 TEST_P(LossSweep, EveryMessageObeysItsDeliveryMode) {
   const auto [loss, seed] = GetParam();
-  const std::uint64_t messages = 2'000 * soak_factor();
+  const std::uint64_t messages = 10'000 * soak_factor();
   const auto r = run_conn_scenario(mixed_scenario(seed, loss, messages));
   const std::string label = "loss=" + std::to_string(loss) + " seed=" + std::to_string(seed);
   expect_delivery_properties(r, label);
-  // With the default budget (30 retransmits, 5 s deadline) nothing may fail at these rates:
-  // a message fails only after 31 consecutive losses, 0.3^31 ~ 6e-17 even at 30%.
-  EXPECT_EQ(r.report.failed, 0u) << label;
+  // Every failure must carry a budget reason (nothing else can end a message here).
+  const auto& by = r.report.failed_by_reason;
+  EXPECT_EQ(by[static_cast<int>(FailReason::RetryBudget)] + by[static_cast<int>(FailReason::Deadline)],
+            r.report.failed)
+      << label;
+  if (loss <= 0.10) {
+    // Up to 10% nothing may fail with the default budget (30 retransmits, 5 s deadline):
+    // running out of retransmits takes 31 consecutive losses, 0.1^31. At 30% the offered
+    // load (~230 Mbit/s) can outrun what the sender recovers, and queued messages may
+    // legitimately reach their deadline, so there only the reasons are checked.
+    EXPECT_EQ(r.report.failed, 0u) << label;
+  }
   if (loss > 0) {
     EXPECT_GT(r.senders.retransmits, 0u) << label;  // the loss was real and was repaired
   }
@@ -44,7 +53,7 @@ TEST_P(LossSweep, EveryMessageObeysItsDeliveryMode) {
 
 INSTANTIATE_TEST_SUITE_P(Seeds, LossSweep,
                          ::testing::Combine(::testing::Values(0.0, 0.01, 0.05, 0.10, 0.30),
-                                            ::testing::Values(1u, 2u, 3u)),
+                                            ::testing::Values(1u, 2u, 3u, 4u)),
                          [](const auto& info) {
                            return "loss" + std::to_string(static_cast<int>(std::get<0>(info.param) * 100)) +
                                   "_seed" + std::to_string(std::get<1>(info.param));

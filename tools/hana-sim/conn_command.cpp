@@ -61,8 +61,10 @@ nlohmann::json latency_json(const sim::LaneLatency& l) {
 nlohmann::json to_json(const ConnOptions& o, const sim::ConnScenarioResult& r) {
   const auto& rep = r.report;
   nlohmann::json failed_by_reason = nlohmann::json::object();
-  for (std::size_t i = 0; i < rep.failed_by_reason.size(); ++i)
-    failed_by_reason[std::string(to_string(static_cast<FailReason>(i)))] = rep.failed_by_reason[i];
+  for (std::size_t i = 0; i < rep.failed_by_reason.size(); ++i) {
+    const auto name = to_string(static_cast<FailReason>(i));
+    if (name != "?") failed_by_reason[std::string(name)] = rep.failed_by_reason[i];
+  }
   nlohmann::json lanes = nlohmann::json::object();
   for (std::size_t l = 0; l < kLaneCount; ++l)
     if (r.lane_latency[l].samples) lanes[std::string(to_string(static_cast<Lane>(l)))] = latency_json(r.lane_latency[l]);
@@ -84,6 +86,7 @@ nlohmann::json to_json(const ConnOptions& o, const sim::ConnScenarioResult& r) {
       {"missing", rep.missing},
       {"failed", rep.failed},
       {"failed_by_reason", failed_by_reason},
+      {"superseded", rep.superseded},
       {"unreliable_lost", rep.unreliable_lost},
       {"rejected_queue_full", rep.rejected},
       {"retransmits", r.senders.retransmits},
