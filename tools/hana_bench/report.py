@@ -78,7 +78,7 @@ def scenario_markdown(scen, rows, plots):
             m = r.get("metrics") or {}
             if r["status"] == "ok":
                 cells = [_fmt(m.get(k), f) for _, k, f in cols]
-                note = ""
+                note = "via `%s`" % r["program"] if r["impl"].startswith("hana-") and r.get("program") else ""
             else:
                 cells = ["—"] * len(cols)
                 note = "%s: %s" % (r["status"], r.get("reason", ""))
@@ -142,14 +142,22 @@ def make_plots(rows, out_dir):
                 series.append("'%s' using 1:2 %s title '%s'" % (os.path.basename(dat), style, title))
             if not series:
                 continue
+            # Left: the CDF. Right: the same data as 1 - CDF on a log scale, where the tail
+            # (p99, p99.9, lost messages as a floor that never reaches zero) is visible.
+            tail = [x.replace("using 1:2", "using 1:(1-$2)") for x in series]
             script = "\n".join([
-                "set terminal pngcairo size 900,560 font 'sans,10'",
+                "set terminal pngcairo size 1300,520 font 'sans,10'",
                 "set output '%s.png'" % slug,
-                "set title 'hana-bench %s, %s: round-trip CDF'" % (scen, cond),
+                "set multiplot layout 1,2 title 'hana-bench %s, %s: round trip'" % (scen, cond),
                 "set logscale x", "set grid", "set key bottom right",
                 "set xlabel 'round trip (microseconds, log scale)'",
                 "set ylabel 'fraction of messages sent'", "set yrange [0:1.02]",
-                "plot " + ", \\\n  ".join(series), ""])
+                "set title 'CDF'",
+                "plot " + ", \\\n  ".join(series),
+                "set logscale y", "set yrange [1e-4:1]", "set key top right",
+                "set ylabel 'fraction slower (1 - CDF, log scale)'", "set title 'tail'",
+                "plot " + ", \\\n  ".join(tail),
+                "unset multiplot", ""])
             with open(os.path.join(out_dir, slug + ".gp"), "w") as f:
                 f.write(script)
             cp = subprocess.run(["gnuplot", slug + ".gp"], cwd=out_dir, stdout=subprocess.PIPE,
