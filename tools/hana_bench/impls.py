@@ -85,6 +85,8 @@ class Impl:
             cmd += ["--bulk-size", bulk_size]
         if linger_ms is not None and self.has_option("ping", "--linger-ms"):
             cmd += ["--linger-ms", linger_ms]
+        elif linger_ms is not None and self.has_option("ping", "--drain-timeout"):
+            cmd += ["--drain-timeout", linger_ms / 1000.0]
         return cmd
 
     def stream_cmd(self, to, size, duration_s):

@@ -56,7 +56,8 @@ def _ratio(row, base, key):
     a, b = row["metrics"].get(key), base["metrics"].get(key)
     if a is None or not b:
         return "—"
-    return "%.2f×" % (a / b)
+    r = a / b
+    return ("%.2f×" % r) if r >= 0.1 else ("%.2g×" % r)
 
 
 def scenario_markdown(scen, rows, plots):
@@ -196,3 +197,36 @@ def write_all(rows, meta, out_dir):
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump({"meta": meta, "rows": rows}, f, indent=1, sort_keys=True)
     return text
+
+
+BEGIN_MARK = "<!-- hana-bench results: begin (written by tools/hana-bench --publish) -->"
+END_MARK = "<!-- hana-bench results: end -->"
+
+
+def publish(out_dir, repo):
+    """Copies this run's tables and plots into BENCHMARKS.md (between the markers; the
+    hand-written reading around them is kept) and docs/bench/."""
+    dest = os.path.join(repo, "docs", "bench")
+    os.makedirs(dest, exist_ok=True)
+    for old in os.listdir(dest):
+        if old.startswith("cdf-") and old.endswith(".png"):
+            os.remove(os.path.join(dest, old))
+    with open(os.path.join(out_dir, "results.md")) as f:
+        text = f.read()
+    for name in sorted(os.listdir(out_dir)):
+        if name.startswith("cdf-") and name.endswith(".png"):
+            shutil.copy(os.path.join(out_dir, name), os.path.join(dest, name))
+            text = text.replace("](%s)" % name, "](docs/bench/%s)" % name)
+    shutil.copy(os.path.join(out_dir, "results.json"), os.path.join(dest, "results.json"))
+    lines = text.split("\n")
+    lines = ["## Latest results" if i == 0 else ("#" + ln if ln.startswith("#") else ln) for i, ln in enumerate(lines)]
+    text = "\n".join(lines)
+    path = os.path.join(repo, "BENCHMARKS.md")
+    doc = open(path).read() if os.path.exists(path) else "# hana-net benchmarks\n\n%s\n%s\n" % (BEGIN_MARK, END_MARK)
+    if BEGIN_MARK not in doc or END_MARK not in doc:
+        doc += "\n%s\n%s\n" % (BEGIN_MARK, END_MARK)
+    head, rest = doc.split(BEGIN_MARK, 1)
+    _, tail = rest.split(END_MARK, 1)
+    with open(path, "w") as f:
+        f.write(head + BEGIN_MARK + "\n" + text.strip() + "\n" + END_MARK + tail)
+    return path
