@@ -78,6 +78,8 @@ std::string validate(const ConnScenario& sc) {
     if (!(s.rate_per_sec >= 0)) return "stream rate must be >= 0";
     if (s.latest_value && s.keys == 0) return "latest-value stream needs keys >= 1";
   }
+  for (const auto& p : sc.partitions)
+    if (p.start_ns >= p.end_ns) return "partition window must have start < end";
   if (auto v = sc.config.validate(); !v) return v.error().message;
   return {};
 }
@@ -116,6 +118,11 @@ class Runner {
       driver_.add(node_address(i), *nodes_[i]);
     }
     payload_.resize(std::max<std::size_t>(kPayloadHeaderBytes, max_payload()));
+    for (const auto& p : sc.partitions) {
+      changes_.push_back({p.start_ns, true});
+      changes_.push_back({p.end_ns, false});
+    }
+    std::stable_sort(changes_.begin(), changes_.end(), [](const Change& a, const Change& b) { return a.at < b.at; });
   }
 
   ConnScenarioResult run() {
@@ -123,17 +130,30 @@ class Runner {
     DriveOutcome outcome{DriveStatus::Satisfied, 0, 0};
     // Phase 1: queue every message on its schedule.
     while (error_.empty()) {
+      apply_partitions();
       send_due();
       auto next = next_send_time();
       if (!next) break;
+      if (next_change() && *next_change() < *next) next = next_change();
       outcome = driver_.run_until(*next, budget(), [this] { top_up_saturating(); });
       steps_ += outcome.steps;
       if (!outcome.ok()) break;
     }
-    // Phase 2: wait until every reliable message has its outcome.
+    // Phase 2: wait until every reliable message has its outcome (partitions still
+    // start and end on schedule).
     if (outcome.ok() && error_.empty()) {
-      outcome = driver_.drive_until([this] { return settled(); }, driver_.now() + sc_.settle_limit_ns, budget());
-      steps_ += outcome.steps;
+      const TimeNs settle_deadline = driver_.now() + sc_.settle_limit_ns;
+      while (true) {
+        apply_partitions();
+        const auto change = next_change();
+        const TimeNs deadline = change ? std::min(*change, settle_deadline) : settle_deadline;
+        outcome = driver_.drive_until([this] { return settled(); }, deadline, budget());
+        steps_ += outcome.steps;
+        if (outcome.status != DriveStatus::TimeLimit || !change || *change > settle_deadline) break;
+        outcome = driver_.run_until(*change, budget());
+        steps_ += outcome.steps;
+        if (!outcome.ok()) break;
+      }
       if (outcome.ok()) {
         auto linger = driver_.run_until(driver_.now() + kLingerNs, budget());
         steps_ += linger.steps;
@@ -257,6 +277,24 @@ class Runner {
     return next;
   }
 
+  void apply_partitions() {
+    const TimeNs now = driver_.now();
+    while (next_change_ < changes_.size() && changes_[next_change_].at <= now) {
+      if (changes_[next_change_].cut) {
+        std::vector<Address> rest;
+        for (std::size_t i = 1; i < nodes_.size(); ++i) rest.push_back(node_address(i));
+        net_.partition({{node_address(0)}, rest});
+      } else {
+        net_.heal();
+      }
+      ++next_change_;
+    }
+  }
+  std::optional<TimeNs> next_change() const {
+    if (next_change_ >= changes_.size()) return std::nullopt;
+    return std::max(changes_[next_change_].at, driver_.now());
+  }
+
   bool settled() const {
     return std::all_of(flows_.begin(), flows_.end(), [](const Flow& f) { return f.oracle->settled(); });
   }
@@ -285,6 +323,12 @@ class Runner {
   std::vector<std::uint8_t> payload_;
   std::uint64_t steps_ = 0;
   std::string error_;
+  struct Change {
+    TimeNs at;
+    bool cut;  // true: partition starts; false: heal
+  };
+  std::vector<Change> changes_;
+  std::size_t next_change_ = 0;
 };
 
 }  // namespace

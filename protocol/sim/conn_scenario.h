@@ -29,6 +29,13 @@ struct ConnScenario {
   std::uint64_t max_steps = 200'000'000;
   // How often saturating streams are topped up when nothing else wakes the run.
   TimeNs tick_ns = 100 * kNsPerUs;
+  // Windows [start, end) of virtual time during which node 0 is cut off from every
+  // other node (both directions; datagrams in flight are dropped too).
+  struct Partition {
+    TimeNs start_ns = 0;
+    TimeNs end_ns = 0;
+  };
+  std::vector<Partition> partitions;
 };
 
 struct LaneLatency {
