@@ -85,6 +85,8 @@ class Impl:
             cmd += ["--bulk-size", bulk_size]
         if linger_ms is not None and self.has_option("ping", "--linger-ms"):
             cmd += ["--linger-ms", linger_ms]
+        elif linger_ms is not None and self.has_option("ping", "--drain-timeout"):
+            cmd += ["--drain-timeout", linger_ms / 1000.0]
         return cmd
 
     def stream_cmd(self, to, size, duration_s):
@@ -96,6 +98,39 @@ class Impl:
         if samples and self.has_option("fanout", "--samples"):
             cmd += ["--samples", samples]
         return cmd
+
+
+class Choice:
+    """One implementation row (e.g. hana-uring) and the programs that can measure it,
+    in order of preference: hana-net itself first, then hana-bench-peer's `--impl hana`
+    adapter (hana::Node behind the same scenario code as the baselines)."""
+
+    def __init__(self, name, variants):
+        self.name = name
+        self.variants = variants
+
+    @property
+    def server_cpu(self):
+        return self.variants[0].server_cpu
+
+    @property
+    def client_cpu(self):
+        return self.variants[0].client_cpu
+
+    @property
+    def unavailable(self):
+        return all(v.unavailable for v in self.variants) and self.variants[0].unavailable
+
+    def resolve(self, feature):
+        """(program variant, None) for the first variant that can run feature, else (None, why)."""
+        reasons = []
+        for v in self.variants:
+            why = v.missing(feature)
+            if why is None:
+                return v, None
+            if why not in reasons:
+                reasons.append(why)
+        return None, "; ".join(reasons)
 
 
 def make_impls(peer_bin, hana_bin, names, rt=False):
@@ -110,30 +145,32 @@ def make_impls(peer_bin, hana_bin, names, rt=False):
     cpus = allowed_cpus()
     pin = cpus[-1]
     other = cpus[0] if len(cpus) > 1 else None
+    peer_why = None if os.access(peer_bin, os.X_OK) else "%s not built" % peer_bin
     out = []
     for name in names:
         if name in BASELINES:
-            why = None if os.access(peer_bin, os.X_OK) else "%s not built" % peer_bin
-            out.append(Impl(name, peer_bin, ["--impl", name], ["--impl", name], pin, pin, why))
+            out.append(Choice(name, [Impl(name, peer_bin, ["--impl", name], ["--impl", name], pin, pin, peer_why)]))
             continue
         backend = {"hana-uring": "uring", "hana-epoll": "epoll", "hana-busypoll": "uring"}[name]
-        args = ["--backend", backend]
-        if name == "hana-busypoll":
-            args.append("--busy-poll")
-        why = None
-        if not os.access(hana_bin, os.X_OK):
-            why = "hana-net is not built (no tools/hana-net on this checkout yet)"
-        impl = Impl(name, hana_bin, args, [], pin, pin, why)
-        if name == "hana-busypoll":
-            impl.client_cpu = other
-            if other is None:
-                impl.unavailable = "busy-poll needs two CPUs (client and server each spin on one)"
-        if not impl.unavailable:
+        flags = ["--backend", backend] + (["--busy-poll"] if name == "hana-busypoll" else [])
+        why = None if os.access(hana_bin, os.X_OK) else "hana-net is not built (no tools/hana-net on this checkout)"
+        cli = Impl(name, hana_bin, flags, [], pin, pin, why)
+        if not why:
             # echo takes the backend flags too when it knows them
-            impl.server_args = [a for a in args if a.startswith("--") and impl.has_option("echo", a)]
-            if "--backend" in impl.server_args:
-                impl.server_args.insert(impl.server_args.index("--backend") + 1, backend)
-        out.append(impl)
-    for impl in out:
-        impl.rt = rt and impl.name != "hana-busypoll"
+            cli.server_args = [a for a in flags if cli.has_option("echo", a)]
+            if "--backend" in cli.server_args:
+                cli.server_args.insert(cli.server_args.index("--backend") + 1, backend)
+        peer = Impl(name, peer_bin, ["--impl", "hana"] + flags, ["--impl", "hana"] + flags, pin, pin, peer_why)
+        if not peer_why and not re.search(r"[{,]hana[,}]", peer.help_text("ping")):
+            peer.unavailable = "hana-bench-peer has no --impl hana (hana::Node not on this checkout)"
+        variants = [cli, peer]
+        for v in variants:
+            if name == "hana-busypoll":
+                v.client_cpu = other
+                if other is None:
+                    v.unavailable = "busy-poll needs two CPUs (client and server each spin on one)"
+        out.append(Choice(name, variants))
+    for choice in out:
+        for v in choice.variants:
+            v.rt = rt and choice.name != "hana-busypoll"
     return out

@@ -56,7 +56,8 @@ def _ratio(row, base, key):
     a, b = row["metrics"].get(key), base["metrics"].get(key)
     if a is None or not b:
         return "—"
-    return "%.2f×" % (a / b)
+    r = a / b
+    return ("%.2f×" % r) if r >= 0.1 else ("%.2g×" % r)
 
 
 def scenario_markdown(scen, rows, plots):
@@ -78,7 +79,7 @@ def scenario_markdown(scen, rows, plots):
             m = r.get("metrics") or {}
             if r["status"] == "ok":
                 cells = [_fmt(m.get(k), f) for _, k, f in cols]
-                note = ""
+                note = "via `%s`" % r["program"] if r["impl"].startswith("hana-") and r.get("program") else ""
             else:
                 cells = ["—"] * len(cols)
                 note = "%s: %s" % (r["status"], r.get("reason", ""))
@@ -142,14 +143,22 @@ def make_plots(rows, out_dir):
                 series.append("'%s' using 1:2 %s title '%s'" % (os.path.basename(dat), style, title))
             if not series:
                 continue
+            # Left: the CDF. Right: the same data as 1 - CDF on a log scale, where the tail
+            # (p99, p99.9, lost messages as a floor that never reaches zero) is visible.
+            tail = [x.replace("using 1:2", "using 1:(1-$2)") for x in series]
             script = "\n".join([
-                "set terminal pngcairo size 900,560 font 'sans,10'",
+                "set terminal pngcairo size 1300,520 font 'sans,10'",
                 "set output '%s.png'" % slug,
-                "set title 'hana-bench %s, %s: round-trip CDF'" % (scen, cond),
+                "set multiplot layout 1,2 title 'hana-bench %s, %s: round trip'" % (scen, cond),
                 "set logscale x", "set grid", "set key bottom right",
                 "set xlabel 'round trip (microseconds, log scale)'",
                 "set ylabel 'fraction of messages sent'", "set yrange [0:1.02]",
-                "plot " + ", \\\n  ".join(series), ""])
+                "set title 'CDF'",
+                "plot " + ", \\\n  ".join(series),
+                "set logscale y", "set yrange [1e-4:1]", "set key top right",
+                "set ylabel 'fraction slower (1 - CDF, log scale)'", "set title 'tail'",
+                "plot " + ", \\\n  ".join(tail),
+                "unset multiplot", ""])
             with open(os.path.join(out_dir, slug + ".gp"), "w") as f:
                 f.write(script)
             cp = subprocess.run(["gnuplot", slug + ".gp"], cwd=out_dir, stdout=subprocess.PIPE,
@@ -188,3 +197,36 @@ def write_all(rows, meta, out_dir):
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump({"meta": meta, "rows": rows}, f, indent=1, sort_keys=True)
     return text
+
+
+BEGIN_MARK = "<!-- hana-bench results: begin (written by tools/hana-bench --publish) -->"
+END_MARK = "<!-- hana-bench results: end -->"
+
+
+def publish(out_dir, repo):
+    """Copies this run's tables and plots into BENCHMARKS.md (between the markers; the
+    hand-written reading around them is kept) and docs/bench/."""
+    dest = os.path.join(repo, "docs", "bench")
+    os.makedirs(dest, exist_ok=True)
+    for old in os.listdir(dest):
+        if old.startswith("cdf-") and old.endswith(".png"):
+            os.remove(os.path.join(dest, old))
+    with open(os.path.join(out_dir, "results.md")) as f:
+        text = f.read()
+    for name in sorted(os.listdir(out_dir)):
+        if name.startswith("cdf-") and name.endswith(".png"):
+            shutil.copy(os.path.join(out_dir, name), os.path.join(dest, name))
+            text = text.replace("](%s)" % name, "](docs/bench/%s)" % name)
+    shutil.copy(os.path.join(out_dir, "results.json"), os.path.join(dest, "results.json"))
+    lines = text.split("\n")
+    lines = ["## Latest results" if i == 0 else ("#" + ln if ln.startswith("#") else ln) for i, ln in enumerate(lines)]
+    text = "\n".join(lines)
+    path = os.path.join(repo, "BENCHMARKS.md")
+    doc = open(path).read() if os.path.exists(path) else "# hana-net benchmarks\n\n%s\n%s\n" % (BEGIN_MARK, END_MARK)
+    if BEGIN_MARK not in doc or END_MARK not in doc:
+        doc += "\n%s\n%s\n" % (BEGIN_MARK, END_MARK)
+    head, rest = doc.split(BEGIN_MARK, 1)
+    _, tail = rest.split(END_MARK, 1)
+    with open(path, "w") as f:
+        f.write(head + BEGIN_MARK + "\n" + text.strip() + "\n" + END_MARK + tail)
+    return path

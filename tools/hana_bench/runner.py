@@ -49,6 +49,14 @@ def _tail(path, limit=600):
         return ""
 
 
+def _has_line(path):
+    try:
+        with open(path, "rb") as f:
+            return b"\n" in f.read(4096)
+    except OSError:
+        return False
+
+
 class Server:
     """A server process with its output in log files (never a pipe that could fill)."""
 
@@ -60,19 +68,17 @@ class Server:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                          start_new_session=True)
         _live.add(self.proc)
-        # Ready when it printed its first line (both hana-bench-peer and, we hope, hana-net do);
-        # a server that prints nothing is given the whole timeout, then used anyway.
+        # Ready when it printed its first line on either stream (hana-bench-peer prints
+        # {"listening":...}; hana-net's node logs its backend line at start); a server that
+        # prints nothing is given the whole timeout, then used anyway.
         deadline = time.monotonic() + ready_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self.stop()
                 raise RunError("server exited with %s: %s" % (self.proc.returncode, _tail(self.err_path)))
-            try:
-                if os.path.getsize(self.out_path) > 0 and b"\n" in open(self.out_path, "rb").read(4096):
-                    return
-            except OSError:
-                pass
-            time.sleep(0.02)
+            if _has_line(self.out_path) or _has_line(self.err_path):
+                return
+            time.sleep(0.01)
 
     def stop(self):
         p = self.proc

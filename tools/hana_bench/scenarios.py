@@ -85,14 +85,16 @@ def _say(row):
           file=sys.stderr, flush=True)
 
 
-def _row(scen, cond, impl, feature, measure):
-    row = {"scenario": scen, "condition": cond, "impl": impl.name}
-    why = impl.missing(feature)
-    if why:
+def _row(scen, cond, choice, feature, measure):
+    """Measures one row with the first program able to (measure(variant) -> metrics)."""
+    row = {"scenario": scen, "condition": cond, "impl": choice.name}
+    impl, why = choice.resolve(feature)
+    if impl is None:
         row.update(status="skipped", reason=why)
     else:
+        row["program"] = " ".join([os.path.basename(impl.binary)] + [str(a) for a in impl.args])
         try:
-            row.update(status="ok", metrics=measure())
+            row.update(status="ok", metrics=measure(impl))
         except RunError as e:
             row.update(status="failed", reason=str(e))
     _say(row)
@@ -136,7 +138,7 @@ def run_rtt(ctx):
         cond = "%d msg/s" % rate
         for impl in ctx.impls:
             rows.append(_row("rtt", cond, impl, "ping",
-                             lambda: _ping(ctx, impl, "rtt", cond, rate, ctx.p["rtt_s"])))
+                             lambda im: _ping(ctx, im, "rtt", cond, rate, ctx.p["rtt_s"])))
     return rows
 
 
@@ -153,7 +155,7 @@ def run_rtt_loss(ctx):
                 _say(rows[-1])
                 continue
             rows.append(_row("rtt-loss", cond, impl, "ping",
-                             lambda: _ping(ctx, impl, "rtt-loss", cond, 1000, ctx.p["loss_s"], in_lab=True)))
+                             lambda im: _ping(ctx, im, "rtt-loss", cond, 1000, ctx.p["loss_s"], in_lab=True)))
     if ctx.lab is not None:
         ctx.lab.set_loss(0)
     return rows
@@ -174,7 +176,7 @@ def run_priority(ctx):
         return m
 
     for impl in ctx.impls:
-        rows.append(_row("priority", cond, impl, "priority", lambda: measure(impl)))
+        rows.append(_row("priority", cond, impl, "priority", measure))
     return rows
 
 
@@ -191,13 +193,13 @@ def _stream(ctx, impl, scen, size, secs):
 
 def run_bulk(ctx):
     cond = "1 MiB msgs, %gs" % ctx.p["bulk_s"]
-    return [_row("bulk", cond, impl, "stream", lambda: _stream(ctx, impl, "bulk", BULK_BYTES, ctx.p["bulk_s"]))
+    return [_row("bulk", cond, impl, "stream", lambda im: _stream(ctx, im, "bulk", BULK_BYTES, ctx.p["bulk_s"]))
             for impl in ctx.impls]
 
 
 def run_rate(ctx):
     cond = "64 B msgs, %gs" % ctx.p["rate_s"]
-    return [_row("rate", cond, impl, "stream", lambda: _stream(ctx, impl, "rate", RATE_BYTES, ctx.p["rate_s"]))
+    return [_row("rate", cond, impl, "stream", lambda im: _stream(ctx, im, "rate", RATE_BYTES, ctx.p["rate_s"]))
             for impl in ctx.impls]
 
 
@@ -236,7 +238,7 @@ def run_fanout(ctx):
                              "reason": "%d busy-polling nodes cannot share %d vCPUs" % (peers + 1, os.cpu_count())})
                 _say(rows[-1])
                 continue
-            rows.append(_row("fanout", cond, impl, "fanout", lambda: _fanout(ctx, impl, cond, peers)))
+            rows.append(_row("fanout", cond, impl, "fanout", lambda im: _fanout(ctx, im, cond, peers)))
     return rows
 
 
