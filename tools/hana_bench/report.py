@@ -36,7 +36,7 @@ TABLES = {
     "fanout": ("1 KiB message from one node to every peer (one process per peer, loopback); time from the "
                "first send until every peer confirmed it. `lost` = rounds not fully confirmed.",
                [("rounds", "n", "d"), ("lost", "lost", "d"), ("p50 µs", "p50_us", ".1f"), ("p90 µs", "p90_us", ".1f"),
-                ("p99 µs", "p99_us", ".1f"), ("max µs", "max_us", ".1f")],
+                ("p99 µs", "p99_us", ".1f"), ("max µs", "max_us", ".1f"), ("silent peers", "silent_peers", "d")],
                "p99_us", "p99", True),
 }
 
