@@ -63,6 +63,7 @@ struct Connection::Impl {
   NewReno cc;
   std::uint64_t bytes_in_flight = 0;
   static constexpr std::uint32_t kProbePackets = 2;
+  static constexpr std::uint64_t kUrgentHeadroomPackets = 2;
   std::uint32_t pto_backoff = 0;
   std::uint32_t probes_pending = 0;
   TimeNs last_eliciting_sent = 0;
