@@ -73,6 +73,13 @@ LaneLatency summarize(const std::vector<TimeNs>& samples) {
 std::string validate(const ConnScenario& sc) {
   if (sc.nodes < 2 || sc.nodes > 250 * 250) return "nodes must be 2..62500";
   if (sc.streams.empty() || sc.streams.size() > 255) return "need 1..255 streams";
+  // The oracle keeps ~16 bytes per message per flow: cap the total so a command line
+  // cannot ask for gigabytes.
+  constexpr double kMaxTrackedMessages = 20e6;
+  const double flows = sc.all_pairs ? static_cast<double>(sc.nodes) * static_cast<double>(sc.nodes - 1) : 1.0;
+  double per_flow = 0;
+  for (const auto& s : sc.streams) per_flow += static_cast<double>(s.messages);
+  if (flows * per_flow > kMaxTrackedMessages) return "too many messages in total (flows x messages > 20 million)";
   for (const auto& s : sc.streams) {
     if (s.min_bytes > s.max_bytes) return "stream min_bytes > max_bytes";
     if (!(s.rate_per_sec >= 0)) return "stream rate must be >= 0";
