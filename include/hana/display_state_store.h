@@ -1,0 +1,95 @@
+// Receiver-side display state: applies a DisplayGroupUpdate / DisplaySync only if its version
+// is newer than the one applied for that id (the seed's `if sync.version > current`), counts
+// stale ones, and keeps the display synchronization metrics (applied version, update age).
+// Pure logic, no I/O: hana::DisplayState (display_state.h) feeds it from a Node.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "hana/display_types.h"
+
+namespace hana {
+
+// Per group or display: the seed's "display synchronization metrics".
+struct DisplaySyncMetrics {
+  DisplayMessageType type = DisplayMessageType::GroupUpdate;
+  std::string id;
+  std::uint32_t applied_version = 0;
+  std::uint64_t applied = 0;        // updates applied for this id
+  std::uint64_t stale_dropped = 0;  // updates dropped as not newer
+  std::uint64_t last_age_us = 0;    // receive time - sender timestamp of the last applied update
+};
+
+struct DisplayStateStats {
+  std::uint64_t applied = 0;
+  std::uint64_t stale_dropped = 0;
+  std::uint64_t malformed = 0;      // bodies that failed to decode (counted, dropped)
+  std::uint64_t age_p50_us = 0;     // update age over the last kAgeWindow applied group updates
+  std::uint64_t age_p99_us = 0;
+  std::uint64_t age_max_us = 0;
+  std::size_t groups = 0;
+  std::size_t displays = 0;
+};
+
+class DisplayStateStore {
+ public:
+  enum class Outcome { Applied, Stale, Malformed };
+  static constexpr std::size_t kAgeWindow = 4096;
+
+  DisplayStateStore();
+
+  // Decodes `body` and applies it if newer. `now_wall_us` is the receiver's wall clock
+  // (same epoch as DisplayGroupUpdate::timestamp_us). After Applied, last_group_update()
+  // or last_display_sync() (per last_type()) holds the applied message.
+  Outcome apply(std::span<const std::uint8_t> body, std::uint64_t now_wall_us);
+  // Applies an already decoded message (a node's own updates, snapshots).
+  Outcome apply(const DisplayGroupUpdate& update, std::uint64_t now_wall_us);
+  Outcome apply(const DisplaySync& sync, std::uint64_t now_wall_us);
+
+  DisplayMessageType last_type() const { return last_type_; }
+  const DisplayGroupUpdate& last_group_update() const { return scratch_update_; }
+  const DisplaySync& last_display_sync() const { return scratch_sync_; }
+
+  const DisplayGroupUpdate* group(std::string_view id) const;
+  const DisplaySync* display(std::string_view id) const;
+  std::vector<DisplaySyncMetrics> metrics() const;
+  DisplayStateStats stats() const;
+  // Every group/display state currently held (for a snapshot to a late joiner).
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& [id, e] : groups_) f(e.update);
+    for (const auto& [id, e] : displays_) f(e.sync);
+  }
+
+ private:
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct GroupEntry {
+    DisplayGroupUpdate update;
+    DisplaySyncMetrics metrics;
+  };
+  struct DisplayEntry {
+    DisplaySync sync;
+    DisplaySyncMetrics metrics;
+  };
+  void record_age(std::uint64_t age_us);
+
+  std::unordered_map<std::string, GroupEntry, StringHash, std::equal_to<>> groups_;
+  std::unordered_map<std::string, DisplayEntry, StringHash, std::equal_to<>> displays_;
+  DisplayGroupUpdate scratch_update_;
+  DisplaySync scratch_sync_;
+  DisplayMessageType last_type_ = DisplayMessageType::GroupUpdate;
+  std::vector<std::uint64_t> ages_;  // ring of the last kAgeWindow ages
+  std::size_t age_next_ = 0;
+  std::uint64_t applied_ = 0, stale_ = 0, malformed_ = 0;
+};
+
+}  // namespace hana
