@@ -1,6 +1,8 @@
 // Tests of the generic sans-IO driver with small toy endpoints.
 #include "protocol/sim/driver.h"
 
+#include "topology/mesh.h"
+
 #include <gtest/gtest.h>
 
 #include <deque>
@@ -78,6 +80,8 @@ class ToyEndpoint {
 };
 
 static_assert(SansIoEndpoint<ToyEndpoint>);
+// topology::Mesh is driven by Driver<topology::Mesh> directly (the 100-node scenarios).
+static_assert(SansIoEndpoint<topology::Mesh>);
 
 struct RunResult {
   DriveOutcome outcome;
