@@ -1,6 +1,7 @@
 // The event loop of one node (Aeron duty-cycle style): read the clock once per turn,
 // take application commands by lane priority, feed the mesh, transmit, hand events to
 // the application, then wait in the backend until the next deadline or a wake-up.
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -77,8 +78,14 @@ class Loop final : public engine::ReceiveSink {
             m_.stats_wanted.load())
           deadline = 0;
       }
+      const std::uint64_t received_before = received_;
       m_.backend->wait(deadline, *this);
       m_.parked.store(false, std::memory_order_relaxed);
+      // Busy-poll with nothing to do: yield, so that on a shared CPU the application
+      // thread (or the peer's loop) gets to run instead of waiting for a time slice.
+      if (deadline == 0 && busy_poll_ && !more_commands && !more_transmits && !pushed_ &&
+          received_ == received_before)
+        sched_yield();
     }
   }
 
@@ -89,6 +96,7 @@ class Loop final : public engine::ReceiveSink {
       m_.counters.add(EngineCounter::bad_packets);
       return;
     }
+    ++received_;
     m_.mesh->on_datagram(from, bytes, now_);
   }
 
@@ -347,6 +355,7 @@ class Loop final : public engine::ReceiveSink {
   Node::Impl& m_;
   TimeNs now_ = 0;
   bool pushed_ = false;
+  std::uint64_t received_ = 0;
   bool busy_poll_ = m_.loop_config.busy_poll;
 };
 

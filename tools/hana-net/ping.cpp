@@ -6,7 +6,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "engine/clock.h"
@@ -30,7 +33,7 @@ constexpr std::size_t kHeaderBytes = 16;  // sequence number + send time
 double percentile_us(const std::vector<TimeNs>& sorted, double p) {
   if (sorted.empty()) return 0;
   const auto idx = static_cast<std::size_t>(std::ceil(p * static_cast<double>(sorted.size()))) - 1;
-  return static_cast<double>(sorted[std::min(idx, sorted.size() - 1)]) / 1000.0;
+  return std::round(static_cast<double>(sorted[std::min(idx, sorted.size() - 1)]) / 100.0) / 10.0;
 }
 
 int run_ping(const PingArgs& a) {
@@ -101,7 +104,11 @@ int run_ping(const PingArgs& a) {
     } else {
       got = node->wait_event(ev, next - now);
     }
-    if (got) take(ev, engine::monotonic_now_ns());
+    if (got) {
+      take(ev, engine::monotonic_now_ns());
+    } else if (a.busy_poll) {
+      std::this_thread::yield();  // lets the loop thread run when both share a CPU
+    }
     while (node->poll_event(ev)) take(ev, engine::monotonic_now_ns());
   }
   const std::string backend(to_string(node->backend()));
@@ -109,13 +116,18 @@ int run_ping(const PingArgs& a) {
 
   std::sort(rtt.begin(), rtt.end());
   const std::uint64_t lost = a.count - rtt.size();
-  const double max_us = rtt.empty() ? 0 : static_cast<double>(rtt.back()) / 1000.0;
+  const double max_us = rtt.empty() ? 0 : std::round(static_cast<double>(rtt.back()) / 100.0) / 10.0;
   if (a.json) {
-    std::printf(
-        "{\"n\":%llu,\"lost\":%llu,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,"
-        "\"backend\":\"%s\"}\n",
-        static_cast<unsigned long long>(a.count), static_cast<unsigned long long>(lost), percentile_us(rtt, 0.50),
-        percentile_us(rtt, 0.90), percentile_us(rtt, 0.99), percentile_us(rtt, 0.999), max_us, backend.c_str());
+    nlohmann::ordered_json j;
+    j["n"] = a.count;
+    j["lost"] = lost;
+    j["p50_us"] = percentile_us(rtt, 0.50);
+    j["p90_us"] = percentile_us(rtt, 0.90);
+    j["p99_us"] = percentile_us(rtt, 0.99);
+    j["p999_us"] = percentile_us(rtt, 0.999);
+    j["max_us"] = max_us;
+    j["backend"] = backend;
+    std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("%llu sent, %llu echoed, %llu lost (%llu refused locally), backend %s\n",
                 static_cast<unsigned long long>(a.count), static_cast<unsigned long long>(rtt.size()),
