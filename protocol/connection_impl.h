@@ -66,6 +66,7 @@ struct Connection::Impl {
   std::uint64_t bytes_in_flight = 0;
   static constexpr std::uint32_t kProbePackets = 2;
   static constexpr std::uint64_t kUrgentHeadroomPackets = 2;
+  static constexpr TimeNs kMinAckHorizonNs = 200 * kNsPerUs;
   std::uint32_t pto_backoff = 0;
   std::uint32_t probes_pending = 0;
   TimeNs last_eliciting_sent = 0;

@@ -132,7 +132,9 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
 
   if (acks.ack_pending()) {
     AckFrame af;
-    if (acks.build(af, now) && w.append(af)) {
+    // Ranges stay in ACKs for a few round trips (several ACKs carry each), then drop out.
+    const TimeNs horizon = std::max<TimeNs>(4 * rtt.smoothed_ns() + 2 * loss_cfg.max_ack_delay_ns, kMinAckHorizonNs);
+    if (acks.build(af, now, kMaxAckRanges, horizon) && w.append(af)) {
       acks.on_ack_sent();
       ++stats.acks_sent;
     }
