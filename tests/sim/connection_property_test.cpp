@@ -53,7 +53,7 @@ TEST_P(LossSweep, EveryMessageObeysItsDeliveryMode) {
 
 INSTANTIATE_TEST_SUITE_P(Seeds, LossSweep,
                          ::testing::Combine(::testing::Values(0.0, 0.01, 0.05, 0.10, 0.30),
-                                            ::testing::Values(1u, 2u, 3u, 4u)),
+                                            ::testing::Values(1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u)),
                          [](const auto& info) {
                            return "loss" + std::to_string(static_cast<int>(std::get<0>(info.param) * 100)) +
                                   "_seed" + std::to_string(std::get<1>(info.param));
