@@ -96,6 +96,7 @@ std::string validate(const ConnScenario& sc) {
 class Runner {
  public:
   explicit Runner(const ConnScenario& sc) : sc_(sc), net_(sc.seed, sc.link), driver_(net_), sizes_(sc.seed ^ 0x5157) {
+    if (sc.tap) net_.set_tap(sc.tap);
     const std::size_t n = sc.nodes;
     for (std::size_t i = 0; i < n; ++i) nodes_.push_back(std::make_unique<ConnectionEndpoint>(node_address(i), sc.config));
     flow_of_.assign(n * n, -1);

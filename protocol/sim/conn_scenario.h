@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,8 @@ struct ConnScenario {
     TimeNs at_ns = 0;
   };
   std::vector<Crash> crashes;
+  // Optional observer of every datagram event (hana-sim --trace).
+  std::function<void(const TapRecord&)> tap;
 };
 
 struct LaneLatency {
