@@ -78,6 +78,10 @@ TEST(ConnectionLoad, GoodputUnderFivePercentLossIsASaneShareOfTheLink) {
   // below which the loss response is broken (e.g. a timeout-driven sender), not tuning.
   const double link_mbps = kLinkBitsPerSec / 1e6;
   EXPECT_GT(r.goodput_mbps, 0.5 * link_mbps) << describe(r);
+  // Congestion is reported, not only reacted to: recovery entries and exits alternate.
+  EXPECT_GT(r.congestion_entered, 0u);
+  EXPECT_EQ(r.congestion_order_violations, 0u);
+  EXPECT_LE(r.congestion_entered - r.congestion_left, 1u);  // at most one still open at the end
   EXPECT_LT(r.goodput_mbps, 0.95 * link_mbps);  // sanity: it cannot beat the lossy link
 }
 

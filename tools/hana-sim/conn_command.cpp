@@ -98,6 +98,8 @@ nlohmann::json to_json(const ConnOptions& o, const sim::ConnScenarioResult& r) {
       {"packets_sent", r.senders.packets_sent},
       {"packets_lost", r.senders.packets_lost},
       {"pto_count", r.senders.pto_count},
+      {"congestion_entered", r.congestion_entered},
+      {"congestion_order_violations", r.congestion_order_violations},
       {"p50_ms", ms(r.all_latency.p50_ns)},
       {"p99_ms", ms(r.all_latency.p99_ns)},
       {"max_ms", ms(r.all_latency.max_ns)},
