@@ -62,6 +62,7 @@ struct Connection::Impl {
   RttEstimator rtt;
   NewReno cc;
   std::uint64_t bytes_in_flight = 0;
+  static constexpr std::uint32_t kProbePackets = 2;
   std::uint32_t pto_backoff = 0;
   std::uint32_t probes_pending = 0;
   TimeNs last_eliciting_sent = 0;

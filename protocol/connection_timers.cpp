@@ -74,10 +74,12 @@ std::optional<TimeNs> Connection::Impl::pto_deadline() const {
 void Connection::Impl::on_pto(TimeNs /*now*/) {
   ++stats.pto_count;
   ++pto_backoff;
-  probes_pending = 1;
-  // Probe with the oldest unacknowledged reliable data, so a lone lost message is
-  // repaired now instead of waiting for later traffic to reveal the gap.
-  for (std::uint64_t pn = sent.base_pn(); pn < sent.next_pn(); ++pn) {
+  // Two probes (RFC 9002 6.2.4): on a lossy LAN one lost probe must not cost a whole
+  // backed-off timeout. They carry the oldest unacknowledged reliable data, so a lone
+  // lost message is repaired now instead of waiting for later traffic to reveal the gap.
+  probes_pending = kProbePackets;
+  std::uint32_t packets = 0;
+  for (std::uint64_t pn = sent.base_pn(); pn < sent.next_pn() && packets < kProbePackets; ++pn) {
     const SentPacket* p = sent.find(pn);
     if (!p || p->ref_count == 0) continue;
     bool requeued = false;
@@ -92,9 +94,9 @@ void Connection::Impl::on_pto(TimeNs /*now*/) {
         requeued = true;
       }
     }
-    if (requeued) return;
+    packets += requeued;
   }
-  ping_pending = true;  // nothing left to resend: a PING elicits the ack we wait for
+  if (packets == 0) ping_pending = true;  // nothing left to resend: a PING elicits the ack we wait for
 }
 
 void Connection::Impl::check_deadlines(TimeNs now) {

@@ -398,8 +398,10 @@ std::optional<Transmit> Mesh::poll_transmit(MutableBytes buffer, TimeNs now) {
     p.tx_dirty = false;
     m.transmit_dirty.pop_back();
   }
+  bool polled = false;
   for (auto& r : m.retired) {
     if (r.tx_done) continue;
+    polled = true;
     if (const std::size_t n = r.conn->poll_transmit(buffer, now)) {
       ++m.counters.connection_out;
       m.counters.connection_bytes_out += n;
@@ -407,7 +409,9 @@ std::optional<Transmit> Mesh::poll_transmit(MutableBytes buffer, TimeNs now) {
     }
     r.tx_done = true;
   }
-  m.recompute_deadline();
+  // Nothing to send is the common case (the simulator asks every node every step):
+  // only pay for a deadline recomputation if a connection was actually asked.
+  if (polled || !m.deadline_dirty.empty()) m.recompute_deadline();
   return std::nullopt;
 }
 

@@ -95,6 +95,7 @@ struct MeshCounters {
   std::uint64_t bad_cookies = 0;
   std::uint64_t refused_peer_limit = 0; // handshakes refused with CloseReason::PeerLimit
   std::uint64_t out_queue_drops = 0;    // connectionless datagrams dropped (queue full)
+  std::uint64_t updates_out = 0;        // membership updates written into gossip datagrams
   std::uint64_t probes = 0;
   std::uint64_t probes_skipped = 0;     // member heard from recently: no probe needed
   std::uint64_t indirect_probes = 0;

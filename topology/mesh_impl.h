@@ -107,6 +107,7 @@ struct GossipEntry {
 
 struct Probe {
   NodeId target = 0;
+  std::uint64_t incarnation = 0;  // a failed probe only suspects the incarnation it probed
   std::uint64_t seq = 0;
   TimeNs sent = 0;
   TimeNs direct_deadline = kNever;
@@ -137,7 +138,7 @@ struct Mesh::Impl {
   std::uint64_t display_version = 1;
   bool leaving = false;
   Election election;
-  std::optional<NodeId> announced_coordinator;  // last RoleChanged(Coordinator) emitted
+  TimeNs vacancy_grace_until = 0;  // no claim before this (see observe_claim)
 
   // ---- failure detector
   Probe probe;
@@ -146,6 +147,7 @@ struct Mesh::Impl {
   std::size_t probe_pos = 0;
   std::uint64_t next_seq = 1;
   std::uint32_t local_health = 0;  // Lifeguard local health multiplier (0..8)
+  TimeNs last_gossip_rx = 0;       // any gossip received (evidence our own link works)
   std::vector<GossipEntry> gossip;
 
   // ---- handshakes, discovery

@@ -43,6 +43,7 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
   }
   const GossipHeader& h = v.header;
   if (h.sender == self.id || leaving) return;
+  last_gossip_rx = now;
   UpdateReader reader(v);
   Update u;
   while (reader.next(u)) apply_update(u, h.sender, now);
@@ -137,8 +138,10 @@ void Mesh::Impl::probe_tick(TimeNs now) {
     }
     if (now >= probe.end) {
       probe.active = false;
-      if (local_health < 8) ++local_health;
-      if (auto it = index.find(probe.target); it != index.end()) {
+      // Lifeguard: a missed ack counts against our own health only if we heard nothing
+      // at all meanwhile (no nacks here; any gossip received shows our link works).
+      if (last_gossip_rx < probe.sent && local_health < 8) ++local_health;
+      if (auto it = index.find(probe.target); it != index.end() && members[it->second].incarnation == probe.incarnation) {
         Member& m = members[it->second];
         if (m.state == MemberState::Alive) {
           ++counters.suspicions;
@@ -183,6 +186,7 @@ void Mesh::Impl::probe_tick(TimeNs now) {
   probe = Probe{};
   probe.active = true;
   probe.target = target;
+  probe.incarnation = members[i].incarnation;
   probe.seq = next_seq++;
   probe.sent = now;
   probe.direct_deadline = now + std::min(scaled(config.probe_timeout_ms * kNsPerMs), interval / 2);
@@ -317,6 +321,7 @@ void Mesh::Impl::refute(std::uint64_t seen_inc, TimeNs now) {
   (void)now;
   incarnation = std::max(incarnation, seen_inc) + 1;
   ++counters.refutations;
+  if (local_health < 8) ++local_health;  // Lifeguard: being suspected hints we are slow
   enqueue_gossip(self.id, Entry::State);
   push_to_all(self.id, Entry::State, true);
 }
@@ -452,13 +457,22 @@ std::size_t Mesh::Impl::write_updates(BodyWriter& w, std::size_t count_at, std::
     std::erase_if(gossip, [](const GossipEntry& g) { return g.left == 0; });
   }
   w.patch_u8(count_at, static_cast<std::uint8_t>(count));
+  counters.updates_out += count;
   return count;
 }
 
 void Mesh::Impl::observe_claim(const Claim& c, TimeNs now) {
-  (void)now;
   const auto prev = election.current();
   if (!election.observe(c)) return;
+  // A claim for a node we hold Dead usually means a partition is healing and that node
+  // is about to refute: give it a suspicion timeout before declaring a vacancy, or
+  // both sides would elect yet another coordinator while the views merge.
+  if (c.node != self.id) {
+    auto it = index.find(c.node);
+    if (it == index.end() || !is_live(members[it->second].state))
+      vacancy_grace_until = now + 2 * suspicion_timeout_ns(config.suspicion_mult, config.suspicion_max_mult, live_members() + 1,
+                                                          probe_interval_ns(), 0, config.indirect_probes);
+  }
   if (prev && prev->node != c.node) events.push_back(RoleChanged{prev->node, Role::Member, c.term});
   events.push_back(RoleChanged{c.node, Role::Coordinator, c.term});
   for (auto& m : members) m.role = m.id == c.node ? Role::Coordinator : Role::Member;
@@ -475,6 +489,7 @@ void Mesh::Impl::elect(TimeNs now) {
   }
   if (!vacancy) return;
   if (!cur && now < started_at + config.election_delay_ms * kNsPerMs) return;
+  if (now < vacancy_grace_until) return;
   if (!(self.coordinator_eligible && config.coordinator_eligible)) return;
   for (std::size_t i = 0; i < members.size(); ++i)
     if (is_live(members[i].state) && peers[i].eligible && members[i].id < self.id) return;  // not ours to claim

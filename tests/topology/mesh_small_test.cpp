@@ -4,7 +4,7 @@
 
 #include <map>
 
-#include "cluster.h"
+#include "topology/sim_cluster.h"
 
 namespace hana::topology::test {
 namespace {
@@ -50,6 +50,8 @@ TEST(MeshSmall, SendAndBroadcastArrive) {
   const std::string all = "to-all";
   auto bid = c.node(0).broadcast(protocol::Bytes(reinterpret_cast<const std::uint8_t*>(all.data()), all.size()), {}, c.now());
   ASSERT_TRUE(bid.ok());
+  c.after_call(1);
+  c.after_call(0);
   ASSERT_TRUE(c.run_for(kSec));
   EXPECT_EQ(got[2], (std::vector<std::string>{"hello", "to-all"}));
   EXPECT_EQ(got[1], std::vector<std::string>{"to-all"});
@@ -90,6 +92,7 @@ TEST(MeshSmall, GracefulLeaveIsAnnounced) {
   c.start_all();
   ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
   c.node(2).leave(c.now());
+  c.after_call(2);
   ASSERT_TRUE(c.run_until([&] { return c.all_see(2, MemberState::Left); }, kSec));
   ASSERT_TRUE(c.run_for(2 * kSec));
   EXPECT_TRUE(c.all_see(2, MemberState::Left));
@@ -134,6 +137,7 @@ TEST(MeshSmall, DisplaysReachEveryNode) {
   c.start_all();
   ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
   c.node(1).set_displays({{"wall-0", true, "3840x2160@60"}, {"wall-1", true, ""}}, c.now());
+  c.after_call(1);
   ASSERT_TRUE(c.run_for(kSec));
   EXPECT_EQ(avail[0], 2);
   EXPECT_EQ(avail[2], 2);
@@ -141,6 +145,7 @@ TEST(MeshSmall, DisplaysReachEveryNode) {
   ASSERT_EQ(c.member(0, 1)->displays.size(), 2u);
   EXPECT_EQ(c.member(0, 1)->displays[0].metadata, "3840x2160@60");
   c.node(1).set_displays({{"wall-0", false, "3840x2160@60"}, {"wall-1", true, ""}}, c.now());
+  c.after_call(1);
   ASSERT_TRUE(c.run_for(kSec));
   EXPECT_EQ(avail[0], 1);
   EXPECT_FALSE(c.member(2, 1)->displays[0].available);

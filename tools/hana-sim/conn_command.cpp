@@ -22,6 +22,7 @@ struct ConnOptions {
   std::uint64_t seed = 1;
   std::uint64_t messages = 10'000;
   std::string lanes = "all";
+  std::string saturate;  // lanes whose streams ignore --rate and keep their queue full
   bool json = false;
   double rate = 20'000;
   double delay_us = 25;
@@ -114,6 +115,8 @@ nlohmann::json to_json(const ConnOptions& o, const sim::ConnScenarioResult& r) {
         {"reorder", o.reorder},
         {"messages", o.messages},
         {"lanes", o.lanes},
+        {"saturate", o.saturate},
+        {"queue_kb", o.queue_kb},
         {"rate", o.rate},
         {"delay_us", o.delay_us},
         {"jitter_us", o.jitter_us},
@@ -154,6 +157,11 @@ int run(const ConnOptions& o) {
               << "'\n";
     return kExitUsage;
   }
+  std::array<bool, kLaneCount> saturate{};
+  if (!o.saturate.empty() && !parse_lanes(o.saturate, saturate)) {
+    std::cerr << "hana-sim: --saturate wants 'all' or a comma list of lanes; got '" << o.saturate << "'\n";
+    return kExitUsage;
+  }
   // Keep the mix's shares among the chosen lanes: scale so the totals stay as asked.
   auto mix = sim::default_mix(o.messages, o.rate);
   double kept_share = 0;
@@ -164,7 +172,7 @@ int run(const ConnOptions& o) {
     sim::StreamSpec spec = s;
     const double share = static_cast<double>(s.messages) / kept_share;
     spec.messages = static_cast<std::uint64_t>(static_cast<double>(o.messages) * share);
-    spec.rate_per_sec = o.rate * share;
+    spec.rate_per_sec = saturate[static_cast<std::size_t>(s.lane)] ? 0 : o.rate * share;
     assigned += spec.messages;
     sc.streams.push_back(spec);
   }
@@ -204,6 +212,7 @@ std::function<int()> register_conn_command(CLI::App& app) {
   c->add_option("--seed", opts->seed, "PRNG seed (same seed -> identical run)");
   c->add_option("--messages", opts->messages, "Messages per flow")->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}));
   c->add_option("--lanes", opts->lanes, "'all' or a comma list of control,high,normal,bulk");
+  c->add_option("--saturate", opts->saturate, "Lanes whose streams ignore --rate and keep their queue full");
   c->add_flag("--json", opts->json, "Print JSON");
   c->add_option("--rate", opts->rate, "Messages per second per flow (virtual time); 0 = as fast as queues allow")
       ->check(CLI::Range(0.0, 1e9));

@@ -13,7 +13,7 @@
 
 int main(int argc, char** argv) {
   using namespace hana::tools;
-  CLI::App app{"hana-sim: deterministic network simulator scenarios for hana-net (virtual time)"};
+  CLI::App app{"hana-sim: deterministic network simulator scenarios for hana-net (virtual time)", "hana-sim"};
   app.require_subcommand(1, 1);
   auto run_conn = register_conn_command(app);
   auto run_mesh = register_mesh_command(app);

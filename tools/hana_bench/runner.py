@@ -64,6 +64,8 @@ class Server:
         self.cmd = cmd
         self.out_path = log_prefix + ".out"
         self.err_path = log_prefix + ".err"
+        with open(log_prefix + ".cmd", "w") as f:
+            f.write(" ".join(cmd) + "\n")
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                          start_new_session=True)
@@ -107,6 +109,8 @@ def kill_all():
 
 def run_client(cmd, timeout_s, log_prefix):
     """Runs a client to completion (killed at timeout_s) and returns its last JSON line."""
+    with open(log_prefix + ".client.cmd", "w") as f:
+        f.write(" ".join(str(c) for c in cmd) + "\n")
     try:
         cp = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             timeout=timeout_s)

@@ -15,8 +15,8 @@ PROFILES = {
     # seconds of sending per run (counts follow from the rate), bulk/rate durations, fan-out rounds
     "full": dict(rtt_s=5, loss_s=4, loss_levels=[1, 2, 5], prio_s=4, bulk_s=10, rate_s=5,
                  fan_rounds=1000, fan_rate=200, fan_peers=[15, 99], linger_ms=3000),
-    "quick": dict(rtt_s=1.5, loss_s=1.5, loss_levels=[1, 2, 5], prio_s=1.5, bulk_s=2, rate_s=1.5,
-                  fan_rounds=200, fan_rate=200, fan_peers=[15], linger_ms=3000),
+    "quick": dict(rtt_s=1, loss_s=1.5, loss_levels=[1, 2, 5], prio_s=1, bulk_s=1.5, rate_s=1,
+                  fan_rounds=150, fan_rate=200, fan_peers=[15], linger_ms=3000),
     "smoke": dict(rtt_s=0.2, loss_s=0.2, loss_levels=[2], prio_s=0.2, bulk_s=0.3, rate_s=0.3,
                   fan_rounds=20, fan_rate=200, fan_peers=[15], linger_ms=3000),
 }
