@@ -4,15 +4,19 @@
 
 namespace hana::protocol {
 
-void AckTracker::insert_at(std::size_t index, AckRange r) {
+void AckTracker::insert_at(std::size_t index, AckRange r, TimeNs now) {
   if (count_ == kTrackedRanges) {
     // Forget the oldest range; everything up to it now reads as "seen".
     floor_ = ranges_[count_ - 1].largest + 1;
     --count_;
     if (index > count_) return;  // the new range itself was the oldest
   }
-  for (std::size_t i = count_; i > index; --i) ranges_[i] = ranges_[i - 1];
+  for (std::size_t i = count_; i > index; --i) {
+    ranges_[i] = ranges_[i - 1];
+    touched_[i] = touched_[i - 1];
+  }
   ranges_[index] = r;
+  touched_[index] = now;
   ++count_;
 }
 
@@ -22,8 +26,9 @@ AckTracker::Arrival AckTracker::on_packet(std::uint64_t pn, TimeNs now) {
     largest_time_ = now;
     if (count_ > 0 && pn == ranges_[0].largest + 1) {
       ranges_[0].largest = pn;
+      touched_[0] = now;
     } else {
-      insert_at(0, AckRange{pn, pn});
+      insert_at(0, AckRange{pn, pn}, now);
     }
     return Arrival::New;
   }
@@ -37,14 +42,20 @@ AckTracker::Arrival AckTracker::on_packet(std::uint64_t pn, TimeNs now) {
   const bool touches_below = i < count_ && ranges_[i].largest + 1 == pn;
   if (touches_above && touches_below) {
     above.smallest = ranges_[i].smallest;
-    for (std::size_t j = i; j + 1 < count_; ++j) ranges_[j] = ranges_[j + 1];
+    touched_[i - 1] = now;
+    for (std::size_t j = i; j + 1 < count_; ++j) {
+      ranges_[j] = ranges_[j + 1];
+      touched_[j] = touched_[j + 1];
+    }
     --count_;
   } else if (touches_above) {
     above.smallest = pn;
+    touched_[i - 1] = now;
   } else if (touches_below) {
     ranges_[i].largest = pn;
+    touched_[i] = now;
   } else {
-    insert_at(i, AckRange{pn, pn});
+    insert_at(i, AckRange{pn, pn}, now);
   }
   return Arrival::New;
 }
@@ -68,11 +79,18 @@ void AckTracker::on_duplicate(TimeNs now, TimeNs max_ack_delay_ns) {
   }
 }
 
-bool AckTracker::build(AckFrame& frame, TimeNs now, std::size_t max_ranges) const {
+bool AckTracker::build(AckFrame& frame, TimeNs now, std::size_t max_ranges, TimeNs horizon_ns) const {
   if (count_ == 0) return false;
-  const std::size_t n = std::min({count_, max_ranges, kMaxAckRanges});
+  const std::size_t limit = std::min(max_ranges, kMaxAckRanges);
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < count_ && n < limit; ++i) {
+    // Ranges untouched for longer than the horizon were reported in many ACKs already;
+    // leaving them out keeps frames small under sustained loss. (Worst case, the peer
+    // missed all of those ACKs and resends data we drop as duplicate.)
+    if (i > 0 && touched_[i] + horizon_ns < now) continue;
+    frame.ranges[n++] = ranges_[i];
+  }
   frame.range_count = static_cast<std::uint8_t>(n);
-  for (std::size_t i = 0; i < n; ++i) frame.ranges[i] = ranges_[i];
   frame.ack_delay_us = now > largest_time_ ? (now - largest_time_) / kNsPerUs : 0;
   return true;
 }

@@ -40,8 +40,10 @@ class AckTracker {
     return ack_immediate_ ? TimeNs{0} : ack_deadline_;
   }
 
-  // Fills `frame` with up to `max_ranges` most recent ranges. Returns false if nothing was received.
-  bool build(AckFrame& frame, TimeNs now, std::size_t max_ranges = kMaxAckRanges) const;
+  // Fills `frame` with up to `max_ranges` most recent ranges, leaving out ranges (other
+  // than the newest) that received nothing for `horizon_ns`. False if nothing was received.
+  bool build(AckFrame& frame, TimeNs now, std::size_t max_ranges = kMaxAckRanges,
+             TimeNs horizon_ns = UINT64_MAX / 2) const;
   // The ACK built last went out.
   void on_ack_sent();
 
@@ -51,9 +53,10 @@ class AckTracker {
   const AckRange& range(std::size_t i) const { return ranges_[i]; }
 
  private:
-  void insert_at(std::size_t index, AckRange r);
+  void insert_at(std::size_t index, AckRange r, TimeNs now);
 
   std::array<AckRange, kTrackedRanges> ranges_{};  // descending, never touching
+  std::array<TimeNs, kTrackedRanges> touched_{};   // last arrival into each range
   std::size_t count_ = 0;
   std::uint64_t floor_ = 0;  // packets below this are treated as duplicates
   TimeNs largest_time_ = 0;  // arrival of the largest packet (for ack delay)

@@ -66,30 +66,28 @@ void Connection::Impl::set_payload(std::uint32_t slot, Bytes message) {
 }
 
 bool Connection::Impl::coalesce(Bytes message, const SendOptions& o, MessageId id, TimeNs /*now*/) {
-  LaneQueues& q = out.lane(o.lane);
-  for (std::size_t i = 0; i < q.fresh.size(); ++i) {
-    const QueueEntry e = q.fresh[i];
-    if (!out.valid(e.slot, e.gen)) continue;
-    OutMessage& m = out[e.slot];
-    if (!m.queued || m.seq_assigned || !m.latest_value || m.key != o.key || m.delivery != o.delivery) continue;
-    LaneStats& ls = stats.lanes[static_cast<std::size_t>(o.lane)];
-    ++ls.coalesced;
-    ls.messages_sent += 1;
-    ls.bytes_sent += message.size();
-    if (o.version <= m.version) {
-      // The queued version is already newer: the new one is stale on arrival.
-      push_event(FailedEvent{id, o.lane, FailReason::Superseded});
-      ++ls.failed;
-      return true;
-    }
-    push_event(FailedEvent{m.id, m.lane, FailReason::Superseded});
+  const LatestIndex::Hint* hint = latest_index.find(o.lane, o.delivery, o.key);
+  if (!hint || !out.valid(hint->slot, hint->gen)) return false;
+  OutMessage& m = out[hint->slot];
+  if (!m.queued || m.seq_assigned || !m.latest_value || m.key != o.key || m.delivery != o.delivery ||
+      m.lane != o.lane)
+    return false;
+  LaneStats& ls = stats.lanes[static_cast<std::size_t>(o.lane)];
+  ++ls.coalesced;
+  ls.messages_sent += 1;
+  ls.bytes_sent += message.size();
+  if (o.version <= m.version) {
+    // The queued version is already newer: the new one is stale on arrival.
+    push_event(FailedEvent{id, o.lane, FailReason::Superseded});
     ++ls.failed;
-    m.id = id;
-    m.version = o.version;  // keeps its creation time (and deadline) and queue position
-    set_payload(e.slot, message);
     return true;
   }
-  return false;
+  push_event(FailedEvent{m.id, m.lane, FailReason::Superseded});
+  ++ls.failed;
+  m.id = id;
+  m.version = o.version;  // keeps its creation time (and deadline) and queue position
+  set_payload(hint->slot, message);
+  return true;
 }
 
 Result<MessageId> Connection::Impl::send(Bytes message, const SendOptions& o, TimeNs now, MessageId id) {
@@ -124,6 +122,7 @@ Result<MessageId> Connection::Impl::send(Bytes message, const SendOptions& o, Ti
   ++q.queued_live;
   q.fresh.push_back(QueueEntry{slot, m.gen});
   if (is_reliable(o.delivery)) out.link_live(slot);
+  if (o.latest_value) latest_index.put(o.lane, o.delivery, o.key, LatestIndex::Hint{slot, m.gen});
   ++ls.messages_sent;
   ls.bytes_sent += message.size();
   return id;

@@ -13,6 +13,7 @@
 #include "protocol/buffer_pool.h"
 #include "protocol/congestion.h"
 #include "protocol/connection.h"
+#include "protocol/latest_index.h"
 #include "protocol/loss_detection.h"
 #include "protocol/out_messages.h"
 #include "protocol/pacer.h"
@@ -50,6 +51,7 @@ struct Connection::Impl {
   std::array<std::uint64_t, kStreamCount> next_send_seq{};
   LaneScheduler scheduler;
   Ring<SkipFrame> pending_skips{16};
+  LatestIndex latest_index;  // unsent latest-value messages, for coalescing
   bool ping_pending = false;
   bool close_pending = false;
   CloseReason close_reason = CloseReason::Normal;
@@ -63,6 +65,8 @@ struct Connection::Impl {
   NewReno cc;
   std::uint64_t bytes_in_flight = 0;
   static constexpr std::uint32_t kProbePackets = 2;
+  static constexpr std::uint64_t kUrgentHeadroomPackets = 2;
+  static constexpr TimeNs kMinAckHorizonNs = 200 * kNsPerUs;
   std::uint32_t pto_backoff = 0;
   std::uint32_t probes_pending = 0;
   TimeNs last_eliciting_sent = 0;

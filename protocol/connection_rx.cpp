@@ -256,7 +256,7 @@ void Connection::Impl::drain_ordered(Lane lane) {
 void Connection::Impl::emit_received(Lane lane, Delivery delivery, bool latest_value, std::uint64_t key,
                                      std::uint64_t version, std::uint32_t buffer, Bytes view) {
   LaneStats& ls = stats.lanes[static_cast<std::size_t>(lane)];
-  if (latest_value && !latest.accept(key, version)) {
+  if (latest_value && !latest.accept(key, version, stream_index(lane, delivery))) {
     ++ls.stale_dropped;  // not newer than what the application already has
     pool.release(buffer);
     return;

@@ -89,21 +89,23 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
 
   const bool probe = probes_pending > 0;
   const bool cwnd_open = probe || bytes_in_flight < cc.cwnd_bytes();
+  // Control/High may use a little headroom beyond the window, so a saturating Bulk
+  // lane that fills it cannot make an urgent message wait for the next ACK.
+  const bool urgent_open = cwnd_open || bytes_in_flight < cc.cwnd_bytes() + kUrgentHeadroomPackets * max_datagram;
   const bool bucket_open = bucket.can_send(now);
   const bool pace_open = pacer.can_send(now);
   std::uint32_t allowed = 0;
-  if (cwnd_open) {
+  if (urgent_open) {
     allowed |= 1u << static_cast<unsigned>(Lane::Control);  // exempt from cap and pacing
-    if (bucket_open) {
-      allowed |= 1u << static_cast<unsigned>(Lane::High);  // capped, never paced
-      if (pace_open) allowed |= (1u << static_cast<unsigned>(Lane::Normal)) | (1u << static_cast<unsigned>(Lane::Bulk));
-    }
+    if (bucket_open) allowed |= 1u << static_cast<unsigned>(Lane::High);  // capped, never paced
   }
+  if (cwnd_open && bucket_open && pace_open)
+    allowed |= (1u << static_cast<unsigned>(Lane::Normal)) | (1u << static_cast<unsigned>(Lane::Bulk));
   std::uint32_t ready = 0;
   for (std::size_t l = 0; l < kLaneCount; ++l)
     if (out.lane_ready(static_cast<Lane>(l))) ready |= 1u << l;
   std::uint32_t sendable = ready & allowed;
-  const bool skips = cwnd_open && !pending_skips.empty();
+  const bool skips = urgent_open && !pending_skips.empty();
   const bool ack_now = acks.ack_due(now);
   const bool want_ping = ping_pending || probe;
 
@@ -130,7 +132,9 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
 
   if (acks.ack_pending()) {
     AckFrame af;
-    if (acks.build(af, now) && w.append(af)) {
+    // Ranges stay in ACKs for a few round trips (several ACKs carry each), then drop out.
+    const TimeNs horizon = std::max<TimeNs>(4 * rtt.smoothed_ns() + 2 * loss_cfg.max_ack_delay_ns, kMinAckHorizonNs);
+    if (acks.build(af, now, kMaxAckRanges, horizon) && w.append(af)) {
       acks.on_ack_sent();
       ++stats.acks_sent;
     }

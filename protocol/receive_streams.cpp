@@ -65,21 +65,22 @@ void OrderedStream::skip(std::uint64_t seq) {
   // A message that did arrive is still delivered in order; the skip only stops the wait.
 }
 
-bool LatestTable::accept(std::uint64_t key, std::uint64_t version) {
+bool LatestTable::accept(std::uint64_t key, std::uint64_t version, std::size_t stream) {
   if (used_ * 2 >= table_.size()) grow();
   const std::size_t mask = table_.size() - 1;
-  std::size_t i = static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
-  while (table_[i].used) {
-    if (table_[i].key == key) {
-      if (version <= table_[i].version) return false;
-      table_[i].version = version;
+  for (std::size_t i = home(key, stream);; i = (i + 1) & mask) {
+    Entry& e = table_[i];
+    if (!e.used) {
+      e = Entry{key, version, static_cast<std::uint32_t>(stream), true};
+      ++used_;
       return true;
     }
-    i = (i + 1) & mask;
+    if (e.key == key && e.stream == stream) {
+      if (version <= e.version) return false;
+      e.version = version;
+      return true;
+    }
   }
-  table_[i] = Entry{key, version, true};
-  ++used_;
-  return true;
 }
 
 void LatestTable::grow() {
@@ -90,7 +91,7 @@ void LatestTable::grow() {
   const std::size_t mask = table_.size() - 1;
   for (const Entry& e : old) {
     if (!e.used) continue;
-    std::size_t i = static_cast<std::size_t>((e.key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+    std::size_t i = home(e.key, e.stream);
     while (table_[i].used) i = (i + 1) & mask;
     table_[i] = e;
     ++used_;

@@ -86,19 +86,25 @@ class SequencedStream {
   std::uint64_t last_ = 0;
 };
 
-// key -> last delivered version; open addressing, grows at half load.
+// (stream, key) -> last delivered version; open addressing, grows at half load. Keys
+// live per (lane, delivery) stream, the same domain the sender coalesces in.
 class LatestTable {
  public:
   // True (and records it) if `version` is newer than the last delivered for `key`.
-  bool accept(std::uint64_t key, std::uint64_t version);
+  bool accept(std::uint64_t key, std::uint64_t version, std::size_t stream = 0);
   std::size_t size() const { return used_; }
 
  private:
   struct Entry {
     std::uint64_t key = 0;
     std::uint64_t version = 0;
+    std::uint32_t stream = 0;
     bool used = false;
   };
+  std::size_t home(std::uint64_t key, std::size_t stream) const {
+    return static_cast<std::size_t>(((key ^ (std::uint64_t{stream} << 56)) * 0x9E3779B97F4A7C15ull) >> 20) &
+           (table_.size() - 1);
+  }
   void grow();
   std::vector<Entry> table_;
   std::size_t used_ = 0;

@@ -73,6 +73,13 @@ LaneLatency summarize(const std::vector<TimeNs>& samples) {
 std::string validate(const ConnScenario& sc) {
   if (sc.nodes < 2 || sc.nodes > 250 * 250) return "nodes must be 2..62500";
   if (sc.streams.empty() || sc.streams.size() > 255) return "need 1..255 streams";
+  // The oracle keeps ~16 bytes per message per flow: cap the total so a command line
+  // cannot ask for gigabytes.
+  constexpr double kMaxTrackedMessages = 20e6;
+  const double flows = sc.all_pairs ? static_cast<double>(sc.nodes) * static_cast<double>(sc.nodes - 1) : 1.0;
+  double per_flow = 0;
+  for (const auto& s : sc.streams) per_flow += static_cast<double>(s.messages);
+  if (flows * per_flow > kMaxTrackedMessages) return "too many messages in total (flows x messages > 20 million)";
   for (const auto& s : sc.streams) {
     if (s.min_bytes > s.max_bytes) return "stream min_bytes > max_bytes";
     if (!(s.rate_per_sec >= 0)) return "stream rate must be >= 0";
@@ -80,6 +87,8 @@ std::string validate(const ConnScenario& sc) {
   }
   for (const auto& p : sc.partitions)
     if (p.start_ns >= p.end_ns) return "partition window must have start < end";
+  for (const auto& c : sc.crashes)
+    if (c.node >= sc.nodes) return "crash of a node that does not exist";
   if (auto v = sc.config.validate(); !v) return v.error().message;
   return {};
 }
@@ -119,9 +128,10 @@ class Runner {
     }
     payload_.resize(std::max<std::size_t>(kPayloadHeaderBytes, max_payload()));
     for (const auto& p : sc.partitions) {
-      changes_.push_back({p.start_ns, true});
-      changes_.push_back({p.end_ns, false});
+      changes_.push_back({p.start_ns, ChangeKind::Cut, 0});
+      changes_.push_back({p.end_ns, ChangeKind::Heal, 0});
     }
+    for (const auto& c : sc.crashes) changes_.push_back({c.at_ns, ChangeKind::Crash, c.node});
     std::stable_sort(changes_.begin(), changes_.end(), [](const Change& a, const Change& b) { return a.at < b.at; });
   }
 
@@ -280,12 +290,15 @@ class Runner {
   void apply_partitions() {
     const TimeNs now = driver_.now();
     while (next_change_ < changes_.size() && changes_[next_change_].at <= now) {
-      if (changes_[next_change_].cut) {
+      const Change& c = changes_[next_change_];
+      if (c.kind == ChangeKind::Cut) {
         std::vector<Address> rest;
         for (std::size_t i = 1; i < nodes_.size(); ++i) rest.push_back(node_address(i));
         net_.partition({{node_address(0)}, rest});
-      } else {
+      } else if (c.kind == ChangeKind::Heal) {
         net_.heal();
+      } else {
+        driver_.set_up(node_address(c.node), false);
       }
       ++next_change_;
     }
@@ -323,9 +336,11 @@ class Runner {
   std::vector<std::uint8_t> payload_;
   std::uint64_t steps_ = 0;
   std::string error_;
+  enum class ChangeKind : std::uint8_t { Cut, Heal, Crash };
   struct Change {
     TimeNs at;
-    bool cut;  // true: partition starts; false: heal
+    ChangeKind kind;
+    std::size_t node;  // Crash only
   };
   std::vector<Change> changes_;
   std::size_t next_change_ = 0;

@@ -36,6 +36,12 @@ struct ConnScenario {
     TimeNs end_ns = 0;
   };
   std::vector<Partition> partitions;
+  // Node `node` crashes (frozen for good: receives nothing, sends nothing) at `at_ns`.
+  struct Crash {
+    std::size_t node = 1;
+    TimeNs at_ns = 0;
+  };
+  std::vector<Crash> crashes;
 };
 
 struct LaneLatency {

@@ -39,7 +39,8 @@ TEST_P(NodeFailureTest, FullQueueAnswersQueueFullAndEveryAcceptedMessageSettles)
   auto a = start_node(GetParam(), c);
   auto b = start_node(GetParam());
   ASSERT_TRUE(a && b);
-  auto [b_id, a_id] = connect_pair(*a, *b);
+  const auto ids = connect_pair(*a, *b);
+  const NodeId b_id = ids.first;
   ASSERT_NE(b_id, 0u);
   const std::uint8_t payload[32] = {1};
   std::set<MessageId> accepted;
@@ -66,7 +67,8 @@ TEST_P(NodeFailureTest, GarbageDatagramsAreCountedAndDroppedWhileTrafficContinue
   auto a = start_node(GetParam());
   auto b = start_node(GetParam());
   ASSERT_TRUE(a && b);
-  auto [b_id, a_id] = connect_pair(*a, *b);
+  const auto ids = connect_pair(*a, *b);
+  const NodeId b_id = ids.first;
   ASSERT_NE(b_id, 0u);
   auto raw = engine::UdpSocket::open(engine::SocketOptions{Address::ipv4(127, 0, 0, 1, 0)});
   ASSERT_TRUE(raw.ok());
@@ -108,7 +110,8 @@ TEST_P(NodeFailureTest, SilentPeerMakesPendingMessagesFailWithAReason) {
   auto a = start_node(GetParam(), c);
   auto b = start_node(GetParam());
   ASSERT_TRUE(a && b);
-  auto [b_id, a_id] = connect_pair(*a, *b);
+  const auto ids = connect_pair(*a, *b);
+  const NodeId b_id = ids.first;
   ASSERT_NE(b_id, 0u);
   // b "crashes": it drops everything it receives and sends (the engine's fault injector).
   ASSERT_TRUE(b->set("fault_inbound", "true").ok());
@@ -142,7 +145,8 @@ TEST_P(NodeFailureTest, StopWithMessagesInFlightSettlesEveryMessage) {
   auto a = start_node(GetParam(), c);
   auto b = start_node(GetParam());
   ASSERT_TRUE(a && b);
-  auto [b_id, a_id] = connect_pair(*a, *b);
+  const auto ids = connect_pair(*a, *b);
+  const NodeId b_id = ids.first;
   ASSERT_NE(b_id, 0u);
   // b stops acknowledging: nothing can be delivered, so stop() must fail them.
   ASSERT_TRUE(b->set("fault_inbound", "true").ok());
@@ -171,7 +175,8 @@ TEST_P(NodeFailureTest, StopFlushesDeliverableMessagesFirst) {
   auto a = start_node(GetParam());
   auto b = start_node(GetParam());
   ASSERT_TRUE(a && b);
-  auto [b_id, a_id] = connect_pair(*a, *b);
+  const auto ids = connect_pair(*a, *b);
+  const NodeId b_id = ids.first;
   ASSERT_NE(b_id, 0u);
   std::set<MessageId> accepted;
   const std::uint8_t payload[64] = {3};

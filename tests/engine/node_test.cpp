@@ -81,7 +81,8 @@ TEST_P(NodeTest, ManyMessagesOnEveryLaneAndModeFromSeveralThreads) {
   auto a = start_node(GetParam());
   auto b = start_node(GetParam());
   ASSERT_TRUE(a && b);
-  auto [b_id, a_id] = connect_pair(*a, *b);
+  const auto ids = connect_pair(*a, *b);
+  const NodeId b_id = ids.first, a_id = ids.second;
   ASSERT_NE(b_id, 0u);
   ASSERT_NE(a_id, 0u);
 

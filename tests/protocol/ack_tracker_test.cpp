@@ -86,3 +86,28 @@ TEST(AckTracker, AckTiming) {
 
 }  // namespace
 }  // namespace hana::protocol
+
+namespace hana::protocol {
+namespace {
+
+TEST(AckTracker, OldRangesDropOutOfFramesAfterTheHorizon) {
+  AckTracker t;
+  t.on_packet(0, 0);
+  t.on_packet(2, 0);
+  t.on_packet(4, 100);
+  t.on_packet(6, 1000);
+  AckFrame f;
+  ASSERT_TRUE(t.build(f, 1000, kMaxAckRanges, 500));
+  // {6} always; {4} touched at 100 -> 900 old, dropped; {2},{0} dropped.
+  ASSERT_EQ(f.range_count, 1u);
+  EXPECT_EQ(f.ranges[0], (AckRange{6, 6}));
+  t.on_packet(1, 1000);  // fills a gap: {0..2} is fresh again
+  ASSERT_TRUE(t.build(f, 1000, kMaxAckRanges, 500));
+  ASSERT_EQ(f.range_count, 2u);
+  EXPECT_EQ(f.ranges[1], (AckRange{0, 2}));
+  // Still tracked for duplicate detection.
+  EXPECT_EQ(t.on_packet(4, 1000), AckTracker::Arrival::Duplicate);
+}
+
+}  // namespace
+}  // namespace hana::protocol

@@ -225,3 +225,43 @@ TEST(ConnectionExchange, SilentPeerIsClosedByIdleTimeout) {
 
 }  // namespace
 }  // namespace hana::protocol::test
+
+namespace hana::protocol::test {
+namespace {
+
+TEST(ConnectionExchange, LatestValueCoalescingIsPerLaneModeAndKey) {
+  Pair p;
+  SendOptions o = opts(Lane::Normal, Delivery::ReliableOrdered);
+  o.latest_value = true;
+  for (std::uint64_t v = 1; v <= 3; ++v)
+    for (std::uint64_t key = 0; key < 100; ++key) {
+      o.key = key;
+      o.version = v;
+      ASSERT_TRUE(p.a.send(bytes_of(key * 10 + v, 40), o, p.now).ok());
+    }
+  // Same key on another lane and another mode: separate channels, not coalesced.
+  o.key = 0;
+  o.version = 1;
+  o.lane = Lane::High;
+  ASSERT_TRUE(p.a.send(bytes_of(999, 40), o, p.now).ok());
+  o.lane = Lane::Normal;
+  o.delivery = Delivery::ReliableUnordered;
+  ASSERT_TRUE(p.a.send(bytes_of(998, 40), o, p.now).ok());
+  EXPECT_EQ(p.a.stats().lanes[2].coalesced, 200u);
+  EXPECT_EQ(p.a.stats().lanes[2].queue_depth, 101u);
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Delivered) == 102; }));
+  std::size_t normal_ordered = 0;
+  for (const auto& e : p.ev_b)
+    if (e.kind == Ev::Kind::Received && e.lane == Lane::Normal && e.delivery == Delivery::ReliableOrdered) {
+      EXPECT_EQ(e.version, 3u);
+      ++normal_ordered;
+    }
+  EXPECT_EQ(normal_ordered, 100u);
+  EXPECT_EQ(p.count(p.ev_a, Ev::Kind::Failed), 200u);
+  // The receiver keeps versions per channel too: key 0 version 1 arrives on the other two.
+  EXPECT_EQ(p.count(p.ev_b, Ev::Kind::Received), 102u);
+  EXPECT_EQ(p.b.stats().lanes[2].stale_dropped + p.b.stats().lanes[1].stale_dropped, 0u);
+}
+
+}  // namespace
+}  // namespace hana::protocol::test

@@ -1,6 +1,8 @@
 // API errors, bounded queues, peer misbehaviour and lane isolation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "pair.h"
 
 namespace hana::protocol::test {
@@ -175,6 +177,64 @@ TEST(ConnectionLimits, RuntimeConfigChangesApply) {
   auto r = p.a.send(bytes_of(1, 11), opts(), p.now);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::MessageTooLarge);
+}
+
+}  // namespace
+}  // namespace hana::protocol::test
+
+namespace hana::protocol::test {
+namespace {
+
+TEST(ConnectionTimers, ProbeTimeoutBacksOffExponentiallyUpToTheCap) {
+  Config c;
+  c.pto_cap_us = 10'000;
+  Pair p(c);
+  std::vector<TimeNs> produced;
+  p.drop = [&](bool a_to_b, std::uint64_t) {
+    if (a_to_b) produced.push_back(p.now);
+    return true;  // black hole both ways
+  };
+  ASSERT_TRUE(p.a.send(bytes_of(1, 64), opts(), p.now).ok());
+  p.run_for(40 * kNsPerMs);
+  // Distinct send instants: the original, then one probe burst (two packets) per PTO.
+  std::vector<TimeNs> instants;
+  for (TimeNs t : produced)
+    if (instants.empty() || instants.back() != t) instants.push_back(t);
+  ASSERT_GE(instants.size(), 6u);
+  // No RTT sample yet: srtt 500 us, rttvar 250 us -> 500 + 1000 + 100 = 1.6 ms (above the 1 ms floor).
+  const std::vector<TimeNs> expected_gaps = {1'600'000, 3'200'000, 6'400'000, 10'000'000, 10'000'000};
+  for (std::size_t i = 0; i < expected_gaps.size(); ++i) EXPECT_EQ(instants[i + 1] - instants[i], expected_gaps[i]) << i;
+  EXPECT_EQ(std::count(produced.begin(), produced.end(), instants[1]), 2) << "two probes per timeout";
+  EXPECT_GE(p.a.stats().pto_count, 5u);
+}
+
+TEST(ConnectionTimers, ProbeTimeoutUsesTheLanFloorOnceRttIsKnown) {
+  Pair p;  // 20 us one way: srtt ~40 us -> PTO = floor (1 ms)
+  ASSERT_TRUE(p.a.send(bytes_of(1, 64), opts(), p.now).ok());
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Delivered) == 1; }));
+  std::vector<TimeNs> produced;
+  p.drop = [&](bool a_to_b, std::uint64_t) {
+    if (a_to_b) produced.push_back(p.now);
+    return a_to_b && produced.size() == 1;  // lose only the next message's first copy
+  };
+  const TimeNs sent_at = p.now;
+  ASSERT_TRUE(p.a.send(bytes_of(2, 64), opts(), p.now).ok());
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_b, Ev::Kind::Received) == 2; }));
+  ASSERT_GE(produced.size(), 2u);
+  EXPECT_EQ(produced[1] - sent_at, 1 * kNsPerMs);
+}
+
+TEST(ConnectionLimits, UrgentLanesGetHeadroomBeyondAFullWindow) {
+  Pair p;
+  p.drop = [](bool, std::uint64_t) { return true; };  // no acks: the window stays full
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(p.a.send(bytes_of(i, 1000), opts(Lane::Bulk), p.now).ok());
+  p.settle_io();
+  const std::uint64_t before = p.produced_ab;
+  EXPECT_GE(p.a.stats().bytes_in_flight, p.a.stats().cwnd_bytes);
+  EXPECT_GT(p.a.stats().lanes[3].queue_depth, 0u) << "bulk is window-limited";
+  ASSERT_TRUE(p.a.send(bytes_of(1, 32), opts(Lane::High), p.now).ok());
+  p.settle_io();
+  EXPECT_EQ(p.produced_ab, before + 1);
 }
 
 }  // namespace

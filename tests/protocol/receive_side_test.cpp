@@ -116,6 +116,9 @@ TEST(LatestTable, AcceptsOnlyNewerVersionsPerKey) {
   for (std::uint64_t k = 2; k < 1000; ++k) ASSERT_FALSE(t.accept(k, k)) << k;
   EXPECT_TRUE(t.accept(1, 6));
   EXPECT_EQ(t.size(), 999u);
+  EXPECT_TRUE(t.accept(1, 1, 5)) << "streams are separate key spaces";
+  EXPECT_FALSE(t.accept(1, 1, 5));
+  EXPECT_FALSE(t.accept(1, 6, 0));
 }
 
 }  // namespace

@@ -53,7 +53,7 @@ TEST_P(LossSweep, EveryMessageObeysItsDeliveryMode) {
 
 INSTANTIATE_TEST_SUITE_P(Seeds, LossSweep,
                          ::testing::Combine(::testing::Values(0.0, 0.01, 0.05, 0.10, 0.30),
-                                            ::testing::Values(1u, 2u, 3u, 4u)),
+                                            ::testing::Values(1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u)),
                          [](const auto& info) {
                            return "loss" + std::to_string(static_cast<int>(std::get<0>(info.param) * 100)) +
                                   "_seed" + std::to_string(std::get<1>(info.param));
@@ -133,6 +133,42 @@ TEST(ConnectionSim, PartitionFailsMessagesWithDeadlineAndRecoversAfterHeal) {
   // Everything else arrives, including what was sent after the heal.
   EXPECT_EQ(r.report.received + r.report.failed, r.report.sent);
   EXPECT_GT(r.report.received, 550u);
+}
+
+TEST(ConnectionSim, PeerCrashEndsEveryPendingMessageWithAReason) {
+  // The receiver freezes for good at 300 ms of a 1 s stream. Everything it had not
+  // confirmed, and everything sent later, must end in Failed with a reason (deadline,
+  // idle-timeout close or retry budget) — never hang without an outcome.
+  ConnScenario sc;
+  sc.seed = 14;
+  sc.config.message_deadline_ms = 500;
+  sc.streams = {{Lane::High, Delivery::ReliableOrdered, false, 0, 64, 256, 1'000, 1'000}};
+  sc.crashes = {{1, 300 * kNsPerMs}};
+  const auto r = run_conn_scenario(sc);
+  expect_delivery_properties(r, "crash");
+  EXPECT_GT(r.report.failed, 650u);
+  EXPECT_LT(r.report.received, 350u);
+  const auto& by = r.report.failed_by_reason;
+  EXPECT_EQ(by[static_cast<int>(FailReason::Deadline)] + by[static_cast<int>(FailReason::Closed)] +
+                by[static_cast<int>(FailReason::RetryBudget)],
+            r.report.failed);
+}
+
+TEST(ConnectionSim, LargeFragmentedMessagesArriveIntact) {
+  // 64 KiB .. 1 MiB messages (45..720 fragments each) at 5% loss with duplication and
+  // reordering, ordered and unordered: every byte is checked by the payload filler.
+  ConnScenario sc;
+  sc.seed = 13;
+  sc.link.loss = 0.05;
+  sc.link.duplicate = 0.01;
+  sc.link.reorder = 0.02;
+  sc.link.bandwidth_bits_per_sec = 1'000'000'000;
+  sc.streams = {{Lane::Bulk, Delivery::ReliableOrdered, false, 0, 64 * 1024, 1024 * 1024, 0, 12},
+                {Lane::Normal, Delivery::ReliableUnordered, false, 0, 64 * 1024, 256 * 1024, 0, 12}};
+  const auto r = run_conn_scenario(sc);
+  expect_delivery_properties(r, "large");
+  EXPECT_EQ(r.report.received, 24u);
+  EXPECT_EQ(r.report.failed, 0u);
 }
 
 TEST(ConnectionSim, FourNodesAllPairs) {

@@ -1,5 +1,6 @@
 // Fan-out: round r sends one message to every peer; the round's time is from the
 // first send to the last peer's confirmation. Open loop at the given round rate.
+#include <algorithm>
 #include <cstdio>
 
 #include "modes.h"
@@ -18,11 +19,15 @@ int run_fanout(Transport& t, const FanoutOptions& o) {
   std::vector<std::int64_t> times;
   times.reserve(o.count);
   std::vector<std::uint8_t> msg(o.size_bytes, 0xF0);
+  std::vector<std::uint64_t> per_peer(peers, 0);  // confirmations from each peer: who fell silent
+  std::uint64_t confirmations = 0;
 
   auto on_message = [&](const Incoming& in) {
     Header h{};
     if (!read_header(in.data, in.len, &h) || h.kind != Kind::kFanoutAck || h.seq >= o.count) return;
     if (started[h.seq] == 0) return;
+    if (static_cast<std::size_t>(in.peer) < peers) ++per_peer[static_cast<std::size_t>(in.peer)];
+    ++confirmations;
     if (++confirmed[h.seq] == peers) times.push_back(now_ns() - started[h.seq]);
   };
 
@@ -59,6 +64,8 @@ int run_fanout(Transport& t, const FanoutOptions& o) {
       .num("p50_us", s.p50_us).num("p90_us", s.p90_us).num("p99_us", s.p99_us)
       .num("p999_us", s.p999_us).num("max_us", s.max_us).num("mean_us", s.mean_us)
       .integer("peers", static_cast<std::int64_t>(peers))
+      .integer("confirmations", static_cast<std::int64_t>(confirmations))
+      .integer("silent_peers", std::count(per_peer.begin(), per_peer.end(), std::uint64_t{0}))
       .str("backend", t.name());
   std::printf("%s\n", j.finish().c_str());
   return g_stop ? 130 : 0;

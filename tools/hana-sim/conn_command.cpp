@@ -34,6 +34,8 @@ struct ConnOptions {
   bool all_pairs = false;
   double settle_s = 60;
   std::vector<std::string> knobs;
+  std::vector<std::string> partitions;  // "START:END" in virtual ms
+  std::vector<double> crash_ms;         // node 1 crashes at these times (the first counts)
 };
 
 double ms(TimeNs ns) { return static_cast<double>(ns) / 1e6; }
@@ -151,6 +153,17 @@ int run(const ConnOptions& o) {
       return kExitUsage;
     }
   }
+  for (const auto& p : o.partitions) {
+    double start = 0, end = 0;
+    char colon = 0;
+    std::istringstream in(p);
+    if (!(in >> start >> colon >> end) || colon != ':' || !in.eof() || start < 0 || end <= start) {
+      std::cerr << "hana-sim: --partition-ms wants START:END with 0 <= START < END, got '" << p << "'\n";
+      return kExitUsage;
+    }
+    sc.partitions.push_back({static_cast<TimeNs>(start * 1e6), static_cast<TimeNs>(end * 1e6)});
+  }
+  for (double at : o.crash_ms) sc.crashes.push_back({1, static_cast<TimeNs>(at * 1e6)});
   std::array<bool, kLaneCount> keep{};
   if (!parse_lanes(o.lanes, keep)) {
     std::cerr << "hana-sim: --lanes wants 'all' or a comma list of control,high,normal,bulk; got '" << o.lanes
@@ -229,6 +242,9 @@ std::function<int()> register_conn_command(CLI::App& app) {
   c->add_option("--settle-s", opts->settle_s, "Virtual seconds allowed to settle after the last send")
       ->check(CLI::Range(0.001, 3600.0));
   c->add_option("--knob", opts->knobs, "Connection knob override name=value (repeatable)");
+  c->add_option("--partition-ms", opts->partitions, "Cut node 0 off from the others during START:END (virtual ms; repeatable)");
+  c->add_option("--crash-ms", opts->crash_ms, "Node 1 crashes for good at this virtual time (ms)")
+      ->check(CLI::Range(0.0, 1e9));
   return [opts] { return run(*opts); };
 }
 

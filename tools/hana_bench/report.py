@@ -6,6 +6,7 @@ import shutil
 import subprocess
 
 from .scenarios import SCENARIOS
+from .targets import targets_markdown
 
 # scenario -> (intro, [(column title, metric key, format)], ratio metric, ratio metric title, lower_is_better)
 LAT_COLS = [("n", "n", "d"), ("lost", "lost", "d"), ("p50 µs", "p50_us", ".1f"), ("p90 µs", "p90_us", ".1f"),
@@ -36,7 +37,7 @@ TABLES = {
     "fanout": ("1 KiB message from one node to every peer (one process per peer, loopback); time from the "
                "first send until every peer confirmed it. `lost` = rounds not fully confirmed.",
                [("rounds", "n", "d"), ("lost", "lost", "d"), ("p50 µs", "p50_us", ".1f"), ("p90 µs", "p90_us", ".1f"),
-                ("p99 µs", "p99_us", ".1f"), ("max µs", "max_us", ".1f")],
+                ("p99 µs", "p99_us", ".1f"), ("max µs", "max_us", ".1f"), ("silent peers", "silent_peers", "d")],
                "p99_us", "p99", True),
 }
 
@@ -190,6 +191,7 @@ def write_all(rows, meta, out_dir):
         srows = [r for r in rows if r["scenario"] == scen]
         if srows:
             md += scenario_markdown(scen, srows, plots)
+    md += targets_markdown(rows)
     md += skipped_markdown(rows)
     text = "\n".join(md)
     with open(os.path.join(out_dir, "results.md"), "w") as f:

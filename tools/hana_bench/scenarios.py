@@ -71,12 +71,16 @@ def free_port():
     raise RunError("no free port")
 
 
+def _num(v):
+    return "—" if v is None else "%.1f" % v
+
+
 def _say(row):
     m = row.get("metrics") or {}
     if row["status"] != "ok":
         detail = "%s: %s" % (row["status"].upper(), row.get("reason", ""))
     elif "p50_us" in m:
-        detail = "p50 %.1f µs  p99 %.1f µs  lost %s" % (m["p50_us"], m["p99_us"], m.get("lost"))
+        detail = "p50 %s µs  p99 %s µs  lost %s" % (_num(m["p50_us"]), _num(m["p99_us"]), m.get("lost"))
     elif "mb_per_s" in m:
         detail = "%.1f MB/s  %.0f msg/s" % (m["mb_per_s"], m["msgs_per_s"])
     else:
@@ -101,6 +105,14 @@ def _row(scen, cond, choice, feature, measure):
     return row
 
 
+def _no_fake_zeros(res):
+    """A run where nothing came back has no latency: its percentiles become None (shown as —)."""
+    if res.get("n") and res.get("lost") == res.get("n"):
+        for k in ("p50_us", "p90_us", "p99_us", "p999_us", "max_us", "mean_us"):
+            res[k] = None
+    return res
+
+
 def _pair(ctx, impl, scen, cond, in_lab, client_cmd_of, timeout_s):
     """Starts impl's server, runs one client against it, stops the server.
     Adds cpu_s: client + server CPU time from getrusage(RUSAGE_CHILDREN)."""
@@ -113,7 +125,7 @@ def _pair(ctx, impl, scen, cond, in_lab, client_cmd_of, timeout_s):
     finally:
         srv.stop()
     res["cpu_s"] = runner.children_cpu_s() - cpu0
-    return res
+    return _no_fake_zeros(res)
 
 
 def _ping(ctx, impl, scen, cond, rate, secs, in_lab=False, bulk_size=0, samples=True):
@@ -225,7 +237,7 @@ def _fanout(ctx, impl, cond, peers):
         for s in servers:
             s.stop()
     res["cpu_s"] = runner.children_cpu_s() - cpu0
-    return res
+    return _no_fake_zeros(res)
 
 
 def run_fanout(ctx):
