@@ -78,6 +78,17 @@ class MessagePool {
     return true;
   }
 
+  // Always succeeds: a pooled slot when one is free and big enough, else a heap copy.
+  // For received messages, which must never be lost once acknowledged.
+  bool store_or_heap(const std::uint8_t* data, std::size_t size, MessageRef& out) {
+    bool large = false;
+    if (store(data, size, out, large)) return large;
+    out.heap = new std::uint8_t[size ? size : 1];
+    out.size = static_cast<std::uint32_t>(size);
+    if (size) std::memcpy(out.heap, data, size);
+    return true;
+  }
+
   const std::uint8_t* data(const MessageRef& ref) const { return ref.heap ? ref.heap : slot_data(ref.slot); }
 
   void release(MessageRef& ref) {

@@ -26,6 +26,17 @@
 
 namespace hana::protocol {
 
+// Events (poll_event), per message sent:
+//   - reliable (ReliableOrdered/ReliableUnordered): exactly one of Delivered (every
+//     fragment acknowledged by the peer; for ordered lanes the peer may still hold it
+//     behind a gap) or Failed(reason): RetryBudget, Deadline, Closed, the abort()
+//     reason, or Superseded (latest-value: replaced by a newer version of its key
+//     before it was sent; also for a send whose version is not newer than the queued one).
+//   - unreliable (UnreliableSequenced/Unreliable): no confirmation at all, except
+//     Failed(Superseded) when coalesced.
+//   - ClosedEvent once when the connection closes by close(), the peer's CLOSE, idle
+//     timeout or a resource limit; abort() emits none (the caller decided it).
+//   - CongestionEvent when the controller enters or leaves recovery.
 struct DeliveredEvent {
   MessageId id;
   Lane lane;

@@ -77,6 +77,33 @@ using MeshEvent = std::variant<PeerUp, PeerSuspect, PeerDown, PeerLeft, RoleChan
                                LinkQualityChanged, MessageReceived, MessageDelivered, MessageFailed,
                                CongestionChanged>;
 
+// Counters of the mesh itself (connection counters are in peer_stats()).
+struct MeshCounters {
+  std::uint64_t datagrams_in = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t datagrams_out = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t gossip_out = 0;         // connectionless GOSSIP datagrams (probes, acks, pushes, syncs)
+  std::uint64_t gossip_bytes_out = 0;
+  std::uint64_t handshake_out = 0;
+  std::uint64_t beacon_out = 0;
+  std::uint64_t connection_out = 0;     // datagrams of the per-peer connections
+  std::uint64_t connection_bytes_out = 0;
+  std::uint64_t bad_datagrams = 0;      // failed decode_datagram or a frame/body parse
+  std::uint64_t unknown_connection = 0; // non-zero connection id we do not know
+  std::uint64_t rate_limited = 0;       // handshake/beacon datagrams dropped by the limiter
+  std::uint64_t bad_cookies = 0;
+  std::uint64_t refused_peer_limit = 0; // handshakes refused with CloseReason::PeerLimit
+  std::uint64_t out_queue_drops = 0;    // connectionless datagrams dropped (queue full)
+  std::uint64_t updates_out = 0;        // membership updates written into gossip datagrams
+  std::uint64_t probes = 0;
+  std::uint64_t probes_skipped = 0;     // member heard from recently: no probe needed
+  std::uint64_t indirect_probes = 0;
+  std::uint64_t suspicions = 0;         // members this node started suspecting
+  std::uint64_t refutations = 0;        // times this node refuted a suspicion of itself
+  std::uint64_t declared_dead = 0;      // Suspect -> Dead transitions seen
+};
+
 struct Transmit {
   Address to;
   std::size_t size;
@@ -117,6 +144,8 @@ class Mesh {
   std::optional<NodeId> coordinator() const;
   std::uint64_t term() const;
   const ConnectionStats* peer_stats(NodeId peer) const;
+  const MeshCounters& counters() const;
+  std::uint64_t incarnation() const;
 
  private:
   struct Impl;

@@ -44,7 +44,10 @@ struct ConnectionStats {
   bool in_recovery = false;
   std::uint64_t token_bucket_delays = 0;  // sends held back by the token bucket
   std::uint64_t token_bucket_drops = 0;   // unreliable messages dropped for lack of tokens
-  std::uint64_t reassembly_bytes = 0;     // gauge
+  std::uint64_t reassembly_bytes = 0;     // gauge: partial + held-back received bytes
+  std::uint64_t resource_limit_closes = 0;  // peer cut off for exceeding reassembly/window limits
+  std::uint64_t unexpected_acks = 0;      // ACK frames naming packets never sent (ignored)
+  std::uint64_t bad_frames = 0;           // well-formed but inconsistent frames (e.g. fragment totals)
   std::array<LaneStats, kLaneCount> lanes{};
 };
 

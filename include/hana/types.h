@@ -70,6 +70,7 @@ enum class FailReason : std::uint8_t {
   PeerDead,       // failure detector declared the peer dead
   Closed,         // connection or node closed before delivery (e.g. stop() flush deadline)
   ResourceLimit,  // peer cut off for exceeding a limit
+  Superseded,     // latest-value: replaced by a newer version of its key before it was sent
 };
 
 constexpr std::string_view to_string(FailReason r) {
@@ -79,6 +80,7 @@ constexpr std::string_view to_string(FailReason r) {
     case FailReason::PeerDead: return "peer-dead";
     case FailReason::Closed: return "closed";
     case FailReason::ResourceLimit: return "resource-limit";
+    case FailReason::Superseded: return "superseded";
   }
   return "?";
 }

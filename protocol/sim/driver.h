@@ -104,21 +104,39 @@ class Driver {
 
   explicit Driver(Network& network, TimeNs start = 0) : net_(network), now_(start), buffer_(65'536) {}
 
+  // Auto-flush (the default): every step first polls every endpoint for transmits and
+  // re-reads its deadline, so calls the caller makes into endpoints between steps
+  // (send(), close(), ...) are picked up by themselves; a step costs O(endpoints).
+  // Off: a step costs O(log endpoints + work done), which is what a 100-node run
+  // wants, and the caller must call touch(address) (or flush()) after calling into an
+  // endpoint itself. Deadlines only change when an endpoint is called (sans-IO), so
+  // the driver keeps them in a heap and re-reads one only after calling that endpoint.
+  void set_auto_flush(bool on) { auto_flush_ = on; }
+
   // Attaches an endpoint (not owned; it must outlive its attachment) at `address`.
   // Attaching again at the same address replaces the endpoint (a restarted node).
   void add(const Address& address, E& endpoint) {
     net_.add_endpoint(address);
+    std::size_t i;
     if (auto it = index_.find(address); it != index_.end()) {
-      slots_[it->second] = Slot{address, &endpoint, true};
-      return;
+      i = it->second;
+      slots_[i] = Slot{address, &endpoint, true, kNone};
+    } else {
+      i = slots_.size();
+      index_.emplace(address, i);
+      slots_.push_back(Slot{address, &endpoint, true, kNone});
     }
-    index_.emplace(address, slots_.size());
-    slots_.push_back(Slot{address, &endpoint, true});
+    after_call(i);
   }
   // A down endpoint is frozen: it receives nothing (arrivals are dropped), its timers
   // do not fire and it is not polled. Models a crash or a paused process.
   void set_up(const Address& address, bool up) {
-    if (auto it = index_.find(address); it != index_.end()) slots_[it->second].up = up;
+    auto it = index_.find(address);
+    if (it == index_.end()) return;
+    Slot& s = slots_[it->second];
+    s.up = up;
+    s.deadline = kNone;  // re-read (and re-armed) below when it comes back
+    if (up) after_call(it->second);
   }
   bool is_up(const Address& address) const {
     auto it = index_.find(address);
@@ -132,25 +150,32 @@ class Driver {
   // Earliest of the next arrival and every live endpoint's timeout (never before now).
   std::optional<TimeNs> next_wakeup() const {
     std::optional<TimeNs> wake = net_.next_delivery_time();
-    for (const Slot& s : slots_) {
-      if (!s.up) continue;
-      if (auto t = s.endpoint->next_timeout()) wake = wake ? std::min(*wake, *t) : *t;
+    while (!heap_.empty() && !valid(heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), Later{});
+      heap_.pop_back();
     }
+    if (!heap_.empty()) wake = wake ? std::min(*wake, heap_.front().at) : heap_.front().at;
     if (wake && *wake < now_) wake = now_;
     return wake;
   }
 
-  // Drains every live endpoint's transmits at the current time. Call after driving an
-  // endpoint directly (e.g. after send()); step() does it itself first.
+  // Drains the transmits of one endpoint and re-reads its deadline. Call after calling
+  // into that endpoint from outside (needed when auto-flush is off). False on runaway.
+  bool touch(const Address& address) {
+    auto it = index_.find(address);
+    return it == index_.end() || after_call(it->second);
+  }
+  // touch() for every endpoint.
   bool flush() {
     bool ok = true;
-    for (std::size_t i = 0; i < slots_.size(); ++i) ok = flush_slot(i) && ok;
+    for (std::size_t i = 0; i < slots_.size(); ++i) ok = after_call(i) && ok;
     return ok;
   }
 
-  // One instant of the simulation: jump to the next wake-up and process it.
+  // One instant of the simulation: jump to the next wake-up, hand out every datagram
+  // due, then fire every due timeout once (in attachment order).
   StepResult step() {
-    if (!flush()) return StepResult::Runaway;
+    if (auto_flush_ && !flush()) return StepResult::Runaway;
     auto wake = next_wakeup();
     if (!wake) return StepResult::Idle;
     if (*wake == now_) {
@@ -170,18 +195,27 @@ class Driver {
       } else {
         ++counters_.datagrams_in;
         slots_[it->second].endpoint->on_datagram(d->from, ByteView(d->bytes), now_);
-        ok = flush_slot(it->second) && ok;
+        ok = after_call(it->second) && ok;
       }
       net_.recycle(std::move(d->bytes));
     }
-    for (std::size_t i = 0; i < slots_.size(); ++i) {
+    // Collect first, then fire: an endpoint that re-arms at `now` fires again in the
+    // next step (where the stall detector sees it), not in an endless loop here.
+    due_.clear();
+    while (!heap_.empty() && heap_.front().at <= now_) {
+      std::pop_heap(heap_.begin(), heap_.end(), Later{});
+      const Wake w = heap_.back();
+      heap_.pop_back();
+      if (valid(w)) due_.push_back(w.slot);
+    }
+    std::sort(due_.begin(), due_.end());
+    due_.erase(std::unique(due_.begin(), due_.end()), due_.end());
+    for (std::size_t i : due_) {
       Slot& s = slots_[i];
-      if (!s.up) continue;
-      if (auto t = s.endpoint->next_timeout(); t && *t <= now_) {
-        ++counters_.timeouts;
-        s.endpoint->on_timeout(now_);
-        ok = flush_slot(i) && ok;
-      }
+      s.deadline = kNone;
+      ++counters_.timeouts;
+      s.endpoint->on_timeout(now_);
+      ok = after_call(i) && ok;
     }
     return ok ? StepResult::Progress : StepResult::Runaway;
   }
@@ -195,7 +229,7 @@ class Driver {
     while (true) {
       if (done()) return {DriveStatus::Satisfied, now_, steps};
       if (steps >= max_steps) return {DriveStatus::StepLimit, now_, steps};
-      if (!flush()) return {DriveStatus::Runaway, now_, steps};
+      if (auto_flush_ && !flush()) return {DriveStatus::Runaway, now_, steps};
       auto wake = next_wakeup();
       if (!wake) return {DriveStatus::Idle, now_, steps};
       if (*wake > deadline) return {DriveStatus::TimeLimit, now_, steps};
@@ -211,7 +245,7 @@ class Driver {
   DriveOutcome run_until(TimeNs until, std::uint64_t max_steps, OnStep&& on_step) {
     std::uint64_t steps = 0;
     while (true) {
-      if (!flush()) return {DriveStatus::Runaway, now_, steps};
+      if (auto_flush_ && !flush()) return {DriveStatus::Runaway, now_, steps};
       auto wake = next_wakeup();
       if (!wake || *wake > until) break;
       if (steps >= max_steps) return {DriveStatus::StepLimit, now_, steps};
@@ -228,32 +262,60 @@ class Driver {
   }
 
  private:
+  static constexpr TimeNs kNone = ~TimeNs{0};
   struct Slot {
     Address address;
     E* endpoint;
     bool up;
+    TimeNs deadline;  // last value read from next_timeout(), kNone if none
   };
+  struct Wake {
+    TimeNs at;
+    std::size_t slot;
+  };
+  struct Later {  // min-heap on (time, attachment order)
+    bool operator()(const Wake& a, const Wake& b) const { return a.at != b.at ? a.at > b.at : a.slot > b.slot; }
+  };
+  // A heap entry is stale once the slot's deadline moved or the slot went down.
+  bool valid(const Wake& w) const { return slots_[w.slot].up && slots_[w.slot].deadline == w.at; }
 
-  bool flush_slot(std::size_t i) {
+  // After any call into endpoint i: send what it has, re-read its deadline.
+  bool after_call(std::size_t i) {
     Slot& s = slots_[i];
     if (!s.up) return true;
+    bool ok = false;
     for (std::size_t n = 0; n < kMaxTransmitsPerFlush; ++n) {
       auto t = s.endpoint->poll_transmit(std::span<std::uint8_t>(buffer_), now_);
-      if (!t) return true;
-      if (t->size > buffer_.size()) return false;  // an endpoint claiming more than it was given
+      if (!t) {
+        ok = true;
+        break;
+      }
+      if (t->size > buffer_.size()) break;  // an endpoint claiming more than it was given
       ++counters_.datagrams_out;
       net_.send(s.address, t->to, ByteView(buffer_.data(), t->size), now_);
     }
-    return false;
+    const auto t = s.endpoint->next_timeout();
+    const TimeNs d = t ? *t : kNone;
+    if (d != s.deadline) {
+      s.deadline = d;
+      if (d != kNone) {
+        heap_.push_back(Wake{d, i});
+        std::push_heap(heap_.begin(), heap_.end(), Later{});
+      }
+    }
+    return ok;
   }
 
   Network& net_;
   TimeNs now_;
   std::vector<std::uint8_t> buffer_;
-  std::vector<Slot> slots_;  // registration order = the order events are processed in
+  std::vector<Slot> slots_;  // attachment order = the order timeouts fire in
   std::unordered_map<Address, std::size_t, AddressHash> index_;
+  mutable std::vector<Wake> heap_;  // lazily cleaned (stale entries dropped at the top)
+  std::vector<std::size_t> due_;
   DriverCounters counters_;
   std::uint64_t steps_at_same_time_ = 0;
+  bool auto_flush_ = true;
 };
 
 }  // namespace hana::sim

@@ -1,9 +1,12 @@
 // Tests of the generic sans-IO driver with small toy endpoints.
 #include "protocol/sim/driver.h"
 
+#include "topology/mesh.h"
+
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <memory>
 #include <set>
 #include <vector>
 
@@ -78,6 +81,8 @@ class ToyEndpoint {
 };
 
 static_assert(SansIoEndpoint<ToyEndpoint>);
+// topology::Mesh is driven by Driver<topology::Mesh> directly (the 100-node scenarios).
+static_assert(SansIoEndpoint<topology::Mesh>);
 
 struct RunResult {
   DriveOutcome outcome;
@@ -109,6 +114,58 @@ TEST(SimDriver, DrivesStopAndWaitToCompletionUnderLoss) {
     EXPECT_EQ(r.received, 200u);
     EXPECT_GT(r.outcome.now, 0u);
   }
+}
+
+// Many stop-and-wait pairs; with auto-flush off the caller touches what it called into.
+RunResult run_many(bool auto_flush, std::size_t pairs) {
+  LinkParams lp;
+  lp.loss = 0.1;
+  lp.reorder = 0.05;
+  lp.jitter_ns = 10 * kNsPerUs;
+  Network net(31, lp);
+  Driver<ToyEndpoint> driver(net);
+  driver.set_auto_flush(auto_flush);
+  std::vector<std::unique_ptr<ToyEndpoint>> eps;
+  auto addr = [](std::size_t i) {
+    return Address::ipv4(10, 1, static_cast<std::uint8_t>(i / 200), static_cast<std::uint8_t>(i % 200 + 1), 7000);
+  };
+  for (std::size_t p = 0; p < pairs; ++p) {
+    eps.push_back(std::make_unique<ToyEndpoint>(addr(2 * p + 1), 50, 300 * kNsPerUs + p * kNsPerUs));
+    eps.push_back(std::make_unique<ToyEndpoint>(addr(2 * p), 0, std::nullopt));
+    driver.add(addr(2 * p), *eps[2 * p]);
+    driver.add(addr(2 * p + 1), *eps[2 * p + 1]);
+  }
+  for (std::size_t p = 0; p < pairs; ++p) {
+    eps[2 * p]->start(driver.now());
+    EXPECT_TRUE(driver.touch(addr(2 * p)));
+  }
+  std::size_t received = 0;
+  auto outcome = driver.drive_until(
+      [&] {
+        for (std::size_t p = 0; p < pairs; ++p)
+          if (!eps[2 * p]->done()) return false;
+        return true;
+      },
+      10 * kNsPerSec, 10'000'000);
+  for (std::size_t p = 0; p < pairs; ++p) received += eps[2 * p + 1]->received.size();
+  return {outcome, net.trace_hash(), received};
+}
+
+TEST(SimDriver, AutoFlushOffGivesTheSameRun) {
+  const auto on = run_many(true, 20);
+  const auto off = run_many(false, 20);
+  EXPECT_TRUE(on.outcome.ok()) << to_string(on.outcome.status);
+  EXPECT_TRUE(off.outcome.ok()) << to_string(off.outcome.status);
+  EXPECT_EQ(on.received, 20u * 50u);
+  EXPECT_EQ(on.trace_hash, off.trace_hash);
+  EXPECT_EQ(on.outcome.now, off.outcome.now);
+  EXPECT_EQ(on.outcome.steps, off.outcome.steps);
+}
+
+TEST(SimDriver, HundredsOfEndpointsWithoutAutoFlush) {
+  const auto r = run_many(false, 250);
+  EXPECT_TRUE(r.outcome.ok()) << to_string(r.outcome.status);
+  EXPECT_EQ(r.received, 250u * 50u);
 }
 
 TEST(SimDriver, SameSeedSameRun) {

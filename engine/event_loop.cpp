@@ -1,0 +1,372 @@
+// The event loop of one node (Aeron duty-cycle style): read the clock once per turn,
+// take application commands by lane priority, feed the mesh, transmit, hand events to
+// the application, then wait in the backend until the next deadline or a wake-up.
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <type_traits>
+#include <variant>
+
+#include "engine/clock.h"
+#include "engine/node_impl.h"
+#include "protocol/codec.h"
+
+namespace hana {
+
+using engine::Command;
+using engine::EngineCounter;
+using engine::kNoDeadline;
+using protocol::Bytes;
+using protocol::MutableBytes;
+
+namespace {
+
+constexpr int kCommandsPerTurn = 1024;     // per turn, all lanes: bounds one turn's latency
+constexpr int kTransmitsPerTurn = 1024;
+constexpr TimeNs kStopRecheckNs = 1 * kNsPerMs;
+
+FailReason fail_reason_of(Errc e) {
+  switch (e) {
+    case Errc::NotConnected:
+    case Errc::UnknownPeer: return FailReason::PeerDead;
+    case Errc::QueueFull:
+    case Errc::MessageTooLarge: return FailReason::ResourceLimit;
+    default: return FailReason::Closed;
+  }
+}
+
+class Loop final : public engine::ReceiveSink {
+ public:
+  explicit Loop(Node::Impl& m) : m_(m) {}
+
+  void run() {
+    TimeNs stop_deadline = kNoDeadline;
+    bool stopping = false;
+    for (;;) {
+      const TimeNs now = engine::monotonic_now_ns();
+      now_ = now;
+      m_.counters.add(EngineCounter::loop_turns);
+      if (m_.config_dirty.exchange(false)) apply_config();
+      take_control(now);
+      const bool more_commands = take_commands(now);
+      if (auto t = m_.mesh->next_timeout(); t && *t <= now) m_.mesh->on_timeout(now);
+      const bool more_transmits = transmit(now);
+      drain_events();
+      if (m_.stats_wanted.exchange(false)) publish_stats();
+
+      if (m_.stop_requested.load() && !stopping) {
+        stopping = true;
+        stop_deadline = now + m_.loop_config.stop_flush_ms * kNsPerMs;
+      }
+      if (stopping && ((!more_commands && queues_empty() && mesh_idle()) || now >= stop_deadline)) {
+        finish(now);
+        return;
+      }
+
+      TimeNs deadline = kNoDeadline;
+      if (auto t = m_.mesh->next_timeout()) deadline = *t;
+      if (stopping) deadline = std::min(deadline, std::min(stop_deadline, now + kStopRecheckNs));
+      if (busy_poll_ || more_commands || more_transmits) deadline = 0;
+      const TimeNs busy_ns = engine::monotonic_now_ns() - now;
+      m_.counters.max(EngineCounter::loop_cycle_max_ns, busy_ns);
+      if (deadline != 0) {
+        // Park: announce it, then re-check everything a producer might have added.
+        m_.parked.store(true, std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (!queues_empty() || m_.control.depth() > 0 || m_.stop_requested.load() || m_.config_dirty.load() ||
+            m_.stats_wanted.load())
+          deadline = 0;
+      }
+      const std::uint64_t received_before = received_;
+      m_.backend->wait(deadline, *this);
+      m_.parked.store(false, std::memory_order_relaxed);
+      // Busy-poll with nothing to do: yield, so that on a shared CPU the application
+      // thread (or the peer's loop) gets to run instead of waiting for a time slice.
+      if (deadline == 0 && busy_poll_ && !more_commands && !more_transmits && !pushed_ &&
+          received_ == received_before)
+        sched_yield();
+    }
+  }
+
+  void on_datagram(const Address& from, Bytes bytes) override {
+    // Validate header and checksum here so garbage is counted at the engine and
+    // never reaches the mesh.
+    if (!protocol::decode_datagram(bytes).datagram) {
+      m_.counters.add(EngineCounter::bad_packets);
+      return;
+    }
+    ++received_;
+    m_.mesh->on_datagram(from, bytes, now_);
+  }
+
+ private:
+  void apply_config() {
+    {
+      std::lock_guard lock(m_.config_mutex);
+      m_.loop_config = m_.config;
+    }
+    m_.mesh->apply_runtime_config(m_.loop_config);
+    m_.fault->set_params(engine::FaultParams::from(m_.loop_config));
+    m_.backend->set_gso(m_.loop_config.gso);
+    busy_poll_ = m_.loop_config.busy_poll;
+  }
+
+  void take_control(TimeNs now) {
+    engine::Control c;
+    for (int i = 0; i < 64 && m_.control.try_pop(c); ++i) (void)m_.mesh->add_seed(c.address, now);
+  }
+
+  // Strict lane priority; returns true if the per-turn budget left commands queued.
+  bool take_commands(TimeNs now) {
+    int budget = kCommandsPerTurn;
+    Command cmd;
+    for (auto& lane : m_.lanes) {
+      while (budget > 0 && lane->try_pop(cmd)) {
+        --budget;
+        submit(cmd, now);
+        m_.pool.release(cmd.message);
+      }
+    }
+    return budget == 0;
+  }
+
+  void submit(const Command& cmd, TimeNs now) {
+    SendOptions o;
+    o.lane = cmd.lane;
+    o.delivery = cmd.delivery;
+    o.latest_value = cmd.latest_value;
+    o.key = cmd.key;
+    o.version = cmd.version;
+    const Bytes bytes{m_.pool.data(cmd.message), cmd.message.size};
+    if (cmd.kind == Command::Kind::Send) {
+      auto r = m_.mesh->send(cmd.peer, bytes, o, now, cmd.id);
+      if (!r) reject(cmd.peer, cmd, r.error().code);
+      return;
+    }
+    for (const auto& member : m_.mesh->members()) {
+      if (!member.connected) continue;
+      auto r = m_.mesh->send(member.id, bytes, o, now, cmd.id);
+      if (!r) reject(member.id, cmd, r.error().code);
+    }
+  }
+
+  void reject(NodeId peer, const Command& cmd, Errc code) {
+    m_.counters.add(EngineCounter::send_rejected);
+    Event ev;
+    ev.kind = EventKind::Failed;
+    ev.peer = peer;
+    ev.id = cmd.id;
+    ev.lane = cmd.lane;
+    ev.reason = fail_reason_of(code);
+    push(std::move(ev));
+  }
+
+  // Returns true when sending stopped for lack of slots or budget (come back soon).
+  bool transmit(TimeNs now) {
+    const std::size_t max_bytes = m_.loop_config.max_datagram_bytes;
+    for (int i = 0; i < kTransmitsPerTurn; ++i) {
+      MutableBytes buf = m_.backend->send_buffer();
+      if (buf.empty()) {
+        m_.backend->flush();
+        buf = m_.backend->send_buffer();
+        if (buf.empty()) {
+          m_.counters.add(EngineCounter::send_slots_exhausted);
+          return true;
+        }
+      }
+      auto t = m_.mesh->poll_transmit(buf.first(std::min(buf.size(), max_bytes)), now);
+      if (!t) return false;
+      m_.backend->commit_send(t->to, t->size);
+    }
+    return true;
+  }
+
+  void push(Event&& ev) {
+    if (!m_.events.try_push(std::move(ev))) {
+      m_.counters.add(EngineCounter::events_dropped);
+      return;
+    }
+    pushed_ = true;
+  }
+
+  void drain_events() {
+    pushed_ = false;
+    while (auto e = m_.mesh->poll_event()) {
+      std::visit([this](auto& v) { convert(v); }, *e);
+    }
+    if (pushed_ && m_.event_waiters.load() > 0) {
+      const std::uint64_t one = 1;
+      (void)!::write(m_.event_fd, &one, sizeof one);
+    }
+  }
+
+  void convert(const topology::MessageReceived& r) {
+    Event ev;
+    ev.kind = EventKind::Received;
+    ev.peer = r.peer;
+    ev.lane = r.lane;
+    ev.delivery = r.delivery;
+    ev.latest_value = r.latest_value;
+    ev.key = r.key;
+    ev.version = r.version;
+    engine::MessageRef ref;
+    if (m_.pool.store_or_heap(r.payload.data(), r.payload.size(), ref))
+      m_.counters.add(EngineCounter::large_message_allocs);
+    PayloadAccess::attach(ev.payload, m_.pool, ref);
+    push(std::move(ev));
+  }
+  void convert(const topology::MessageDelivered& d) {
+    Event ev;
+    ev.kind = EventKind::Delivered;
+    ev.peer = d.peer;
+    ev.id = d.id;
+    ev.lane = d.lane;
+    push(std::move(ev));
+  }
+  void convert(const topology::MessageFailed& f) {
+    Event ev;
+    ev.kind = EventKind::Failed;
+    ev.peer = f.peer;
+    ev.id = f.id;
+    ev.lane = f.lane;
+    ev.reason = f.reason;
+    push(std::move(ev));
+  }
+  void convert(const topology::PeerUp& p) {
+    Event ev;
+    ev.kind = EventKind::PeerConnected;
+    ev.peer = p.peer;
+    ev.address = p.address;
+    push(std::move(ev));
+  }
+  void convert(const topology::PeerDown& p) { simple(EventKind::PeerDisconnected, p.peer); }
+  void convert(const topology::PeerLeft& p) { simple(EventKind::PeerLeft, p.peer); }
+  void convert(const topology::PeerSuspect& p) { simple(EventKind::PeerSuspect, p.peer); }
+  void convert(const topology::RoleChanged& r) {
+    Event ev;
+    ev.kind = EventKind::RoleChanged;
+    ev.peer = r.node;
+    ev.role = r.role;
+    ev.term = r.term;
+    push(std::move(ev));
+  }
+  void convert(const topology::CongestionChanged& c) {
+    Event ev;
+    ev.kind = EventKind::CongestionChanged;
+    ev.peer = c.peer;
+    ev.in_recovery = c.in_recovery;
+    ev.cwnd_bytes = c.cwnd_bytes;
+    push(std::move(ev));
+  }
+  void convert(const topology::LinkQualityChanged& l) {
+    Event ev;
+    ev.kind = EventKind::LinkQualityChanged;
+    ev.peer = l.peer;
+    ev.link = l.quality;
+    push(std::move(ev));
+  }
+  void convert(const topology::DisplayAvailability&) {}  // not surfaced yet (see docs/api.md)
+
+  void simple(EventKind kind, NodeId peer) {
+    Event ev;
+    ev.kind = kind;
+    ev.peer = peer;
+    push(std::move(ev));
+  }
+
+  bool queues_empty() const {
+    for (const auto& lane : m_.lanes)
+      if (lane->depth() > 0) return false;
+    return true;
+  }
+
+  // Nothing of ours waiting to be sent or acknowledged on any connection.
+  bool mesh_idle() const {
+    for (const auto& member : m_.mesh->members()) {
+      const ConnectionStats* s = m_.mesh->peer_stats(member.id);
+      if (!s || !member.connected) continue;
+      if (s->bytes_in_flight > 0) return false;
+      for (const auto& lane : s->lanes)
+        if (lane.queue_depth > 0) return false;
+    }
+    return true;
+  }
+
+  void finish(TimeNs now) {
+    // Whatever is still queued goes to the mesh so that leave() fails it with Closed.
+    while (take_commands(now)) {
+    }
+    m_.mesh->leave(now);
+    (void)transmit(now);  // CLOSE frames
+    drain_events();
+    publish_stats();
+    m_.backend->wait(0, *this);  // hand the last datagrams to the kernel, reap completions
+  }
+
+  void publish_stats() {
+    NodeStats s;
+    s.self = m_.self_id;
+    s.backend = std::string(to_string(m_.actual_backend));
+    s.local_address = m_.socket.local_address();
+    s.coordinator = m_.mesh->coordinator();
+    s.term = m_.mesh->term();
+    for (std::size_t i = 0; i < kLaneCount; ++i) s.app_queue_depth[i] = m_.lanes[i]->depth();
+    s.event_queue_depth = m_.events.depth();
+    const auto counters = m_.counters.snapshot();
+    for (std::size_t i = 0; i < engine::kEngineCounterCount; ++i)
+      s.engine.emplace_back(engine::to_string(static_cast<EngineCounter>(i)), counters[i]);
+    for (const auto& member : m_.mesh->members()) {
+      PeerStats p;
+      p.peer = member.id;
+      p.name = member.name;
+      p.address = member.address;
+      p.state = member.state;
+      p.role = member.role;
+      p.connected = member.connected;
+      p.incarnation = member.incarnation;
+      p.link = member.link;
+      for (const auto& d : member.displays) p.displays.push_back(DisplayInfo{d.id, d.available, d.metadata});
+      if (const ConnectionStats* cs = m_.mesh->peer_stats(member.id)) {
+        p.connection = *cs;
+        for (std::size_t l = 0; l < kLaneCount; ++l) add(s.lanes[l], cs->lanes[l]);
+      }
+      s.peers.push_back(std::move(p));
+    }
+    {
+      std::lock_guard lock(m_.stats_mutex);
+      m_.stats_snapshot = std::move(s);
+      ++m_.stats_generation;
+    }
+    m_.stats_cv.notify_all();
+  }
+
+  static void add(LaneStats& a, const LaneStats& b) {
+    a.messages_sent += b.messages_sent;
+    a.messages_received += b.messages_received;
+    a.bytes_sent += b.bytes_sent;
+    a.bytes_received += b.bytes_received;
+    a.delivered += b.delivered;
+    a.failed += b.failed;
+    a.retransmits += b.retransmits;
+    a.duplicates += b.duplicates;
+    a.stale_dropped += b.stale_dropped;
+    a.coalesced += b.coalesced;
+    a.queue_depth += b.queue_depth;
+  }
+
+  Node::Impl& m_;
+  TimeNs now_ = 0;
+  bool pushed_ = false;
+  std::uint64_t received_ = 0;
+  bool busy_poll_ = m_.loop_config.busy_poll;
+};
+
+}  // namespace
+
+void Node::Impl::run_loop() {
+  Loop loop(*this);
+  loop.run();
+}
+
+}  // namespace hana

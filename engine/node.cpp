@@ -1,0 +1,323 @@
+// hana::Node's any-thread API: validation, the lock-free send path, events, knobs, stats.
+// The loop itself is in event_loop.cpp.
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <future>
+#include <random>
+
+#include "engine/clock.h"
+#include "engine/node_impl.h"
+
+namespace hana {
+
+using engine::Command;
+using engine::EngineCounter;
+
+std::string_view to_string(EventKind k) {
+  switch (k) {
+    case EventKind::Received: return "received";
+    case EventKind::Delivered: return "delivered";
+    case EventKind::Failed: return "failed";
+    case EventKind::PeerConnected: return "peer-connected";
+    case EventKind::PeerDisconnected: return "peer-disconnected";
+    case EventKind::PeerLeft: return "peer-left";
+    case EventKind::PeerSuspect: return "peer-suspect";
+    case EventKind::RoleChanged: return "role-changed";
+    case EventKind::CongestionChanged: return "congestion-changed";
+    case EventKind::LinkQualityChanged: return "link-quality-changed";
+  }
+  return "?";
+}
+
+Payload& Payload::operator=(Payload&& other) noexcept {
+  if (this != &other) {
+    reset();
+    pool_ = other.pool_;
+    data_ = other.data_;
+    size_ = other.size_;
+    slot_ = other.slot_;
+    heap_ = other.heap_;
+    other.pool_ = nullptr;
+    other.data_ = nullptr;
+    other.size_ = 0;
+    other.slot_ = ~0u;
+    other.heap_ = nullptr;
+  }
+  return *this;
+}
+
+void Payload::reset() {
+  if (pool_) {
+    engine::MessageRef ref{slot_, size_, heap_};
+    pool_->release(ref);
+  }
+  pool_ = nullptr;
+  data_ = nullptr;
+  size_ = 0;
+  slot_ = ~0u;
+  heap_ = nullptr;
+}
+
+std::uint64_t NodeStats::engine_counter(std::string_view name) const {
+  for (const auto& [n, v] : engine)
+    if (n == name) return v;
+  return 0;
+}
+
+Node::Impl::Impl(const Config& c, NodeOptions o)
+    : config(c), max_message_bytes(c.max_message_bytes), options(std::move(o)),
+      pool(c.message_slots, c.message_slot_bytes), events(c.event_queue_events) {
+  for (auto& q : lanes) q = std::make_unique<engine::BoundedQueue<Command>>(c.app_queue_messages);
+  self_id = options.node_id;
+  if (self_id == 0) {
+    std::random_device rd;
+    self_id = (std::uint64_t{rd()} << 32) ^ rd() ^ engine::monotonic_now_ns();
+    if (self_id == 0) self_id = 1;
+  }
+  event_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+Node::Impl::~Impl() {
+  if (event_fd >= 0) ::close(event_fd);
+}
+
+Result<MessageId> Node::Impl::enqueue(Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
+                                      const SendOptions& opts) {
+  if (static_cast<std::size_t>(opts.lane) >= kLaneCount) return Error{Errc::InvalidArgument, "lane out of range"};
+  if (static_cast<std::size_t>(opts.delivery) >= kDeliveryCount)
+    return Error{Errc::InvalidArgument, "delivery mode out of range"};
+  if (!accepting.load(std::memory_order_acquire)) return Error{Errc::Closed, "node is not running"};
+  if (bytes.size() > max_message_bytes.load(std::memory_order_relaxed))
+    return Error{Errc::MessageTooLarge, "message larger than the max_message_bytes knob"};
+  Command cmd;
+  cmd.kind = kind;
+  cmd.lane = opts.lane;
+  cmd.delivery = opts.delivery;
+  cmd.latest_value = opts.latest_value;
+  cmd.key = opts.key;
+  cmd.version = opts.version;
+  cmd.peer = peer;
+  bool large = false;
+  if (!pool.store(bytes.data(), bytes.size(), cmd.message, large)) {
+    counters.add(EngineCounter::pool_exhausted);
+    counters.add(EngineCounter::queue_full);
+    return Error{Errc::QueueFull, "every message buffer is in use (message_slots knob)"};
+  }
+  if (large) counters.add(EngineCounter::large_message_allocs);
+  cmd.id = next_id.fetch_add(1, std::memory_order_relaxed);
+  const MessageId id = cmd.id;
+  if (!lanes[static_cast<std::size_t>(opts.lane)]->try_push(std::move(cmd))) {
+    pool.release(cmd.message);
+    counters.add(EngineCounter::queue_full);
+    return Error{Errc::QueueFull, "lane queue full (app_queue_messages knob)"};
+  }
+  notify();
+  return id;
+}
+
+Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Node::~Node() { stop(); }
+
+Result<std::unique_ptr<Node>> Node::create(const Config& config, NodeOptions options) {
+  if (auto r = config.validate(); !r) return r.error();
+  if (options.bind.family != 4 && options.bind.family != 6)
+    return Error{Errc::InvalidArgument, "NodeOptions.bind must be an IPv4 or IPv6 address"};
+  for (const auto& s : options.seeds)
+    if ((s.family != 4 && s.family != 6) || s.port == 0)
+      return Error{Errc::InvalidArgument, "NodeOptions.seeds: each seed needs an IPv4/IPv6 address and a port"};
+  if (config.message_slot_bytes > config.max_message_bytes && config.max_message_bytes < 64)
+    return Error{Errc::InvalidArgument, "max_message_bytes below 64 makes message_slot_bytes meaningless"};
+  auto impl = std::make_unique<Impl>(config, std::move(options));
+  if (impl->event_fd < 0) return Error{Errc::Unavailable, "eventfd failed"};
+  return std::unique_ptr<Node>(new Node(std::move(impl)));
+}
+
+Result<void> Node::start() {
+  Impl& m = *impl_;
+  if (m.running.load()) return Error{Errc::InvalidArgument, "node already started"};
+  if (m.stop_requested.load()) return Error{Errc::InvalidArgument, "a stopped node cannot be restarted; create a new one"};
+  Config c;
+  {
+    std::lock_guard lock(m.config_mutex);
+    c = m.config;
+  }
+  auto sock = engine::UdpSocket::open(
+      engine::SocketOptions{m.options.bind, c.socket_rcvbuf_bytes, c.socket_sndbuf_bytes, c.ip_recverr});
+  if (!sock) return sock.error();
+  m.socket = std::move(*sock);
+  m.loop_config = c;
+  std::promise<Result<void>> ready;
+  auto ready_future = ready.get_future();
+  m.thread = std::thread([&m, &ready] {
+    engine::BackendOptions bo;
+    bo.max_datagram_bytes = m.loop_config.max_datagram_bytes;
+    bo.recv_buffers = m.loop_config.recv_buffers;
+    bo.send_slots = m.loop_config.send_slots;
+    bo.uring_entries = m.loop_config.uring_entries;
+    bo.gso = m.loop_config.gso;
+    Result<std::unique_ptr<engine::Backend>> b = Error{Errc::Internal, ""};
+    if (m.options.backend == IoBackend::Epoll) {
+      b = engine::make_epoll_backend(m.socket, bo, m.counters);
+    } else {
+      b = engine::make_uring_backend(m.socket, bo, m.counters);
+      if (!b && m.options.backend == IoBackend::Auto) {
+        if (m.options.log_to_stderr) std::fprintf(stderr, "hana-net: %s; falling back to epoll\n", b.error().message);
+        b = engine::make_epoll_backend(m.socket, bo, m.counters);
+      }
+    }
+    if (!b) {
+      ready.set_value(b.error());
+      return;
+    }
+    m.actual_backend = (*b)->kind() == engine::BackendKind::Uring ? IoBackend::Uring : IoBackend::Epoll;
+    auto fault = std::make_unique<engine::FaultInjector>(std::move(*b), m.loop_config.fault_seed,
+                                                         m.loop_config.fault_queue_datagrams,
+                                                         m.loop_config.max_datagram_bytes, m.counters);
+    fault->set_params(engine::FaultParams::from(m.loop_config));
+    m.fault = fault.get();
+    m.backend = std::move(fault);
+    m.backend_for_wake = m.backend.get();
+    topology::Identity self;
+    self.id = m.self_id;
+    self.name = m.options.name;
+    self.listen = m.socket.local_address();
+    self.coordinator_eligible = m.options.coordinator_eligible;
+    for (const auto& d : m.options.displays) self.displays.push_back(topology::Display{d.id, d.available, d.metadata});
+    const TimeNs now = engine::monotonic_now_ns();
+    const std::uint64_t seed = m.options.seed ? m.options.seed : (now ^ m.self_id);
+    m.mesh = std::make_unique<topology::Mesh>(m.loop_config, std::move(self), seed, now);
+    m.mesh->set_beacon_target(m.options.beacon_target);
+    for (const auto& s : m.options.seeds) (void)m.mesh->add_seed(s, now);
+    if (m.options.log_to_stderr)
+      std::fprintf(stderr, "hana-net: node %016llx on %s, udp %s\n", static_cast<unsigned long long>(m.self_id),
+                   m.actual_backend == IoBackend::Uring ? "io_uring" : "epoll",
+                   m.socket.local_address().to_string().c_str());
+    m.running.store(true);
+    m.accepting.store(true, std::memory_order_release);
+    ready.set_value(Result<void>{});
+    m.run_loop();
+  });
+  Result<void> r = ready_future.get();
+  if (!r) {
+    m.thread.join();
+    return r;
+  }
+  return {};
+}
+
+void Node::stop() {
+  Impl& m = *impl_;
+  if (!m.thread.joinable()) return;
+  m.accepting.store(false, std::memory_order_release);
+  m.stop_requested.store(true);
+  m.wake_always();
+  m.thread.join();
+  m.running.store(false);
+  m.stats_cv.notify_all();
+}
+
+bool Node::running() const { return impl_->running.load(); }
+NodeId Node::id() const { return impl_->self_id; }
+Address Node::local_address() const { return impl_->socket.local_address(); }
+IoBackend Node::backend() const { return impl_->actual_backend; }
+
+Result<void> Node::connect(const Address& peer) {
+  if ((peer.family != 4 && peer.family != 6) || peer.port == 0)
+    return Error{Errc::InvalidArgument, "connect: address needs IPv4/IPv6 and a port"};
+  if (!impl_->accepting.load()) return Error{Errc::Closed, "node is not running"};
+  engine::Control c;
+  c.address = peer;
+  if (!impl_->control.try_push(std::move(c))) return Error{Errc::QueueFull, "control queue full"};
+  impl_->wake_always();
+  return {};
+}
+
+Result<MessageId> Node::send(NodeId peer, Lane lane, std::span<const std::uint8_t> bytes, Delivery delivery) {
+  SendOptions o;
+  o.lane = lane;
+  o.delivery = delivery;
+  return impl_->enqueue(Command::Kind::Send, peer, bytes, o);
+}
+
+Result<MessageId> Node::send(NodeId peer, std::span<const std::uint8_t> bytes, const SendOptions& options) {
+  return impl_->enqueue(Command::Kind::Send, peer, bytes, options);
+}
+
+Result<MessageId> Node::broadcast(Lane lane, std::span<const std::uint8_t> bytes, Delivery delivery) {
+  SendOptions o;
+  o.lane = lane;
+  o.delivery = delivery;
+  return impl_->enqueue(Command::Kind::Broadcast, 0, bytes, o);
+}
+
+Result<MessageId> Node::broadcast(std::span<const std::uint8_t> bytes, const SendOptions& options) {
+  return impl_->enqueue(Command::Kind::Broadcast, 0, bytes, options);
+}
+
+bool Node::poll_event(Event& out) { return impl_->events.try_pop(out); }
+
+bool Node::wait_event(Event& out, TimeNs timeout_ns) {
+  Impl& m = *impl_;
+  if (m.events.try_pop(out)) return true;
+  const TimeNs deadline = engine::monotonic_now_ns() + timeout_ns;
+  m.event_waiters.fetch_add(1);
+  bool got = false;
+  // Bounded by the deadline; each round sleeps in poll() until the loop signals.
+  for (;;) {
+    if (m.events.try_pop(out)) {
+      got = true;
+      break;
+    }
+    const TimeNs now = engine::monotonic_now_ns();
+    if (now >= deadline) break;
+    pollfd p{m.event_fd, POLLIN, 0};
+    const TimeNs left = deadline - now;
+    timespec ts{static_cast<time_t>(left / kNsPerSec), static_cast<long>(left % kNsPerSec)};
+    if (::ppoll(&p, 1, &ts, nullptr) > 0) {
+      std::uint64_t v;
+      (void)!::read(m.event_fd, &v, sizeof v);
+    }
+  }
+  m.event_waiters.fetch_sub(1);
+  return got;
+}
+
+NodeStats Node::stats() const {
+  Impl& m = *impl_;
+  std::unique_lock lock(m.stats_mutex);
+  if (m.running.load() && m.backend_for_wake) {
+    const std::uint64_t gen = m.stats_generation;
+    m.stats_wanted.store(true);
+    m.backend_for_wake->wake();
+    m.stats_cv.wait_for(lock, std::chrono::seconds(1), [&] { return m.stats_generation != gen || !m.running.load(); });
+  }
+  return m.stats_snapshot;
+}
+
+Result<void> Node::set(std::string_view knob, std::string_view value) {
+  Impl& m = *impl_;
+  const KnobInfo* info = Config::find(knob);
+  if (!info) return Error{Errc::InvalidArgument, "unknown knob name"};
+  // Sizes of pools and queues are fixed when the node is created: only runtime knobs here.
+  if (!info->runtime)
+    return Error{Errc::InvalidArgument, "knob is not runtime-changeable (set it in the Config given to Node::create)"};
+  std::lock_guard lock(m.config_mutex);
+  Config copy = m.config;
+  if (auto r = copy.set(knob, value); !r) return r;
+  m.config = copy;
+  m.max_message_bytes.store(copy.max_message_bytes);
+  m.config_dirty.store(true);
+  m.wake_always();
+  return {};
+}
+
+Result<std::string> Node::get(std::string_view knob) const {
+  std::lock_guard lock(impl_->config_mutex);
+  return impl_->config.get(knob);
+}
+
+}  // namespace hana

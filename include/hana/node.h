@@ -1,0 +1,192 @@
+// hana::Node: one member of a hana-net mesh on a real UDP socket.
+//
+// Threads: start() runs one event-loop thread that owns the socket and the mesh.
+// send()/broadcast()/connect()/set() may be called from ANY thread: they copy the
+// message into a pooled buffer and push it onto a bounded lock-free per-lane queue
+// (no locks, no allocation once warmed up); a full queue answers Errc::QueueFull.
+//
+// Events (our choice: a poll API, no callbacks): the loop queues them; any thread takes
+// them with poll_event() (never blocks) or wait_event() (blocks up to a timeout). No
+// callback runs on the loop thread, so application code can never stall the network.
+// An event's payload lives in a pooled buffer returned when the Event is destroyed or
+// overwritten: keep events short-lived, and never past the Node.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "hana/address.h"
+#include "hana/config.h"
+#include "hana/events.h"
+#include "hana/result.h"
+#include "hana/stats.h"
+#include "hana/types.h"
+
+namespace hana {
+
+namespace engine {
+class MessagePool;
+}
+
+enum class IoBackend : std::uint8_t { Auto, Uring, Epoll };
+constexpr std::string_view to_string(IoBackend b) {
+  return b == IoBackend::Uring ? "uring" : b == IoBackend::Epoll ? "epoll" : "auto";
+}
+
+struct DisplayInfo {
+  std::string id;
+  bool available = true;
+  std::string metadata;  // opaque, e.g. "3840x2160@60"
+};
+
+// Node settings that are not numeric knobs (those live in hana::Config).
+struct NodeOptions {
+  Address bind = Address::ipv4(0, 0, 0, 0, 0);  // port 0 = the kernel picks one
+  NodeId node_id = 0;                           // 0 = random
+  std::string name;
+  std::optional<Address> beacon_target;         // multicast group or subnet broadcast; unset = none
+  std::vector<Address> seeds;                   // connected at start()
+  std::vector<DisplayInfo> displays;
+  bool coordinator_eligible = true;
+  IoBackend backend = IoBackend::Auto;          // Auto: io_uring, epoll when io_uring is unavailable
+  std::uint64_t seed = 0;                       // mesh PRNG seed; 0 = from the clock
+  bool log_to_stderr = true;                    // one line at start saying which backend runs
+};
+
+enum class EventKind : std::uint8_t {
+  Received,           // peer, lane, delivery, latest_value/key/version, payload()
+  Delivered,          // peer, id, lane: every fragment acknowledged
+  Failed,             // peer, id, lane, reason
+  PeerConnected,      // peer, address
+  PeerDisconnected,   // peer: declared dead by the failure detector
+  PeerLeft,           // peer: left gracefully
+  PeerSuspect,        // peer: suspected (not yet dead)
+  RoleChanged,        // peer (the node concerned), role, term
+  CongestionChanged,  // peer, in_recovery, cwnd_bytes
+  LinkQualityChanged, // peer, link
+};
+std::string_view to_string(EventKind k);
+
+// A received message's bytes, in a pooled buffer.
+class Payload {
+ public:
+  Payload() = default;
+  Payload(Payload&& other) noexcept { *this = std::move(other); }
+  Payload& operator=(Payload&& other) noexcept;
+  Payload(const Payload&) = delete;
+  Payload& operator=(const Payload&) = delete;
+  ~Payload() { reset(); }
+  std::span<const std::uint8_t> bytes() const { return {data_, size_}; }
+  void reset();
+
+ private:
+  friend struct PayloadAccess;
+  engine::MessagePool* pool_ = nullptr;
+  const std::uint8_t* data_ = nullptr;
+  std::uint32_t size_ = 0;
+  std::uint32_t slot_ = ~0u;
+  std::uint8_t* heap_ = nullptr;
+};
+
+struct Event {
+  EventKind kind = EventKind::Received;
+  NodeId peer = 0;
+  MessageId id = 0;
+  Lane lane = Lane::Normal;
+  Delivery delivery = Delivery::ReliableOrdered;
+  FailReason reason = FailReason::Closed;
+  bool latest_value = false;
+  std::uint64_t key = 0;
+  std::uint64_t version = 0;
+  Address address;
+  Role role = Role::Member;
+  std::uint64_t term = 0;
+  bool in_recovery = false;
+  std::uint64_t cwnd_bytes = 0;
+  LinkQuality link;
+  Payload payload;
+};
+
+struct PeerStats {
+  NodeId peer = 0;
+  std::string name;
+  Address address;
+  MemberState state = MemberState::Alive;
+  Role role = Role::Member;
+  bool connected = false;
+  std::uint64_t incarnation = 0;
+  LinkQuality link;                  // as this node measures it (topology's link-quality record)
+  std::vector<DisplayInfo> displays; // as the peer announced them
+  ConnectionStats connection;  // zero when not connected
+};
+
+struct NodeStats {
+  NodeId self = 0;
+  std::string backend;               // "uring" or "epoll"
+  Address local_address;
+  std::optional<NodeId> coordinator;
+  std::uint64_t term = 0;
+  std::array<LaneStats, kLaneCount> lanes{};                 // summed over peers
+  std::array<std::uint64_t, kLaneCount> app_queue_depth{};   // messages waiting for the loop
+  std::uint64_t event_queue_depth = 0;
+  std::vector<std::pair<std::string_view, std::uint64_t>> engine;  // engine counters by name
+  std::vector<PeerStats> peers;
+  std::uint64_t engine_counter(std::string_view name) const;
+};
+
+class Node {
+ public:
+  // Validates the config (range of every knob) and options; a bad value gives a clear error.
+  static Result<std::unique_ptr<Node>> create(const Config& config, NodeOptions options = {});
+  ~Node();  // stops if running
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Binds the socket and starts the loop thread.
+  Result<void> start();
+  // Stops accepting sends, lets pending reliable messages be delivered for up to the
+  // stop_flush_ms knob, then leaves the mesh: whatever is still pending fails with
+  // FailReason::Closed (those events stay readable with poll_event()).
+  void stop();
+  bool running() const;
+
+  NodeId id() const;
+  Address local_address() const;  // valid after start()
+  IoBackend backend() const;      // the backend actually running (after start())
+
+  // Adds a static peer; PeerConnected follows when the handshake completes.
+  Result<void> connect(const Address& peer);
+  // Any thread. Errors: InvalidArgument, MessageTooLarge, QueueFull, Closed.
+  Result<MessageId> send(NodeId peer, Lane lane, std::span<const std::uint8_t> bytes,
+                         Delivery delivery = Delivery::ReliableOrdered);
+  Result<MessageId> send(NodeId peer, std::span<const std::uint8_t> bytes, const SendOptions& options);
+  // To every connected peer, one id; Delivered/Failed come per peer (none when no peer is connected).
+  Result<MessageId> broadcast(Lane lane, std::span<const std::uint8_t> bytes,
+                              Delivery delivery = Delivery::ReliableOrdered);
+  // Same, with latest-value options (key/version coalescing per connection).
+  Result<MessageId> broadcast(std::span<const std::uint8_t> bytes, const SendOptions& options);
+
+  bool poll_event(Event& out);
+  bool wait_event(Event& out, TimeNs timeout_ns);
+
+  // A snapshot taken by the loop (waits for it; up to ~1 s).
+  NodeStats stats() const;
+  // Runtime knob change, validated (range, and only knobs marked runtime while running).
+  Result<void> set(std::string_view knob, std::string_view value);
+  Result<std::string> get(std::string_view knob) const;
+
+  struct Impl;
+
+ private:
+  explicit Node(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hana

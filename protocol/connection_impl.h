@@ -1,0 +1,140 @@
+// Private state of protocol::Connection, shared by its implementation files:
+//   connection.cpp         API surface: send, events, close, stats, config
+//   connection_tx.cpp      packet assembly (poll_transmit)
+//   connection_rx.cpp      datagram processing: acks, data, skips, close
+//   connection_timers.cpp  loss detection, probe timeout, deadlines, idle, keepalive
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+
+#include "protocol/ack_tracker.h"
+#include "protocol/buffer_pool.h"
+#include "protocol/congestion.h"
+#include "protocol/connection.h"
+#include "protocol/latest_index.h"
+#include "protocol/loss_detection.h"
+#include "protocol/out_messages.h"
+#include "protocol/pacer.h"
+#include "protocol/reassembly.h"
+#include "protocol/receive_streams.h"
+#include "protocol/ring.h"
+#include "protocol/rtt_estimator.h"
+#include "protocol/scheduler.h"
+#include "protocol/sent_packets.h"
+#include "protocol/token_bucket.h"
+
+namespace hana::protocol {
+
+struct Connection::Impl {
+  Impl(const Config& config, ConnectionIds ids, TimeNs now);
+
+  enum class State : std::uint8_t { Open, Closing, Closed };
+
+  // ---- configuration ----
+  Config cfg;
+  ConnectionIds ids;
+  LossConfig loss_cfg;
+  std::size_t max_datagram = kDefaultDatagramBytes;
+  void apply_config(TimeNs now);
+
+  // ---- state ----
+  State state = State::Open;
+  mutable ConnectionStats stats;
+  MessageId next_message_id = 1;
+  TimeNs last_received = 0;
+  TimeNs last_sent = 0;
+
+  // ---- send side ----
+  OutMessages out;
+  std::array<std::uint64_t, kStreamCount> next_send_seq{};
+  LaneScheduler scheduler;
+  Ring<SkipFrame> pending_skips{16};
+  LatestIndex latest_index;  // unsent latest-value messages, for coalescing
+  bool ping_pending = false;
+  bool close_pending = false;
+  CloseReason close_reason = CloseReason::Normal;
+
+  // ---- loss recovery and congestion ----
+  SentPackets sent{256};
+  std::uint64_t next_pn = 0;
+  bool has_largest_acked = false;
+  std::uint64_t largest_acked = 0;
+  RttEstimator rtt;
+  NewReno cc;
+  std::uint64_t bytes_in_flight = 0;
+  static constexpr std::uint32_t kProbePackets = 2;
+  static constexpr std::uint64_t kUrgentHeadroomPackets = 2;
+  static constexpr TimeNs kMinAckHorizonNs = 200 * kNsPerUs;
+  std::uint32_t pto_backoff = 0;
+  std::uint32_t probes_pending = 0;
+  TimeNs last_eliciting_sent = 0;
+  std::optional<TimeNs> loss_time;
+  std::optional<TimeNs> blocked_until;  // pacing / token bucket wake-up
+  bool reported_recovery = false;
+  bool bucket_was_blocked = false;
+  Pacer pacer;
+  TokenBucket bucket;
+
+  // ---- receive side ----
+  AckTracker acks;
+  BufferPool pool;
+  Reassembly reassembly{pool};
+  std::array<OrderedStream, kLaneCount> ordered;
+  std::array<SeqWindow, kLaneCount> unordered;
+  std::array<SequencedStream, kLaneCount> sequenced;
+  LatestTable latest;
+  std::uint64_t held_bytes = 0;  // complete ordered messages waiting for a gap
+
+  // ---- events ----
+  struct PendingEvent {
+    ConnectionEvent event;
+    std::uint32_t buffer = BufferPool::kNone;
+  };
+  Ring<PendingEvent> events{64};
+  std::uint32_t lent_buffer = BufferPool::kNone;  // payload of the event returned last
+
+  // ---- connection.cpp ----
+  Result<MessageId> send(Bytes message, const SendOptions& options, TimeNs now, MessageId id);
+  bool coalesce(Bytes message, const SendOptions& options, MessageId id, TimeNs now);
+  void set_payload(std::uint32_t slot, Bytes message);
+  void fail(std::uint32_t slot, FailReason reason);
+  void fail_all(FailReason reason);
+  void enter_closed(CloseReason reason, bool by_peer, bool send_close);
+  void push_event(const ConnectionEvent& ev, std::uint32_t buffer = BufferPool::kNone) {
+    events.push_back(PendingEvent{ev, buffer});
+  }
+  void report_congestion();
+
+  // ---- connection_tx.cpp ----
+  std::size_t poll_transmit(MutableBytes buffer, TimeNs now);
+  bool append_lane_frame(Lane lane, class DatagramWriter& w, SentPacket& sp, bool& any_data);
+  DataFrame data_frame(const OutMessage& m, std::uint32_t fragment) const;
+  Header next_header() const;
+
+  // ---- connection_rx.cpp ----
+  void on_datagram(const DatagramView& datagram, TimeNs now);
+  void on_ack_frame(const AckFrame& ack, TimeNs now);
+  void on_data_frame(const DataFrame& f, TimeNs now);
+  void on_skip_frame(const SkipFrame& f);
+  void deliver(const DataFrame& f, std::uint32_t buffer);
+  void drain_ordered(Lane lane);
+  void emit_received(Lane lane, Delivery delivery, bool latest_value, std::uint64_t key,
+                     std::uint64_t version, std::uint32_t buffer, Bytes view);
+  std::uint64_t memory_budget_left() const;
+  void resource_limit_close();
+
+  // ---- connection_timers.cpp ----
+  void on_timeout(TimeNs now);
+  std::optional<TimeNs> next_timeout() const;
+  std::optional<TimeNs> pto_deadline() const;
+  void on_packet_acked(const SentPacket& p);
+  void on_packet_lost(const SentPacket& p);
+  void detect_losses(TimeNs now);
+  void on_pto(TimeNs now);
+  void requeue_fragment(std::uint32_t slot, std::uint32_t fragment);
+  void check_deadlines(TimeNs now);
+};
+
+}  // namespace hana::protocol

@@ -1,0 +1,290 @@
+// Datagram processing: duplicate packets, ACK frames (settle sent packets, RTT, loss
+// detection), DATA (reassembly, ordering, latest-value), SKIP and CLOSE.
+#include <cstring>
+
+#include "protocol/codec.h"
+#include "protocol/connection_impl.h"
+
+namespace hana::protocol {
+
+void Connection::Impl::on_datagram(const DatagramView& dv, TimeNs now) {
+  if (state != State::Open) return;
+  // Validate every frame before acting on any, so a malformed tail cannot leave a
+  // half-applied packet behind.
+  {
+    FrameReader check(dv.frames);
+    Frame f;
+    while (check.next(f)) {
+    }
+    if (check.error()) {
+      ++stats.bad_packets;
+      return;
+    }
+  }
+  const std::uint64_t pn = dv.header.packet_number;
+  const bool reordered = acks.any_received() && pn != acks.largest() + 1;
+  if (acks.on_packet(pn, now) == AckTracker::Arrival::Duplicate) {
+    ++stats.duplicate_packets;
+    acks.on_duplicate(now, loss_cfg.max_ack_delay_ns);
+    return;
+  }
+  ++stats.packets_received;
+  stats.bytes_received += dv.frames.size() + datagram_overhead(dv.header);
+  last_received = now;
+
+  bool eliciting = false;
+  bool urgent = false;
+  FrameReader reader(dv.frames);
+  Frame frame;
+  while (state == State::Open && reader.next(frame)) {
+    switch (frame.index()) {
+      case 0:  // Padding
+        break;
+      case 2:  // Ack
+        on_ack_frame(std::get<AckFrame>(frame), now);
+        break;
+      case 3: {  // Data
+        const DataFrame& d = std::get<DataFrame>(frame);
+        eliciting = true;
+        if (d.lane == Lane::Control || d.lane == Lane::High) urgent = true;
+        on_data_frame(d, now);
+        break;
+      }
+      case 4:  // Close
+        enter_closed(std::get<CloseFrame>(frame).reason, true, false);
+        break;
+      case 8:  // Skip
+        eliciting = true;
+        on_skip_frame(std::get<SkipFrame>(frame));
+        break;
+      default:  // Ping; Handshake/Beacon/Gossip belong to the mesh: acked, otherwise ignored
+        eliciting = true;
+        break;
+    }
+  }
+  if (state == State::Open) acks.on_packet_processed(eliciting, urgent, reordered, now, loss_cfg.max_ack_delay_ns);
+}
+
+void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {
+  if (ack.range_count == 0) return;
+  if (ack.largest() >= sent.next_pn()) {
+    ++stats.unexpected_acks;  // acks a packet we never sent: ignore the frame
+    return;
+  }
+  std::uint64_t acked_bytes = 0;
+  bool newly_acked = false;
+  bool largest_newly_acked_eliciting = false;
+  TimeNs largest_newly_acked_sent = 0;
+  TimeNs largest_time = 0;
+  for (const AckRange& r : ack.active()) {
+    if (r.largest < sent.base_pn()) break;  // descending: the rest is older still
+    const std::uint64_t lo = r.smallest > sent.base_pn() ? r.smallest : sent.base_pn();
+    for (std::uint64_t pn = r.largest + 1; pn-- > lo;) {
+      SentPacket* p = sent.find(pn);
+      if (!p) continue;
+      if (!newly_acked) {
+        newly_acked = true;
+        largest_newly_acked_sent = p->time_sent;
+        largest_newly_acked_eliciting = p->ack_eliciting && pn == ack.largest();
+      }
+      if (p->time_sent > largest_time) largest_time = p->time_sent;
+      if (p->in_flight) {
+        bytes_in_flight -= p->size_bytes;
+        acked_bytes += p->size_bytes;
+      }
+      on_packet_acked(*p);
+      sent.settle(pn);
+    }
+  }
+  if (!has_largest_acked || ack.largest() > largest_acked) {
+    has_largest_acked = true;
+    largest_acked = ack.largest();
+  }
+  if (!newly_acked) return;
+  if (largest_newly_acked_eliciting) {
+    rtt.on_sample(now - largest_newly_acked_sent, ack.ack_delay_us * kNsPerUs, loss_cfg.max_ack_delay_ns);
+  }
+  pto_backoff = 0;
+  probes_pending = 0;
+  if (acked_bytes > 0) cc.on_ack(AckEvent{acked_bytes, largest_time, now, rtt.smoothed_ns()});
+  detect_losses(now);
+  pacer.update(cc.pacing_rate_bytes_per_sec(rtt.smoothed_ns()), max_datagram, now);
+  report_congestion();
+}
+
+std::uint64_t Connection::Impl::memory_budget_left() const {
+  const std::uint64_t used = reassembly.bytes() + held_bytes;
+  return used >= cfg.reassembly_limit_bytes ? 0 : cfg.reassembly_limit_bytes - used;
+}
+
+void Connection::Impl::resource_limit_close() {
+  ++stats.resource_limit_closes;
+  enter_closed(CloseReason::ResourceLimit, false, true);
+}
+
+void Connection::Impl::on_data_frame(const DataFrame& f, TimeNs /*now*/) {
+  const std::size_t li = static_cast<std::size_t>(f.lane);
+  LaneStats& ls = stats.lanes[li];
+  // Already delivered (or superseded) messages are dropped before any copying.
+  switch (f.delivery) {
+    case Delivery::ReliableOrdered:
+      if (ordered[li].done(f.sequence)) {
+        ++ls.duplicates;
+        return;
+      }
+      break;
+    case Delivery::ReliableUnordered:
+      if (unordered[li].seen(f.sequence)) {
+        ++ls.duplicates;
+        return;
+      }
+      break;
+    case Delivery::UnreliableSequenced:
+      if (!sequenced[li].is_newer(f.sequence)) {
+        ++ls.stale_dropped;
+        return;
+      }
+      break;
+    case Delivery::Unreliable:
+      break;
+  }
+  if (!f.fragmented) {
+    deliver(f, BufferPool::kNone);
+    return;
+  }
+  if (f.total_length > cfg.max_message_bytes) {
+    resource_limit_close();
+    return;
+  }
+  std::uint32_t buffer = BufferPool::kNone;
+  const auto outcome = reassembly.add(stream_index(f.lane, f.delivery), f.sequence, f.total_length, f.fragment_offset,
+                                      f.payload, !is_reliable(f.delivery), memory_budget_left(), buffer);
+  switch (outcome) {
+    case Reassembly::Outcome::Incomplete:
+      return;
+    case Reassembly::Outcome::Duplicate:
+      ++ls.duplicates;
+      return;
+    case Reassembly::Outcome::Inconsistent:
+      ++stats.bad_frames;
+      return;
+    case Reassembly::Outcome::LimitExceeded:
+      resource_limit_close();
+      return;
+    case Reassembly::Outcome::Complete:
+      deliver(f, buffer);
+      return;
+  }
+}
+
+void Connection::Impl::deliver(const DataFrame& f, std::uint32_t buffer) {
+  const std::size_t li = static_cast<std::size_t>(f.lane);
+  LaneStats& ls = stats.lanes[li];
+  auto drop = [&] { pool.release(buffer); };
+  switch (f.delivery) {
+    case Delivery::ReliableOrdered: {
+      OrderedStream& os = ordered[li];
+      switch (os.classify(f.sequence)) {
+        case OrderedStream::Accept::Duplicate:
+          ++ls.duplicates;
+          drop();
+          return;
+        case OrderedStream::Accept::TooFar:
+          drop();
+          resource_limit_close();
+          return;
+        case OrderedStream::Accept::Hold: {
+          if (buffer == BufferPool::kNone) {
+            if (f.payload.size() > memory_budget_left()) {
+              resource_limit_close();
+              return;
+            }
+            buffer = pool.acquire(f.payload.size());
+            if (!f.payload.empty()) std::memcpy(pool[buffer].data(), f.payload.data(), f.payload.size());
+          }
+          held_bytes += pool[buffer].size();
+          os.hold(f.sequence, HeldMessage{buffer, f.latest_value, f.key, f.version});
+          return;
+        }
+        case OrderedStream::Accept::Deliver:
+          os.advance();
+          emit_received(f.lane, f.delivery, f.latest_value, f.key, f.version, buffer, f.payload);
+          drain_ordered(f.lane);
+          return;
+      }
+      return;
+    }
+    case Delivery::ReliableUnordered:
+      switch (unordered[li].mark(f.sequence)) {
+        case SeqWindow::Mark::Seen:
+          ++ls.duplicates;
+          drop();
+          return;
+        case SeqWindow::Mark::TooFar:
+          drop();
+          resource_limit_close();
+          return;
+        case SeqWindow::Mark::New:
+          emit_received(f.lane, f.delivery, f.latest_value, f.key, f.version, buffer, f.payload);
+          return;
+      }
+      return;
+    case Delivery::UnreliableSequenced:
+      if (!sequenced[li].is_newer(f.sequence)) {
+        ++ls.stale_dropped;
+        drop();
+        return;
+      }
+      sequenced[li].delivered(f.sequence);
+      reassembly.drop_below(stream_index(f.lane, f.delivery), f.sequence);
+      emit_received(f.lane, f.delivery, f.latest_value, f.key, f.version, buffer, f.payload);
+      return;
+    case Delivery::Unreliable:
+      emit_received(f.lane, f.delivery, f.latest_value, f.key, f.version, buffer, f.payload);
+      return;
+  }
+}
+
+void Connection::Impl::drain_ordered(Lane lane) {
+  HeldMessage h;
+  while (ordered[static_cast<std::size_t>(lane)].pop_ready(h)) {
+    held_bytes -= pool[h.buffer].size();
+    emit_received(lane, Delivery::ReliableOrdered, h.latest_value, h.key, h.version, h.buffer, {});
+  }
+}
+
+void Connection::Impl::emit_received(Lane lane, Delivery delivery, bool latest_value, std::uint64_t key,
+                                     std::uint64_t version, std::uint32_t buffer, Bytes view) {
+  LaneStats& ls = stats.lanes[static_cast<std::size_t>(lane)];
+  if (latest_value && !latest.accept(key, version, stream_index(lane, delivery))) {
+    ++ls.stale_dropped;  // not newer than what the application already has
+    pool.release(buffer);
+    return;
+  }
+  if (buffer == BufferPool::kNone) {
+    buffer = pool.acquire(view.size());
+    if (!view.empty()) std::memcpy(pool[buffer].data(), view.data(), view.size());
+  }
+  const auto& bytes = pool[buffer];
+  ++ls.messages_received;
+  ls.bytes_received += bytes.size();
+  push_event(ReceivedEvent{lane, delivery, latest_value, key, version, Bytes(bytes.data(), bytes.size())}, buffer);
+}
+
+void Connection::Impl::on_skip_frame(const SkipFrame& f) {
+  const std::size_t li = static_cast<std::size_t>(f.lane);
+  reassembly.drop(stream_index(f.lane, f.delivery), f.sequence);
+  switch (f.delivery) {
+    case Delivery::ReliableOrdered:
+      ordered[li].skip(f.sequence);
+      drain_ordered(f.lane);
+      break;
+    case Delivery::ReliableUnordered:
+      (void)unordered[li].mark(f.sequence);  // a late copy is now a duplicate
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace hana::protocol

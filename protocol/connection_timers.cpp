@@ -1,0 +1,144 @@
+// Time-driven work: loss detection (packet and time thresholds), probe timeouts with
+// backoff, per-message retry budget and deadline, idle timeout and keepalive.
+#include <algorithm>
+
+#include "protocol/connection_impl.h"
+
+namespace hana::protocol {
+
+void Connection::Impl::on_packet_acked(const SentPacket& p) {
+  for (std::size_t i = 0; i < p.ref_count; ++i) {
+    const FrameRef& r = p.refs[i];
+    if (r.kind != FrameRef::Kind::Data || !out.valid(r.slot, static_cast<std::uint32_t>(r.value))) continue;
+    OutMessage& m = out[r.slot];
+    if (m.fragment_acked(r.fragment)) continue;
+    m.set_fragment_acked(r.fragment);
+    if (++m.acked_count == m.fragment_count) {
+      push_event(DeliveredEvent{m.id, m.lane});
+      ++stats.lanes[static_cast<std::size_t>(m.lane)].delivered;
+      out.free(r.slot);
+    }
+  }
+}
+
+void Connection::Impl::requeue_fragment(std::uint32_t slot, std::uint32_t fragment) {
+  OutMessage& m = out[slot];
+  if (m.fragment_acked(fragment)) return;
+  ++m.retransmits;
+  // The budget scales with the fragment count: each fragment may be resent
+  // max_retransmits times on average before the message is given up.
+  const std::uint64_t budget = std::uint64_t{cfg.max_retransmits} * m.fragment_count;
+  if (m.retransmits > budget) {
+    fail(slot, FailReason::RetryBudget);
+    return;
+  }
+  out.lane(m.lane).retx.push_back(RetxEntry{slot, m.gen, fragment});
+}
+
+void Connection::Impl::on_packet_lost(const SentPacket& p) {
+  ++stats.packets_lost;
+  for (std::size_t i = 0; i < p.ref_count; ++i) {
+    const FrameRef& r = p.refs[i];
+    if (r.kind == FrameRef::Kind::Skip) {
+      pending_skips.push_back(SkipFrame{static_cast<Lane>(r.lane), static_cast<Delivery>(r.delivery), r.value});
+    } else if (out.valid(r.slot, static_cast<std::uint32_t>(r.value))) {
+      requeue_fragment(r.slot, r.fragment);
+    }
+  }
+}
+
+void Connection::Impl::detect_losses(TimeNs now) {
+  if (!has_largest_acked) {
+    loss_time.reset();
+    return;
+  }
+  std::uint64_t lost_bytes = 0;
+  TimeNs newest_lost = 0;
+  loss_time = detect_lost(sent, largest_acked, now, loss_delay_ns(rtt, loss_cfg.time_threshold),
+                          loss_cfg.packet_threshold, [&](std::uint64_t, SentPacket& p) {
+                            if (p.in_flight) {
+                              bytes_in_flight -= p.size_bytes;
+                              lost_bytes += p.size_bytes;
+                              newest_lost = std::max(newest_lost, p.time_sent);
+                            }
+                            on_packet_lost(p);
+                          });
+  if (lost_bytes > 0) cc.on_loss(LossEvent{lost_bytes, newest_lost, now, false});
+}
+
+std::optional<TimeNs> Connection::Impl::pto_deadline() const {
+  if (sent.in_flight_count() == 0) return std::nullopt;
+  return last_eliciting_sent + pto_duration_ns(rtt, loss_cfg, pto_backoff);
+}
+
+void Connection::Impl::on_pto(TimeNs /*now*/) {
+  ++stats.pto_count;
+  ++pto_backoff;
+  // Two probes (RFC 9002 6.2.4): on a lossy LAN one lost probe must not cost a whole
+  // backed-off timeout. They carry the oldest unacknowledged reliable data, so a lone
+  // lost message is repaired now instead of waiting for later traffic to reveal the gap.
+  probes_pending = kProbePackets;
+  std::uint32_t packets = 0;
+  for (std::uint64_t pn = sent.base_pn(); pn < sent.next_pn() && packets < kProbePackets; ++pn) {
+    const SentPacket* p = sent.find(pn);
+    if (!p || p->ref_count == 0) continue;
+    bool requeued = false;
+    for (std::size_t i = 0; i < p->ref_count; ++i) {
+      const FrameRef& r = p->refs[i];
+      if (r.kind == FrameRef::Kind::Skip) {
+        pending_skips.push_back(SkipFrame{static_cast<Lane>(r.lane), static_cast<Delivery>(r.delivery), r.value});
+        requeued = true;
+      } else if (out.valid(r.slot, static_cast<std::uint32_t>(r.value)) &&
+                 !out[r.slot].fragment_acked(r.fragment)) {
+        requeue_fragment(r.slot, r.fragment);
+        requeued = true;
+      }
+    }
+    packets += requeued;
+  }
+  if (packets == 0) ping_pending = true;  // nothing left to resend: a PING elicits the ack we wait for
+}
+
+void Connection::Impl::check_deadlines(TimeNs now) {
+  if (cfg.message_deadline_ms == 0) return;
+  const TimeNs deadline = cfg.message_deadline_ms * kNsPerMs;
+  for (std::uint32_t s = out.oldest_live(); s != kNoSlot && now >= out[s].created + deadline; s = out.oldest_live())
+    fail(s, FailReason::Deadline);
+}
+
+void Connection::Impl::on_timeout(TimeNs now) {
+  if (state != State::Open) return;
+  check_deadlines(now);
+  if (loss_time && now >= *loss_time) {
+    detect_losses(now);
+    report_congestion();
+  } else if (!loss_time) {
+    const auto pto = pto_deadline();
+    if (pto && now >= *pto) on_pto(now);
+  }
+  if (now >= last_received + cfg.idle_timeout_ms * kNsPerMs) {
+    enter_closed(CloseReason::IdleTimeout, false, true);
+    return;
+  }
+  if (now >= last_sent + cfg.keepalive_interval_ms * kNsPerMs) ping_pending = true;
+  if (blocked_until && now >= *blocked_until) blocked_until.reset();
+}
+
+std::optional<TimeNs> Connection::Impl::next_timeout() const {
+  if (state == State::Closed) return std::nullopt;
+  if (state == State::Closing) return TimeNs{0};  // the CLOSE frame is due now
+  TimeNs t = last_received + cfg.idle_timeout_ms * kNsPerMs;
+  auto consider = [&t](std::optional<TimeNs> d) {
+    if (d && *d < t) t = *d;
+  };
+  consider(acks.ack_deadline());
+  if (loss_time) consider(loss_time);
+  else consider(pto_deadline());
+  if (!ping_pending) consider(last_sent + cfg.keepalive_interval_ms * kNsPerMs);
+  if (cfg.message_deadline_ms != 0 && out.oldest_live() != kNoSlot)
+    consider(out[out.oldest_live()].created + cfg.message_deadline_ms * kNsPerMs);
+  consider(blocked_until);
+  return t;
+}
+
+}  // namespace hana::protocol

@@ -1,0 +1,187 @@
+// Packet assembly: one datagram per poll_transmit call. Order inside a packet:
+// ACK (piggybacked whenever one is pending), SKIPs, then data frames chosen lane by
+// lane by the scheduler (retransmissions ahead of new data within a lane), PING last
+// if the packet must elicit an ack (probe, keepalive) and carries nothing else.
+#include <algorithm>
+
+#include "protocol/codec.h"
+#include "protocol/connection_impl.h"
+
+namespace hana::protocol {
+
+Header Connection::Impl::next_header() const {
+  Header h;
+  h.connection_id = ids.remote;
+  h.packet_number = next_pn;
+  return h;
+}
+
+DataFrame Connection::Impl::data_frame(const OutMessage& m, std::uint32_t fragment) const {
+  DataFrame d;
+  d.lane = m.lane;
+  d.delivery = m.delivery;
+  d.sequence = m.sequence;
+  d.latest_value = m.latest_value;
+  d.key = m.key;
+  d.version = m.version;
+  const std::size_t off = m.fragment_offset(fragment);
+  if (m.fragmented()) {
+    d.fragmented = true;
+    d.total_length = m.payload.size();
+    d.fragment_offset = off;
+  }
+  d.payload = Bytes(m.payload.data() + off, m.fragment_length(fragment));
+  return d;
+}
+
+bool Connection::Impl::append_lane_frame(Lane lane, DatagramWriter& w, SentPacket& sp, bool& /*any_data*/) {
+  LaneQueues& q = out.lane(lane);
+  const std::size_t li = static_cast<std::size_t>(lane);
+  if (!q.retx.empty()) {
+    const RetxEntry e = q.retx.front();
+    const OutMessage& m = out[e.slot];
+    if (sp.ref_count >= kMaxRefsPerPacket) return false;
+    if (!w.append(data_frame(m, e.fragment))) return false;
+    q.retx.pop_front();
+    sp.refs[sp.ref_count++] = FrameRef{m.gen, e.slot, e.fragment, FrameRef::Kind::Data,
+                                       static_cast<std::uint8_t>(m.lane), static_cast<std::uint8_t>(m.delivery)};
+    ++stats.retransmits;
+    ++stats.lanes[li].retransmits;
+    return true;
+  }
+  const QueueEntry e = q.fresh.front();
+  OutMessage& m = out[e.slot];
+  const bool reliable = is_reliable(m.delivery);
+  if (reliable && sp.ref_count >= kMaxRefsPerPacket) return false;
+  const std::size_t s = stream_index(m.lane, m.delivery);
+  if (!m.seq_assigned) m.sequence = next_send_seq[s];  // committed only if the frame fits
+  if (!w.append(data_frame(m, m.next_fragment))) return false;
+  if (!m.seq_assigned) {
+    m.seq_assigned = true;
+    ++next_send_seq[s];
+  }
+  if (reliable) {
+    sp.refs[sp.ref_count++] = FrameRef{m.gen, e.slot, m.next_fragment, FrameRef::Kind::Data,
+                                       static_cast<std::uint8_t>(m.lane), static_cast<std::uint8_t>(m.delivery)};
+  }
+  if (++m.next_fragment >= m.fragment_count) {
+    q.fresh.pop_front();
+    m.queued = false;
+    --q.queued_live;
+    if (!reliable) out.free(e.slot);  // fire and forget
+  }
+  return true;
+}
+
+std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
+  if (state == State::Closed) return 0;
+  const std::size_t cap = std::min(buffer.size(), max_datagram);
+  if (state == State::Closing) {
+    DatagramWriter w(buffer, cap, next_header());
+    if (!w.ok() || !w.append(CloseFrame{close_reason, {}})) return 0;
+    const std::size_t size = w.finish();
+    ++next_pn;
+    state = State::Closed;
+    ++stats.packets_sent;
+    stats.bytes_sent += size;
+    return size;
+  }
+
+  const bool probe = probes_pending > 0;
+  const bool cwnd_open = probe || bytes_in_flight < cc.cwnd_bytes();
+  // Control/High may use a little headroom beyond the window, so a saturating Bulk
+  // lane that fills it cannot make an urgent message wait for the next ACK.
+  const bool urgent_open = cwnd_open || bytes_in_flight < cc.cwnd_bytes() + kUrgentHeadroomPackets * max_datagram;
+  const bool bucket_open = bucket.can_send(now);
+  const bool pace_open = pacer.can_send(now);
+  std::uint32_t allowed = 0;
+  if (urgent_open) {
+    allowed |= 1u << static_cast<unsigned>(Lane::Control);  // exempt from cap and pacing
+    if (bucket_open) allowed |= 1u << static_cast<unsigned>(Lane::High);  // capped, never paced
+  }
+  if (cwnd_open && bucket_open && pace_open)
+    allowed |= (1u << static_cast<unsigned>(Lane::Normal)) | (1u << static_cast<unsigned>(Lane::Bulk));
+  std::uint32_t ready = 0;
+  for (std::size_t l = 0; l < kLaneCount; ++l)
+    if (out.lane_ready(static_cast<Lane>(l))) ready |= 1u << l;
+  std::uint32_t sendable = ready & allowed;
+  const bool skips = urgent_open && !pending_skips.empty();
+  const bool ack_now = acks.ack_due(now);
+  const bool want_ping = ping_pending || probe;
+
+  blocked_until.reset();
+  if (cwnd_open && (ready & ~allowed)) {
+    // Data waits for pacing or the token bucket: wake up when they allow it.
+    TimeNs t = UINT64_MAX;
+    if (!bucket_open) t = std::min(t, bucket.ready_at(now));
+    if (!pace_open) t = std::min(t, pacer.ready_at(now));
+    if (t != UINT64_MAX) blocked_until = t;
+  }
+  const bool bucket_blocked = cwnd_open && !bucket_open && (ready & ~allowed);
+  if (bucket_blocked && !bucket_was_blocked) ++stats.token_bucket_delays;  // once per episode
+  bucket_was_blocked = bucket_blocked;
+  if (!sendable && !skips && !ack_now && !want_ping) return 0;
+
+  DatagramWriter w(buffer, cap, next_header());
+  if (!w.ok()) return 0;
+  const std::uint64_t pn = next_pn++;
+  SentPacket& sp = sent.push(pn);
+  bool eliciting = false;
+  bool paced = false;
+  bool capped = false;
+
+  if (acks.ack_pending()) {
+    AckFrame af;
+    // Ranges stay in ACKs for a few round trips (several ACKs carry each), then drop out.
+    const TimeNs horizon = std::max<TimeNs>(4 * rtt.smoothed_ns() + 2 * loss_cfg.max_ack_delay_ns, kMinAckHorizonNs);
+    if (acks.build(af, now, kMaxAckRanges, horizon) && w.append(af)) {
+      acks.on_ack_sent();
+      ++stats.acks_sent;
+    }
+  }
+  while (skips && !pending_skips.empty() && sp.ref_count < kMaxRefsPerPacket) {
+    const SkipFrame sk = pending_skips.front();
+    if (!w.append(sk)) break;
+    pending_skips.pop_front();
+    sp.refs[sp.ref_count++] = FrameRef{sk.sequence, 0, 0, FrameRef::Kind::Skip, static_cast<std::uint8_t>(sk.lane),
+                                       static_cast<std::uint8_t>(sk.delivery)};
+    eliciting = true;
+  }
+  bool unused = false;
+  while (sendable) {
+    const Lane lane = *scheduler.pick(sendable);
+    if (!append_lane_frame(lane, w, sp, unused)) break;
+    eliciting = true;
+    if (lane == Lane::Normal || lane == Lane::Bulk) paced = true;
+    if (lane != Lane::Control) capped = true;
+    if (!out.lane_ready(lane)) sendable &= ~(1u << static_cast<unsigned>(lane));
+  }
+  if (!eliciting && want_ping && w.append(PingFrame{})) eliciting = true;
+  if (eliciting) ping_pending = false;  // any ack-eliciting packet serves as keepalive
+
+  if (w.frame_count() == 0) {
+    sent.settle(pn);  // nothing fit (tiny buffer): the number is skipped, never reused
+    return 0;
+  }
+  const std::size_t size = w.finish();
+  sp.time_sent = now;
+  sp.size_bytes = static_cast<std::uint32_t>(size);
+  sp.ack_eliciting = eliciting;
+  sp.in_flight = eliciting;
+  sp.paced = paced;
+  if (eliciting) {
+    bytes_in_flight += size;
+    last_eliciting_sent = now;
+    if (probe) --probes_pending;
+  } else {
+    sent.settle(pn);
+  }
+  if (paced) pacer.on_sent(size, now);
+  if (capped) bucket.consume(size, now);
+  ++stats.packets_sent;
+  stats.bytes_sent += size;
+  last_sent = now;
+  return size;
+}
+
+}  // namespace hana::protocol

@@ -1,0 +1,102 @@
+// Sender-side message records: a pool of reusable slots (payload buffers keep their
+// capacity), per-lane FIFO queues of messages not yet fully sent, per-lane queues of
+// fragments to retransmit (served before new data of the lane), and a creation-order
+// list of live reliable messages for deadlines.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "hana/types.h"
+#include "protocol/ring.h"
+
+namespace hana::protocol {
+
+inline constexpr std::uint32_t kNoSlot = UINT32_MAX;
+
+struct OutMessage {
+  MessageId id = 0;
+  Lane lane = Lane::Normal;
+  Delivery delivery = Delivery::ReliableOrdered;
+  bool latest_value = false;
+  bool live = false;
+  bool queued = false;        // in its lane queue (not every fragment sent once)
+  bool seq_assigned = false;  // the first fragment went out
+  std::uint64_t key = 0;
+  std::uint64_t version = 0;
+  std::uint64_t sequence = 0;
+  std::uint32_t gen = 0;  // bumped on free: stale references compare unequal
+  std::uint32_t fragment_count = 1;
+  std::uint32_t fragment_bytes = 0;  // payload bytes per fragment; 0 = unfragmented
+  std::uint32_t next_fragment = 0;   // first-transmission progress
+  std::uint32_t acked_count = 0;
+  std::uint32_t retransmits = 0;
+  TimeNs created = 0;
+  std::uint32_t live_prev = kNoSlot;  // creation-order list of live reliable messages
+  std::uint32_t live_next = kNoSlot;
+  std::vector<std::uint8_t> payload;
+  std::vector<std::uint64_t> acked_bits;  // one bit per fragment
+
+  bool fragmented() const { return fragment_bytes != 0; }
+  std::size_t fragment_offset(std::uint32_t f) const { return std::size_t{f} * fragment_bytes; }
+  std::size_t fragment_length(std::uint32_t f) const {
+    if (!fragmented()) return payload.size();
+    const std::size_t off = fragment_offset(f);
+    return payload.size() - off < fragment_bytes ? payload.size() - off : fragment_bytes;
+  }
+  bool fragment_acked(std::uint32_t f) const { return (acked_bits[f / 64] >> (f % 64)) & 1u; }
+  void set_fragment_acked(std::uint32_t f) { acked_bits[f / 64] |= std::uint64_t{1} << (f % 64); }
+};
+
+struct QueueEntry {
+  std::uint32_t slot = 0;
+  std::uint32_t gen = 0;
+};
+struct RetxEntry {
+  std::uint32_t slot = 0;
+  std::uint32_t gen = 0;
+  std::uint32_t fragment = 0;
+};
+
+struct LaneQueues {
+  Ring<QueueEntry> fresh{64};
+  Ring<RetxEntry> retx{64};
+  std::uint32_t queued_live = 0;  // live messages in `fresh` (QueueFull bound)
+};
+
+class OutMessages {
+ public:
+  OutMessages();
+
+  // A fresh slot (payload left for the caller to fill).
+  std::uint32_t allocate(TimeNs now);
+  void free(std::uint32_t slot);
+  OutMessage& operator[](std::uint32_t slot) { return slots_[slot]; }
+  const OutMessage& operator[](std::uint32_t slot) const { return slots_[slot]; }
+  bool valid(std::uint32_t slot, std::uint32_t gen) const {
+    return slot < slots_.size() && slots_[slot].live && slots_[slot].gen == gen;
+  }
+
+  // Creation-order list of live reliable messages (oldest first) for deadlines.
+  void link_live(std::uint32_t slot);
+  std::uint32_t oldest_live() const { return live_head_; }
+
+  LaneQueues& lane(Lane l) { return lanes_[static_cast<std::size_t>(l)]; }
+  const LaneQueues& lane(Lane l) const { return lanes_[static_cast<std::size_t>(l)]; }
+
+  // Drops dead entries at the front of the lane's queues; returns true if the lane has work.
+  bool lane_ready(Lane l);
+  std::size_t live_count() const { return live_count_; }
+
+ private:
+  void unlink_live(std::uint32_t slot);
+  std::vector<OutMessage> slots_;
+  std::vector<std::uint32_t> free_;
+  std::array<LaneQueues, kLaneCount> lanes_;
+  std::uint32_t live_head_ = kNoSlot;
+  std::uint32_t live_tail_ = kNoSlot;
+  std::size_t live_count_ = 0;
+};
+
+}  // namespace hana::protocol

@@ -1,0 +1,63 @@
+// Helpers for the Node integration tests: nodes on loopback (port 0), connecting two
+// nodes, and bounded event pumps (every wait has a deadline and a turn limit).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+
+#include "engine/clock.h"
+#include "hana/node.h"
+
+namespace hana::test {
+
+inline constexpr TimeNs kConnectTimeoutNs = 10 * kNsPerSec;
+
+inline std::unique_ptr<Node> start_node(IoBackend backend, const Config& config = {},
+                                        Address bind = Address::ipv4(127, 0, 0, 1, 0)) {
+  NodeOptions o;
+  o.bind = bind;
+  o.backend = backend;
+  o.log_to_stderr = false;
+  auto n = Node::create(config, o);
+  EXPECT_TRUE(n.ok()) << (n.ok() ? "" : n.error().message);
+  if (!n.ok()) return nullptr;
+  auto r = (*n)->start();
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  if (!r.ok()) return nullptr;
+  if (backend != IoBackend::Auto) {
+    EXPECT_EQ((*n)->backend(), backend);
+  }
+  return std::move(*n);
+}
+
+// Pumps events of `node` into `on_event` until `done()` or the timeout.
+inline bool pump_until(Node& node, const std::function<void(Event&)>& on_event, const std::function<bool()>& done,
+                       TimeNs timeout_ns) {
+  const TimeNs deadline = engine::monotonic_now_ns() + timeout_ns;
+  Event ev;
+  for (long turns = 0; turns < 10'000'000 && !done(); ++turns) {
+    const TimeNs now = engine::monotonic_now_ns();
+    if (now >= deadline) return done();
+    if (node.wait_event(ev, std::min<TimeNs>(deadline - now, 10 * kNsPerMs))) on_event(ev);
+  }
+  return done();
+}
+
+// Connects a -> b; returns the peer ids (b as seen by a, a as seen by b) or {0, 0}.
+inline std::pair<NodeId, NodeId> connect_pair(Node& a, Node& b) {
+  if (!a.connect(b.local_address()).ok()) return {0, 0};
+  NodeId b_at_a = 0, a_at_b = 0;
+  pump_until(a, [&](Event& e) { if (e.kind == EventKind::PeerConnected) b_at_a = e.peer; },
+             [&] { return b_at_a != 0; }, kConnectTimeoutNs);
+  pump_until(b, [&](Event& e) { if (e.kind == EventKind::PeerConnected) a_at_b = e.peer; },
+             [&] { return a_at_b != 0; }, kConnectTimeoutNs);
+  return {b_at_a, a_at_b};
+}
+
+inline std::string backend_name(const ::testing::TestParamInfo<IoBackend>& info) {
+  return std::string(to_string(info.param));
+}
+
+}  // namespace hana::test

@@ -1,0 +1,267 @@
+// Two Connections exchanging datagrams directly, with deterministic drops and reordering.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "pair.h"
+
+namespace hana::protocol::test {
+namespace {
+
+TEST(ConnectionExchange, SingleReliableMessageIsDeliveredAndConfirmed) {
+  Pair p;
+  const auto msg = bytes_of(7, 64);
+  auto id = p.a.send(msg, opts(), p.now);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Delivered) == 1; }));
+  ASSERT_EQ(p.count(p.ev_b, Ev::Kind::Received), 1u);
+  EXPECT_EQ(p.ev_b[0].payload, msg);
+  EXPECT_EQ(p.ev_a[0].id, *id);
+  EXPECT_EQ(p.a.stats().lanes[2].delivered, 1u);
+  EXPECT_EQ(p.b.stats().lanes[2].messages_received, 1u);
+  EXPECT_GT(p.a.stats().rtt_smoothed_us, 0u);
+}
+
+TEST(ConnectionExchange, LoneLostMessageIsRepairedByProbeWithinAFewMilliseconds) {
+  Pair p;
+  p.drop = [](bool a_to_b, std::uint64_t i) { return a_to_b && i == 0; };
+  ASSERT_TRUE(p.a.send(bytes_of(1, 64), opts(Lane::High), p.now).ok());
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_b, Ev::Kind::Received) == 1; }));
+  // PTO floor is 1 ms by default; repair must come from the probe, not from later traffic.
+  EXPECT_LT(p.now, 3 * kNsPerMs);
+  EXPECT_GE(p.a.stats().pto_count, 1u);
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Delivered) == 1; }));
+}
+
+TEST(ConnectionExchange, OrderedLaneDeliversEverythingInOrderUnderDropsAndReordering) {
+  Pair p;
+  p.drop = [](bool, std::uint64_t i) { return i % 5 == 2; };
+  p.jitter = [](bool, std::uint64_t i) { return (i % 3) * 15 * kNsPerUs; };
+  constexpr int kCount = 300;
+  int sent = 0;
+  ASSERT_TRUE(p.run_until([&] {
+    while (sent < kCount && p.a.send(bytes_of(static_cast<std::uint64_t>(sent), 64 + sent % 200), opts(), p.now).ok()) ++sent;
+    return p.count(p.ev_a, Ev::Kind::Delivered) == kCount;
+  }));
+  std::vector<std::uint64_t> tags;
+  for (const auto& e : p.ev_b)
+    if (e.kind == Ev::Kind::Received) tags.push_back(tag_of(e.payload));
+  ASSERT_EQ(tags.size(), static_cast<std::size_t>(kCount));
+  for (int i = 0; i < kCount; ++i) EXPECT_EQ(tags[static_cast<std::size_t>(i)], static_cast<std::uint64_t>(i));
+  EXPECT_GT(p.a.stats().retransmits, 0u);
+  EXPECT_EQ(p.count(p.ev_a, Ev::Kind::Failed), 0u);
+}
+
+TEST(ConnectionExchange, UnorderedLaneDeliversEachMessageExactlyOnce) {
+  Pair p;
+  p.drop = [](bool, std::uint64_t i) { return i % 4 == 1; };
+  p.jitter = [](bool, std::uint64_t i) { return (i % 4) * 10 * kNsPerUs; };
+  constexpr int kCount = 200;
+  for (int i = 0; i < kCount; ++i)
+    ASSERT_TRUE(p.a.send(bytes_of(static_cast<std::uint64_t>(i), 100), opts(Lane::Normal, Delivery::ReliableUnordered), p.now).ok());
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Delivered) == kCount; }));
+  std::multiset<std::uint64_t> seen;
+  for (const auto& e : p.ev_b)
+    if (e.kind == Ev::Kind::Received) seen.insert(tag_of(e.payload));
+  ASSERT_EQ(seen.size(), static_cast<std::size_t>(kCount));
+  for (int i = 0; i < kCount; ++i) EXPECT_EQ(seen.count(static_cast<std::uint64_t>(i)), 1u);
+}
+
+TEST(ConnectionExchange, UnreliableSequencedNeverGoesBackwards) {
+  Pair p;
+  p.drop = [](bool, std::uint64_t i) { return i % 7 == 3; };
+  p.jitter = [](bool, std::uint64_t i) { return (i % 2) ? 0 : 40 * kNsPerUs; };
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(p.a.send(bytes_of(static_cast<std::uint64_t>(i), 32), opts(Lane::Normal, Delivery::UnreliableSequenced), p.now).ok());
+    p.settle_io();  // one message per datagram
+    p.run_for(5 * kNsPerUs);
+  }
+  p.run_for(2 * kNsPerMs);
+  std::uint64_t last = 0;
+  bool first = true;
+  std::size_t got = 0;
+  for (const auto& e : p.ev_b) {
+    if (e.kind != Ev::Kind::Received) continue;
+    const auto t = tag_of(e.payload);
+    if (!first) {
+      EXPECT_GT(t, last);
+    }
+    first = false;
+    last = t;
+    ++got;
+  }
+  EXPECT_GT(got, 30u);
+  EXPECT_LT(got, 100u);
+  EXPECT_GT(p.b.stats().lanes[2].stale_dropped, 0u);
+  EXPECT_EQ(p.count(p.ev_a, Ev::Kind::Delivered), 0u);  // unreliable: no confirmations
+}
+
+TEST(ConnectionExchange, LargeMessageIsFragmentedAndReassembledUnderLoss) {
+  Pair p;
+  p.drop = [](bool, std::uint64_t i) { return i % 6 == 4; };
+  const auto big = bytes_of(99, 200'000);
+  ASSERT_TRUE(p.a.send(big, opts(Lane::Bulk), p.now).ok());
+  ASSERT_TRUE(p.a.send(bytes_of(5, 64), opts(Lane::Bulk), p.now).ok());
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Delivered) == 2; }));
+  std::vector<const Ev*> got;
+  for (const auto& e : p.ev_b)
+    if (e.kind == Ev::Kind::Received) got.push_back(&e);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0]->payload, big);
+  EXPECT_EQ(tag_of(got[1]->payload), 5u);
+  EXPECT_EQ(p.b.stats().reassembly_bytes, 0u);
+}
+
+TEST(ConnectionExchange, RetryBudgetFailsMessageAndSkipUnblocksTheOrderedStream) {
+  Config c;
+  c.max_retransmits = 2;
+  c.pto_cap_us = 4000;
+  Pair p(c);
+  bool blackhole = true;
+  p.drop = [&](bool a_to_b, std::uint64_t) { return a_to_b && blackhole; };
+  auto first = p.a.send(bytes_of(1, 64), opts(), p.now);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Failed) == 1; }));
+  EXPECT_EQ(p.ev_a.back().reason, FailReason::RetryBudget);
+  EXPECT_EQ(p.ev_a.back().id, *first);
+  blackhole = false;
+  ASSERT_TRUE(p.a.send(bytes_of(2, 64), opts(), p.now).ok());
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_b, Ev::Kind::Received) == 1; }));
+  EXPECT_EQ(tag_of(p.ev_b.back().payload), 2u);
+}
+
+TEST(ConnectionExchange, DeadlineFailsMessage) {
+  Config c;
+  c.message_deadline_ms = 20;
+  Pair p(c);
+  p.drop = [](bool a_to_b, std::uint64_t) { return a_to_b; };
+  ASSERT_TRUE(p.a.send(bytes_of(1, 64), opts(), p.now).ok());
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Failed) == 1; }));
+  EXPECT_EQ(p.ev_a.back().reason, FailReason::Deadline);
+  EXPECT_GE(p.now, 20 * kNsPerMs);
+  EXPECT_LT(p.now, 30 * kNsPerMs);
+}
+
+TEST(ConnectionExchange, LatestValueCoalescesUnsentVersions) {
+  Pair p;
+  SendOptions o = opts(Lane::High, Delivery::ReliableUnordered);
+  o.latest_value = true;
+  o.key = 42;
+  std::vector<MessageId> ids;
+  for (std::uint64_t v = 1; v <= 3; ++v) {
+    o.version = v;
+    auto id = p.a.send(bytes_of(v, 48), o, p.now);
+    ASSERT_TRUE(id.ok());
+    ids.push_back(*id);
+  }
+  // An older version sent after a newer one is stale on arrival.
+  o.version = 2;
+  auto stale = p.a.send(bytes_of(2, 48), o, p.now);
+  ASSERT_TRUE(stale.ok());
+  EXPECT_EQ(p.a.stats().lanes[1].coalesced, 3u);
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Delivered) == 1; }));
+  ASSERT_EQ(p.count(p.ev_b, Ev::Kind::Received), 1u);
+  EXPECT_EQ(p.ev_b[0].version, 3u);
+  EXPECT_EQ(p.ev_b[0].key, 42u);
+  std::set<MessageId> failed;
+  for (const auto& e : p.ev_a)
+    if (e.kind == Ev::Kind::Failed) {
+      EXPECT_EQ(e.reason, FailReason::Superseded);
+      failed.insert(e.id);
+    }
+  EXPECT_EQ(failed, (std::set<MessageId>{ids[0], ids[1], *stale}));
+}
+
+TEST(ConnectionExchange, LatestValueReceiverDropsVersionsNotNewer) {
+  Pair p;
+  SendOptions o = opts(Lane::Normal, Delivery::ReliableUnordered);
+  o.latest_value = true;
+  o.key = 7;
+  for (std::uint64_t v : {5u, 3u, 5u, 6u}) {
+    o.version = v;
+    ASSERT_TRUE(p.a.send(bytes_of(v, 16), o, p.now).ok());
+    p.settle_io();  // each version leaves before the next is queued: no coalescing
+  }
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Delivered) == 4; }));
+  std::vector<std::uint64_t> versions;
+  for (const auto& e : p.ev_b)
+    if (e.kind == Ev::Kind::Received) versions.push_back(e.version);
+  EXPECT_EQ(versions, (std::vector<std::uint64_t>{5, 6}));
+  EXPECT_EQ(p.b.stats().lanes[2].stale_dropped, 2u);
+}
+
+TEST(ConnectionExchange, CloseReachesThePeerAndFailsPending) {
+  Pair p;
+  p.drop = [](bool a_to_b, std::uint64_t i) { return a_to_b && i == 0; };
+  ASSERT_TRUE(p.a.send(bytes_of(1, 64), opts(), p.now).ok());
+  p.settle_io();
+  p.a.close(CloseReason::Normal, p.now);
+  ASSERT_TRUE(p.run_until([&] { return p.b.is_closed(); }));
+  EXPECT_TRUE(p.a.is_closed());
+  ASSERT_FALSE(p.ev_b.empty());
+  EXPECT_EQ(p.ev_b.back().kind, Ev::Kind::Closed);
+  EXPECT_TRUE(p.ev_b.back().by_peer);
+  EXPECT_EQ(p.count(p.ev_a, Ev::Kind::Failed), 1u);
+  EXPECT_FALSE(p.a.send(bytes_of(2, 8), opts(), p.now).ok());
+}
+
+TEST(ConnectionExchange, IdleConnectionStaysOpenWithKeepalives) {
+  Pair p;
+  p.run_for(1 * kNsPerSec);  // > idle_timeout would close without keepalives... 3 s default
+  p.run_for(3 * kNsPerSec);
+  EXPECT_FALSE(p.a.is_closed());
+  EXPECT_FALSE(p.b.is_closed());
+}
+
+TEST(ConnectionExchange, SilentPeerIsClosedByIdleTimeout) {
+  Pair p;
+  p.drop = [](bool a_to_b, std::uint64_t) { return !a_to_b; };  // b never answers
+  ASSERT_TRUE(p.run_until([&] { return p.a.is_closed(); }, 10 * kNsPerSec));
+  bool idle = false;
+  for (const auto& e : p.ev_a) idle |= e.kind == Ev::Kind::Closed && e.close_reason == CloseReason::IdleTimeout;
+  EXPECT_TRUE(idle);
+}
+
+}  // namespace
+}  // namespace hana::protocol::test
+
+namespace hana::protocol::test {
+namespace {
+
+TEST(ConnectionExchange, LatestValueCoalescingIsPerLaneModeAndKey) {
+  Pair p;
+  SendOptions o = opts(Lane::Normal, Delivery::ReliableOrdered);
+  o.latest_value = true;
+  for (std::uint64_t v = 1; v <= 3; ++v)
+    for (std::uint64_t key = 0; key < 100; ++key) {
+      o.key = key;
+      o.version = v;
+      ASSERT_TRUE(p.a.send(bytes_of(key * 10 + v, 40), o, p.now).ok());
+    }
+  // Same key on another lane and another mode: separate channels, not coalesced.
+  o.key = 0;
+  o.version = 1;
+  o.lane = Lane::High;
+  ASSERT_TRUE(p.a.send(bytes_of(999, 40), o, p.now).ok());
+  o.lane = Lane::Normal;
+  o.delivery = Delivery::ReliableUnordered;
+  ASSERT_TRUE(p.a.send(bytes_of(998, 40), o, p.now).ok());
+  EXPECT_EQ(p.a.stats().lanes[2].coalesced, 200u);
+  EXPECT_EQ(p.a.stats().lanes[2].queue_depth, 101u);
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Delivered) == 102; }));
+  std::size_t normal_ordered = 0;
+  for (const auto& e : p.ev_b)
+    if (e.kind == Ev::Kind::Received && e.lane == Lane::Normal && e.delivery == Delivery::ReliableOrdered) {
+      EXPECT_EQ(e.version, 3u);
+      ++normal_ordered;
+    }
+  EXPECT_EQ(normal_ordered, 100u);
+  EXPECT_EQ(p.count(p.ev_a, Ev::Kind::Failed), 200u);
+  // The receiver keeps versions per channel too: key 0 version 1 arrives on the other two.
+  EXPECT_EQ(p.count(p.ev_b, Ev::Kind::Received), 102u);
+  EXPECT_EQ(p.b.stats().lanes[2].stale_dropped + p.b.stats().lanes[1].stale_dropped, 0u);
+}
+
+}  // namespace
+}  // namespace hana::protocol::test

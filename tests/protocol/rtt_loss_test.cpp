@@ -1,0 +1,128 @@
+// RTT estimation, loss detection thresholds and probe-timeout backoff.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "protocol/loss_detection.h"
+#include "protocol/rtt_estimator.h"
+#include "protocol/sent_packets.h"
+
+namespace hana::protocol {
+namespace {
+
+constexpr TimeNs us(std::uint64_t v) { return v * kNsPerUs; }
+
+TEST(RttEstimator, FirstSampleSetsSmoothedAndHalfVariance) {
+  RttEstimator r(us(500));
+  EXPECT_FALSE(r.has_sample());
+  EXPECT_EQ(r.smoothed_ns(), us(500));
+  r.on_sample(us(40), 0, us(100));
+  EXPECT_EQ(r.smoothed_ns(), us(40));
+  EXPECT_EQ(r.var_ns(), us(20));
+  EXPECT_EQ(r.min_ns(), us(40));
+}
+
+TEST(RttEstimator, EwmaAndAckDelayOnlySubtractedWhenPlausible) {
+  RttEstimator r(us(500));
+  r.on_sample(us(40), 0, us(100));
+  // 80 us sample with 30 us ack delay: adjusted 50 us.
+  r.on_sample(us(80), us(30), us(100));
+  EXPECT_EQ(r.smoothed_ns(), (7 * us(40) + us(50)) / 8);
+  EXPECT_EQ(r.var_ns(), (3 * us(20) + us(10)) / 4);
+  EXPECT_EQ(r.latest_ns(), us(80));
+  // Ack delay that would take the sample below min RTT is ignored.
+  const TimeNs before = r.smoothed_ns();
+  r.on_sample(us(45), us(30), us(100));
+  EXPECT_EQ(r.smoothed_ns(), (7 * before + us(45)) / 8);
+  // Ack delay is capped at max_ack_delay.
+  RttEstimator c(us(500));
+  c.on_sample(us(10), 0, us(5));
+  c.on_sample(us(100), us(1000), us(5));
+  EXPECT_EQ(c.smoothed_ns(), (7 * us(10) + us(95)) / 8);
+  EXPECT_EQ(c.min_ns(), us(10));
+}
+
+TEST(ProbeTimeout, FloorBackoffAndCap) {
+  RttEstimator r(us(500));
+  r.on_sample(us(40), 0, us(100));
+  LossConfig cfg;
+  cfg.max_ack_delay_ns = us(100);
+  cfg.pto_floor_ns = us(1000);
+  cfg.pto_cap_ns = us(10000);
+  // srtt 40 + max(4*20, 20) + 100 = 220 us < floor 1 ms.
+  EXPECT_EQ(pto_duration_ns(r, cfg, 0), us(1000));
+  EXPECT_EQ(pto_duration_ns(r, cfg, 1), us(2000));
+  EXPECT_EQ(pto_duration_ns(r, cfg, 3), us(8000));
+  EXPECT_EQ(pto_duration_ns(r, cfg, 4), us(10000));   // capped
+  EXPECT_EQ(pto_duration_ns(r, cfg, 60), us(10000));  // no overflow
+  cfg.pto_floor_ns = us(50);
+  EXPECT_EQ(pto_duration_ns(r, cfg, 0), us(220));
+}
+
+SentPackets make_sent(std::uint64_t count, TimeNs spacing) {
+  SentPackets s(16);
+  for (std::uint64_t pn = 0; pn < count; ++pn) {
+    SentPacket& p = s.push(pn);
+    p.time_sent = pn * spacing;
+    p.ack_eliciting = p.in_flight = true;
+    p.size_bytes = 100;
+  }
+  return s;
+}
+
+TEST(LossDetection, PacketThresholdDeclaresOlderPacketsLost) {
+  SentPackets s = make_sent(10, us(1));
+  s.settle(9);  // largest acked
+  std::vector<std::uint64_t> lost;
+  // Time threshold far away: only the count rule applies (9 - pn >= 3 -> pn <= 6).
+  auto t = detect_lost(s, 9, us(10), us(1000), 3, [&](std::uint64_t pn, SentPacket&) { lost.push_back(pn); });
+  EXPECT_EQ(lost, (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5, 6}));
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(*t, us(7) + us(1000));  // packet 7 becomes lost by time then
+  EXPECT_EQ(s.find(3), nullptr);
+  EXPECT_NE(s.find(7), nullptr);
+  EXPECT_EQ(s.base_pn(), 7u);
+}
+
+TEST(LossDetection, TimeThresholdDeclaresLostAfterLossDelay) {
+  SentPackets s = make_sent(3, us(10));  // sent at 0, 10, 20
+  s.settle(2);
+  std::vector<std::uint64_t> lost;
+  auto on_lost = [&](std::uint64_t pn, SentPacket&) { lost.push_back(pn); };
+  auto t = detect_lost(s, 2, us(30), us(25), 3, on_lost);  // lost if sent <= 5 us
+  EXPECT_EQ(lost, (std::vector<std::uint64_t>{0}));
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(*t, us(35));
+  lost.clear();
+  t = detect_lost(s, 2, us(35), us(25), 3, on_lost);
+  EXPECT_EQ(lost, (std::vector<std::uint64_t>{1}));
+  EXPECT_FALSE(t.has_value());
+}
+
+TEST(LossDetection, LossDelayUsesLargerOfSmoothedAndLatestWithGranularityFloor) {
+  RttEstimator r(us(500));
+  r.on_sample(us(40), 0, 0);
+  r.on_sample(us(80), 0, 0);
+  EXPECT_EQ(loss_delay_ns(r, 1.125), static_cast<TimeNs>(us(80) * 1.125));
+  RttEstimator tiny(us(500));
+  tiny.on_sample(us(2), 0, 0);
+  EXPECT_EQ(loss_delay_ns(tiny, 1.125), kTimerGranularityNs);
+}
+
+TEST(SentPackets, RingGrowsAndKeepsRecordsByPacketNumber) {
+  SentPackets s(16);
+  for (std::uint64_t pn = 100; pn < 200; ++pn) s.push(pn).size_bytes = static_cast<std::uint32_t>(pn);
+  EXPECT_EQ(s.size(), 100u);
+  for (std::uint64_t pn = 100; pn < 200; ++pn) ASSERT_EQ(s.find(pn)->size_bytes, pn);
+  s.settle(150);
+  EXPECT_EQ(s.find(150), nullptr);
+  EXPECT_EQ(s.base_pn(), 100u);
+  for (std::uint64_t pn = 100; pn < 150; ++pn) s.settle(pn);
+  EXPECT_EQ(s.base_pn(), 151u);
+  EXPECT_EQ(s.in_flight_count(), 49u);
+  EXPECT_EQ(s.find(99), nullptr);
+  EXPECT_EQ(s.find(200), nullptr);
+}
+
+}  // namespace
+}  // namespace hana::protocol

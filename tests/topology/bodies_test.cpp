@@ -1,0 +1,209 @@
+// Topology bodies: round trips, every malformation rejected, nothing read past the end.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "topology/bodies.h"
+
+namespace hana::topology {
+namespace {
+
+std::vector<std::uint8_t> encode(const GossipHeader& h, const std::vector<Update>& updates) {
+  std::vector<std::uint8_t> buf(2048);
+  BodyWriter w(buf);
+  const std::size_t count_at = encode_gossip_header(w, h);
+  for (const auto& u : updates) EXPECT_TRUE(encode_update(w, u));
+  w.patch_u8(count_at, static_cast<std::uint8_t>(updates.size()));
+  EXPECT_TRUE(w.ok());
+  buf.resize(w.size());
+  return buf;
+}
+
+std::vector<Update> sample_updates() {
+  std::vector<Update> out;
+  Update alive;
+  alive.kind = UpdateKind::Alive;
+  alive.node = 0x1122334455667788ull;
+  alive.number = 300;
+  alive.address = Address::ipv4(10, 0, 0, 7, 7000);
+  alive.eligible = false;
+  alive.name = "wall-left";
+  out.push_back(alive);
+  Update suspect;
+  suspect.kind = UpdateKind::Suspect;
+  suspect.node = 5;
+  suspect.number = 1;
+  suspect.from = 9;
+  out.push_back(suspect);
+  Update dead = suspect;
+  dead.kind = UpdateKind::Dead;
+  out.push_back(dead);
+  Update left;
+  left.kind = UpdateKind::Left;
+  left.node = 6;
+  left.number = 2;
+  out.push_back(left);
+  Update coord;
+  coord.kind = UpdateKind::Coordinator;
+  coord.node = 3;
+  coord.number = 17;
+  out.push_back(coord);
+  Update disp;
+  disp.kind = UpdateKind::Displays;
+  disp.node = 8;
+  disp.number = 4;
+  disp.display_count = 2;
+  disp.displays[0] = WireDisplay{"d0", true, "3840x2160@60"};
+  disp.displays[1] = WireDisplay{"d1", false, ""};
+  out.push_back(disp);
+  Update v6 = alive;
+  v6.address = *Address::parse("[::1]:9");
+  out.push_back(v6);
+  return out;
+}
+
+TEST(Bodies, GossipRoundTripEveryKind) {
+  const auto updates = sample_updates();
+  for (auto kind : {GossipKind::Ping, GossipKind::Ack, GossipKind::PingReq, GossipKind::Push}) {
+    for (NodeId relay : {NodeId{0}, NodeId{42}}) {
+      GossipHeader h;
+      h.kind = kind;
+      h.sender = 77;
+      const bool has_seq = kind != GossipKind::Push;
+      h.seq = has_seq ? 1234567 : 0;
+      const bool relayable = kind == GossipKind::Ping || kind == GossipKind::Ack;
+      h.relay_for = relayable ? relay : 0;
+      h.target = (kind == GossipKind::Ping || kind == GossipKind::PingReq || h.relay_for) ? 99 : 0;
+      const auto bytes = encode(h, updates);
+      GossipView v;
+      ASSERT_TRUE(decode_gossip(bytes, v)) << static_cast<int>(kind);
+      EXPECT_EQ(v.header, h);
+      ASSERT_EQ(v.update_count, updates.size());
+      UpdateReader r(v);
+      Update u;
+      for (const auto& expect : updates) {
+        ASSERT_TRUE(r.next(u));
+        EXPECT_EQ(u, expect);
+        EXPECT_EQ(encoded_size(u), encoded_size(expect));
+      }
+      EXPECT_FALSE(r.next(u));
+    }
+  }
+}
+
+TEST(Bodies, EncodedSizeMatchesBytes) {
+  for (const auto& u : sample_updates()) {
+    std::vector<std::uint8_t> buf(512);
+    BodyWriter w(buf);
+    ASSERT_TRUE(encode_update(w, u));
+    EXPECT_EQ(w.size(), encoded_size(u));
+  }
+}
+
+TEST(Bodies, EveryTruncationRejected) {
+  GossipHeader h;
+  h.kind = GossipKind::Ping;
+  h.sender = 1;
+  h.seq = 3;
+  h.target = 2;
+  const auto bytes = encode(h, sample_updates());
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    GossipView v;
+    EXPECT_FALSE(decode_gossip(Bytes(bytes.data(), n), v)) << n;
+  }
+  auto longer = bytes;
+  longer.push_back(0);
+  GossipView v;
+  EXPECT_FALSE(decode_gossip(longer, v)) << "trailing byte";
+}
+
+TEST(Bodies, BadFieldsRejected) {
+  GossipHeader h;
+  h.kind = GossipKind::Push;
+  h.sender = 1;
+  auto base = encode(h, {sample_updates()[0]});
+  GossipView v;
+  ASSERT_TRUE(decode_gossip(base, v));
+  auto bad = base;
+  bad[0] = 0;  // kind 0
+  EXPECT_FALSE(decode_gossip(bad, v));
+  bad = base;
+  bad[0] = 9;  // unknown kind
+  EXPECT_FALSE(decode_gossip(bad, v));
+  bad = base;
+  bad[0] = static_cast<std::uint8_t>(GossipKind::Push) | kGossipRelayed;  // relay flag on a Push
+  EXPECT_FALSE(decode_gossip(bad, v));
+  bad = base;
+  for (int i = 1; i <= 8; ++i) bad[static_cast<std::size_t>(i)] = 0;  // sender 0
+  EXPECT_FALSE(decode_gossip(bad, v));
+  bad = base;
+  bad[10] = 7;  // update kind 7
+  EXPECT_FALSE(decode_gossip(bad, v));
+  bad = base;
+  bad[9] = 2;  // claims two updates, has one
+  EXPECT_FALSE(decode_gossip(bad, v));
+  // Alive address family 5.
+  bad = base;
+  bad[10 + 1 + 8 + 2] = 5;
+  EXPECT_FALSE(decode_gossip(bad, v));
+}
+
+TEST(Bodies, OversizedStringsRejected) {
+  GossipHeader h;
+  h.kind = GossipKind::Push;
+  h.sender = 1;
+  auto bytes = encode(h, {});
+  bytes[9] = 1;
+  // Alive with a 33-byte name (limit 32) written by hand.
+  const std::uint8_t head[] = {1, 5, 0, 0, 0, 0, 0, 0, 0, 1, 4, 1, 0, 10, 0, 0, 1, 1, 33};
+  bytes.insert(bytes.end(), std::begin(head), std::end(head));
+  bytes.insert(bytes.end(), 33, 'x');
+  GossipView v;
+  EXPECT_FALSE(decode_gossip(bytes, v));
+  bytes[bytes.size() - 34] = 32;
+  bytes.pop_back();
+  EXPECT_TRUE(decode_gossip(bytes, v));
+}
+
+TEST(Bodies, WriterIsAllOrNothing) {
+  std::vector<std::uint8_t> buf(30);
+  BodyWriter w(buf);
+  GossipHeader h;
+  h.kind = GossipKind::Push;
+  h.sender = 1;
+  encode_gossip_header(w, h);
+  const std::size_t before = w.size();
+  EXPECT_FALSE(encode_update(w, sample_updates()[0]));  // does not fit
+  EXPECT_EQ(w.size(), before);
+  EXPECT_TRUE(w.ok());
+}
+
+TEST(Bodies, BeaconRoundTripAndRejects) {
+  Beacon b;
+  b.node = 12;
+  b.incarnation = 99999;
+  b.eligible = true;
+  b.coordinator = true;
+  b.term = 4;
+  b.coordinator_id = 12;
+  b.address = Address::ipv4(192, 168, 1, 2, 4000);
+  b.name = "node-a";
+  b.members = 57;
+  b.displays = 3;
+  b.displays_available = 2;
+  std::vector<std::uint8_t> buf(256);
+  BodyWriter w(buf);
+  encode_beacon(w, b);
+  ASSERT_TRUE(w.ok());
+  buf.resize(w.size());
+  Beacon out;
+  ASSERT_TRUE(decode_beacon(buf, out));
+  EXPECT_EQ(out, b);
+  for (std::size_t n = 0; n < buf.size(); ++n) EXPECT_FALSE(decode_beacon(Bytes(buf.data(), n), out)) << n;
+  auto bad = buf;
+  bad.back() = 4;  // more available than displays
+  EXPECT_FALSE(decode_beacon(bad, out));
+}
+
+}  // namespace
+}  // namespace hana::topology

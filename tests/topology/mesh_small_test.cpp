@@ -1,0 +1,155 @@
+// Mesh behaviour on small clusters in the simulator: join, messages, failure,
+// coordinator, leave, restart, peer limit.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "topology/sim_cluster.h"
+
+namespace hana::topology::test {
+namespace {
+
+constexpr TimeNs kSec = kNsPerSec;
+
+TEST(MeshSmall, SeedsJoinIntoOneConnectedView) {
+  Cluster c({.nodes = 5, .seed = 3});
+  std::map<std::size_t, int> ups;
+  c.on_event = [&](std::size_t n, const MeshEvent& e, TimeNs) {
+    if (std::holds_alternative<PeerUp>(e)) ++ups[n];
+  };
+  c.start_all();
+  auto t = c.run_until([&] { return c.converged(); }, 5 * kSec);
+  ASSERT_TRUE(t) << "no full view";
+  for (std::size_t i = 0; i < c.size(); ++i) EXPECT_EQ(ups[i], 4) << i;
+  auto coord = c.run_until([&] { return c.agreed_coordinator().has_value(); }, 2 * kSec);
+  ASSERT_TRUE(coord);
+  EXPECT_EQ(*c.agreed_coordinator(), Cluster::id(0));
+}
+
+TEST(MeshSmall, BeaconsDiscoverEveryone) {
+  Cluster c({.nodes = 8, .seed = 4, .discovery = Discovery::Beacons});
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
+  ASSERT_TRUE(c.run_until([&] { return c.agreed_coordinator().has_value(); }, 2 * kSec));
+  EXPECT_EQ(*c.agreed_coordinator(), Cluster::id(0));
+}
+
+TEST(MeshSmall, SendAndBroadcastArrive) {
+  Cluster c({.nodes = 4, .seed = 5});
+  std::map<std::size_t, std::vector<std::string>> got;
+  std::map<std::size_t, int> delivered;
+  c.on_event = [&](std::size_t n, const MeshEvent& e, TimeNs) {
+    if (auto* r = std::get_if<MessageReceived>(&e)) got[n].emplace_back(r->payload.begin(), r->payload.end());
+    if (std::holds_alternative<MessageDelivered>(e)) ++delivered[n];
+  };
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
+  const std::string hello = "hello";
+  auto id = c.node(1).send(Cluster::id(2), protocol::Bytes(reinterpret_cast<const std::uint8_t*>(hello.data()), hello.size()), {}, c.now());
+  ASSERT_TRUE(id.ok());
+  const std::string all = "to-all";
+  auto bid = c.node(0).broadcast(protocol::Bytes(reinterpret_cast<const std::uint8_t*>(all.data()), all.size()), {}, c.now());
+  ASSERT_TRUE(bid.ok());
+  c.after_call(1);
+  c.after_call(0);
+  ASSERT_TRUE(c.run_for(kSec));
+  EXPECT_EQ(got[2], (std::vector<std::string>{"hello", "to-all"}));
+  EXPECT_EQ(got[1], std::vector<std::string>{"to-all"});
+  EXPECT_EQ(got[3], std::vector<std::string>{"to-all"});
+  EXPECT_EQ(delivered[0], 3);
+  EXPECT_EQ(delivered[1], 1);
+  auto bad = c.node(1).send(999, {}, {}, c.now());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, Errc::UnknownPeer);
+}
+
+TEST(MeshSmall, KilledNodeDeclaredDeadEverywhereAndCoordinatorMoves) {
+  Cluster c({.nodes = 6, .seed = 6});
+  std::map<std::size_t, int> downs;
+  c.on_event = [&](std::size_t n, const MeshEvent& e, TimeNs) {
+    if (auto* d = std::get_if<PeerDown>(&e)) {
+      EXPECT_EQ(d->peer, Cluster::id(0)) << "false positive at node " << n;
+      ++downs[n];
+    }
+  };
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged() && c.agreed_coordinator(); }, 5 * kSec));
+  const auto term_before = c.node(1).term();
+  c.kill(0);
+  ASSERT_TRUE(c.run_until([&] { return c.all_see(0, MemberState::Dead); }, 5 * kSec));
+  ASSERT_TRUE(c.run_until([&] { return c.agreed_coordinator() == Cluster::id(1); }, 2 * kSec));
+  EXPECT_GT(c.node(3).term(), term_before);
+  for (std::size_t i = 1; i < c.size(); ++i) EXPECT_EQ(downs[i], 1) << i;
+}
+
+TEST(MeshSmall, GracefulLeaveIsAnnounced) {
+  Cluster c({.nodes = 4, .seed = 7});
+  std::map<std::size_t, int> lefts, downs;
+  c.on_event = [&](std::size_t n, const MeshEvent& e, TimeNs) {
+    if (std::holds_alternative<PeerLeft>(e)) ++lefts[n];
+    if (std::holds_alternative<PeerDown>(e)) ++downs[n];
+  };
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
+  c.node(2).leave(c.now());
+  c.after_call(2);
+  ASSERT_TRUE(c.run_until([&] { return c.all_see(2, MemberState::Left); }, kSec));
+  ASSERT_TRUE(c.run_for(2 * kSec));
+  EXPECT_TRUE(c.all_see(2, MemberState::Left));
+  for (std::size_t i : {0u, 1u, 3u}) {
+    EXPECT_EQ(lefts[i], 1) << i;
+    EXPECT_EQ(downs[i], 0) << i;
+  }
+}
+
+TEST(MeshSmall, RestartedNodeComesBackAlive) {
+  Cluster c({.nodes = 4, .seed = 8});
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
+  c.kill(3);
+  ASSERT_TRUE(c.run_until([&] { return c.all_see(3, MemberState::Dead); }, 5 * kSec));
+  c.start(3);  // same id and address, new process
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 10 * kSec));
+  EXPECT_GT(c.member(0, 3)->incarnation, 0u);
+}
+
+TEST(MeshSmall, PeerLimitRefusesTheExtraNode) {
+  Config cfg;
+  cfg.max_peers = 2;
+  Cluster c({.nodes = 4, .seed = 9, .config = cfg});
+  for (std::size_t i = 0; i < 3; ++i) c.start(i);
+  ASSERT_TRUE(c.run_for(3 * kSec));
+  EXPECT_EQ(c.node(0).members().size(), 2u);
+  c.start(3);
+  ASSERT_TRUE(c.run_for(3 * kSec));
+  EXPECT_EQ(c.node(0).members().size(), 2u);
+  EXPECT_GT(c.node(0).counters().refused_peer_limit, 0u);
+  EXPECT_EQ(c.node(3).members().size(), 0u);
+}
+
+TEST(MeshSmall, DisplaysReachEveryNode) {
+  Cluster c({.nodes = 3, .seed = 10});
+  std::map<std::size_t, int> avail;
+  c.on_event = [&](std::size_t n, const MeshEvent& e, TimeNs) {
+    if (auto* d = std::get_if<DisplayAvailability>(&e))
+      if (d->node == Cluster::id(1)) avail[n] += d->available ? 1 : -1;
+  };
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
+  c.node(1).set_displays({{"wall-0", true, "3840x2160@60"}, {"wall-1", true, ""}}, c.now());
+  c.after_call(1);
+  ASSERT_TRUE(c.run_for(kSec));
+  EXPECT_EQ(avail[0], 2);
+  EXPECT_EQ(avail[2], 2);
+  ASSERT_NE(c.member(0, 1), nullptr);
+  ASSERT_EQ(c.member(0, 1)->displays.size(), 2u);
+  EXPECT_EQ(c.member(0, 1)->displays[0].metadata, "3840x2160@60");
+  c.node(1).set_displays({{"wall-0", false, "3840x2160@60"}, {"wall-1", true, ""}}, c.now());
+  c.after_call(1);
+  ASSERT_TRUE(c.run_for(kSec));
+  EXPECT_EQ(avail[0], 1);
+  EXPECT_FALSE(c.member(2, 1)->displays[0].available);
+}
+
+}  // namespace
+}  // namespace hana::topology::test

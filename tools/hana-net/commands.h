@@ -1,0 +1,48 @@
+// hana-net subcommands. Each lives in its own file and registers itself on the CLI11
+// app from main.cpp; to add one (node, peers, stats, get, set, ...) write
+// <name>.cpp with an add_<name>_command() and add one line to main.cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "hana/node.h"
+
+namespace hana::cli {
+
+// Exit codes: 0 success, 1 runtime failure, 2 usage error.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+// Thrown by a command's run function for a bad argument value: main prints it with
+// the usage and exits 2.
+struct UsageError {
+  std::string message;
+};
+
+// The result of a subcommand's run, written by its callback.
+struct Outcome {
+  int exit_code = kExitOk;
+};
+
+void add_echo_command(CLI::App& app, Outcome& outcome);
+void add_ping_command(CLI::App& app, Outcome& outcome);
+void add_node_command(CLI::App& app, Outcome& outcome);      // node_command.cpp
+void add_control_commands(CLI::App& app, Outcome& outcome);  // control_commands.cpp: peers, stats, get, set
+
+// ---- shared helpers (common.cpp) ----
+Address parse_address_or_throw(const std::string& text, const char* what);
+Lane parse_lane_or_throw(const std::string& text);
+Delivery parse_delivery_or_throw(const std::string& text);
+IoBackend parse_backend_or_throw(const std::string& text);
+// Creates and starts a node; prints the error and returns nullptr on failure.
+std::unique_ptr<Node> start_node(const Config& config, NodeOptions options);
+// Stops the process cleanly on SIGINT/SIGTERM: install once, then poll.
+void install_signal_handlers();
+bool interrupted();
+
+}  // namespace hana::cli

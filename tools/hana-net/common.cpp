@@ -1,0 +1,61 @@
+#include <csignal>
+#include <cstdio>
+
+#include "commands.h"
+
+namespace hana::cli {
+namespace {
+volatile std::sig_atomic_t g_interrupted = 0;
+void on_signal(int) { g_interrupted = 1; }
+}  // namespace
+
+void install_signal_handlers() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+bool interrupted() { return g_interrupted != 0; }
+
+Address parse_address_or_throw(const std::string& text, const char* what) {
+  auto a = Address::parse(text);
+  if (!a) throw UsageError{std::string(what) + ": '" + text + "' is not ADDR:PORT (e.g. 127.0.0.1:7000 or [::1]:7000)"};
+  return *a;
+}
+
+Lane parse_lane_or_throw(const std::string& text) {
+  for (std::size_t i = 0; i < kLaneCount; ++i) {
+    const auto lane = static_cast<Lane>(i);
+    if (text == to_string(lane) || text == std::to_string(i)) return lane;
+  }
+  throw UsageError{"--lane: '" + text + "' is not one of control, high, normal, bulk (or 0-3)"};
+}
+
+Delivery parse_delivery_or_throw(const std::string& text) {
+  for (std::size_t i = 0; i < kDeliveryCount; ++i) {
+    const auto d = static_cast<Delivery>(i);
+    if (text == to_string(d)) return d;
+  }
+  throw UsageError{"--delivery: '" + text +
+                   "' is not one of reliable-ordered, reliable-unordered, unreliable-sequenced, unreliable"};
+}
+
+IoBackend parse_backend_or_throw(const std::string& text) {
+  if (text == "uring") return IoBackend::Uring;
+  if (text == "epoll") return IoBackend::Epoll;
+  if (text == "auto") return IoBackend::Auto;
+  throw UsageError{"--backend: '" + text + "' is not one of uring, epoll, auto"};
+}
+
+std::unique_ptr<Node> start_node(const Config& config, NodeOptions options) {
+  auto node = Node::create(config, std::move(options));
+  if (!node) {
+    std::fprintf(stderr, "hana-net: %s\n", node.error().message);
+    return nullptr;
+  }
+  if (auto r = (*node)->start(); !r) {
+    std::fprintf(stderr, "hana-net: cannot start: %s\n", r.error().message);
+    return nullptr;
+  }
+  return std::move(*node);
+}
+
+}  // namespace hana::cli

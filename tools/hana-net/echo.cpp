@@ -1,0 +1,52 @@
+// `hana-net echo --bind ADDR:PORT`: serves; every received message goes back to its
+// sender on the same lane with the same delivery mode.
+#include <cstdio>
+#include <thread>
+
+#include "commands.h"
+
+namespace hana::cli {
+
+void add_echo_command(CLI::App& app, Outcome& outcome) {
+  auto* cmd = app.add_subcommand("echo", "Echo every received message back to its sender");
+  auto bind = std::make_shared<std::string>();
+  auto backend = std::make_shared<std::string>("auto");
+  auto busy = std::make_shared<bool>(false);
+  cmd->add_option("--bind", *bind, "Address to listen on, ADDR:PORT")->required();
+  cmd->add_option("--backend", *backend, "I/O backend: uring, epoll or auto");
+  cmd->add_flag("--busy-poll", *busy, "Event loop and echo thread never sleep");
+  cmd->callback([&outcome, bind, backend, busy] {
+    NodeOptions options;
+    options.bind = parse_address_or_throw(*bind, "--bind");
+    options.backend = parse_backend_or_throw(*backend);
+    Config config;
+    config.busy_poll = *busy;
+    install_signal_handlers();
+    auto node = start_node(config, options);
+    if (!node) {
+      outcome.exit_code = kExitFailure;
+      return;
+    }
+    Event ev;
+    std::uint64_t echoed = 0, refused = 0;
+    while (!interrupted()) {
+      const bool got = *busy ? node->poll_event(ev) : node->wait_event(ev, 100 * kNsPerMs);
+      if (!got) {
+        if (*busy) std::this_thread::yield();  // lets the loop thread run when both share a CPU
+        continue;
+      }
+      if (ev.kind != EventKind::Received) continue;
+      auto r = node->send(ev.peer, ev.lane, ev.payload.bytes(), ev.delivery);
+      if (r) {
+        ++echoed;
+      } else {
+        ++refused;  // back-pressure: the echo is dropped, the pinger counts it lost
+      }
+    }
+    node->stop();
+    std::fprintf(stderr, "hana-net echo: %llu echoed, %llu refused\n", static_cast<unsigned long long>(echoed),
+                 static_cast<unsigned long long>(refused));
+  });
+}
+
+}  // namespace hana::cli

@@ -1,0 +1,127 @@
+// `hana-sim mesh`: N topology::Mesh nodes in virtual time (see topology/sim_mesh_scenario.h):
+// cold start, idle bandwidth, kill/restart detection trials, coordinator failovers, a
+// lossy soak and a 50/50 partition that heals. Prints the figures as text or JSON.
+// Exit 1 if a correctness property failed (no agreement, a false Dead), 2 on bad usage.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "topology/sim_mesh_scenario.h"
+
+namespace hana::tools {
+namespace {
+
+struct MeshCli {
+  topology::test::MeshScenarioOptions o;
+  bool json = false;
+  bool seeds = false;
+  bool no_partition = false;
+  double delay_us = 25;
+  std::vector<std::string> knobs;
+};
+
+nlohmann::json pct(const topology::test::Percentiles& p) {
+  return {{"samples", p.samples}, {"p50_ms", p.p50_ms}, {"p99_ms", p.p99_ms}, {"max_ms", p.max_ms}};
+}
+
+int run(MeshCli& cli) {
+  auto& o = cli.o;
+  for (const auto& kv : cli.knobs) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos) {
+      std::cerr << "hana-sim mesh: --knob wants NAME=VALUE, got '" << kv << "'\n";
+      return kExitUsage;
+    }
+    if (auto r = o.config.set(kv.substr(0, eq), kv.substr(eq + 1)); !r) {
+      std::cerr << "hana-sim mesh: " << r.error().message << "\n";
+      return kExitUsage;
+    }
+  }
+  if (o.nodes < 2 || o.loss < 0 || o.loss >= 1 || o.idle_s <= 0 || o.soak_s < 0) {
+    std::cerr << "hana-sim mesh: need --nodes >= 2, 0 <= --loss < 1, --idle-s > 0, --soak-s >= 0\n";
+    return kExitUsage;
+  }
+  o.discovery = cli.seeds ? topology::test::Discovery::Seeds : topology::test::Discovery::Beacons;
+  o.partition = !cli.no_partition;
+  o.delay_ns = static_cast<TimeNs>(cli.delay_us * 1000);
+  const auto r = topology::test::run_mesh_scenario(o);
+  const bool pass = r.ok && r.false_positives == 0 && (!o.partition || r.coordinators_after_heal == 1);
+  if (cli.json) {
+    nlohmann::json j = {
+        {"ok", pass},
+        {"error", r.error},
+        {"nodes", o.nodes},
+        {"loss", o.loss},
+        {"kill", o.kill},
+        {"seed", o.seed},
+        {"trials", o.trials},
+        {"discovery", cli.seeds ? "seeds" : "beacons"},
+        {"probe_interval_ms", o.config.probe_interval_ms},
+        {"cold_start_view_ms", r.cold_start_view_ms},
+        {"cold_start_connected_ms", r.cold_start_connected_ms},
+        {"cold_start_coordinator_ms", r.cold_start_coordinator_ms},
+        {"detection_agreed", pct(r.detection_agreed)},
+        {"detection_observer", pct(r.detection_observer)},
+        {"failover", pct(r.failover)},
+        {"false_positives", r.false_positives},
+        {"false_suspicions", r.false_suspicions},
+        {"soak_s", r.soak_s},
+        {"idle_bytes_per_node_per_s", r.idle_bytes_per_node_per_s},
+        {"idle_max_bytes_per_node_per_s", r.idle_max_bytes_per_node_per_s},
+        {"idle_wire_bytes_per_node_per_s", r.idle_wire_bytes_per_node_per_s},
+        {"idle_datagrams_per_node_per_s", r.idle_datagrams_per_node_per_s},
+        {"partition_heal_ms", r.partition_heal_ms},
+        {"coordinators_after_heal", r.coordinators_after_heal},
+        {"final_term", r.final_term},
+        {"steps", r.steps},
+    };
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << "mesh: " << o.nodes << " nodes, loss " << o.loss << ", seed " << o.seed << (pass ? "  OK" : "  FAILED") << "\n";
+    if (!r.error.empty()) std::cout << "  error: " << r.error << "\n";
+    std::cout << "  cold start: full view " << r.cold_start_view_ms << " ms, all connected " << r.cold_start_connected_ms
+              << " ms, coordinator " << r.cold_start_coordinator_ms << " ms\n";
+    std::cout << "  detection (all agree): p50 " << r.detection_agreed.p50_ms << " ms, p99 " << r.detection_agreed.p99_ms << " ms ("
+              << r.detection_agreed.samples << " trials)\n";
+    std::cout << "  detection (per observer): p50 " << r.detection_observer.p50_ms << " ms, p99 " << r.detection_observer.p99_ms
+              << " ms (" << r.detection_observer.samples << " samples)\n";
+    std::cout << "  failover: p50 " << r.failover.p50_ms << " ms, p99 " << r.failover.p99_ms << " ms (" << r.failover.samples << " trials)\n";
+    std::cout << "  false positives: " << r.false_positives << " (suspicions refuted: " << r.false_suspicions << ") over " << r.soak_s
+              << " s soak\n";
+    std::cout << "  idle: " << r.idle_bytes_per_node_per_s << " B/s per node (UDP payload; max " << r.idle_max_bytes_per_node_per_s
+              << "), " << r.idle_wire_bytes_per_node_per_s << " B/s with IP+UDP headers, " << r.idle_datagrams_per_node_per_s
+              << " datagrams/s\n";
+    if (o.partition)
+      std::cout << "  partition 50/50 healed in " << r.partition_heal_ms << " ms, coordinators after heal: " << r.coordinators_after_heal
+                << ", term " << r.final_term << "\n";
+  }
+  return pass ? kExitOk : kExitPropertyFailed;
+}
+
+}  // namespace
+
+std::function<int()> register_mesh_command(CLI::App& app) {
+  auto cli = std::make_shared<MeshCli>();
+  CLI::App* mesh = app.add_subcommand("mesh", "N topology::Mesh nodes in virtual time: cold start, detection, failover, soak, partition");
+  mesh->add_option("--nodes", cli->o.nodes, "Number of nodes")->capture_default_str();
+  mesh->add_option("--loss", cli->o.loss, "Per-datagram loss on every link (0..1), whole run")->capture_default_str();
+  mesh->add_option("--kill", cli->o.kill, "Nodes killed at once per detection trial")->capture_default_str();
+  mesh->add_option("--seed", cli->o.seed, "Seed (network and nodes)")->capture_default_str();
+  mesh->add_option("--trials", cli->o.trials, "Detection trials and failover trials (each)")->capture_default_str();
+  mesh->add_option("--idle-s", cli->o.idle_s, "Idle window for the bandwidth figure (virtual seconds)")->capture_default_str();
+  mesh->add_option("--soak-s", cli->o.soak_s, "Lossy soak for false positives (virtual seconds; 3600 = one hour)")->capture_default_str();
+  mesh->add_option("--partition-s", cli->o.partition_s, "How long the 50/50 partition lasts")->capture_default_str();
+  mesh->add_flag("--no-partition", cli->no_partition, "Skip the partition phase");
+  mesh->add_flag("--seeds", cli->seeds, "Discover through a seed (node 0) instead of multicast beacons");
+  mesh->add_option("--delay-us", cli->delay_us, "One-way link delay in microseconds")->capture_default_str();
+  mesh->add_option("--knob", cli->knobs, "Override a knob, NAME=VALUE (repeatable)");
+  mesh->add_flag("--json", cli->json, "Print one JSON document");
+  return [cli] { return run(*cli); };
+}
+
+}  // namespace hana::tools

@@ -1,0 +1,148 @@
+// Bodies of BEACON and GOSSIP frames (the codec frames them with a length; this file
+// gives the bytes inside). docs/wire-format.md, "Topology bodies", is the reference.
+// Little-endian, bounds-checked; decoding never allocates (strings are views into
+// the datagram) and rejects anything out of range, with trailing bytes, or truncated.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "hana/address.h"
+#include "hana/types.h"
+#include "protocol/frames.h"
+
+namespace hana::topology {
+
+using protocol::Bytes;
+using protocol::MutableBytes;
+
+inline constexpr std::size_t kMaxNameBytes = 32;
+inline constexpr std::size_t kMaxDisplays = 8;
+inline constexpr std::size_t kMaxDisplayIdBytes = 32;
+inline constexpr std::size_t kMaxDisplayMetaBytes = 64;
+inline constexpr std::size_t kMaxUpdatesPerBody = 255;
+
+enum class GossipKind : std::uint8_t {
+  Ping = 1,     // "are you alive?" (direct, or relayed for an indirect probe)
+  Ack = 2,      // answer to a Ping (relayed back to the requester of an indirect probe)
+  PingReq = 3,  // "please probe `target` for me" (SWIM indirect probe)
+  Push = 4,     // updates only (event broadcast, suspicion notice, state sync)
+};
+inline constexpr std::uint8_t kMaxGossipKind = 4;
+inline constexpr std::uint8_t kGossipRelayed = 0x10;  // flag in the kind byte
+
+enum class UpdateKind : std::uint8_t {
+  Alive = 1,
+  Suspect = 2,
+  Dead = 3,
+  Left = 4,
+  Coordinator = 5,  // node = coordinator, number = term
+  Displays = 6,     // node = owner, number = version of its display list
+};
+inline constexpr std::uint8_t kMaxUpdateKind = 6;
+
+struct WireDisplay {
+  std::string_view id;
+  bool available = true;
+  std::string_view metadata;
+  bool operator==(const WireDisplay&) const = default;
+};
+
+// One membership fact. Which fields are on the wire depends on `kind`.
+struct Update {
+  UpdateKind kind = UpdateKind::Alive;
+  NodeId node = 0;
+  std::uint64_t number = 0;  // incarnation (Alive..Left), term (Coordinator), version (Displays)
+  NodeId from = 0;           // Suspect, Dead: the node that declared it
+  Address address;           // Alive
+  bool eligible = true;      // Alive: may become coordinator
+  std::string_view name;     // Alive
+  std::uint8_t display_count = 0;
+  std::array<WireDisplay, kMaxDisplays> displays{};
+  bool operator==(const Update& o) const;
+};
+
+struct GossipHeader {
+  GossipKind kind = GossipKind::Push;
+  NodeId sender = 0;
+  std::uint64_t seq = 0;  // Ping, Ack, PingReq
+  NodeId target = 0;      // Ping: who must answer; PingReq: whom to probe; relayed Ack: who answered
+  NodeId relay_for = 0;   // relayed Ping/Ack: the requester of the indirect probe (0 = direct)
+  bool operator==(const GossipHeader&) const = default;
+};
+
+struct Beacon {
+  NodeId node = 0;
+  std::uint64_t incarnation = 0;
+  bool eligible = true;
+  bool coordinator = false;
+  std::uint64_t term = 0;  // term of the claim the sender follows (0 = none)
+  NodeId coordinator_id = 0;
+  Address address;         // where to reach the sender
+  std::string_view name;
+  std::uint64_t members = 0;  // size of the sender's live view
+  std::uint8_t displays = 0;
+  std::uint8_t displays_available = 0;
+  bool operator==(const Beacon&) const = default;
+};
+
+// Bounds-checked appender; the first overflow sticks (ok() false).
+class BodyWriter {
+ public:
+  explicit BodyWriter(MutableBytes out) : out_(out) {}
+  bool ok() const { return ok_; }
+  std::size_t size() const { return pos_; }
+  Bytes written() const { return Bytes(out_.data(), pos_); }
+  void u8(std::uint8_t v);
+  void u16(std::uint16_t v);
+  void u64(std::uint64_t v);
+  void varint(std::uint64_t v);
+  void bytes(Bytes b);
+  void str8(std::string_view s);  // u8 length + bytes
+  void address(const Address& a);
+  // Rolls back to an earlier size (used to undo an update that did not fit).
+  void truncate(std::size_t size) {
+    pos_ = size < pos_ ? size : pos_;
+    ok_ = true;
+  }
+  // Patches one byte already written.
+  void patch_u8(std::size_t at, std::uint8_t v) {
+    if (at < pos_) out_[at] = v;
+  }
+
+ private:
+  MutableBytes out_;
+  std::size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+// Writes the header and a zero update count; returns the offset of the count byte.
+std::size_t encode_gossip_header(BodyWriter& w, const GossipHeader& h);
+// Appends one update all-or-nothing; false (writer unchanged) if it did not fit.
+bool encode_update(BodyWriter& w, const Update& u);
+std::size_t encoded_size(const Update& u);
+void encode_beacon(BodyWriter& w, const Beacon& b);
+
+struct GossipView {
+  GossipHeader header;
+  std::uint8_t update_count = 0;
+  Bytes updates;  // validated; iterate with UpdateReader
+};
+// Validates the whole body (header and every update); false on any malformation.
+bool decode_gossip(Bytes body, GossipView& out);
+bool decode_beacon(Bytes body, Beacon& out);
+
+// Iterates the updates of a validated GossipView.
+class UpdateReader {
+ public:
+  explicit UpdateReader(const GossipView& view) : rest_(view.updates), left_(view.update_count) {}
+  bool next(Update& out);
+
+ private:
+  Bytes rest_;
+  std::uint8_t left_;
+};
+
+}  // namespace hana::topology

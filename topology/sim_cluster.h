@@ -1,0 +1,215 @@
+// Simulator harness (header-only, for tests and hana-sim; links hana_sim): N
+// topology::Mesh nodes over sim::Network in virtual time.
+// Every run is bounded in virtual time and in steps; nothing sleeps.
+//
+// It drives the nodes itself over sim::Network instead of using sim::Driver: the
+// generic driver asks every endpoint for transmits and timeouts on every step, which
+// is O(nodes) per step; here a node's deadline only changes when it was called, so a
+// heap of deadlines makes a 100-node simulated hour affordable.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <queue>
+#include <unordered_map>
+
+#include "protocol/sim/network.h"
+#include "topology/mesh.h"
+
+namespace hana::topology::test {
+
+enum class Discovery { Beacons, Seeds };
+
+struct ClusterOptions {
+  std::size_t nodes = 5;
+  std::uint64_t seed = 1;
+  Discovery discovery = Discovery::Seeds;
+  sim::LinkParams link{};
+  Config config{};
+};
+
+class Cluster {
+ public:
+  explicit Cluster(const ClusterOptions& o)
+      : opts_(o), net_(o.seed, o.link), group_(Address::ipv4(239, 1, 2, 3, 7000)), buffer_(65'536) {
+    net_.add_group(group_);
+    nodes_.resize(o.nodes);
+    up_.assign(o.nodes, false);
+    deadline_.assign(o.nodes, kNone);
+  }
+
+  static Address address(std::size_t i) {
+    return Address::ipv4(10, 0, static_cast<std::uint8_t>(i / 200), static_cast<std::uint8_t>(i % 200 + 1), 7000);
+  }
+  static NodeId id(std::size_t i) { return 1000 + i; }
+  std::size_t index_of(NodeId id) const { return static_cast<std::size_t>(id - 1000); }
+
+  // Starts (or restarts) node i at the current virtual time.
+  void start(std::size_t i) {
+    Identity me;
+    me.id = id(i);
+    me.name = "n" + std::to_string(i);
+    me.listen = address(i);
+    nodes_[i] = std::make_unique<Mesh>(opts_.config, me, opts_.seed * 7919 + i * 104729 + restarts_++, now());
+    net_.add_endpoint(address(i));
+    by_address_[address(i)] = i;
+    up_[i] = true;
+    if (opts_.discovery == Discovery::Beacons) {
+      nodes_[i]->set_beacon_target(group_);
+    } else if (i != 0) {
+      (void)nodes_[i]->add_seed(address(0), now());
+    }
+    after_call(i);
+  }
+  void start_all() {
+    for (std::size_t i = 0; i < nodes_.size(); ++i) start(i);
+  }
+  // A crash: the node is frozen and receives nothing.
+  void kill(std::size_t i) { up_[i] = false; }
+
+  TimeNs now() const { return now_; }
+  Mesh& node(std::size_t i) { return *nodes_[i]; }
+  bool is_up(std::size_t i) const { return up_[i]; }
+  std::size_t size() const { return nodes_.size(); }
+  sim::Network& network() { return net_; }
+  std::uint64_t steps() const { return steps_; }
+
+  // Called for every event of every live node (events are drained after every step).
+  std::function<void(std::size_t node, const MeshEvent& e, TimeNs now)> on_event;
+
+  // Sends what node i has to send, drains its events, re-reads its deadline. Called
+  // after every call into a node.
+  void after_call(std::size_t i) {
+    Mesh& m = *nodes_[i];
+    for (std::size_t n = 0; n < 1'000'000; ++n) {
+      auto t = m.poll_transmit(buffer_, now_);
+      if (!t) break;
+      net_.send(address(i), t->to, sim::ByteView(buffer_.data(), t->size), now_);
+    }
+    while (auto e = m.poll_event())
+      if (on_event) on_event(i, *e, now_);
+    const auto d = m.next_timeout();
+    const TimeNs t = d ? std::max(*d, now_) : kNone;
+    if (t != deadline_[i]) {
+      deadline_[i] = t;
+      if (t != kNone) heap_.push({t, i});
+    }
+  }
+
+  // Runs for `dt` of virtual time; false if the step budget ran out (a runaway).
+  bool run_for(TimeNs dt, std::uint64_t max_steps = 500'000'000) {
+    const TimeNs until = now_ + dt;
+    for (std::uint64_t n = 0; n < max_steps; ++n) {
+      while (!heap_.empty() && (heap_.top().first != deadline_[heap_.top().second] || !up_[heap_.top().second])) heap_.pop();
+      TimeNs next = heap_.empty() ? kNone : heap_.top().first;
+      if (auto a = net_.next_delivery_time()) next = std::min(next, *a);
+      if (next == kNone || next > until) {
+        now_ = until;
+        return true;
+      }
+      now_ = std::max(now_, next);
+      ++steps_;
+      while (auto d = net_.poll_delivery(now_)) {
+        auto it = by_address_.find(d->to);
+        if (it != by_address_.end() && up_[it->second]) {
+          nodes_[it->second]->on_datagram(d->from, sim::ByteView(d->bytes), now_);
+          after_call(it->second);
+        }
+        net_.recycle(std::move(d->bytes));
+      }
+      while (!heap_.empty() && heap_.top().first <= now_) {
+        const auto [t, i] = heap_.top();
+        heap_.pop();
+        if (t != deadline_[i] || !up_[i]) continue;
+        deadline_[i] = kNone;
+        nodes_[i]->on_timeout(now_);
+        after_call(i);
+      }
+    }
+    return false;
+  }
+  // Runs until `pred` holds, checking every `check_every` of virtual time; returns the
+  // time it took or nullopt if it did not hold within `limit`.
+  std::optional<TimeNs> run_until(const std::function<bool()>& pred, TimeNs limit, TimeNs check_every = kNsPerMs) {
+    const TimeNs start = now();
+    while (now() - start <= limit) {
+      if (pred()) return now() - start;
+      if (!run_for(check_every)) return std::nullopt;
+    }
+    return pred() ? std::optional<TimeNs>(now() - start) : std::nullopt;
+  }
+
+  const Member* member(std::size_t viewer, std::size_t subject) const {
+    for (const auto& m : nodes_[viewer]->members())
+      if (m.id == id(subject)) return &m;
+    return nullptr;
+  }
+
+  // Every live node sees every other live node Alive and connected, and every
+  // crashed node Dead (or not at all).
+  bool converged(bool require_connected = true) const {
+    for (std::size_t v = 0; v < nodes_.size(); ++v) {
+      if (!up_[v]) continue;
+      for (std::size_t s = 0; s < nodes_.size(); ++s) {
+        if (s == v) continue;
+        const Member* m = member(v, s);
+        if (up_[s]) {
+          if (!m || m->state != MemberState::Alive || (require_connected && !m->connected)) return false;
+        } else if (m && m->state != MemberState::Dead && m->state != MemberState::Left) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+  // Every live node sees `subject` in `state`.
+  bool all_see(std::size_t subject, MemberState state) const {
+    for (std::size_t v = 0; v < nodes_.size(); ++v) {
+      if (!up_[v] || v == subject) continue;
+      const Member* m = member(v, subject);
+      if (!m || m->state != state) return false;
+    }
+    return true;
+  }
+  // The coordinator every live node agrees on, if they agree.
+  std::optional<NodeId> agreed_coordinator() const {
+    std::optional<NodeId> c;
+    for (std::size_t v = 0; v < nodes_.size(); ++v) {
+      if (!up_[v]) continue;
+      auto mine = nodes_[v]->coordinator();
+      if (!mine) return std::nullopt;
+      if (c && *c != *mine) return std::nullopt;
+      c = mine;
+    }
+    return c;
+  }
+  std::size_t lowest_live() const {
+    for (std::size_t i = 0; i < nodes_.size(); ++i)
+      if (up_[i]) return i;
+    return 0;
+  }
+
+ private:
+  static constexpr TimeNs kNone = ~TimeNs{0};
+  using Wake = std::pair<TimeNs, std::size_t>;
+  ClusterOptions opts_;
+  sim::Network net_;
+  Address group_;
+  std::vector<std::uint8_t> buffer_;
+  TimeNs now_ = 0;
+  std::uint64_t steps_ = 0;
+  std::vector<TimeNs> deadline_;
+  std::priority_queue<Wake, std::vector<Wake>, std::greater<Wake>> heap_;
+  std::unordered_map<Address, std::size_t, AddressHash> by_address_;
+  std::vector<std::unique_ptr<Mesh>> nodes_;
+  std::vector<bool> up_;
+  std::uint64_t restarts_ = 0;
+};
+
+}  // namespace hana::topology::test
