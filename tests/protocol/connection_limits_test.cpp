@@ -266,3 +266,26 @@ TEST(ConnectionLimits, StarvationGuardGivesBulkItsShareWhileHighIsBusy) {
 
 }  // namespace
 }  // namespace hana::protocol::test
+
+namespace hana::protocol::test {
+namespace {
+
+TEST(ConnectionLimits, AckNamingUnsentPacketsStillAcksTheRealOnes) {
+  Connection c(Config{}, {1, 2}, 0);
+  std::vector<std::uint8_t> buf(kMaxDatagramBytes);
+  ASSERT_TRUE(c.send(bytes_of(1, 64), opts(), 0).ok());
+  ASSERT_GT(c.poll_transmit(buf, 0), 0u);  // packet 0
+  AckFrame ack;
+  ack.range_count = 2;
+  ack.ranges[0] = AckRange{1'000'000, 1'000'000};  // never sent
+  ack.ranges[1] = AckRange{0, 0};
+  inject(c, 0, {ack}, 50 * kNsPerUs);
+  EXPECT_EQ(c.stats().unexpected_acks, 1u);
+  bool delivered = false;
+  while (auto e = c.poll_event()) delivered |= std::holds_alternative<DeliveredEvent>(*e);
+  EXPECT_TRUE(delivered);
+  EXPECT_EQ(c.stats().bytes_in_flight, 0u);
+}
+
+}  // namespace
+}  // namespace hana::protocol::test
