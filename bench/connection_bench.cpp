@@ -133,4 +133,39 @@ void BM_SendPollTransmit64B(benchmark::State& state) {
 }
 BENCHMARK(BM_SendPollTransmit64B);
 
+// One message end to end: send + poll_transmit at the sender, on_datagram + poll_event
+// (Received) at the receiver; every 8 messages the receiver's ACK goes back and the
+// sender drains its Delivered events (included in the time).
+void BM_MessageEndToEnd64B(benchmark::State& state) {
+  Connection a(Config{}, {1, 2}, 0);
+  Connection b(Config{}, {2, 1}, 0);
+  std::vector<std::uint8_t> buf(kMaxDatagramBytes), back(kMaxDatagramBytes);
+  std::vector<std::uint8_t> msg(64, 7);
+  SendOptions o;
+  o.lane = Lane::Normal;
+  TimeNs now = 0;
+  std::uint64_t n = 0, received = 0;
+  for (auto _ : state) {
+    (void)a.send(msg, o, now);
+    const std::size_t len = a.poll_transmit(buf, now);
+    auto r = decode_datagram(Bytes(buf.data(), len));
+    if (r.datagram) b.on_datagram(*r.datagram, now);
+    while (auto e = b.poll_event()) received += std::holds_alternative<ReceivedEvent>(*e);
+    if (++n % 8 == 0) {
+      now += 5 * kNsPerUs;
+      while (std::size_t m = b.poll_transmit(back, now)) {
+        auto rb = decode_datagram(Bytes(back.data(), m));
+        if (rb.datagram) a.on_datagram(*rb.datagram, now);
+      }
+      while (a.poll_event()) {
+      }
+      if (auto t = a.next_timeout(); t && *t <= now) a.on_timeout(now);
+      if (auto t = b.next_timeout(); t && *t <= now) b.on_timeout(now);
+    }
+  }
+  if (received != n) state.SkipWithError("a message was not received");
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_MessageEndToEnd64B);
+
 }  // namespace

@@ -53,7 +53,9 @@ struct Connection::Impl {
   Ring<SkipFrame> pending_skips{16};
   LatestIndex latest_index;  // unsent latest-value messages, for coalescing
   bool ping_pending = false;
-  bool close_pending = false;
+  // CLOSE goes out twice (back to back): a lone lost CLOSE would leave the peer
+  // waiting for its idle timeout.
+  std::uint32_t close_sends_left = 2;
   CloseReason close_reason = CloseReason::Normal;
 
   // ---- loss recovery and congestion ----

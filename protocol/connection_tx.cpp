@@ -81,7 +81,7 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
     if (!w.ok() || !w.append(CloseFrame{close_reason, {}})) return 0;
     const std::size_t size = w.finish();
     ++next_pn;
-    state = State::Closed;
+    if (--close_sends_left == 0) state = State::Closed;
     ++stats.packets_sent;
     stats.bytes_sent += size;
     return size;
@@ -134,9 +134,15 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
     AckFrame af;
     // Ranges stay in ACKs for a few round trips (several ACKs carry each), then drop out.
     const TimeNs horizon = std::max<TimeNs>(4 * rtt.smoothed_ns() + 2 * loss_cfg.max_ack_delay_ns, kMinAckHorizonNs);
-    if (acks.build(af, now, kMaxAckRanges, horizon) && w.append(af)) {
-      acks.on_ack_sent();
-      ++stats.acks_sent;
+    // Fewer ranges if the frame does not fit (small max_datagram_bytes): an ACK that
+    // never fits would stay due forever.
+    for (std::size_t ranges = kMaxAckRanges; ranges > 0; ranges /= 2) {
+      if (!acks.build(af, now, ranges, horizon)) break;
+      if (w.append(af)) {
+        acks.on_ack_sent();
+        ++stats.acks_sent;
+        break;
+      }
     }
   }
   while (skips && !pending_skips.empty() && sp.ref_count < kMaxRefsPerPacket) {

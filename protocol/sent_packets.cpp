@@ -28,7 +28,11 @@ SentPacket& SentPackets::push(std::uint64_t pn) {
   if (size() == ring_.size()) grow();
   next_pn_ = pn + 1;
   SentPacket& p = at(pn);
-  p = SentPacket{};
+  // Reset the header only: refs beyond ref_count are never read (saves a 400-byte memset).
+  p.time_sent = 0;
+  p.size_bytes = 0;
+  p.ack_eliciting = p.in_flight = p.paced = false;
+  p.ref_count = 0;
   p.state = SentPacket::State::InFlight;
   ++in_flight_count_;
   return p;

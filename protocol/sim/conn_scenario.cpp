@@ -96,9 +96,11 @@ std::string validate(const ConnScenario& sc) {
 class Runner {
  public:
   explicit Runner(const ConnScenario& sc) : sc_(sc), net_(sc.seed, sc.link), driver_(net_), sizes_(sc.seed ^ 0x5157) {
+    if (sc.tap) net_.set_tap(sc.tap);
     const std::size_t n = sc.nodes;
     for (std::size_t i = 0; i < n; ++i) nodes_.push_back(std::make_unique<ConnectionEndpoint>(node_address(i), sc.config));
     flow_of_.assign(n * n, -1);
+    in_recovery_.assign(n * n, 0);
     for (std::size_t i = 0; i < n; ++i) {
       for (std::size_t j = 0; j < n; ++j) {
         if (i == j || (!sc.all_pairs && !(i == 0 && j == 1))) continue;
@@ -181,6 +183,9 @@ class Runner {
       for (const auto& peer : node->peers()) add_stats(r.senders, node->connection(peer)->stats());
       r.endpoint_drops += node->counters().undecodable + node->counters().unknown_peer + node->counters().wrong_conn_id;
     }
+    r.congestion_entered = congestion_entered_;
+    r.congestion_left = congestion_left_;
+    r.congestion_order_violations = congestion_order_violations_;
     r.network = net_.counters();
     r.trace_hash = net_.trace_hash();
     std::vector<TimeNs> all;
@@ -323,6 +328,11 @@ class Runner {
       if (int f = flow_of_[self * n + peer]; f >= 0) flows_[f].oracle->on_failed(*fl);
     } else if (const auto* rx = std::get_if<protocol::ReceivedEvent>(&e)) {
       if (int f = flow_of_[peer * n + self]; f >= 0) flows_[f].oracle->on_received(*rx, now);
+    } else if (const auto* cg = std::get_if<protocol::CongestionEvent>(&e)) {
+      std::uint8_t& in_recovery = in_recovery_[self * n + peer];
+      if (cg->in_recovery == (in_recovery != 0)) ++congestion_order_violations_;
+      in_recovery = cg->in_recovery ? 1 : 0;
+      ++(cg->in_recovery ? congestion_entered_ : congestion_left_);
     }
   }
 
@@ -333,6 +343,10 @@ class Runner {
   std::vector<std::unique_ptr<ConnectionEndpoint>> nodes_;
   std::vector<Flow> flows_;
   std::vector<int> flow_of_;  // [from * n + to] -> index into flows_, -1 if no flow
+  std::vector<std::uint8_t> in_recovery_;  // [node * n + peer]: last CongestionEvent state (1 = in recovery)
+  std::uint64_t congestion_entered_ = 0;
+  std::uint64_t congestion_left_ = 0;
+  std::uint64_t congestion_order_violations_ = 0;
   std::vector<std::uint8_t> payload_;
   std::uint64_t steps_ = 0;
   std::string error_;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,8 @@ struct ConnScenario {
     TimeNs at_ns = 0;
   };
   std::vector<Crash> crashes;
+  // Optional observer of every datagram event (hana-sim --trace).
+  std::function<void(const TapRecord&)> tap;
 };
 
 struct LaneLatency {
@@ -62,10 +65,17 @@ struct ConnScenarioResult {
   double goodput_mbps = 0;        // distinct payload bytes received / duration
   std::uint64_t trace_hash = 0;
   std::uint64_t endpoint_drops = 0;  // undecodable / unknown peer / wrong connection id
+  // CongestionEvents: entries into / exits from recovery, and reports that did not
+  // alternate (entered twice without leaving, or left without entering).
+  std::uint64_t congestion_entered = 0;
+  std::uint64_t congestion_left = 0;
+  std::uint64_t congestion_order_violations = 0;
   std::string error;              // set when the scenario could not be run (bad config)
 
   // Every delivery property held and the run settled.
-  bool ok() const { return error.empty() && outcome.ok() && report.violations() == 0; }
+  bool ok() const {
+    return error.empty() && outcome.ok() && report.violations() == 0 && congestion_order_violations == 0;
+  }
 };
 
 ConnScenarioResult run_conn_scenario(const ConnScenario& scenario);

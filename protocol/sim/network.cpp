@@ -47,6 +47,20 @@ void add_counters(NetworkCounters& a, const NetworkCounters& b) {
 
 }  // namespace
 
+std::string_view to_string(TapEvent e) {
+  switch (e) {
+    case TapEvent::Sent: return "sent";
+    case TapEvent::Lost: return "lost";
+    case TapEvent::Duplicated: return "duplicated";
+    case TapEvent::Reordered: return "reordered";
+    case TapEvent::QueueDropped: return "queue-dropped";
+    case TapEvent::PartitionDropped: return "partition-dropped";
+    case TapEvent::Unroutable: return "unroutable";
+    case TapEvent::Delivered: return "delivered";
+  }
+  return "?";
+}
+
 Network::Network(std::uint64_t seed, LinkParams defaults) : seed_(seed), defaults_(defaults) {}
 
 void Network::add_endpoint(const Address& address) {
@@ -152,6 +166,7 @@ std::size_t Network::send(const Address& from, const Address& to, ByteView bytes
   auto g = std::find(groups_.begin(), groups_.end(), to);
   if (g == groups_.end()) {
     ++unroutable_;
+    if (tap_) tap_(TapRecord{TapEvent::Unroutable, now, from, to, bytes.size()});
     return 0;
   }
   const auto group_tag = static_cast<std::uint32_t>(g - groups_.begin()) + 1;
@@ -180,19 +195,23 @@ std::size_t Network::send_one(std::uint32_t from, std::uint32_t to, std::uint32_
 
   if (!reachable(from, to)) {
     ++lc.partition_dropped;
+    tap(TapEvent::PartitionDropped, now, from, to, bytes.size());
     return 0;
   }
   TimeNs departure = now;
   if (p.bandwidth_bits_per_sec > 0) {
     if (backlog_bytes(link.busy_until, now, p.bandwidth_bits_per_sec) + bytes.size() > p.queue_limit_bytes) {
       ++lc.queue_dropped;
+      tap(TapEvent::QueueDropped, now, from, to, bytes.size());
       return 0;
     }
     departure = std::max(now, link.busy_until) + serialization_ns(bytes.size(), p.bandwidth_bits_per_sec);
     link.busy_until = departure;
   }
+  tap(TapEvent::Sent, now, from, to, bytes.size());
   if (lose) {  // lost on the wire: it still used the bottleneck
     ++lc.lost;
+    tap(TapEvent::Lost, now, from, to, bytes.size());
     return 0;
   }
   auto push = [&](TimeNs arrival) {
@@ -202,11 +221,13 @@ std::size_t Network::send_one(std::uint32_t from, std::uint32_t to, std::uint32_
   TimeNs arrival = departure + p.delay_ns + jitter1;
   if (reorder) {
     ++lc.reordered;
+    tap(TapEvent::Reordered, now, from, to, bytes.size());
     arrival += p.reorder_delay_ns;
   }
   push(arrival);
   if (dup) {
     ++lc.duplicated;
+    tap(TapEvent::Duplicated, now, from, to, bytes.size());
     push(departure + p.delay_ns + jitter2);
     return 2;
   }
@@ -244,10 +265,12 @@ std::optional<Datagram> Network::poll_delivery(TimeNs now) {
     Link& link = link_state(item.from, item.to);
     if (!reachable(item.from, item.to)) {
       ++link.counters.partition_dropped;
+      tap(TapEvent::PartitionDropped, item.arrival, item.from, item.to, item.bytes.size());
       recycle(std::move(item.bytes));
       continue;
     }
     ++link.counters.delivered;
+    tap(TapEvent::Delivered, item.arrival, item.from, item.to, item.bytes.size());
     link.counters.delivered_bytes += item.bytes.size();
     std::uint64_t h = trace_hash_ ^ mix64(item.arrival);
     h = mix64(h ^ (std::uint64_t{item.from} << 32 | item.to));

@@ -18,7 +18,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <functional>
 #include <span>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -58,6 +60,27 @@ struct NetworkCounters {
   std::uint64_t queue_dropped = 0;      // tail drops at a full bandwidth queue
   std::uint64_t partition_dropped = 0;  // blocked by a partition (at send or while in flight)
   std::uint64_t unroutable = 0;         // destination is not a registered endpoint or group
+};
+
+// What happened to a datagram, for an optional observer (tracing a failing seed).
+enum class TapEvent : std::uint8_t {
+  Sent,              // accepted onto a link (once per copy of a group send)
+  Lost,              // random loss
+  Duplicated,        // an extra copy was scheduled
+  Reordered,         // held back by the reorder rule
+  QueueDropped,      // tail drop at a full bandwidth queue
+  PartitionDropped,  // cut by a partition or block (at send or at arrival)
+  Unroutable,        // no such endpoint or group
+  Delivered,         // handed out by poll_delivery
+};
+std::string_view to_string(TapEvent e);
+
+struct TapRecord {
+  TapEvent event;
+  TimeNs at;  // virtual time of the event (arrival time for Delivered)
+  Address from;
+  Address to;
+  std::size_t bytes;
 };
 
 struct Datagram {
@@ -116,6 +139,10 @@ class Network {
   // Gives a delivered buffer back for reuse (optional; saves allocations in long runs).
   void recycle(std::vector<std::uint8_t>&& buffer);
 
+  // Observer of every datagram event (unset = none). For debugging and traces only:
+  // it must not call back into the network.
+  void set_tap(std::function<void(const TapRecord&)> tap) { tap_ = std::move(tap); }
+
   std::size_t in_flight() const { return queue_.size(); }
   // Totals over every link (plus unroutable sends).
   NetworkCounters counters() const;
@@ -171,7 +198,12 @@ class Network {
   std::vector<std::vector<std::uint8_t>> pool_;
   std::uint64_t next_order_ = 0;
   TimeNs last_now_ = 0;
+  void tap(TapEvent e, TimeNs at, std::uint32_t from, std::uint32_t to, std::size_t bytes) const {
+    if (tap_) tap_(TapRecord{e, at, endpoints_[from], endpoints_[to], bytes});
+  }
+
   std::uint64_t unroutable_ = 0;
+  std::function<void(const TapRecord&)> tap_;
   std::uint64_t trace_hash_ = 0;
 };
 

@@ -265,3 +265,23 @@ TEST(ConnectionExchange, LatestValueCoalescingIsPerLaneModeAndKey) {
 
 }  // namespace
 }  // namespace hana::protocol::test
+
+namespace hana::protocol::test {
+namespace {
+
+TEST(ConnectionExchange, SmallestDatagramSizeWorksUnderLossWithManyAckRanges) {
+  Config c;
+  c.max_datagram_bytes = 256;
+  Pair p(c);
+  p.drop = [](bool, std::uint64_t i) { return i % 3 == 1; };
+  p.jitter = [](bool, std::uint64_t i) { return (i % 5) * 7 * kNsPerUs; };
+  constexpr int kCount = 400;
+  for (int i = 0; i < kCount; ++i)
+    ASSERT_TRUE(p.a.send(bytes_of(static_cast<std::uint64_t>(i), 50 + (i % 7) * 100), opts(Lane::Normal, Delivery::ReliableUnordered), p.now).ok());
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Delivered) == kCount; }, 20 * kNsPerSec, 500'000));
+  EXPECT_EQ(p.count(p.ev_b, Ev::Kind::Received), static_cast<std::size_t>(kCount));
+  EXPECT_EQ(p.count(p.ev_a, Ev::Kind::Failed), 0u);
+}
+
+}  // namespace
+}  // namespace hana::protocol::test

@@ -78,7 +78,39 @@ TEST(ConnectionLoad, GoodputUnderFivePercentLossIsASaneShareOfTheLink) {
   // below which the loss response is broken (e.g. a timeout-driven sender), not tuning.
   const double link_mbps = kLinkBitsPerSec / 1e6;
   EXPECT_GT(r.goodput_mbps, 0.5 * link_mbps) << describe(r);
+  // Congestion is reported, not only reacted to: recovery entries and exits alternate.
+  EXPECT_GT(r.congestion_entered, 0u);
+  EXPECT_EQ(r.congestion_order_violations, 0u);
+  EXPECT_LE(r.congestion_entered - r.congestion_left, 1u);  // at most one still open at the end
   EXPECT_LT(r.goodput_mbps, 0.95 * link_mbps);  // sanity: it cannot beat the lossy link
+}
+
+}  // namespace
+}  // namespace hana::sim
+
+namespace hana::sim {
+namespace {
+
+TEST(ConnectionLoad, TokenBucketCapsGoodputAtItsRate) {
+  // A 10 Mbit/s token bucket on a 1 Gbit/s link. Over any run, what can leave is the
+  // initial burst plus rate x time; payload bytes are less than wire bytes, so
+  //   received_bytes <= burst + rate * duration.
+  // And the bucket is the only limit here, so the sender must not fall far below it:
+  // 80% leaves room for datagram headers and acks (~3-5%) and the last ack's round trip.
+  ConnScenario sc;
+  sc.seed = 23;
+  sc.link.bandwidth_bits_per_sec = 1'000'000'000;
+  sc.config.token_rate_bytes_per_sec = 1'250'000;
+  sc.config.token_burst_bytes = 65'536;
+  sc.streams = {{Lane::Bulk, Delivery::ReliableOrdered, false, 0, 1000, 8000, 0, 600}};  // ~2.7 MB
+  const auto r = run_conn_scenario(sc);
+  expect_delivery_properties(r, "token bucket");
+  const double seconds = static_cast<double>(r.duration_ns) / 1e9;
+  const double rate = static_cast<double>(sc.config.token_rate_bytes_per_sec);
+  const auto bytes = static_cast<double>(r.report.received_bytes);
+  EXPECT_LE(bytes, static_cast<double>(sc.config.token_burst_bytes) + rate * seconds);
+  EXPECT_GE(bytes, 0.8 * rate * seconds);
+  EXPECT_GT(seconds, 1.5);  // ~2.7 MB at 1.25 MB/s: the cap really bound the run
 }
 
 }  // namespace

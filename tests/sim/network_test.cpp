@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -320,6 +321,43 @@ TEST(SimNetwork, SameSeedGivesIdenticalTrace) {
   EXPECT_GT(c1.duplicated, 0u);
   EXPECT_GT(c1.reordered, 0u);
   EXPECT_GT(c1.partition_dropped, 0u);
+}
+
+TEST(SimNetwork, TapSeesEveryEventTheCountersCount) {
+  LinkParams lp;
+  lp.loss = 0.2;
+  lp.duplicate = 0.1;
+  lp.reorder = 0.1;
+  lp.bandwidth_bits_per_sec = 10'000'000;
+  lp.queue_limit_bytes = 4'000;
+  Network net(17, lp);
+  for (const auto& a : {kA, kB, kC}) net.add_endpoint(a);
+  std::array<std::uint64_t, 8> seen{};
+  net.set_tap([&](const TapRecord& r) { ++seen[static_cast<std::size_t>(r.event)]; });
+  for (std::uint32_t i = 0; i < 2000; ++i) {
+    net.send(kA, kB, payload(i, 200), i * 100 * kNsPerUs);
+    if (i == 1000) net.partition({{kA}, {kB, kC}});
+    if (i == 1100) net.heal();
+  }
+  net.send(kA, kGroup, payload(1), 1'000 * kNsPerMs);  // no such group: unroutable
+  drain(net);
+  const auto c = net.counters();
+  auto at = [&](TapEvent e) { return seen[static_cast<std::size_t>(e)]; };
+  EXPECT_EQ(at(TapEvent::Lost), c.lost);
+  EXPECT_EQ(at(TapEvent::Duplicated), c.duplicated);
+  EXPECT_EQ(at(TapEvent::Reordered), c.reordered);
+  EXPECT_EQ(at(TapEvent::QueueDropped), c.queue_dropped);
+  EXPECT_EQ(at(TapEvent::PartitionDropped), c.partition_dropped);
+  EXPECT_EQ(at(TapEvent::Unroutable), 1u);
+  EXPECT_EQ(at(TapEvent::Delivered), c.delivered);
+  // `sent` counts offers; the tap's Sent only what got onto the link. Every copy on the
+  // link ends exactly once: lost, delivered, or cut by the partition while in flight.
+  const std::uint64_t cut_at_send = c.sent - at(TapEvent::Sent) - c.queue_dropped;
+  const std::uint64_t cut_in_flight = c.partition_dropped - cut_at_send;
+  EXPECT_EQ(at(TapEvent::Sent) + at(TapEvent::Duplicated), c.lost + c.delivered + cut_in_flight);
+  EXPECT_GT(c.lost, 0u);
+  EXPECT_GT(c.queue_dropped, 0u);
+  EXPECT_GT(c.partition_dropped, 0u);
 }
 
 TEST(SimNetwork, TraceHashIsPinnedAcrossBuilds) {

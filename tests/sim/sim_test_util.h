@@ -45,6 +45,7 @@ inline void expect_delivery_properties(const ConnScenarioResult& r, const std::s
   EXPECT_EQ(r.report.missing, 0u) << label;
   EXPECT_GT(r.report.sent, 0u) << label;
   EXPECT_EQ(r.endpoint_drops, 0u) << label;
+  EXPECT_EQ(r.congestion_order_violations, 0u) << label;
 }
 
 }  // namespace hana::sim::testing

@@ -1,6 +1,7 @@
 // Topology bodies: round trips, every malformation rejected, nothing read past the end.
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "topology/bodies.h"
@@ -203,6 +204,99 @@ TEST(Bodies, BeaconRoundTripAndRejects) {
   auto bad = buf;
   bad.back() = 4;  // more available than displays
   EXPECT_FALSE(decode_beacon(bad, out));
+}
+
+std::vector<std::uint8_t> hex(const char* text) {
+  std::vector<std::uint8_t> out;
+  for (const char* p = text; *p;) {
+    if (*p == ' ') {
+      ++p;
+      continue;
+    }
+    out.push_back(static_cast<std::uint8_t>(std::stoi(std::string(p, 2), nullptr, 16)));
+    p += 2;
+  }
+  return out;
+}
+
+// The examples of docs/wire-format.md, "Topology bodies", byte for byte.
+TEST(Bodies, WireFormatDocExamples) {
+  std::vector<std::uint8_t> buf(256);
+  {
+    BodyWriter w(buf);
+    GossipHeader h;
+    h.kind = GossipKind::Ping;
+    h.sender = 0x0102030405060708ull;
+    h.seq = 300;
+    h.target = 0x1122334455667788ull;
+    encode_gossip_header(w, h);
+    EXPECT_EQ(std::vector<std::uint8_t>(w.written().begin(), w.written().end()),
+              hex("01 08 07 06 05 04 03 02 01 ac 02 88 77 66 55 44 33 22 11 00"));
+  }
+  {
+    BodyWriter w(buf);
+    GossipHeader h;
+    h.kind = GossipKind::Ack;
+    h.sender = 0x1122334455667788ull;
+    h.seq = 300;
+    encode_gossip_header(w, h);
+    EXPECT_EQ(std::vector<std::uint8_t>(w.written().begin(), w.written().end()), hex("02 88 77 66 55 44 33 22 11 ac 02 00"));
+  }
+  {
+    BodyWriter w(buf);
+    GossipHeader h;
+    h.kind = GossipKind::Push;
+    h.sender = 10;
+    const auto at = encode_gossip_header(w, h);
+    Update u;
+    u.kind = UpdateKind::Suspect;
+    u.node = 11;
+    u.number = 5;
+    u.from = 10;
+    ASSERT_TRUE(encode_update(w, u));
+    w.patch_u8(at, 1);
+    EXPECT_EQ(std::vector<std::uint8_t>(w.written().begin(), w.written().end()),
+              hex("04 0a 00 00 00 00 00 00 00 01 02 0b 00 00 00 00 00 00 00 05 0a 00 00 00 00 00 00 00"));
+  }
+  auto update_bytes = [&](const Update& u) {
+    BodyWriter w(buf);
+    EXPECT_TRUE(encode_update(w, u));
+    return std::vector<std::uint8_t>(w.written().begin(), w.written().end());
+  };
+  Update alive;
+  alive.kind = UpdateKind::Alive;
+  alive.node = 11;
+  alive.number = 300;
+  alive.address = Address::ipv4(10, 0, 0, 2, 7000);
+  alive.name = "n2";
+  EXPECT_EQ(update_bytes(alive), hex("01 0b 00 00 00 00 00 00 00 ac 02 04 58 1b 0a 00 00 02 01 02 6e 32"));
+  Update coord;
+  coord.kind = UpdateKind::Coordinator;
+  coord.node = 10;
+  coord.number = 3;
+  EXPECT_EQ(update_bytes(coord), hex("05 0a 00 00 00 00 00 00 00 03"));
+  Update disp;
+  disp.kind = UpdateKind::Displays;
+  disp.node = 11;
+  disp.number = 2;
+  disp.display_count = 1;
+  disp.displays[0] = WireDisplay{"d0", true, "4k"};
+  EXPECT_EQ(update_bytes(disp), hex("06 0b 00 00 00 00 00 00 00 02 01 02 64 30 01 02 34 6b"));
+  Beacon b;
+  b.node = 10;
+  b.incarnation = 300;
+  b.coordinator = true;
+  b.term = 3;
+  b.coordinator_id = 10;
+  b.address = Address::ipv4(10, 0, 0, 1, 7000);
+  b.name = "n1";
+  b.members = 99;
+  b.displays = 2;
+  b.displays_available = 1;
+  BodyWriter w(buf);
+  encode_beacon(w, b);
+  EXPECT_EQ(std::vector<std::uint8_t>(w.written().begin(), w.written().end()),
+            hex("0a 00 00 00 00 00 00 00 ac 02 03 03 0a 00 00 00 00 00 00 00 04 58 1b 0a 00 00 01 02 6e 31 63 02 01"));
 }
 
 }  // namespace

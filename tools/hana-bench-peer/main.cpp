@@ -1,6 +1,7 @@
 // hana-bench-peer: the baseline implementations (udp-raw, tcp, enet) for
 // tools/hana-bench, with the same command-line shape and JSON line as
-// `hana-net echo` / `hana-net ping`, plus the stream and fanout modes.
+// `hana-net echo` / `hana-net ping`, plus the stream and fanout modes. `--impl hana`
+// runs hana::Node through the very same scenario code (--backend, --busy-poll).
 //
 //   hana-bench-peer echo   --impl tcp --bind 127.0.0.1:7000
 //   hana-bench-peer ping   --impl tcp --to 127.0.0.1:7000 --count 20000 --rate 5000 --size 64 --json
@@ -34,6 +35,9 @@ const std::map<std::string, bench::Channel> kLanes{
 const std::vector<std::string> kDeliveries{"reliable-ordered", "reliable-unordered", "unreliable-sequenced",
                                            "unreliable"};
 
+constexpr const char* kBackendHelp = "hana only: uring | epoll | auto (ignored by the baselines)";
+constexpr const char* kBusyHelp = "hana only: busy-poll event loop and application thread";
+
 int usage_error(const std::string& msg) {
   std::fprintf(stderr, "hana-bench-peer: %s\n", msg.c_str());
   return 2;
@@ -48,22 +52,22 @@ int main(int argc, char** argv) {
   std::size_t mtu = 1472;
   bool json = false;
   auto add_common = [&](CLI::App* sub) {
-    sub->add_option("--impl", impl, "udp-raw | tcp | enet")
+    sub->add_option("--impl", impl, "udp-raw | tcp | enet | hana")
         ->required()
-        ->check(CLI::IsMember({"udp-raw", "tcp", "enet"}));
+        ->check(CLI::IsMember({"udp-raw", "tcp", "enet", "hana"}));
     sub->add_option("--mtu", mtu, "udp-raw datagram bytes (fragment size)")->check(CLI::Range(64, 2000));
     sub->add_flag("--json", json, "print JSON (always on; accepted for hana-net compatibility)");
   };
 
-  std::string bind_text, to_text, lane = "high", delivery = "reliable-ordered", backend;
+  std::string bind_text, to_text, lane = "high", delivery = "reliable-ordered", backend = "auto";
   bool busy_poll = false;
   bench::EchoOptions echo;
   auto* echo_cmd = app.add_subcommand("echo", "serve: echo pings, confirm streams and fan-out");
   add_common(echo_cmd);
   echo_cmd->add_option("--bind", bind_text, "ADDR:PORT")->required();
   echo_cmd->add_option("--max-seconds", echo.max_seconds, "exit after this long")->check(CLI::Range(0.1, 86400.0));
-  echo_cmd->add_option("--backend", backend, "ignored (hana-net compatibility)");
-  echo_cmd->add_flag("--busy-poll", busy_poll, "ignored (hana-net compatibility)");
+  echo_cmd->add_option("--backend", backend, kBackendHelp);
+  echo_cmd->add_flag("--busy-poll", busy_poll, kBusyHelp);
 
   bench::PingOptions ping;
   auto* ping_cmd = app.add_subcommand("ping", "open-loop round-trip measurement");
@@ -75,8 +79,8 @@ int main(int argc, char** argv) {
   ping_cmd->add_option("--size", ping.size_bytes, "message bytes")->check(CLI::Range(16, 1 << 24));
   ping_cmd->add_option("--lane", lane)->check(CLI::IsMember({"control", "high", "normal", "bulk"}));
   ping_cmd->add_option("--delivery", delivery)->check(CLI::IsMember(kDeliveries));
-  ping_cmd->add_option("--backend", backend, "ignored (hana-net compatibility)");
-  ping_cmd->add_flag("--busy-poll", busy_poll, "ignored (hana-net compatibility)");
+  ping_cmd->add_option("--backend", backend, kBackendHelp);
+  ping_cmd->add_flag("--busy-poll", busy_poll, kBusyHelp);
   ping_cmd->add_option("--linger-ms", ping.linger_ms, "wait for late echoes")->check(CLI::Range(0.0, 60000.0));
   ping_cmd->add_option("--samples", ping.samples_path, "write every RTT (µs) to this file");
   ping_cmd->add_option("--bulk-size", ping.bulk_size_bytes, "saturate with BULK messages of this size")
@@ -94,8 +98,8 @@ int main(int argc, char** argv) {
   stream_cmd->add_option("--window-bytes", stream.window_bytes)->check(CLI::Range(1, 1 << 30));
   stream_cmd->add_option("--window-msgs", stream.window_msgs)->check(CLI::Range(1, 1 << 20));
   stream_cmd->add_option("--linger-ms", stream.linger_ms)->check(CLI::Range(0.0, 60000.0));
-  stream_cmd->add_option("--backend", backend, "ignored (hana-net compatibility)");
-  stream_cmd->add_flag("--busy-poll", busy_poll, "ignored (hana-net compatibility)");
+  stream_cmd->add_option("--backend", backend, kBackendHelp);
+  stream_cmd->add_flag("--busy-poll", busy_poll, kBusyHelp);
 
   bench::FanoutOptions fanout;
   std::vector<std::string> fan_to;
@@ -107,8 +111,8 @@ int main(int argc, char** argv) {
   fanout_cmd->add_option("--size", fanout.size_bytes)->check(CLI::Range(16, 1 << 20));
   fanout_cmd->add_option("--linger-ms", fanout.linger_ms)->check(CLI::Range(0.0, 60000.0));
   fanout_cmd->add_option("--samples", fanout.samples_path, "write every round time (µs) to this file");
-  fanout_cmd->add_option("--backend", backend, "ignored (hana-net compatibility)");
-  fanout_cmd->add_flag("--busy-poll", busy_poll, "ignored (hana-net compatibility)");
+  fanout_cmd->add_option("--backend", backend, kBackendHelp);
+  fanout_cmd->add_flag("--busy-poll", busy_poll, kBusyHelp);
 
   try {
     app.parse(argc, argv);
@@ -123,6 +127,11 @@ int main(int argc, char** argv) {
   if (impl == "udp-raw") t = bench::make_udp_transport(topts);
   if (impl == "tcp") t = bench::make_tcp_transport(topts);
   if (impl == "enet") t = bench::make_enet_transport(topts);
+  if (impl == "hana") {
+    if (backend != "uring" && backend != "epoll" && backend != "auto")
+      return usage_error("bad --backend '" + backend + "' (want uring, epoll or auto)");
+    t = bench::make_hana_transport(topts, backend, busy_poll);
+  }
   bench::install_stop_handlers();
 
   Endpoint bind_ep;

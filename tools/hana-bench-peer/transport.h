@@ -53,5 +53,8 @@ class Transport {
 std::unique_ptr<Transport> make_udp_transport(const TransportOptions& opts);
 std::unique_ptr<Transport> make_tcp_transport(const TransportOptions& opts);
 std::unique_ptr<Transport> make_enet_transport(const TransportOptions& opts);
+// hana::Node; backend "uring", "epoll" or "auto".
+std::unique_ptr<Transport> make_hana_transport(const TransportOptions& opts, const std::string& backend,
+                                               bool busy_poll);
 
 }  // namespace bench

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -36,6 +37,7 @@ struct ConnOptions {
   std::vector<std::string> knobs;
   std::vector<std::string> partitions;  // "START:END" in virtual ms
   std::vector<double> crash_ms;         // node 1 crashes at these times (the first counts)
+  std::string trace_path;               // every datagram event, one line each
 };
 
 double ms(TimeNs ns) { return static_cast<double>(ns) / 1e6; }
@@ -96,6 +98,8 @@ nlohmann::json to_json(const ConnOptions& o, const sim::ConnScenarioResult& r) {
       {"packets_sent", r.senders.packets_sent},
       {"packets_lost", r.senders.packets_lost},
       {"pto_count", r.senders.pto_count},
+      {"congestion_entered", r.congestion_entered},
+      {"congestion_order_violations", r.congestion_order_violations},
       {"p50_ms", ms(r.all_latency.p50_ns)},
       {"p99_ms", ms(r.all_latency.p99_ns)},
       {"max_ms", ms(r.all_latency.max_ns)},
@@ -191,6 +195,19 @@ int run(const ConnOptions& o) {
   }
   if (!sc.streams.empty()) sc.streams.front().messages += o.messages - assigned;  // rounding rest
 
+  std::ofstream trace;
+  if (!o.trace_path.empty()) {
+    trace.open(o.trace_path);
+    if (!trace) {
+      std::cerr << "hana-sim: cannot write --trace file '" << o.trace_path << "'\n";
+      return kExitUsage;
+    }
+    trace << "# at_ns event from to bytes\n";
+    sc.tap = [&trace](const sim::TapRecord& r) {
+      trace << r.at << ' ' << to_string(r.event) << ' ' << r.from.to_string() << ' ' << r.to.to_string() << ' '
+            << r.bytes << '\n';
+    };
+  }
   const auto result = sim::run_conn_scenario(sc);
   if (!result.error.empty() && result.outcome.steps == 0 && result.report.sent == 0) {
     std::cerr << "hana-sim: " << result.error << "\n";
@@ -243,6 +260,7 @@ std::function<int()> register_conn_command(CLI::App& app) {
       ->check(CLI::Range(0.001, 3600.0));
   c->add_option("--knob", opts->knobs, "Connection knob override name=value (repeatable)");
   c->add_option("--partition-ms", opts->partitions, "Cut node 0 off from the others during START:END (virtual ms; repeatable)");
+  c->add_option("--trace", opts->trace_path, "Write every datagram event (at_ns event from to bytes) to this file");
   c->add_option("--crash-ms", opts->crash_ms, "Node 1 crashes for good at this virtual time (ms)")
       ->check(CLI::Range(0.0, 1e9));
   return [opts] { return run(*opts); };

@@ -1,0 +1,179 @@
+// hana: hana::Node (the public API) behind the same Transport interface as the
+// baselines, so priority/stream/fanout run hana through exactly the scenario code
+// the baselines run. HIGH traffic goes on Lane::High, bulk on Lane::Bulk, both
+// reliable-ordered. Confirmations are the scenario's own acks, as for the baselines.
+//
+// Events are polled with wait_event()/poll_event() (hana's documented model).
+// QueueFull is back-pressure: the message waits in a small local overflow list and
+// can_send_bulk() says no until it has gone out.
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <deque>
+#include <unordered_map>
+
+#include "hana/node.h"
+#include "transport.h"
+
+namespace bench {
+namespace {
+
+constexpr int kEventsPerPoll = 4096;
+
+hana::Address to_hana(const Endpoint& ep) {
+  hana::Address a;
+  a.family = 4;
+  a.port = ntohs(ep.addr.sin_port);
+  std::memcpy(a.ip.data(), &ep.addr.sin_addr.s_addr, 4);
+  return a;
+}
+
+class HanaTransport final : public Transport {
+ public:
+  HanaTransport(const TransportOptions& opts, hana::IoBackend backend, bool busy_poll)
+      : opts_(opts), backend_(backend), busy_poll_(busy_poll) {}
+  ~HanaTransport() override {
+    if (node_) node_->stop();
+  }
+  const char* name() const override { return name_.c_str(); }
+
+  std::string listen(const Endpoint& bind) override { return start(to_hana(bind)); }
+
+  std::string connect(const std::vector<Endpoint>& peers, const Endpoint* bind,
+                      std::int64_t deadline_ns) override {
+    if (auto err = start(bind != nullptr ? to_hana(*bind) : hana::Address::ipv4(0, 0, 0, 0, 0)); !err.empty())
+      return err;
+    ids_.assign(peers.size(), 0);
+    for (const auto& p : peers)
+      if (auto r = node_->connect(to_hana(p)); !r) return std::string("connect: ") + r.error().message;
+    std::size_t connected = 0;
+    hana::Event ev;
+    while (connected < peers.size() && now_ns() < deadline_ns && !g_stop) {
+      if (!node_->wait_event(ev, 10'000'000) || ev.kind != hana::EventKind::PeerConnected) continue;
+      for (std::size_t i = 0; i < peers.size(); ++i) {
+        if (ids_[i] == 0 && to_hana(peers[i]) == ev.address) {
+          ids_[i] = ev.peer;
+          index_[ev.peer] = static_cast<int>(i);
+          ++connected;
+          break;
+        }
+      }
+    }
+    if (connected < peers.size())
+      return "hana: " + std::to_string(peers.size() - connected) + " peer(s) did not connect";
+    return "";
+  }
+
+  void send(int peer, Channel channel, const std::uint8_t* data, std::size_t len) override {
+    if (!overflow_.empty() || !try_send(peer, channel, data, len))
+      overflow_.push_back({peer, channel, std::vector<std::uint8_t>(data, data + len)});
+  }
+
+  void flush() override {
+    while (!overflow_.empty()) {
+      auto& o = overflow_.front();
+      if (!try_send(o.peer, o.channel, o.bytes.data(), o.bytes.size())) return;
+      overflow_.pop_front();
+    }
+  }
+
+  bool can_send_bulk(int) const override { return overflow_.empty(); }
+
+  int poll(std::int64_t timeout_ns, const OnMessage& on_message) override {
+    flush();
+    int delivered = 0;
+    hana::Event ev;
+    bool got = wait(ev, timeout_ns);
+    for (int i = 0; got && i < kEventsPerPoll; ++i) {
+      delivered += handle(ev, on_message);
+      got = node_->poll_event(ev);
+    }
+    if (got) delivered += handle(ev, on_message);
+    flush();
+    return delivered;
+  }
+
+ private:
+  struct Pending {
+    int peer;
+    Channel channel;
+    std::vector<std::uint8_t> bytes;
+  };
+
+  std::string start(const hana::Address& bind) {
+    hana::Config cfg;
+    if (busy_poll_) {
+      if (auto r = cfg.set("busy_poll", "true"); !r) return std::string("busy_poll: ") + r.error().message;
+    }
+    hana::NodeOptions nopts;
+    nopts.bind = bind;
+    nopts.backend = backend_;
+    auto node = hana::Node::create(cfg, nopts);
+    if (!node) return std::string("Node::create: ") + node.error().message;
+    node_ = std::move(node.value());
+    if (auto r = node_->start(); !r) return std::string("Node::start: ") + r.error().message;
+    name_ = std::string("hana-") + std::string(hana::to_string(node_->backend())) + (busy_poll_ ? "-busypoll" : "");
+    return "";
+  }
+
+  // The application thread always blocks in wait_event(), also with --busy-poll: there
+  // only the engine loop spins (the busy_poll knob). A second spinning thread per node
+  // would time-slice with the loop at scheduler granularity (ms) on a small machine.
+  bool wait(hana::Event& ev, std::int64_t timeout_ns) {
+    if (timeout_ns <= 0) return node_->poll_event(ev);
+    return node_->wait_event(ev, static_cast<hana::TimeNs>(timeout_ns));
+  }
+
+  bool try_send(int peer, Channel channel, const std::uint8_t* data, std::size_t len) {
+    auto idx = static_cast<std::size_t>(peer);
+    if (idx >= ids_.size() || ids_[idx] == 0) return true;  // unknown peer: nothing to do
+    auto lane = channel == Channel::kBulk ? hana::Lane::Bulk : hana::Lane::High;
+    auto r = node_->send(ids_[idx], lane, {data, len}, hana::Delivery::ReliableOrdered);
+    if (r) return true;
+    if (r.error().code == hana::Errc::QueueFull) return false;
+    ++send_errors_;  // Closed / NotConnected: the message is lost, as the scenario will count
+    return true;
+  }
+
+  int index_of(hana::NodeId id) {
+    auto it = index_.find(id);
+    if (it != index_.end()) return it->second;
+    int idx = static_cast<int>(ids_.size());  // server side: peers get indices as they appear
+    ids_.push_back(id);
+    index_[id] = idx;
+    return idx;
+  }
+
+  int handle(const hana::Event& ev, const OnMessage& on_message) {
+    if (ev.kind == hana::EventKind::PeerConnected) {
+      index_of(ev.peer);
+      return 0;
+    }
+    if (ev.kind != hana::EventKind::Received) return 0;
+    auto bytes = ev.payload.bytes();
+    Channel ch = ev.lane == hana::Lane::Bulk ? Channel::kBulk : Channel::kHigh;
+    on_message({index_of(ev.peer), ch, bytes.data(), bytes.size()});
+    return 1;
+  }
+
+  TransportOptions opts_;
+  hana::IoBackend backend_;
+  bool busy_poll_;
+  std::string name_ = "hana";
+  std::unique_ptr<hana::Node> node_;
+  std::vector<hana::NodeId> ids_;
+  std::unordered_map<hana::NodeId, int> index_;
+  std::deque<Pending> overflow_;
+  std::uint64_t send_errors_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> make_hana_transport(const TransportOptions& opts, const std::string& backend,
+                                               bool busy_poll) {
+  auto b = backend == "epoll" ? hana::IoBackend::Epoll : backend == "uring" ? hana::IoBackend::Uring
+                                                                             : hana::IoBackend::Auto;
+  return std::make_unique<HanaTransport>(opts, b, busy_poll);
+}
+
+}  // namespace bench
