@@ -88,6 +88,7 @@ struct OutItem {
   bool has_subject = false;  // an update that must be in this datagram (event push)
   NodeId subject = 0;
   Entry subject_entry = Entry::State;
+  NodeId subject_from = 0;   // Suspect subject: the confirming node, if not the original suspector
   bool piggyback = true;     // fill the rest with queued gossip
   // Handshake / Refuse
   protocol::HandshakeKind hkind = protocol::HandshakeKind::Hello;
@@ -196,7 +197,7 @@ struct Mesh::Impl {
   void refute(std::uint64_t seen_inc, TimeNs now);
   void check_suspicions(TimeNs now);
   void enqueue_gossip(NodeId node, Entry entry);
-  void push_to_all(NodeId subject, Entry entry, bool include_dead);
+  void push_to_all(NodeId subject, Entry entry, bool include_dead, NodeId from = 0);
   void send_gossip(const Address& to, const GossipHeader& h);
   void notice(std::uint32_t i, TimeNs now);
   bool make_update(NodeId node, Entry entry, Update& u) const;

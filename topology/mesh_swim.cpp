@@ -154,6 +154,8 @@ void Mesh::Impl::probe_tick(TimeNs now) {
             p.confirmers[p.confirmations++] = self.id;
             p.suspicion_deadline = p.suspicion_start + suspicion_timeout_ns(config.suspicion_mult, config.suspicion_max_mult, live_members() + 1,
                                                                             probe_interval_ns(), p.confirmations, config.indirect_probes);
+            // An independent confirmation (Lifeguard): tell everyone, their timers shrink too.
+            push_to_all(m.id, Entry::State, false, self.id);
           }
         }
       }
@@ -190,7 +192,9 @@ void Mesh::Impl::probe_tick(TimeNs now) {
   probe.seq = next_seq++;
   probe.sent = now;
   probe.direct_deadline = now + std::min(scaled(config.probe_timeout_ms * kNsPerMs), interval / 2);
-  probe.end = now + interval;
+  // Indirect probes get twice the direct wait (they take two round trips); on a LAN
+  // that is far below the probe period, so a dead member is suspected sooner.
+  probe.end = std::min(now + interval, probe.direct_deadline + 2 * scaled(config.probe_timeout_ms * kNsPerMs));
   GossipHeader ping;
   ping.kind = GossipKind::Ping;
   ping.seq = probe.seq;
@@ -366,7 +370,7 @@ void Mesh::Impl::enqueue_gossip(NodeId node, Entry entry) {
   gossip.push_back(GossipEntry{node, entry, n});
 }
 
-void Mesh::Impl::push_to_all(NodeId subject, Entry entry, bool include_dead) {
+void Mesh::Impl::push_to_all(NodeId subject, Entry entry, bool include_dead, NodeId from) {
   for (const Member& m : members) {
     if (m.state == MemberState::Left || (!include_dead && !is_live(m.state))) continue;
     if (m.id == subject && entry == Entry::State && m.state == MemberState::Dead) continue;
@@ -378,6 +382,7 @@ void Mesh::Impl::push_to_all(NodeId subject, Entry entry, bool include_dead) {
     item.has_subject = true;
     item.subject = subject;
     item.subject_entry = entry;
+    item.subject_from = from;
     item.piggyback = false;
     push_out(item);
   }
@@ -437,7 +442,10 @@ std::size_t Mesh::Impl::write_updates(BodyWriter& w, std::size_t count_at, std::
   std::size_t count = 0;
   const std::size_t start = w.size();
   Update u;
-  if (item.has_subject && make_update(item.subject, item.subject_entry, u) && encode_update(w, u)) ++count;
+  if (item.has_subject && make_update(item.subject, item.subject_entry, u)) {
+    if (item.subject_from != 0 && u.kind == UpdateKind::Suspect) u.from = item.subject_from;
+    if (encode_update(w, u)) ++count;
+  }
   if (item.piggyback && !gossip.empty()) {
     // Least-sent first, so a fresh change overtakes the tail of an old one.
     std::stable_sort(gossip.begin(), gossip.end(), [](const GossipEntry& a, const GossipEntry& b) { return a.left > b.left; });
