@@ -326,6 +326,9 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       p.state = member.state;
       p.role = member.role;
       p.connected = member.connected;
+      p.incarnation = member.incarnation;
+      p.link = member.link;
+      for (const auto& d : member.displays) p.displays.push_back(DisplayInfo{d.id, d.available, d.metadata});
       if (const ConnectionStats* cs = m_.mesh->peer_stats(member.id)) {
         p.connection = *cs;
         for (std::size_t l = 0; l < kLaneCount; ++l) add(s.lanes[l], cs->lanes[l]);

@@ -268,6 +268,10 @@ Result<MessageId> Node::broadcast(Lane lane, std::span<const std::uint8_t> bytes
   return impl_->enqueue(Command::Kind::Broadcast, 0, bytes, o);
 }
 
+Result<MessageId> Node::broadcast(std::span<const std::uint8_t> bytes, const SendOptions& options) {
+  return impl_->enqueue(Command::Kind::Broadcast, 0, bytes, options);
+}
+
 bool Node::poll_event(Event& out) {
   Impl& m = *impl_;
   if (m.events.try_pop(out)) return true;

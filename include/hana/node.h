@@ -131,6 +131,9 @@ struct PeerStats {
   MemberState state = MemberState::Alive;
   Role role = Role::Member;
   bool connected = false;
+  std::uint64_t incarnation = 0;
+  LinkQuality link;                  // as this node measures it (topology's link-quality record)
+  std::vector<DisplayInfo> displays; // as the peer announced them
   ConnectionStats connection;  // zero when not connected
 };
 
@@ -177,6 +180,8 @@ class Node {
   // To every connected peer, one id; Delivered/Failed come per peer (none when no peer is connected).
   Result<MessageId> broadcast(Lane lane, std::span<const std::uint8_t> bytes,
                               Delivery delivery = Delivery::ReliableOrdered);
+  // Same, with latest-value options (key/version coalescing per connection).
+  Result<MessageId> broadcast(std::span<const std::uint8_t> bytes, const SendOptions& options);
 
   bool poll_event(Event& out);
   bool wait_event(Event& out, TimeNs timeout_ns);

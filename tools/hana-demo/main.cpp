@@ -1,82 +1,33 @@
-// hana-demo: for now, a codec round trip of a typical datagram (ACK + 3 DATA frames),
-// printed byte by byte. The mesh demo (issue 7) replaces it.
+// hana-demo: a local mesh of display nodes on loopback. A controller node moves display
+// groups at 60 Hz; every node applies the updates through hana::DisplayState; a table
+// refreshed once a second shows role, peers, updates applied, stale dropped, update age,
+// RTT and loss per node, and a final summary says whether every node converged.
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
-#include <string>
 
-#include "protocol/codec.h"
+#include "demo_mesh.h"
 
-using namespace hana;
-using namespace hana::protocol;
-
-namespace {
-
-std::string hex(Bytes b) {
-  std::string s;
-  char buf[4];
-  for (auto byte : b) {
-    std::snprintf(buf, sizeof buf, "%02x ", byte);
-    s += buf;
+int main(int argc, char** argv) {
+  hana::demo::Options o;
+  CLI::App app{"hana-net demo: a local mesh of display nodes exchanging display-group updates"};
+  app.add_option("--nodes", o.nodes, "Nodes in the mesh (2..100)")->check(CLI::Range(2, 100));
+  app.add_option("--duration", o.duration_s, "Seconds to run before the final summary")->check(CLI::Range(1, 3600));
+  app.add_option("--groups", o.groups, "Display groups the controller moves")->check(CLI::Range(1, 64));
+  app.add_option("--rate", o.rate_hz, "Updates per second per group")->check(CLI::Range(1, 1000));
+  app.add_option("--loss", o.loss, "Random loss on every node's datagrams (fault injector), 0..0.5")
+      ->check(CLI::Range(0.0, 0.5));
+  app.add_option("--kill-coordinator-after", o.kill_coordinator_after_s,
+                 "Crash the coordinator after this many seconds (0 = never)")
+      ->check(CLI::Range(0, 3600));
+  app.add_option("--backend", o.backend, "I/O backend: auto, uring or epoll")
+      ->check(CLI::IsMember({"auto", "uring", "epoll"}));
+  app.add_flag("--quiet", o.quiet, "Only print the final summary");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
   }
-  return s;
-}
-
-void print_frame(const Frame& frame) {
-  std::visit(
-      [](const auto& f) {
-        using F = std::decay_t<decltype(f)>;
-        if constexpr (std::is_same_v<F, AckFrame>) {
-          std::printf("  ACK delay=%lluus ranges:", static_cast<unsigned long long>(f.ack_delay_us));
-          for (const auto& r : f.active())
-            std::printf(" [%llu..%llu]", static_cast<unsigned long long>(r.smallest),
-                        static_cast<unsigned long long>(r.largest));
-          std::printf("\n");
-        } else if constexpr (std::is_same_v<F, DataFrame>) {
-          std::printf("  DATA lane=%s delivery=%s seq=%llu payload=\"%.*s\"\n", std::string(to_string(f.lane)).c_str(),
-                      std::string(to_string(f.delivery)).c_str(), static_cast<unsigned long long>(f.sequence),
-                      static_cast<int>(f.payload.size()), reinterpret_cast<const char*>(f.payload.data()));
-        } else {
-          std::printf("  frame of type index %zu\n", Frame(f).index());
-        }
-      },
-      frame);
-}
-
-}  // namespace
-
-int main() {
-  std::uint8_t buf[kDefaultDatagramBytes];
-  Header h;
-  h.connection_id = 7;
-  h.packet_number = 1234;
-  DatagramWriter w(buf, sizeof buf, h);
-  AckFrame ack;
-  ack.ack_delay_us = 40;
-  ack.range_count = 2;
-  ack.ranges[0] = {1200, 1210};
-  ack.ranges[1] = {1100, 1190};
-  w.append(ack);
-  const char* texts[] = {"group 1 moved", "window 3 raised", "display 2 online"};
-  for (std::uint64_t i = 0; i < 3; ++i) {
-    DataFrame d;
-    d.lane = static_cast<Lane>(i % kLaneCount);
-    d.sequence = 50 + i;
-    d.payload = {reinterpret_cast<const std::uint8_t*>(texts[i]), std::char_traits<char>::length(texts[i])};
-    w.append(d);
-  }
-  const std::size_t n = w.finish();
-  std::printf("hana-net codec demo: one datagram, %zu bytes\n%s\n", n, hex({buf, n}).c_str());
-
-  const DecodeResult r = decode_datagram({buf, n});
-  if (!r.datagram) {
-    std::printf("decode failed: %s\n", std::string(to_string(r.error)).c_str());
-    return 1;
-  }
-  std::printf("decoded: connection %u, packet %llu\n", r.datagram->header.connection_id,
-              static_cast<unsigned long long>(r.datagram->header.packet_number));
-  FrameReader reader(r.datagram->frames);
-  Frame f;
-  while (reader.next(f)) print_frame(f);
-  buf[n / 2] ^= 1;
-  std::printf("one bit flipped -> %s\n", std::string(to_string(decode_datagram({buf, n}).error)).c_str());
-  return 0;
+  return hana::demo::run(o);
 }

@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   Outcome outcome;
   add_echo_command(app, outcome);
   add_ping_command(app, outcome);
+  add_node_command(app, outcome);
+  add_control_commands(app, outcome);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

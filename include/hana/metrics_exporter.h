@@ -1,0 +1,32 @@
+// Prometheus /metrics endpoint for a Node (prometheus-cpp pull exposer). Each scrape takes
+// one Node::stats() snapshot and renders node, per-peer and per-lane counters and gauges
+// named by Prometheus conventions (hana_..._total for counters, base units: seconds, bytes).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "hana/node.h"
+#include "hana/result.h"
+
+namespace hana {
+
+class MetricsExporter {
+ public:
+  // Serves http://<bind>/metrics, e.g. bind "127.0.0.1:9464" ("127.0.0.1:0" = any free port).
+  static Result<std::unique_ptr<MetricsExporter>> start(const Node& node, const std::string& bind);
+  ~MetricsExporter();
+  std::uint16_t port() const;
+
+  // Renders one snapshot in the Prometheus text format (what a scrape returns).
+  static std::string render(const NodeStats& stats);
+
+  struct Impl;
+
+ private:
+  explicit MetricsExporter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hana

@@ -1,0 +1,140 @@
+#include "control.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "stats_json.h"
+
+namespace hana::cli {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kMaxRequestBytes = 4096;
+constexpr int kIoTimeoutMs = 2000;
+
+bool make_address(const std::string& path, sockaddr_un& addr, std::string& error) {
+  std::memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof addr.sun_path) {
+    error = "control socket path is empty or longer than " + std::to_string(sizeof addr.sun_path - 1) + " bytes";
+    return false;
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return true;
+}
+
+// Reads up to a newline (or EOF), bounded in bytes and time.
+bool read_line(int fd, std::string& out) {
+  char buf[512];
+  while (out.size() < kMaxRequestBytes) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, kIoTimeoutMs) <= 0) return false;
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) return false;
+    if (n == 0) return !out.empty();
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.find('\n') != std::string::npos) return true;
+  }
+  return false;
+}
+
+bool write_all(int fd, const std::string& s) {
+  std::size_t off = 0;
+  while (off < s.size()) {
+    const ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<ControlServer> ControlServer::start(Node& node, const std::string& path, std::string& error) {
+  sockaddr_un addr;
+  if (!make_address(path, addr, error)) return nullptr;
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return error = std::string("socket: ") + std::strerror(errno), nullptr;
+  ::unlink(path.c_str());
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 16) != 0) {
+    error = "cannot listen on " + path + ": " + std::strerror(errno);
+    ::close(fd);
+    return nullptr;
+  }
+  return std::unique_ptr<ControlServer>(new ControlServer(node, fd, path));
+}
+
+ControlServer::ControlServer(Node& node, int fd, std::string path)
+    : node_(node), fd_(fd), path_(std::move(path)), thread_([this] { serve(); }) {}
+
+ControlServer::~ControlServer() {
+  stop_ = true;
+  thread_.join();
+  ::close(fd_);
+  ::unlink(path_.c_str());
+}
+
+void ControlServer::serve() {
+  while (!stop_) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;  // wakes every 100 ms to notice stop_
+    const int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    std::string line;
+    json reply;
+    if (!read_line(client, line)) {
+      reply = {{"ok", false}, {"error", "no request line"}};
+    } else {
+      const json request = json::parse(line, nullptr, /*allow_exceptions=*/false);
+      reply = request.is_object() ? handle(request) : json{{"ok", false}, {"error", "request is not a JSON object"}};
+    }
+    write_all(client, reply.dump() + "\n");
+    ::close(client);
+  }
+}
+
+json ControlServer::handle(const json& request) {
+  const std::string cmd = request.value("cmd", "");
+  if (cmd == "peers") return {{"ok", true}, {"result", peers_json(node_.stats())}};
+  if (cmd == "stats") return {{"ok", true}, {"result", stats_json(node_.stats())}};
+  const std::string knob = request.value("knob", "");
+  if (cmd == "get") {
+    auto v = node_.get(knob);
+    if (!v.ok()) return {{"ok", false}, {"error", std::string(v.error().message) + ": '" + knob + "'"}};
+    return {{"ok", true}, {"result", {{"knob", knob}, {"value", *v}}}};
+  }
+  if (cmd == "set") {
+    const std::string value = request.value("value", "");
+    auto r = node_.set(knob, value);
+    if (!r.ok()) return {{"ok", false}, {"error", std::string(r.error().message) + ": '" + knob + "'"}};
+    return {{"ok", true}, {"result", {{"knob", knob}, {"value", *node_.get(knob)}}}};
+  }
+  return {{"ok", false}, {"error", "unknown command '" + cmd + "' (peers, stats, get, set)"}};
+}
+
+std::optional<json> control_request(const std::string& path, const json& request, std::string& error) {
+  sockaddr_un addr;
+  if (!make_address(path, addr, error)) return std::nullopt;
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return error = std::string("socket: ") + std::strerror(errno), std::nullopt;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    error = "cannot reach the node at " + path + ": " + std::strerror(errno);
+    ::close(fd);
+    return std::nullopt;
+  }
+  std::string line;
+  const bool ok = write_all(fd, request.dump() + "\n") && read_line(fd, line);
+  ::close(fd);
+  if (!ok) return error = "no reply from the node at " + path, std::nullopt;
+  json reply = json::parse(line, nullptr, false);
+  if (!reply.is_object()) return error = "malformed reply from the node", std::nullopt;
+  return reply;
+}
+
+}  // namespace hana::cli

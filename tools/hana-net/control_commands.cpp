@@ -1,0 +1,131 @@
+// `hana-net peers|stats|get|set --control PATH`: talk to a running `hana-net node`.
+#include <cstdio>
+#include <string>
+
+#include "commands.h"
+#include "control.h"
+
+namespace hana::cli {
+namespace {
+
+using nlohmann::json;
+
+struct ControlArgs {
+  std::string control;
+  bool json_output = false;
+  std::string knob;
+  std::string value;
+};
+
+// Sends the request; prints errors; returns the result or nullopt with the exit code set.
+std::optional<json> ask(const ControlArgs& a, const json& request, int& exit_code) {
+  std::string error;
+  auto reply = control_request(a.control, request, error);
+  if (!reply) {
+    std::fprintf(stderr, "hana-net: %s\n", error.c_str());
+    exit_code = kExitFailure;
+    return std::nullopt;
+  }
+  if (!reply->value("ok", false)) {
+    std::fprintf(stderr, "hana-net: %s\n", reply->value("error", std::string("request failed")).c_str());
+    exit_code = kExitUsage;  // the node rejected the request: a bad name or value
+    return std::nullopt;
+  }
+  exit_code = kExitOk;
+  return (*reply)["result"];
+}
+
+std::string str(const json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); }
+
+void print_peers_table(const json& r) {
+  std::printf("self %s  coordinator %s  term %s\n", str(r["self"]).c_str(), str(r["coordinator"]).c_str(),
+              str(r["term"]).c_str());
+  std::printf("%-16s %-12s %-21s %-8s %-11s %5s %9s %7s  %s\n", "id", "name", "address", "state", "role", "inc",
+              "rtt_us", "loss", "displays");
+  for (const auto& p : r["peers"]) {
+    std::string displays;
+    for (const auto& d : p["displays"])
+      displays += str(d["id"]) + (d["available"].get<bool>() ? "" : "(off)") + " ";
+    std::printf("%-16s %-12s %-21s %-8s %-11s %5s %9s %6.2f%%  %s\n", str(p["id"]).c_str(), str(p["name"]).c_str(),
+                str(p["address"]).c_str(), str(p["state"]).c_str(), str(p["role"]).c_str(),
+                str(p["incarnation"]).c_str(), str(p["rtt_us"]).c_str(), 100.0 * p["loss"].get<double>(),
+                displays.c_str());
+  }
+}
+
+void print_stats_table(const json& r) {
+  const json& n = r["node"];
+  std::printf("node %s  backend %s  address %s  coordinator %s  term %s\n", str(n["id"]).c_str(),
+              str(n["backend"]).c_str(), str(n["address"]).c_str(), str(n["coordinator"]).c_str(),
+              str(n["term"]).c_str());
+  std::printf("\n%-8s %12s %12s %10s %8s %10s %8s %8s\n", "lane", "sent", "received", "delivered", "failed",
+              "retransmit", "stale", "queued");
+  for (const char* lane : {"control", "high", "normal", "bulk"}) {
+    const json& l = n["lanes"][lane];
+    std::printf("%-8s %12s %12s %10s %8s %10s %8s %8s\n", lane, str(l["messages_sent"]).c_str(),
+                str(l["messages_received"]).c_str(), str(l["delivered"]).c_str(), str(l["failed"]).c_str(),
+                str(l["retransmits"]).c_str(), str(l["stale_dropped"]).c_str(), str(l["queue_depth"]).c_str());
+  }
+  std::printf("\n%-16s %-12s %-8s %10s %10s %8s %8s %9s %10s %9s\n", "peer", "name", "state", "pkts_out", "pkts_in",
+              "lost", "retx", "rtt_us", "cwnd", "inflight");
+  for (const auto& p : r["peers"]) {
+    const json& c = p["connection"];
+    std::printf("%-16s %-12s %-8s %10s %10s %8s %8s %9s %10s %9s\n", str(p["id"]).c_str(), str(p["name"]).c_str(),
+                str(p["state"]).c_str(), str(c["packets_sent"]).c_str(), str(c["packets_received"]).c_str(),
+                str(c["packets_lost"]).c_str(), str(c["retransmits"]).c_str(), str(c["rtt_smoothed_us"]).c_str(),
+                str(c["cwnd_bytes"]).c_str(), str(c["bytes_in_flight"]).c_str());
+  }
+  std::printf("\nengine:");
+  for (const auto& [name, v] : n["engine"].items()) std::printf(" %s=%s", name.c_str(), str(v).c_str());
+  std::printf("\n");
+}
+
+CLI::App* add_control_command(CLI::App& app, const char* name, const char* help, std::shared_ptr<ControlArgs> args) {
+  CLI::App* cmd = app.add_subcommand(name, help);
+  cmd->add_option("--control", args->control, "Unix socket of a running `hana-net node`")->required();
+  return cmd;
+}
+
+}  // namespace
+
+void add_control_commands(CLI::App& app, Outcome& outcome) {
+  {
+    auto a = std::make_shared<ControlArgs>();
+    auto* cmd = add_control_command(app, "peers", "Members of the node's view", a);
+    cmd->add_flag("--json", a->json_output, "One JSON document");
+    cmd->callback([a, &outcome] {
+      if (auto r = ask(*a, {{"cmd", "peers"}}, outcome.exit_code))
+        a->json_output ? (void)std::printf("%s\n", r->dump(2).c_str()) : print_peers_table(*r);
+    });
+  }
+  {
+    auto a = std::make_shared<ControlArgs>();
+    auto* cmd = add_control_command(app, "stats", "Node, per-peer and per-lane counters", a);
+    cmd->add_flag("--json", a->json_output, "One JSON document");
+    cmd->callback([a, &outcome] {
+      if (auto r = ask(*a, {{"cmd", "stats"}}, outcome.exit_code))
+        a->json_output ? (void)std::printf("%s\n", r->dump(2).c_str()) : print_stats_table(*r);
+    });
+  }
+  {
+    auto a = std::make_shared<ControlArgs>();
+    auto* cmd = add_control_command(app, "get", "Read a knob", a);
+    cmd->add_option("knob", a->knob, "Knob name (docs/knobs.md)")->required();
+    cmd->callback([a, &outcome] {
+      if (auto r = ask(*a, {{"cmd", "get"}, {"knob", a->knob}}, outcome.exit_code))
+        std::printf("%s = %s\n", a->knob.c_str(), str((*r)["value"]).c_str());
+    });
+  }
+  {
+    auto a = std::make_shared<ControlArgs>();
+    auto* cmd = add_control_command(app, "set", "Change a runtime knob (validated)", a);
+    cmd->add_option("knob", a->knob, "Knob name (docs/knobs.md)")->required();
+    cmd->add_option("value", a->value, "New value")->required();
+    cmd->callback([a, &outcome] {
+      if (auto r = ask(*a, {{"cmd", "set"}, {"knob", a->knob}, {"value", a->value}}, outcome.exit_code))
+        std::printf("%s = %s\n", a->knob.c_str(), str((*r)["value"]).c_str());
+    });
+  }
+}
+
+}  // namespace hana::cli

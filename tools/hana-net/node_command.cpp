@@ -1,0 +1,134 @@
+// `hana-net node`: a mesh member that runs until SIGINT/SIGTERM (then leaves cleanly),
+// with a control socket for peers/stats/get/set and an optional Prometheus endpoint.
+#include <xxhash.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "commands.h"
+#include "control.h"
+#include "hana/metrics_exporter.h"
+#include "stats_json.h"
+
+namespace hana::cli {
+namespace {
+
+struct NodeArgs {
+  std::string bind = "0.0.0.0:0";
+  std::vector<std::string> seeds;
+  std::string multicast;
+  std::string id;
+  std::vector<std::string> displays;
+  std::string control;
+  std::string config_file;
+  std::string metrics;
+  std::string backend = "auto";
+  bool not_eligible = false;
+};
+
+// A knob file: one `knob = value` per line; '#' starts a comment.
+Config load_config(const std::string& path) {
+  Config config;
+  std::ifstream in(path);
+  if (!in) throw UsageError{"--config: cannot read '" + path + "'"};
+  std::string line;
+  for (int lineno = 1; std::getline(in, line); ++lineno) {
+    if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    const auto eq = line.find('=');
+    auto trim = [](std::string s) {
+      const auto b = s.find_first_not_of(" \t\r");
+      const auto e = s.find_last_not_of(" \t\r");
+      return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+    };
+    if (trim(line).empty()) continue;
+    if (eq == std::string::npos) throw UsageError{path + ":" + std::to_string(lineno) + ": expected knob = value"};
+    const std::string knob = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+    if (auto r = config.set(knob, value); !r.ok())
+      throw UsageError{path + ":" + std::to_string(lineno) + ": " + r.error().message + " ('" + knob + "')"};
+  }
+  return config;
+}
+
+DisplayInfo parse_display(const std::string& text) {
+  DisplayInfo d;
+  const auto colon = text.find(':');
+  d.id = text.substr(0, colon);
+  if (colon != std::string::npos) d.metadata = text.substr(colon + 1);
+  if (d.id.empty() || d.id.size() > 64) throw UsageError{"--display: id must be 1..64 characters: '" + text + "'"};
+  return d;
+}
+
+int run_node(const NodeArgs& a) {
+  const Config config = a.config_file.empty() ? Config{} : load_config(a.config_file);
+  NodeOptions opt;
+  opt.bind = parse_address_or_throw(a.bind, "--bind");
+  for (const auto& s : a.seeds) opt.seeds.push_back(parse_address_or_throw(s, "--seed"));
+  if (!a.multicast.empty()) opt.beacon_target = parse_address_or_throw(a.multicast, "--multicast");
+  if (!a.id.empty()) {
+    opt.name = a.id;
+    // The same name gives the same id across restarts; the incarnation tells them apart.
+    opt.node_id = XXH3_64bits(a.id.data(), a.id.size()) | 1;
+  }
+  for (const auto& d : a.displays) opt.displays.push_back(parse_display(d));
+  opt.backend = parse_backend_or_throw(a.backend);
+  opt.coordinator_eligible = !a.not_eligible;
+
+  install_signal_handlers();
+  auto node = start_node(config, opt);
+  if (!node) return kExitFailure;
+  std::fprintf(stderr, "hana-net node %s (%s) listening on %s\n", a.id.empty() ? "-" : a.id.c_str(),
+               node_id_hex(node->id()).c_str(), node->local_address().to_string().c_str());
+
+  std::unique_ptr<ControlServer> control;
+  if (!a.control.empty()) {
+    std::string error;
+    control = ControlServer::start(*node, a.control, error);
+    if (!control) {
+      std::fprintf(stderr, "hana-net: %s\n", error.c_str());
+      return kExitFailure;
+    }
+  }
+  std::unique_ptr<MetricsExporter> metrics;
+  if (!a.metrics.empty()) {
+    auto m = MetricsExporter::start(*node, a.metrics);
+    if (!m.ok()) {
+      std::fprintf(stderr, "hana-net: --metrics %s: %s\n", a.metrics.c_str(), m.error().message);
+      return kExitFailure;
+    }
+    metrics = std::move(*m);
+    std::fprintf(stderr, "hana-net: metrics on http://%s/metrics (port %u)\n", a.metrics.c_str(), metrics->port());
+  }
+
+  Event e;
+  while (!interrupted()) {
+    // The daemon has no application: events are drained so queues never fill.
+    if (!node->wait_event(e, 100 * kNsPerMs)) continue;
+  }
+  std::fprintf(stderr, "hana-net: leaving the mesh\n");
+  metrics.reset();
+  control.reset();
+  node->stop();
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_node_command(CLI::App& app, Outcome& outcome) {
+  auto args = std::make_shared<NodeArgs>();
+  CLI::App* cmd = app.add_subcommand("node", "Run a mesh member until SIGINT/SIGTERM (then leave cleanly)");
+  cmd->add_option("--bind", args->bind, "Local UDP address (port 0 = any)");
+  cmd->add_option("--seed", args->seeds, "Static peer ADDR:PORT to connect to (repeatable)");
+  cmd->add_option("--multicast", args->multicast, "Discovery beacons to GROUP:PORT (multicast or subnet broadcast)");
+  cmd->add_option("--id", args->id, "Node name; its id is derived from it (stable across restarts)");
+  cmd->add_option("--display", args->displays, "Announce a display ID[:metadata] (repeatable)");
+  cmd->add_option("--control", args->control, "Unix socket path for peers/stats/get/set");
+  cmd->add_option("--config", args->config_file, "Knob file: 'knob = value' lines");
+  cmd->add_option("--metrics", args->metrics, "Serve Prometheus /metrics on ADDR:PORT");
+  cmd->add_option("--backend", args->backend, "uring, epoll or auto");
+  cmd->add_flag("--not-eligible", args->not_eligible, "Never become coordinator");
+  cmd->callback([args, &outcome] { outcome.exit_code = run_node(*args); });
+}
+
+}  // namespace hana::cli
