@@ -59,7 +59,7 @@ struct Connection::Impl {
   CloseReason close_reason = CloseReason::Normal;
 
   // ---- loss recovery and congestion ----
-  SentPackets sent{256};
+  SentPackets sent{64};  // grows with the window while warming up
   std::uint64_t next_pn = 0;
   bool has_largest_acked = false;
   std::uint64_t largest_acked = 0;

@@ -1,5 +1,6 @@
 // Datagram processing: duplicate packets, ACK frames (settle sent packets, RTT, loss
 // detection), DATA (reassembly, ordering, latest-value), SKIP and CLOSE.
+#include <algorithm>
 #include <cstring>
 
 #include "protocol/codec.h"
@@ -67,9 +68,20 @@ void Connection::Impl::on_datagram(const DatagramView& dv, TimeNs now) {
 
 void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {
   if (ack.range_count == 0) return;
-  if (ack.largest() >= sent.next_pn()) {
-    ++stats.unexpected_acks;  // acks a packet we never sent: ignore the frame
-    return;
+  // Ranges naming packets we never sent are ignored (and counted); the rest of the frame
+  // still counts, so one bogus packet the peer acked cannot stall our recovery forever.
+  std::uint64_t largest = ack.largest();
+  const bool clamped = largest >= sent.next_pn();
+  if (clamped) {
+    ++stats.unexpected_acks;
+    bool any = false;
+    for (const AckRange& r : ack.active())
+      if (r.smallest < sent.next_pn()) {
+        largest = std::min(r.largest, sent.next_pn() - 1);
+        any = true;
+        break;
+      }
+    if (!any) return;
   }
   std::uint64_t acked_bytes = 0;
   bool newly_acked = false;
@@ -78,14 +90,17 @@ void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {
   TimeNs largest_time = 0;
   for (const AckRange& r : ack.active()) {
     if (r.largest < sent.base_pn()) break;  // descending: the rest is older still
+    if (r.smallest > largest) continue;     // beyond what we sent
     const std::uint64_t lo = r.smallest > sent.base_pn() ? r.smallest : sent.base_pn();
-    for (std::uint64_t pn = r.largest + 1; pn-- > lo;) {
+    const std::uint64_t hi = std::min(r.largest, largest);
+    for (std::uint64_t pn = hi + 1; pn-- > lo;) {
       SentPacket* p = sent.find(pn);
       if (!p) continue;
       if (!newly_acked) {
         newly_acked = true;
         largest_newly_acked_sent = p->time_sent;
-        largest_newly_acked_eliciting = p->ack_eliciting && pn == ack.largest();
+        // The peer's ack delay refers to its largest: no RTT sample from a clamped frame.
+        largest_newly_acked_eliciting = p->ack_eliciting && pn == ack.largest() && !clamped;
       }
       if (p->time_sent > largest_time) largest_time = p->time_sent;
       if (p->in_flight) {
@@ -96,9 +111,9 @@ void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {
       sent.settle(pn);
     }
   }
-  if (!has_largest_acked || ack.largest() > largest_acked) {
+  if (!has_largest_acked || largest > largest_acked) {
     has_largest_acked = true;
-    largest_acked = ack.largest();
+    largest_acked = largest;
   }
   if (!newly_acked) return;
   if (largest_newly_acked_eliciting) {

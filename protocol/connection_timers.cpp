@@ -112,7 +112,10 @@ void Connection::Impl::on_timeout(TimeNs now) {
   if (loss_time && now >= *loss_time) {
     detect_losses(now);
     report_congestion();
-  } else if (!loss_time) {
+  }
+  // Checked after the loss timer: once that has declared its packets lost, an overdue
+  // probe timeout must fire in the same call (else the deadline stays in the past).
+  if (!loss_time) {
     const auto pto = pto_deadline();
     if (pto && now >= *pto) on_pto(now);
   }

@@ -241,3 +241,51 @@ TEST(ConnectionLimits, UrgentLanesGetHeadroomBeyondAFullWindow) {
 
 }  // namespace
 }  // namespace hana::protocol::test
+
+namespace hana::protocol::test {
+namespace {
+
+TEST(ConnectionLimits, StarvationGuardGivesBulkItsShareWhileHighIsBusy) {
+  Config c;
+  c.starvation_share_pct = 20;
+  Pair p(c);
+  // Both lanes backlogged; 100-byte messages so each datagram holds several frames.
+  for (int i = 0; i < 2000; ++i) ASSERT_TRUE(p.a.send(bytes_of(i, 100), opts(Lane::High), p.now).ok());
+  for (int i = 0; i < 2000; ++i) ASSERT_TRUE(p.a.send(bytes_of(10'000 + i, 100), opts(Lane::Bulk), p.now).ok());
+  // Look at the first 1000 messages received: strict priority alone would make them all High.
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_b, Ev::Kind::Received) >= 1000; }));
+  std::size_t bulk = 0, seen = 0;
+  for (const auto& e : p.ev_b) {
+    if (e.kind != Ev::Kind::Received || seen == 1000) continue;
+    ++seen;
+    bulk += e.lane == Lane::Bulk;
+  }
+  EXPECT_GE(bulk, 150u);  // ~20% share
+  EXPECT_LE(bulk, 250u);
+}
+
+}  // namespace
+}  // namespace hana::protocol::test
+
+namespace hana::protocol::test {
+namespace {
+
+TEST(ConnectionLimits, AckNamingUnsentPacketsStillAcksTheRealOnes) {
+  Connection c(Config{}, {1, 2}, 0);
+  std::vector<std::uint8_t> buf(kMaxDatagramBytes);
+  ASSERT_TRUE(c.send(bytes_of(1, 64), opts(), 0).ok());
+  ASSERT_GT(c.poll_transmit(buf, 0), 0u);  // packet 0
+  AckFrame ack;
+  ack.range_count = 2;
+  ack.ranges[0] = AckRange{1'000'000, 1'000'000};  // never sent
+  ack.ranges[1] = AckRange{0, 0};
+  inject(c, 0, {ack}, 50 * kNsPerUs);
+  EXPECT_EQ(c.stats().unexpected_acks, 1u);
+  bool delivered = false;
+  while (auto e = c.poll_event()) delivered |= std::holds_alternative<DeliveredEvent>(*e);
+  EXPECT_TRUE(delivered);
+  EXPECT_EQ(c.stats().bytes_in_flight, 0u);
+}
+
+}  // namespace
+}  // namespace hana::protocol::test

@@ -99,7 +99,10 @@ Row make_row(DemoNode& n, bool controller) {
     if (p.state != MemberState::Alive || !p.connected) continue;
     ++r.peers_alive;
     // The link-quality record (probes both ways) when there is one, else the connection's RTT.
-    const std::uint64_t rtt = p.link.rtt_us ? p.link.rtt_us : p.connection.rtt_smoothed_us;
+    // (a connection that never had a sample still reports initial_rtt_us: skip it)
+    const std::uint64_t rtt = p.link.rtt_us ? p.link.rtt_us
+                              : p.connection.rtt_latest_us ? p.connection.rtt_smoothed_us
+                                                           : 0;
     if (rtt) rtt_sum += rtt, ++rtt_n;
     lost += p.connection.packets_lost;
     sent += p.connection.packets_sent;
