@@ -146,9 +146,11 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
       return;
     }
     // Simultaneous open: the lower id's dial wins.
+    // A dial to the same node at another address is stale (it restarted elsewhere, e.g. on a
+    // new port): drop it and accept, or neither side would ever complete.
     for (const Dial& d : dials)
       if (d.to == from || d.node == h.node_id) {
-        if (self.id < h.node_id) return;
+        if (d.to == from && self.id < h.node_id) return;
         cancel_dial(d.to);
         break;
       }
