@@ -282,7 +282,7 @@ void Mesh::Impl::on_beacon(const Address& from, Bytes body, TimeNs now) {
     return;
   }
   if (b.node == self.id || leaving) return;
-  const Address addr = b.address.port != 0 ? b.address : from;
+  const Address addr = reachable(b.address, from);
   auto it = index.find(b.node);
   if (it == index.end()) {
     const std::uint32_t i = add_member(b.node, addr, b.incarnation, now);
