@@ -36,57 +36,59 @@ FailReason fail_reason_of(Errc e) {
   }
 }
 
-class Loop final : public engine::ReceiveSink {
+class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
  public:
   explicit Loop(Node::Impl& m) : m_(m) {}
 
-  void run() {
-    TimeNs stop_deadline = kNoDeadline;
-    bool stopping = false;
-    for (;;) {
-      const TimeNs now = engine::monotonic_now_ns();
-      now_ = now;
-      m_.counters.add(EngineCounter::loop_turns);
-      if (m_.config_dirty.exchange(false)) apply_config();
-      take_control(now);
-      const bool more_commands = take_commands(now);
-      if (auto t = m_.mesh->next_timeout(); t && *t <= now) m_.mesh->on_timeout(now);
-      const bool more_transmits = transmit(now);
-      drain_events();
-      if (m_.stats_wanted.exchange(false)) publish_stats();
+  // One loop turn. Waits in the backend at most until `max_deadline` (0 = never block).
+  // Returns false once the node has finished stopping.
+  bool turn(TimeNs max_deadline) override {
+    const TimeNs now = engine::monotonic_now_ns();
+    now_ = now;
+    m_.counters.add(EngineCounter::loop_turns);
+    if (m_.config_dirty.exchange(false)) apply_config();
+    take_control(now);
+    const bool more_commands = take_commands(now);
+    if (auto t = m_.mesh->next_timeout(); t && *t <= now) m_.mesh->on_timeout(now);
+    const bool more_transmits = transmit(now);
+    drain_events();
+    if (m_.stats_wanted.exchange(false)) publish_stats();
 
-      if (m_.stop_requested.load() && !stopping) {
-        stopping = true;
-        stop_deadline = now + m_.loop_config.stop_flush_ms * kNsPerMs;
-      }
-      if (stopping && ((!more_commands && queues_empty() && mesh_idle()) || now >= stop_deadline)) {
-        finish(now);
-        return;
-      }
-
-      TimeNs deadline = kNoDeadline;
-      if (auto t = m_.mesh->next_timeout()) deadline = *t;
-      if (stopping) deadline = std::min(deadline, std::min(stop_deadline, now + kStopRecheckNs));
-      if (busy_poll_ || more_commands || more_transmits) deadline = 0;
-      const TimeNs busy_ns = engine::monotonic_now_ns() - now;
-      m_.counters.max(EngineCounter::loop_cycle_max_ns, busy_ns);
-      if (deadline != 0) {
-        // Park: announce it, then re-check everything a producer might have added.
-        m_.parked.store(true, std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (!queues_empty() || m_.control.depth() > 0 || m_.stop_requested.load() || m_.config_dirty.load() ||
-            m_.stats_wanted.load())
-          deadline = 0;
-      }
-      const std::uint64_t received_before = received_;
-      m_.backend->wait(deadline, *this);
-      m_.parked.store(false, std::memory_order_relaxed);
-      // Busy-poll with nothing to do: yield, so that on a shared CPU the application
-      // thread (or the peer's loop) gets to run instead of waiting for a time slice.
-      if (deadline == 0 && busy_poll_ && !more_commands && !more_transmits && !pushed_ &&
-          received_ == received_before)
-        sched_yield();
+    if (m_.stop_requested.load() && !stopping_) {
+      stopping_ = true;
+      stop_deadline_ = now + m_.loop_config.stop_flush_ms * kNsPerMs;
     }
+    if (stopping_ && ((!more_commands && queues_empty() && mesh_idle()) || now >= stop_deadline_)) {
+      finish(now);
+      return false;
+    }
+
+    TimeNs deadline = kNoDeadline;
+    if (auto t = m_.mesh->next_timeout()) deadline = *t;
+    if (stopping_) deadline = std::min(deadline, std::min(stop_deadline_, now + kStopRecheckNs));
+    deadline = std::min(deadline, max_deadline);
+    // Inline threading: events were just queued for the caller, who is this thread.
+    const bool inline_events = m_.options.threading == Threading::Inline && pushed_;
+    if (busy_poll_ || more_commands || more_transmits || inline_events) deadline = 0;
+    const TimeNs busy_ns = engine::monotonic_now_ns() - now;
+    m_.counters.max(EngineCounter::loop_cycle_max_ns, busy_ns);
+    if (deadline != 0) {
+      // Park: announce it, then re-check everything a producer might have added.
+      m_.parked.store(true, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (!queues_empty() || m_.control.depth() > 0 || m_.stop_requested.load() || m_.config_dirty.load() ||
+          m_.stats_wanted.load())
+        deadline = 0;
+    }
+    const std::uint64_t received_before = received_;
+    m_.backend->wait(deadline, *this);
+    m_.parked.store(false, std::memory_order_relaxed);
+    // Busy-poll with nothing to do: yield, so that on a shared CPU the application
+    // thread (or the peer's loop) gets to run instead of waiting for a time slice.
+    if (deadline == 0 && busy_poll_ && !more_commands && !more_transmits && !pushed_ &&
+        received_ == received_before)
+      sched_yield();
+    return true;
   }
 
   void on_datagram(const Address& from, Bytes bytes) override {
@@ -195,6 +197,9 @@ class Loop final : public engine::ReceiveSink {
     while (auto e = m_.mesh->poll_event()) {
       std::visit([this](auto& v) { convert(v); }, *e);
     }
+    // The fence orders the queue's store before the waiter count's load (StoreLoad); the
+    // waiter increments it with a locked RMW and then re-checks the queue.
+    if (pushed_) std::atomic_thread_fence(std::memory_order_seq_cst);
     if (pushed_ && m_.event_waiters.load() > 0) {
       const std::uint64_t one = 1;
       (void)!::write(m_.event_fd, &one, sizeof one);
@@ -304,7 +309,7 @@ class Loop final : public engine::ReceiveSink {
     m_.backend->wait(0, *this);  // hand the last datagrams to the kernel, reap completions
   }
 
-  void publish_stats() {
+  void publish_stats() override {
     NodeStats s;
     s.self = m_.self_id;
     s.backend = std::string(to_string(m_.actual_backend));
@@ -357,6 +362,8 @@ class Loop final : public engine::ReceiveSink {
 
   Node::Impl& m_;
   TimeNs now_ = 0;
+  bool stopping_ = false;
+  TimeNs stop_deadline_ = kNoDeadline;
   bool pushed_ = false;
   std::uint64_t received_ = 0;
   bool busy_poll_ = m_.loop_config.busy_poll;
@@ -364,9 +371,8 @@ class Loop final : public engine::ReceiveSink {
 
 }  // namespace
 
-void Node::Impl::run_loop() {
-  Loop loop(*this);
-  loop.run();
-}
+namespace engine {
+std::unique_ptr<LoopDriver> make_loop(Node::Impl& impl) { return std::make_unique<Loop>(impl); }
+}  // namespace engine
 
 }  // namespace hana

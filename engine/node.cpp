@@ -136,6 +136,53 @@ Result<std::unique_ptr<Node>> Node::create(const Config& config, NodeOptions opt
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
 
+Result<void> Node::Impl::init_on_this_thread() {
+  engine::BackendOptions bo;
+  bo.max_datagram_bytes = loop_config.max_datagram_bytes;
+  bo.recv_buffers = loop_config.recv_buffers;
+  bo.send_slots = loop_config.send_slots;
+  bo.uring_entries = loop_config.uring_entries;
+  bo.gso = loop_config.gso;
+  Result<std::unique_ptr<engine::Backend>> b = Error{Errc::Internal, ""};
+  if (options.backend == IoBackend::Epoll) {
+    b = engine::make_epoll_backend(socket, bo, counters);
+  } else {
+    b = engine::make_uring_backend(socket, bo, counters);
+    if (!b && options.backend == IoBackend::Auto) {
+      if (options.log_to_stderr) std::fprintf(stderr, "hana-net: %s; falling back to epoll\n", b.error().message);
+      b = engine::make_epoll_backend(socket, bo, counters);
+    }
+  }
+  if (!b) return b.error();
+  actual_backend = (*b)->kind() == engine::BackendKind::Uring ? IoBackend::Uring : IoBackend::Epoll;
+  auto injector = std::make_unique<engine::FaultInjector>(std::move(*b), loop_config.fault_seed,
+                                                          loop_config.fault_queue_datagrams,
+                                                          loop_config.max_datagram_bytes, counters);
+  injector->set_params(engine::FaultParams::from(loop_config));
+  fault = injector.get();
+  backend = std::move(injector);
+  backend_for_wake = backend.get();
+  topology::Identity self;
+  self.id = self_id;
+  self.name = options.name;
+  self.listen = socket.local_address();
+  self.coordinator_eligible = options.coordinator_eligible;
+  for (const auto& d : options.displays) self.displays.push_back(topology::Display{d.id, d.available, d.metadata});
+  const TimeNs now = engine::monotonic_now_ns();
+  const std::uint64_t seed = options.seed ? options.seed : (now ^ self_id);
+  mesh = std::make_unique<topology::Mesh>(loop_config, std::move(self), seed, now);
+  mesh->set_beacon_target(options.beacon_target);
+  for (const auto& s : options.seeds) (void)mesh->add_seed(s, now);
+  loop = engine::make_loop(*this);
+  if (options.log_to_stderr)
+    std::fprintf(stderr, "hana-net: node %016llx on %s (%s threading), udp %s\n",
+                 static_cast<unsigned long long>(self_id), actual_backend == IoBackend::Uring ? "io_uring" : "epoll",
+                 inline_mode() ? "inline" : "dedicated", socket.local_address().to_string().c_str());
+  running.store(true);
+  accepting.store(true, std::memory_order_release);
+  return {};
+}
+
 Result<void> Node::start() {
   Impl& m = *impl_;
   if (m.running.load()) return Error{Errc::InvalidArgument, "node already started"};
@@ -150,56 +197,17 @@ Result<void> Node::start() {
   if (!sock) return sock.error();
   m.socket = std::move(*sock);
   m.loop_config = c;
+  if (m.inline_mode()) return m.init_on_this_thread();
+  // The io_uring ring is single-issuer: create it on the loop thread itself.
   std::promise<Result<void>> ready;
   auto ready_future = ready.get_future();
   m.thread = std::thread([&m, &ready] {
-    engine::BackendOptions bo;
-    bo.max_datagram_bytes = m.loop_config.max_datagram_bytes;
-    bo.recv_buffers = m.loop_config.recv_buffers;
-    bo.send_slots = m.loop_config.send_slots;
-    bo.uring_entries = m.loop_config.uring_entries;
-    bo.gso = m.loop_config.gso;
-    Result<std::unique_ptr<engine::Backend>> b = Error{Errc::Internal, ""};
-    if (m.options.backend == IoBackend::Epoll) {
-      b = engine::make_epoll_backend(m.socket, bo, m.counters);
-    } else {
-      b = engine::make_uring_backend(m.socket, bo, m.counters);
-      if (!b && m.options.backend == IoBackend::Auto) {
-        if (m.options.log_to_stderr) std::fprintf(stderr, "hana-net: %s; falling back to epoll\n", b.error().message);
-        b = engine::make_epoll_backend(m.socket, bo, m.counters);
-      }
+    Result<void> r = m.init_on_this_thread();
+    const bool ok = r.ok();
+    ready.set_value(r);
+    if (!ok) return;
+    while (m.drive(engine::kNoDeadline)) {
     }
-    if (!b) {
-      ready.set_value(b.error());
-      return;
-    }
-    m.actual_backend = (*b)->kind() == engine::BackendKind::Uring ? IoBackend::Uring : IoBackend::Epoll;
-    auto fault = std::make_unique<engine::FaultInjector>(std::move(*b), m.loop_config.fault_seed,
-                                                         m.loop_config.fault_queue_datagrams,
-                                                         m.loop_config.max_datagram_bytes, m.counters);
-    fault->set_params(engine::FaultParams::from(m.loop_config));
-    m.fault = fault.get();
-    m.backend = std::move(fault);
-    m.backend_for_wake = m.backend.get();
-    topology::Identity self;
-    self.id = m.self_id;
-    self.name = m.options.name;
-    self.listen = m.socket.local_address();
-    self.coordinator_eligible = m.options.coordinator_eligible;
-    for (const auto& d : m.options.displays) self.displays.push_back(topology::Display{d.id, d.available, d.metadata});
-    const TimeNs now = engine::monotonic_now_ns();
-    const std::uint64_t seed = m.options.seed ? m.options.seed : (now ^ m.self_id);
-    m.mesh = std::make_unique<topology::Mesh>(m.loop_config, std::move(self), seed, now);
-    m.mesh->set_beacon_target(m.options.beacon_target);
-    for (const auto& s : m.options.seeds) (void)m.mesh->add_seed(s, now);
-    if (m.options.log_to_stderr)
-      std::fprintf(stderr, "hana-net: node %016llx on %s, udp %s\n", static_cast<unsigned long long>(m.self_id),
-                   m.actual_backend == IoBackend::Uring ? "io_uring" : "epoll",
-                   m.socket.local_address().to_string().c_str());
-    m.running.store(true);
-    m.accepting.store(true, std::memory_order_release);
-    ready.set_value(Result<void>{});
-    m.run_loop();
   });
   Result<void> r = ready_future.get();
   if (!r) {
@@ -211,11 +219,17 @@ Result<void> Node::start() {
 
 void Node::stop() {
   Impl& m = *impl_;
-  if (!m.thread.joinable()) return;
+  if (!m.running.load()) return;
   m.accepting.store(false, std::memory_order_release);
   m.stop_requested.store(true);
-  m.wake_always();
-  m.thread.join();
+  if (m.inline_mode()) {
+    // Bounded by stop_flush_ms: the loop finishes by then at the latest.
+    while (m.drive(engine::kNoDeadline)) {
+    }
+  } else {
+    m.wake_always();
+    m.thread.join();
+  }
   m.running.store(false);
   m.stats_cv.notify_all();
 }
@@ -258,12 +272,29 @@ Result<MessageId> Node::broadcast(std::span<const std::uint8_t> bytes, const Sen
   return impl_->enqueue(Command::Kind::Broadcast, 0, bytes, options);
 }
 
-bool Node::poll_event(Event& out) { return impl_->events.try_pop(out); }
+bool Node::poll_event(Event& out) {
+  Impl& m = *impl_;
+  if (m.events.try_pop(out)) return true;
+  if (m.inline_mode() && m.running.load()) {
+    (void)m.drive(0);
+    return m.events.try_pop(out);
+  }
+  return false;
+}
 
 bool Node::wait_event(Event& out, TimeNs timeout_ns) {
   Impl& m = *impl_;
   if (m.events.try_pop(out)) return true;
   const TimeNs deadline = engine::monotonic_now_ns() + timeout_ns;
+  if (m.inline_mode()) {
+    // This thread is the loop: turn it until an event is queued or the deadline passes.
+    for (long turns = 0; turns < (1L << 40); ++turns) {
+      if (m.events.try_pop(out)) return true;
+      if (!m.running.load() || engine::monotonic_now_ns() >= deadline) return false;
+      if (!m.drive(deadline)) return m.events.try_pop(out);
+    }
+    return false;
+  }
   m.event_waiters.fetch_add(1);
   bool got = false;
   // Bounded by the deadline; each round sleeps in poll() until the loop signals.
@@ -288,6 +319,11 @@ bool Node::wait_event(Event& out, TimeNs timeout_ns) {
 
 NodeStats Node::stats() const {
   Impl& m = *impl_;
+  if (m.inline_mode() && m.running.load() && !m.loop_finished) {
+    m.loop->publish_stats();  // we are the loop thread
+    std::lock_guard lock(m.stats_mutex);
+    return m.stats_snapshot;
+  }
   std::unique_lock lock(m.stats_mutex);
   if (m.running.load() && m.backend_for_wake) {
     const std::uint64_t gen = m.stats_generation;

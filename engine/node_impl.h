@@ -48,6 +48,16 @@ struct Command {
   MessageRef message;
 };
 
+// The event loop, driven by its own thread (Threading::Dedicated) or by the
+// application thread inside poll_event/wait_event (Threading::Inline).
+class LoopDriver {
+ public:
+  virtual ~LoopDriver() = default;
+  // One turn, waiting at most until `max_deadline` (0 = do not block). False once stopped.
+  virtual bool turn(TimeNs max_deadline) = 0;
+  virtual void publish_stats() = 0;
+};
+
 struct Control {
   enum class Kind : std::uint8_t { Connect };
   Kind kind = Kind::Connect;
@@ -108,7 +118,19 @@ struct Node::Impl {
   }
   Result<MessageId> enqueue(engine::Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
                             const SendOptions& options);
-  void run_loop();  // event_loop.cpp
+  Result<void> init_on_this_thread();  // backend + mesh; on the thread that will drive the loop
+  std::unique_ptr<engine::LoopDriver> loop;
+  bool loop_finished = false;  // the loop's thread only
+  bool drive(TimeNs max_deadline) {
+    if (loop_finished) return false;
+    if (!loop->turn(max_deadline)) loop_finished = true;
+    return !loop_finished;
+  }
+  bool inline_mode() const { return options.threading == Threading::Inline; }
 };
+
+namespace engine {
+std::unique_ptr<LoopDriver> make_loop(Node::Impl& impl);  // event_loop.cpp
+}  // namespace engine
 
 }  // namespace hana

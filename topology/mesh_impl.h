@@ -32,6 +32,21 @@
 namespace hana::topology {
 
 inline constexpr TimeNs kNever = ~TimeNs{0};
+
+// A node bound to 0.0.0.0 / :: announces an unspecified address; the sender's source
+// address (with the announced port) is the one that reaches it.
+inline bool unspecified(const Address& a) {
+  for (std::size_t i = 0; i < (a.family == 6 ? 16u : 4u); ++i)
+    if (a.ip[i] != 0) return false;
+  return true;
+}
+inline Address reachable(const Address& announced, const Address& from) {
+  if (announced.port == 0) return from;
+  if (!unspecified(announced)) return announced;
+  Address a = from;
+  a.port = announced.port;
+  return a;
+}
 inline constexpr std::size_t kMaxOutItems = 16'384;
 inline constexpr std::size_t kMaxConfirmations = 8;
 inline constexpr std::size_t kMaxIndirect = 16;
@@ -192,7 +207,7 @@ struct Mesh::Impl {
   // ---- mesh_swim.cpp: probes, gossip, state changes, election
   void on_gossip(const Address& from, Bytes body, TimeNs now);
   void probe_tick(TimeNs now);
-  void apply_update(const Update& u, NodeId via, TimeNs now);
+  void apply_update(Update u, NodeId via, const Address& from, TimeNs now);
   void set_state(std::uint32_t i, MemberState state, std::uint64_t inc, NodeId by, TimeNs now);
   void refute(std::uint64_t seen_inc, TimeNs now);
   void check_suspicions(TimeNs now);

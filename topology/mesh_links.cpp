@@ -146,9 +146,11 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
       return;
     }
     // Simultaneous open: the lower id's dial wins.
+    // A dial to the same node at another address is stale (it restarted elsewhere, e.g. on a
+    // new port): drop it and accept, or neither side would ever complete.
     for (const Dial& d : dials)
       if (d.to == from || d.node == h.node_id) {
-        if (self.id < h.node_id) return;
+        if (d.to == from && self.id < h.node_id) return;
         cancel_dial(d.to);
         break;
       }
@@ -280,7 +282,7 @@ void Mesh::Impl::on_beacon(const Address& from, Bytes body, TimeNs now) {
     return;
   }
   if (b.node == self.id || leaving) return;
-  const Address addr = b.address.port != 0 ? b.address : from;
+  const Address addr = reachable(b.address, from);
   auto it = index.find(b.node);
   if (it == index.end()) {
     const std::uint32_t i = add_member(b.node, addr, b.incarnation, now);

@@ -46,7 +46,7 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
   last_gossip_rx = now;
   UpdateReader reader(v);
   Update u;
-  while (reader.next(u)) apply_update(u, h.sender, now);
+  while (reader.next(u)) apply_update(u, h.sender, from, now);
   if (auto it = index.find(h.sender); it != index.end()) {
     peers[it->second].last_heard = now;
     // It talks to us but we hold it Suspect/Dead: tell it, so it refutes.
@@ -246,8 +246,12 @@ void Mesh::Impl::set_state(std::uint32_t i, MemberState state, std::uint64_t inc
   if (is_live(old) != is_live(state)) elect(now);
 }
 
-void Mesh::Impl::apply_update(const Update& u, NodeId via, TimeNs now) {
-  (void)via;
+void Mesh::Impl::apply_update(Update u, NodeId via, const Address& from, TimeNs now) {
+  if (u.kind == UpdateKind::Alive && unspecified(u.address)) {
+    // Only the member itself can tell us where an unspecified address really is.
+    if (u.node == via) u.address = reachable(u.address, from);
+    else u.address.port = 0;
+  }
   switch (u.kind) {
     case UpdateKind::Alive:
     case UpdateKind::Suspect:
@@ -261,7 +265,7 @@ void Mesh::Impl::apply_update(const Update& u, NodeId via, TimeNs now) {
       }
       auto it = index.find(u.node);
       if (it == index.end()) {
-        if (state != MemberState::Alive) return;  // no record to mark; it may join later
+        if (state != MemberState::Alive || u.address.port == 0) return;  // nothing to mark or reach yet
         const std::uint32_t i = add_member(u.node, u.address, u.number, now);
         if (i == ~0u) return;
         members[i].name = std::string(u.name);

@@ -32,6 +32,7 @@ struct ClusterOptions {
   Discovery discovery = Discovery::Seeds;
   sim::LinkParams link{};
   Config config{};
+  bool unspecified_listen = false;  // nodes announce 0.0.0.0:port, as if bound to INADDR_ANY
 };
 
 class Cluster {
@@ -55,7 +56,7 @@ class Cluster {
     Identity me;
     me.id = id(i);
     me.name = "n" + std::to_string(i);
-    me.listen = address(i);
+    me.listen = opts_.unspecified_listen ? Address::ipv4(0, 0, 0, 0, address(i).port) : address(i);
     nodes_[i] = std::make_unique<Mesh>(opts_.config, me, opts_.seed * 7919 + i * 104729 + restarts_++, now());
     net_.add_endpoint(address(i));
     by_address_[address(i)] = i;

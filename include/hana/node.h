@@ -46,6 +46,15 @@ struct DisplayInfo {
   std::string metadata;  // opaque, e.g. "3840x2160@60"
 };
 
+// Who runs the event loop.
+//  - Dedicated: a thread of the node's own (any application thread may call everything).
+//  - Inline (Aeron's "invoker" mode): no extra thread; the thread that called start()
+//    runs the loop inside poll_event()/wait_event()/stats()/stop(), and must be the only
+//    one calling them. send()/broadcast()/connect()/set() still work from any thread.
+//    Saves two thread wake-ups per round trip: the lowest latency when the application
+//    polls anyway.
+enum class Threading : std::uint8_t { Dedicated, Inline };
+
 // Node settings that are not numeric knobs (those live in hana::Config).
 struct NodeOptions {
   Address bind = Address::ipv4(0, 0, 0, 0, 0);  // port 0 = the kernel picks one
@@ -56,6 +65,7 @@ struct NodeOptions {
   std::vector<DisplayInfo> displays;
   bool coordinator_eligible = true;
   IoBackend backend = IoBackend::Auto;          // Auto: io_uring, epoll when io_uring is unavailable
+  Threading threading = Threading::Dedicated;
   std::uint64_t seed = 0;                       // mesh PRNG seed; 0 = from the clock
   bool log_to_stderr = true;                    // one line at start saying which backend runs
 };

@@ -34,6 +34,15 @@ TEST(MeshSmall, BeaconsDiscoverEveryone) {
   EXPECT_EQ(*c.agreed_coordinator(), Cluster::id(0));
 }
 
+TEST(MeshSmall, NodesBoundToAnyAddressAreReachable) {
+  for (auto discovery : {Discovery::Seeds, Discovery::Beacons}) {
+    Cluster c({.nodes = 6, .seed = 11, .discovery = discovery, .unspecified_listen = true});
+    c.start_all();
+    ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
+    for (const auto& m : c.node(3).members()) EXPECT_EQ(m.address, Cluster::address(c.index_of(m.id)));
+  }
+}
+
 TEST(MeshSmall, SendAndBroadcastArrive) {
   Cluster c({.nodes = 4, .seed = 5});
   std::map<std::size_t, std::vector<std::string>> got;

@@ -23,6 +23,7 @@ struct PingArgs {
   double rate = 1000;
   std::uint64_t size = 64;
   bool busy_poll = false;
+  bool inline_loop = false;
   bool json = false;
   double connect_timeout_s = 5;
   double drain_timeout_s = 2;
@@ -42,6 +43,7 @@ int run_ping(const PingArgs& a) {
   const Address to = parse_address_or_throw(a.to, "--to");
   options.backend = parse_backend_or_throw(a.backend);
   options.log_to_stderr = !a.json;
+  options.threading = a.inline_loop ? Threading::Inline : Threading::Dedicated;
   const Lane lane = parse_lane_or_throw(a.lane);
   const Delivery delivery = parse_delivery_or_throw(a.delivery);
   if (a.count == 0 || a.count > 100'000'000) throw UsageError{"--count must be in [1, 100000000]"};
@@ -153,6 +155,7 @@ void add_ping_command(CLI::App& app, Outcome& outcome) {
                   "reliable-ordered, reliable-unordered, unreliable-sequenced or unreliable (default reliable-ordered)");
   cmd->add_option("--backend", a->backend, "I/O backend: uring, epoll or auto (default auto)");
   cmd->add_flag("--busy-poll", a->busy_poll, "Event loop and ping thread never sleep");
+  cmd->add_flag("--inline", a->inline_loop, "Run the event loop on the ping thread (no loop thread)");
   cmd->add_flag("--json", a->json, "Print one JSON line");
   cmd->add_option("--connect-timeout", a->connect_timeout_s, "Seconds to wait for the connection (default 5)");
   cmd->add_option("--drain-timeout", a->drain_timeout_s, "Seconds to wait for the last echoes (default 2)");
