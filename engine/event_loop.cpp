@@ -197,6 +197,9 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     while (auto e = m_.mesh->poll_event()) {
       std::visit([this](auto& v) { convert(v); }, *e);
     }
+    // The fence orders the queue's store before the waiter count's load (StoreLoad); the
+    // waiter increments it with a locked RMW and then re-checks the queue.
+    if (pushed_) std::atomic_thread_fence(std::memory_order_seq_cst);
     if (pushed_ && m_.event_waiters.load() > 0) {
       const std::uint64_t one = 1;
       (void)!::write(m_.event_fd, &one, sizeof one);

@@ -111,7 +111,7 @@ struct Connection::Impl {
 
   // ---- connection_tx.cpp ----
   std::size_t poll_transmit(MutableBytes buffer, TimeNs now);
-  bool append_lane_frame(Lane lane, class DatagramWriter& w, SentPacket& sp, bool& any_data);
+  bool append_lane_frame(Lane lane, DatagramWriter& w, SentPacket& sp);
   DataFrame data_frame(const OutMessage& m, std::uint32_t fragment) const;
   Header next_header() const;
 

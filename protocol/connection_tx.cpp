@@ -34,7 +34,7 @@ DataFrame Connection::Impl::data_frame(const OutMessage& m, std::uint32_t fragme
   return d;
 }
 
-bool Connection::Impl::append_lane_frame(Lane lane, DatagramWriter& w, SentPacket& sp, bool& /*any_data*/) {
+bool Connection::Impl::append_lane_frame(Lane lane, DatagramWriter& w, SentPacket& sp) {
   LaneQueues& q = out.lane(lane);
   const std::size_t li = static_cast<std::size_t>(lane);
   if (!q.retx.empty()) {
@@ -153,10 +153,9 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
                                        static_cast<std::uint8_t>(sk.delivery)};
     eliciting = true;
   }
-  bool unused = false;
   while (sendable) {
     const Lane lane = *scheduler.pick(sendable);
-    if (!append_lane_frame(lane, w, sp, unused)) break;
+    if (!append_lane_frame(lane, w, sp)) break;
     eliciting = true;
     if (lane == Lane::Normal || lane == Lane::Bulk) paced = true;
     if (lane != Lane::Control) capped = true;
