@@ -67,6 +67,7 @@ std::uint32_t Mesh::Impl::add_member(NodeId id, const Address& address, std::uin
   m.address = address;
   m.incarnation = inc;
   m.state = MemberState::Alive;
+  if (const auto& c = election.current(); c && c->node == id) m.role = Role::Coordinator;
   members.push_back(std::move(m));
   Peer p;
   p.state_since = now;

@@ -24,6 +24,19 @@ TEST(MeshSmall, SeedsJoinIntoOneConnectedView) {
   auto coord = c.run_until([&] { return c.agreed_coordinator().has_value(); }, 2 * kSec);
   ASSERT_TRUE(coord);
   EXPECT_EQ(*c.agreed_coordinator(), Cluster::id(0));
+  for (std::size_t i = 1; i < c.size(); ++i) {
+    for (const auto& m : c.node(i).members())
+      EXPECT_EQ(m.role, m.id == Cluster::id(0) ? Role::Coordinator : Role::Member) << i;
+  }
+  // A node joining later learns the role of the coordinator too.
+  Cluster late({.nodes = 3, .seed = 4});
+  late.start(0);
+  late.start(1);
+  ASSERT_TRUE(late.run_until([&] { return late.agreed_coordinator().has_value(); }, 2 * kSec));
+  late.start(2);
+  ASSERT_TRUE(late.run_until([&] { return late.converged() && late.agreed_coordinator(); }, 5 * kSec));
+  ASSERT_NE(late.member(2, 0), nullptr);
+  EXPECT_EQ(late.member(2, 0)->role, Role::Coordinator);
 }
 
 TEST(MeshSmall, BeaconsDiscoverEveryone) {
