@@ -15,6 +15,10 @@ std::uint32_t OutMessages::allocate(TimeNs now) {
   } else {
     slot = static_cast<std::uint32_t>(slots_.size());
     slots_.emplace_back();
+    // Room for a typical small message and a few fragments' ack bits up front, so a
+    // slot rarely grows again once the in-flight high-water mark is reached.
+    slots_.back().payload.reserve(kInitialPayloadBytes);
+    slots_.back().acked_bits.reserve(4);
     if (free_.capacity() < slots_.size()) free_.reserve(slots_.capacity());
   }
   OutMessage& m = slots_[slot];

@@ -14,6 +14,7 @@
 namespace hana::protocol {
 
 inline constexpr std::uint32_t kNoSlot = UINT32_MAX;
+inline constexpr std::size_t kInitialPayloadBytes = 512;
 
 struct OutMessage {
   MessageId id = 0;
