@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 
@@ -85,6 +86,8 @@ bool run_traffic(Node& a, Node& b, NodeId b_id, int count, int window, Delivery 
     while (b.poll_event(ev)) received += ev.kind == EventKind::Received;
     while (a.poll_event(ev)) confirmed += ev.kind == EventKind::Delivered;
   }
+  if (received != count || (reliable && confirmed != count))
+    std::fprintf(stderr, "run_traffic: sent %d received %d confirmed %d of %d\n", sent, received, confirmed, count);
   return received == count && (!reliable || confirmed == count);
 }
 
