@@ -66,6 +66,10 @@ class Backend {
   // Thread-safe: makes a blocked (or the next) wait() return.
   virtual void wake() = 0;
   virtual void set_gso(bool on) = 0;
+  // Also receives from `fd` (a bound UDP socket that outlives the backend, e.g. the
+  // multicast discovery socket); its datagrams reach the same sink as the main socket's.
+  // Sends always use the main socket. At most one extra socket; call before wait().
+  virtual Result<void> add_receive_socket(int fd) = 0;
 };
 
 // Builds the requested backend on `socket` (which must outlive it). Auto tries io_uring

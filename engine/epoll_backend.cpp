@@ -59,6 +59,17 @@ class EpollBackend final : public Backend {
   void commit_send(const Address& to, std::size_t size) override { batch_.commit(to, size, gso_); }
   void set_gso(bool on) override { gso_ = on; }
 
+  Result<void> add_receive_socket(int fd) override {
+    if (extra_fd_ >= 0) return Error{Errc::InvalidArgument, "backend already has an extra receive socket"};
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+      return Error{Errc::Unavailable, "epoll_ctl(extra receive socket) failed"};
+    extra_fd_ = fd;
+    return {};
+  }
+
   void flush() override {
     if (batch_.empty()) return;
     ready_.clear();
@@ -94,7 +105,8 @@ class EpollBackend final : public Backend {
   void wait(TimeNs deadline, ReceiveSink& sink) override {
     flush();
     if (deadline == 0) {  // busy-poll: no epoll round trip, just drain the socket
-      drain_socket(sink);
+      drain_socket(fd_, sink);
+      if (extra_fd_ >= 0) drain_socket(extra_fd_, sink);
       return;
     }
     int timeout_ms = -1;
@@ -108,16 +120,16 @@ class EpollBackend final : public Backend {
       tsp = &ts;
       timeout_ms = static_cast<int>(std::min<TimeNs>((rel + kNsPerMs - 1) / kNsPerMs, 1'000'000));
     }
-    epoll_event events[2];
-    int n = use_pwait2_ ? ::epoll_pwait2(epoll_fd_, events, 2, tsp, nullptr) : -1;
+    epoll_event events[3];
+    int n = use_pwait2_ ? ::epoll_pwait2(epoll_fd_, events, 3, tsp, nullptr) : -1;
     if (use_pwait2_ && n < 0 && errno == ENOSYS) use_pwait2_ = false;
-    if (!use_pwait2_) n = ::epoll_wait(epoll_fd_, events, 2, timeout_ms);
+    if (!use_pwait2_) n = ::epoll_wait(epoll_fd_, events, 3, timeout_ms);
     for (int i = 0; i < n; ++i) {
       if (events[i].data.fd == event_fd_) {
         std::uint64_t value;
         (void)!::read(event_fd_, &value, sizeof value);
       } else {
-        drain_socket(sink);
+        drain_socket(events[i].data.fd, sink);
       }
     }
   }
@@ -128,7 +140,7 @@ class EpollBackend final : public Backend {
   }
 
  private:
-  void drain_socket(ReceiveSink& sink) {
+  void drain_socket(int fd, ReceiveSink& sink) {
     for (int round = 0; round < kMaxRecvRounds; ++round) {
       for (std::uint32_t i = 0; i < recv_batch_; ++i) {
         msghdr& m = recv_hdrs_[i].msg_hdr;
@@ -138,7 +150,7 @@ class EpollBackend final : public Backend {
         m.msg_iov = &recv_iov_[i];
         m.msg_iovlen = 1;
       }
-      const int n = ::recvmmsg(fd_, recv_hdrs_.data(), recv_batch_, MSG_DONTWAIT, nullptr);
+      const int n = ::recvmmsg(fd, recv_hdrs_.data(), recv_batch_, MSG_DONTWAIT, nullptr);
       if (n <= 0) {
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
           counters_.add(EngineCounter::recv_errors);
@@ -173,6 +185,7 @@ class EpollBackend final : public Backend {
   std::vector<sockaddr_storage> recv_addr_;
   int epoll_fd_ = -1;
   int event_fd_ = -1;
+  int extra_fd_ = -1;  // the discovery socket, receive only
   bool use_pwait2_ = true;
 };
 

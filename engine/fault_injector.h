@@ -42,6 +42,7 @@ class FaultInjector final : public Backend {
   void wait(TimeNs deadline, ReceiveSink& sink) override;
   void wake() override { inner_->wake(); }
   void set_gso(bool on) override { inner_->set_gso(on); }
+  Result<void> add_receive_socket(int fd) override { return inner_->add_receive_socket(fd); }
 
  private:
   enum class Verdict : std::uint8_t { Pass, Drop, Duplicate, Delay };

@@ -136,6 +136,21 @@ Result<std::unique_ptr<Node>> Node::create(const Config& config, NodeOptions opt
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
 
+// Multicast/broadcast beacons need a socket on the group port: without it nothing hears
+// them. Discovery is best effort: on failure the node runs on seeds alone.
+void Node::Impl::open_discovery() {
+  if (!options.beacon_target || engine::beacon_kind(*options.beacon_target) == engine::BeaconKind::Unicast) return;
+  auto s = engine::UdpSocket::open_beacon_receiver(socket, *options.beacon_target, options.beacon_interface);
+  Result<void> added = s ? backend->add_receive_socket(s->fd()) : Result<void>(s.error());
+  if (added) {
+    beacon_socket = std::move(*s);
+    return;
+  }
+  if (options.log_to_stderr)
+    std::fprintf(stderr, "hana-net: discovery on %s disabled: %s\n", options.beacon_target->to_string().c_str(),
+                 added.error().message);
+}
+
 Result<void> Node::Impl::init_on_this_thread() {
   engine::BackendOptions bo;
   bo.max_datagram_bytes = loop_config.max_datagram_bytes;
@@ -162,6 +177,7 @@ Result<void> Node::Impl::init_on_this_thread() {
   fault = injector.get();
   backend = std::move(injector);
   backend_for_wake = backend.get();
+  open_discovery();
   topology::Identity self;
   self.id = self_id;
   self.name = options.name;

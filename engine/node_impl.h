@@ -97,6 +97,7 @@ struct Node::Impl {
   engine::Backend* backend_for_wake = nullptr;   // set before start() returns
   IoBackend actual_backend = IoBackend::Auto;
   engine::UdpSocket socket;
+  engine::UdpSocket beacon_socket;               // receives multicast/broadcast beacons; may stay closed
   std::thread thread;
 
   // ---- loop only ----
@@ -118,7 +119,8 @@ struct Node::Impl {
   }
   Result<MessageId> enqueue(engine::Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
                             const SendOptions& options);
-  Result<void> init_on_this_thread();  // backend + mesh; on the thread that will drive the loop
+  Result<void> init_on_this_thread();
+  void open_discovery();               // after the backend exists; logs and goes on when it fails  // backend + mesh; on the thread that will drive the loop
   std::unique_ptr<engine::LoopDriver> loop;
   bool loop_finished = false;  // the loop's thread only
   bool drive(TimeNs max_deadline) {

@@ -35,10 +35,23 @@ class UdpSocket {
   // Whether the kernel accepts UDP_SEGMENT (GSO) on this socket.
   bool gso_supported() const;
 
+  // Discovery: prepares `sender` (the node's main socket) to send beacons to `target`
+  // (multicast: loop on, TTL 1; broadcast: SO_BROADCAST) and opens the receive-only
+  // socket for them, bound to INADDR_ANY:target.port with SO_REUSEADDR+SO_REUSEPORT so
+  // several nodes on one host share the port (multicast also joins the group on
+  // `interface`, INADDR_ANY = the kernel's choice). Errors name the failing step.
+  static Result<UdpSocket> open_beacon_receiver(const UdpSocket& sender, const Address& target,
+                                                const Address& interface);
+
  private:
   int fd_ = -1;
   Address local_;
 };
+
+enum class BeaconKind : std::uint8_t { Unicast, Multicast, Broadcast };
+// IPv4 224.0.0.0/4 is multicast; 255.255.255.255 or a local interface's broadcast
+// address is broadcast; anything else (including IPv6) is treated as unicast.
+BeaconKind beacon_kind(const Address& target);
 
 // Writes `addr` into `out`; returns the sockaddr length.
 socklen_t to_sockaddr(const Address& addr, sockaddr_storage& out);

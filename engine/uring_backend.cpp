@@ -37,6 +37,7 @@ class UringBackend final : public Backend {
   UringBackend(const UdpSocket& socket, const BackendOptions& options, Counters& counters)
       : fd_(socket.fd()), counters_(counters), gso_(options.gso && socket.gso_supported()),
         batch_(options.send_slots, options.max_datagram_bytes) {
+    recv_fd_[0] = fd_;
     buffer_count_ = round_up_pow2(options.recv_buffers);
     buffer_bytes_ = static_cast<std::uint32_t>(sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_storage) +
                                                options.max_datagram_bytes);
@@ -81,7 +82,7 @@ class UringBackend final : public Backend {
 
     recv_msg_.msg_namelen = sizeof(sockaddr_storage);
     recv_msg_.msg_controllen = 0;
-    if (!arm_recv() || !arm_wake()) return Error{Errc::Unavailable, "io_uring: no SQE to arm receive"};
+    if (!arm_recv(0) || !arm_wake()) return Error{Errc::Unavailable, "io_uring: no SQE to arm receive"};
     if (io_uring_submit(&ring_) < 0) return Error{Errc::Unavailable, "io_uring_submit failed"};
     last_overflow_ = *ring_.cq.koverflow;
     return {};
@@ -91,6 +92,17 @@ class UringBackend final : public Backend {
   MutableBytes send_buffer() override { return batch_.acquire(); }
   void commit_send(const Address& to, std::size_t size) override { batch_.commit(to, size, gso_); }
   void set_gso(bool on) override { gso_ = on; }
+
+  // A second multishot recvmsg (tag index 1) drawing from the same provided buffers.
+  Result<void> add_receive_socket(int fd) override {
+    if (recv_fd_[1] >= 0) return Error{Errc::InvalidArgument, "backend already has an extra receive socket"};
+    recv_fd_[1] = fd;
+    if (!arm_recv(1) || io_uring_submit(&ring_) < 0) {
+      recv_fd_[1] = -1;
+      return Error{Errc::Unavailable, "io_uring: cannot arm receive on the extra socket"};
+    }
+    return {};
+  }
 
   void flush() override {
     queue_sends();
@@ -131,14 +143,15 @@ class UringBackend final : public Backend {
     return sqe;
   }
 
-  bool arm_recv() {
+  // `slot` 0 is the main socket, 1 the extra receive socket.
+  bool arm_recv(std::uint32_t slot) {
     io_uring_sqe* sqe = get_sqe();
     if (!sqe) return false;
-    io_uring_prep_recvmsg_multishot(sqe, fd_, &recv_msg_, 0);
+    io_uring_prep_recvmsg_multishot(sqe, recv_fd_[slot], &recv_msg_, 0);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = kBufferGroup;
-    io_uring_sqe_set_data64(sqe, tag(Op::Recv));
-    recv_armed_ = true;
+    io_uring_sqe_set_data64(sqe, tag(Op::Recv, slot));
+    recv_armed_[slot] = true;
     return true;
   }
 
@@ -191,8 +204,8 @@ class UringBackend final : public Backend {
     batch_.release(index);
   }
 
-  void on_recv(const io_uring_cqe* cqe, ReceiveSink& sink) {
-    if (!(cqe->flags & IORING_CQE_F_MORE)) recv_armed_ = false;
+  void on_recv(std::uint32_t slot, const io_uring_cqe* cqe, ReceiveSink& sink) {
+    if (!(cqe->flags & IORING_CQE_F_MORE)) recv_armed_[slot] = false;
     if (cqe->res < 0) {
       if (cqe->res == -ENOBUFS)
         counters_.add(EngineCounter::recv_enobufs);
@@ -234,7 +247,7 @@ class UringBackend final : public Backend {
       for (unsigned i = 0; i < n; ++i) {
         const std::uint64_t data = io_uring_cqe_get_data64(cqes[i]);
         switch (op_of(data)) {
-          case Op::Recv: on_recv(cqes[i], sink); break;
+          case Op::Recv: on_recv(index_of(data) & 1u, cqes[i], sink); break;
           case Op::Wake: wake_pending_ = true; break;
           case Op::Send: on_send_done(index_of(data), cqes[i]->res); break;
         }
@@ -242,7 +255,8 @@ class UringBackend final : public Backend {
       io_uring_cq_advance(&ring_, n);
     }
     // Re-arm after the batch: ENOBUFS ended the multishot, buffers are back now.
-    if (!recv_armed_) arm_recv();
+    for (std::uint32_t slot = 0; slot < 2; ++slot)
+      if (recv_fd_[slot] >= 0 && !recv_armed_[slot]) arm_recv(slot);
     if (wake_pending_) {
       wake_pending_ = false;
       arm_wake();
@@ -264,7 +278,8 @@ class UringBackend final : public Backend {
   std::uint32_t buffer_bytes_ = 0;
   std::unique_ptr<std::uint8_t[]> buffers_;
   msghdr recv_msg_{};
-  bool recv_armed_ = false;
+  int recv_fd_[2] = {-1, -1};  // main socket, extra receive socket (or -1)
+  bool recv_armed_[2] = {false, false};
   bool wake_pending_ = false;
   unsigned last_overflow_ = 0;
 };

@@ -61,6 +61,8 @@ struct NodeOptions {
   NodeId node_id = 0;                           // 0 = random
   std::string name;
   std::optional<Address> beacon_target;         // multicast group or subnet broadcast; unset = none
+  Address beacon_interface = Address::ipv4(0, 0, 0, 0, 0);  // IPv4 address of the interface joining
+                                                            // the group; 0.0.0.0 = the kernel's choice
   std::vector<Address> seeds;                   // connected at start()
   std::vector<DisplayInfo> displays;
   bool coordinator_eligible = true;

@@ -1,0 +1,156 @@
+// Discovery by multicast beacons: three nodes in a private network namespace, no seeds,
+// only a beacon_target in 239/8, must all connect to each other. Needs root (it creates
+// the namespace and a multicast route on its loopback); skips with a message otherwise.
+// The namespace carries the process id and is always deleted.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/clock.h"
+#include "hana/node.h"
+
+namespace hana::test {
+namespace {
+
+int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
+
+class MulticastNetns {
+ public:
+  explicit MulticastNetns(bool multicast_route = true)
+      : name_("hana-mc-" + std::to_string(::getpid()) + (multicast_route ? "" : "-noroute")) {
+    if (sh("ip netns add " + name_) != 0) {
+      error_ = "ip netns add failed (no CAP_SYS_ADMIN, or no iproute2)";
+      return;
+    }
+    created_ = true;
+    const std::string ip = "ip -n " + name_ + " ";
+    if (sh(ip + "link set lo up") != 0 ||
+        (multicast_route && (sh(ip + "link set lo multicast on") != 0 || sh(ip + "route add 224.0.0.0/4 dev lo") != 0)))
+      error_ = "loopback multicast setup in the namespace failed";
+  }
+  ~MulticastNetns() {
+    if (created_) sh("ip netns del " + name_);
+  }
+  const std::string& error() const { return error_; }
+
+  // Creates and starts a node inside the namespace (setns on a helper thread, so the
+  // sockets are created there; the node's own loop thread is started from it too).
+  std::unique_ptr<Node> start_node(NodeOptions options) const {
+    std::unique_ptr<Node> node;
+    std::string failure;
+    std::thread t([&] {
+      const int fd = ::open(("/var/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
+        failure = "setns failed";
+        if (fd >= 0) ::close(fd);
+        return;
+      }
+      ::close(fd);
+      auto n = Node::create(Config{}, std::move(options));
+      if (!n) {
+        failure = n.error().message;
+        return;
+      }
+      if (auto r = (*n)->start(); !r) {
+        failure = r.error().message;
+        return;
+      }
+      node = std::move(*n);
+    });
+    t.join();
+    EXPECT_TRUE(node) << failure;
+    return node;
+  }
+
+ private:
+  std::string name_;
+  std::string error_;
+  bool created_ = false;
+};
+
+class MulticastDiscovery : public ::testing::TestWithParam<IoBackend> {};
+
+TEST_P(MulticastDiscovery, ThreeNodesWithoutSeedsFindEachOther) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates a network namespace with a multicast route on lo";
+  MulticastNetns ns;
+  if (!ns.error().empty()) GTEST_SKIP() << "multicast namespace unavailable: " << ns.error();
+  const Address group = Address::ipv4(239, 77, 0, 7, 45'677);
+  constexpr int kNodes = 3;
+  std::vector<std::unique_ptr<Node>> nodes;
+  for (int i = 0; i < kNodes; ++i) {
+    NodeOptions o;
+    o.bind = Address::ipv4(127, 0, 0, 1, 0);
+    o.beacon_target = group;
+    o.backend = GetParam();
+    o.name = "mc" + std::to_string(i);
+    o.log_to_stderr = true;  // a discovery failure is then visible in the test log
+    nodes.push_back(ns.start_node(std::move(o)));
+    ASSERT_TRUE(nodes.back());
+    ASSERT_EQ(nodes.back()->backend(), GetParam());
+  }
+  std::vector<std::set<NodeId>> connected(kNodes);
+  auto all_done = [&] {
+    for (const auto& c : connected)
+      if (c.size() < kNodes - 1) return false;
+    return true;
+  };
+  // Poll all nodes round-robin so none of their event queues fills while another waits.
+  const TimeNs deadline = engine::monotonic_now_ns() + 20 * kNsPerSec;
+  Event ev;
+  for (long turn = 0; turn < 1'000'000 && !all_done() && engine::monotonic_now_ns() < deadline; ++turn) {
+    for (int i = 0; i < kNodes; ++i) {
+      if (nodes[i]->wait_event(ev, 5 * kNsPerMs) && ev.kind == EventKind::PeerConnected) connected[i].insert(ev.peer);
+    }
+  }
+  for (int i = 0; i < kNodes; ++i) {
+    std::set<NodeId> expected;
+    for (int j = 0; j < kNodes; ++j)
+      if (j != i) expected.insert(nodes[j]->id());
+    EXPECT_EQ(connected[i], expected) << "node " << i << " did not connect to every other node via beacons";
+  }
+  for (auto& n : nodes) n->stop();
+}
+
+// Without a multicast route, joining the group fails: the node logs it and runs anyway
+// (it can still be reached through seeds or connect()).
+TEST_P(MulticastDiscovery, NodeStartsWhenTheGroupCannotBeJoined) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates a network namespace";
+  MulticastNetns ns(/*multicast_route=*/false);
+  if (!ns.error().empty()) GTEST_SKIP() << "namespace unavailable: " << ns.error();
+  NodeOptions o;
+  o.bind = Address::ipv4(127, 0, 0, 1, 0);
+  o.beacon_target = Address::ipv4(239, 77, 0, 8, 45'678);
+  o.backend = GetParam();
+  o.log_to_stderr = true;
+  auto a = ns.start_node(o);
+  o.beacon_target.reset();
+  auto b = ns.start_node(o);
+  ASSERT_TRUE(a && b);
+  EXPECT_TRUE(a->running());
+  ASSERT_TRUE(b->connect(a->local_address()).ok());
+  NodeId a_at_b = 0;
+  const TimeNs deadline = engine::monotonic_now_ns() + 10 * kNsPerSec;
+  Event ev;
+  for (long turn = 0; turn < 1'000'000 && a_at_b == 0 && engine::monotonic_now_ns() < deadline; ++turn) {
+    Event other;
+    (void)a->poll_event(other);  // keep a's queue drained
+    if (b->wait_event(ev, 5 * kNsPerMs) && ev.kind == EventKind::PeerConnected) a_at_b = ev.peer;
+  }
+  EXPECT_EQ(a_at_b, a->id()) << "the node without discovery no longer accepts connections";
+  a->stop();
+  b->stop();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, MulticastDiscovery, ::testing::Values(IoBackend::Uring, IoBackend::Epoll),
+                         [](const ::testing::TestParamInfo<IoBackend>& info) { return std::string(to_string(info.param)); });
+
+}  // namespace
+}  // namespace hana::test
