@@ -24,17 +24,28 @@ int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c
 
 class MulticastNetns {
  public:
-  explicit MulticastNetns(bool multicast_route = true)
-      : name_("hana-mc-" + std::to_string(::getpid()) + (multicast_route ? "" : "-noroute")) {
+  enum class Setup { MulticastRoute, NoMulticastRoute, Broadcast };
+  explicit MulticastNetns(Setup setup = Setup::MulticastRoute)
+      : name_("hana-mc-" + std::to_string(::getpid()) + (setup == Setup::MulticastRoute     ? ""
+                                                         : setup == Setup::NoMulticastRoute ? "-noroute"
+                                                                                            : "-bcast")) {
     if (sh("ip netns add " + name_) != 0) {
       error_ = "ip netns add failed (no CAP_SYS_ADMIN, or no iproute2)";
       return;
     }
     created_ = true;
     const std::string ip = "ip -n " + name_ + " ";
-    if (sh(ip + "link set lo up") != 0 ||
-        (multicast_route && (sh(ip + "link set lo multicast on") != 0 || sh(ip + "route add 224.0.0.0/4 dev lo") != 0)))
+    if (sh(ip + "link set lo up") != 0) error_ = "ip link set lo up failed";
+    if (setup == Setup::MulticastRoute &&
+        (sh(ip + "link set lo multicast on") != 0 || sh(ip + "route add 224.0.0.0/4 dev lo") != 0))
       error_ = "loopback multicast setup in the namespace failed";
+    // A veth pair inside the namespace gives a subnet with a broadcast address; the kernel
+    // delivers local broadcasts to local sockets itself.
+    if (setup == Setup::Broadcast &&
+        (sh(ip + "link add hmc0 type veth peer name hmc1") != 0 ||
+         sh(ip + "addr add 10.78.0.1/24 brd + dev hmc0") != 0 || sh(ip + "link set hmc0 up") != 0 ||
+         sh(ip + "link set hmc1 up") != 0))
+      error_ = "veth setup in the namespace failed";
   }
   ~MulticastNetns() {
     if (created_) sh("ip netns del " + name_);
@@ -76,25 +87,23 @@ class MulticastNetns {
   bool created_ = false;
 };
 
+
 class MulticastDiscovery : public ::testing::TestWithParam<IoBackend> {};
 
-TEST_P(MulticastDiscovery, ThreeNodesWithoutSeedsFindEachOther) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates a network namespace with a multicast route on lo";
-  MulticastNetns ns;
-  if (!ns.error().empty()) GTEST_SKIP() << "multicast namespace unavailable: " << ns.error();
-  const Address group = Address::ipv4(239, 77, 0, 7, 45'677);
+// Starts three nodes with only `beacon_target` and checks each connects to the other two.
+void expect_three_nodes_discover(const MulticastNetns& ns, IoBackend backend, Address bind, Address group) {
   constexpr int kNodes = 3;
   std::vector<std::unique_ptr<Node>> nodes;
   for (int i = 0; i < kNodes; ++i) {
     NodeOptions o;
-    o.bind = Address::ipv4(127, 0, 0, 1, 0);
+    o.bind = bind;
     o.beacon_target = group;
-    o.backend = GetParam();
+    o.backend = backend;
     o.name = "mc" + std::to_string(i);
     o.log_to_stderr = true;  // a discovery failure is then visible in the test log
     nodes.push_back(ns.start_node(std::move(o)));
     ASSERT_TRUE(nodes.back());
-    ASSERT_EQ(nodes.back()->backend(), GetParam());
+    ASSERT_EQ(nodes.back()->backend(), backend);
   }
   std::vector<std::set<NodeId>> connected(kNodes);
   auto all_done = [&] {
@@ -119,11 +128,25 @@ TEST_P(MulticastDiscovery, ThreeNodesWithoutSeedsFindEachOther) {
   for (auto& n : nodes) n->stop();
 }
 
+TEST_P(MulticastDiscovery, ThreeNodesWithoutSeedsFindEachOther) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates a network namespace with a multicast route on lo";
+  MulticastNetns ns;
+  if (!ns.error().empty()) GTEST_SKIP() << "multicast namespace unavailable: " << ns.error();
+  expect_three_nodes_discover(ns, GetParam(), Address::ipv4(127, 0, 0, 1, 0), Address::ipv4(239, 77, 0, 7, 45'677));
+}
+
+TEST_P(MulticastDiscovery, ThreeNodesFindEachOtherBySubnetBroadcast) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates a network namespace with a dummy interface";
+  MulticastNetns ns(MulticastNetns::Setup::Broadcast);
+  if (!ns.error().empty()) GTEST_SKIP() << "broadcast namespace unavailable: " << ns.error();
+  expect_three_nodes_discover(ns, GetParam(), Address::ipv4(10, 78, 0, 1, 0), Address::ipv4(10, 78, 0, 255, 45'679));
+}
+
 // Without a multicast route, joining the group fails: the node logs it and runs anyway
 // (it can still be reached through seeds or connect()).
 TEST_P(MulticastDiscovery, NodeStartsWhenTheGroupCannotBeJoined) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root: creates a network namespace";
-  MulticastNetns ns(/*multicast_route=*/false);
+  MulticastNetns ns(MulticastNetns::Setup::NoMulticastRoute);
   if (!ns.error().empty()) GTEST_SKIP() << "namespace unavailable: " << ns.error();
   NodeOptions o;
   o.bind = Address::ipv4(127, 0, 0, 1, 0);
