@@ -146,7 +146,7 @@ std::size_t Mesh::Impl::encode_out(const OutItem& item, MutableBytes buffer, Tim
         if (cursor < total && cursor != item.cursor) {
           OutItem rest = item;
           rest.cursor = cursor;
-          out.push_front(rest);
+          out.push_back(rest);  // the rest of the sync follows whatever is queued
         }
       } else {
         std::size_t budget = std::min<std::size_t>(config.gossip_max_bytes, max_body - bw.size());

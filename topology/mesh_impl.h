@@ -21,6 +21,7 @@
 
 #include "protocol/codec.h"
 #include "protocol/connection.h"
+#include "protocol/ring.h"
 #include "topology/backoff.h"
 #include "topology/bodies.h"
 #include "topology/cookie.h"
@@ -173,8 +174,10 @@ struct Mesh::Impl {
   TimeNs next_beacon_at = kNever;
 
   // ---- output and events
-  std::deque<OutItem> out;
-  std::deque<MeshEvent> events;
+  // Rings grow to their high-water mark and then never allocate again (a std::deque
+  // would allocate and free blocks as probes come and go).
+  protocol::Ring<OutItem> out{256};
+  protocol::Ring<MeshEvent> events{64};
   std::vector<NodeId> event_dirty;     // members whose connection may have events
   std::vector<NodeId> transmit_dirty;  // members whose connection may have datagrams
   struct Retired {
