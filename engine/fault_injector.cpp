@@ -49,14 +49,7 @@ FaultInjector::FaultInjector(std::unique_ptr<Backend> inner, std::uint64_t seed,
     : inner_(std::move(inner)), counters_(counters), rng_(seed), capacity_(queue_datagrams),
       slot_bytes_(max_datagram_bytes) {}
 
-double FaultInjector::roll() {
-  // splitmix64: tiny, seedable, good enough for fault decisions.
-  std::uint64_t z = (rng_ += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  z ^= z >> 31;
-  return static_cast<double>(z >> 11) * (100.0 / 9007199254740992.0);
-}
+double FaultInjector::roll() { return rng_.unit() * 100.0; }  // percent
 
 FaultInjector::Verdict FaultInjector::decide(TimeNs& delay_ns) {
   if (params_.loss_pct > 0 && roll() < params_.loss_pct) {

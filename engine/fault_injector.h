@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "protocol/prng.h"
 #include "hana/config.h"
 
 namespace hana::engine {
@@ -63,7 +64,7 @@ class FaultInjector final : public Backend {
   std::unique_ptr<Backend> inner_;
   Counters& counters_;
   FaultParams params_;
-  std::uint64_t rng_;
+  protocol::Prng rng_;
   std::uint32_t capacity_;
   std::uint32_t slot_bytes_;
   std::unique_ptr<std::uint8_t[]> memory_;  // allocated on first delay
