@@ -5,35 +5,14 @@
 #include <vector>
 
 #include "protocol/codec.h"
+#include "fuzz_recipe.h"
 
 using namespace hana;
 using namespace hana::protocol;
 
 namespace {
 
-class Recipe {
- public:
-  Recipe(const std::uint8_t* d, std::size_t n) : d_(d), n_(n) {}
-  bool empty() const { return pos_ >= n_; }
-  std::uint8_t u8() { return pos_ < n_ ? d_[pos_++] : 0; }
-  std::uint64_t u64() {
-    std::uint64_t v = 0;
-    const std::uint8_t width = u8() % 9;  // 0..8 bytes: small and huge values alike
-    for (std::uint8_t i = 0; i < width; ++i) v = (v << 8) | u8();
-    return v;
-  }
-  Bytes bytes(std::size_t max) {
-    const std::size_t len = std::min<std::size_t>(u8() % (max + 1), n_ - pos_);
-    Bytes b{d_ + pos_, len};
-    pos_ += len;
-    return b;
-  }
-
- private:
-  const std::uint8_t* d_;
-  std::size_t n_;
-  std::size_t pos_ = 0;
-};
+using hana::fuzz::Recipe;
 
 Frame make_frame(Recipe& r) {
   switch (r.u8() % 10) {
