@@ -4,11 +4,12 @@
 // round trips after a warm-up of the same traffic.
 //
 // The bound is "not per message" rather than zero. Measured (backtraces of every
-// allocation in the window): 0-4 per 5000 round trips, all below the engine — the mesh's
-// SWIM gossip queue (a std::deque in topology/mesh_swim.cpp, driven by time) and the
+// allocation in the window): 0-4 per 5000 round trips, all below the engine — the
 // protocol's out-message pools growing to a new in-flight high-water mark
-// (protocol/connection.cpp, Connection::send -> set_payload). The engine's own path
-// (queues, message pool, backends, events) allocated 0. The test prints the count.
+// (protocol/connection.cpp, Connection::send -> set_payload). The mesh's output and event
+// queues are rings that stop allocating at their high-water mark (topology/mesh_impl.h).
+// The engine's own path (queues, message pool, backends, events) allocated 0. The test
+// prints the count.
 #include <gtest/gtest.h>
 
 #include <atomic>
