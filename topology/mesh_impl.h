@@ -241,6 +241,11 @@ struct Mesh::Impl {
   void cancel_dial(const Address& to);
   bool should_dial(std::uint32_t i, TimeNs now) const;
   void reconcile(std::uint32_t i, const Address& from, std::uint64_t inc, TimeNs now);
+  // The member a completed handshake is with: found (and reconciled) or added; ~0u when
+  // the view is full. `sync` says whether to push it our view.
+  std::uint32_t admit(const protocol::HandshakeFrame& h, const Address& from, TimeNs now, bool& sync);
+  void send_accept(const Address& to, std::uint32_t local_cid);
+  void send_sync(const Address& to);
 };
 
 }  // namespace hana::topology

@@ -165,53 +165,25 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
       return;
     }
     // HelloCookie with a valid cookie: now we keep state.
-    auto it = index.find(h.node_id);
+    if (auto it = index.find(h.node_id);
+        it != index.end() && peers[it->second].conn && peers[it->second].remote_cid == h.connection_id) {
+      send_accept(from, peers[it->second].local_cid);  // our Accept was lost: say it again
+      return;
+    }
     bool sync = false;
-    std::uint32_t i;
-    if (it == index.end()) {
-      i = add_member(h.node_id, from, h.incarnation, now);
-      if (i == ~0u) {
-        ++counters.refused_peer_limit;
-        OutItem r;
-        r.type = OutType::Refuse;
-        r.to = from;
-        r.cid = h.connection_id;
-        r.reason = protocol::CloseReason::PeerLimit;
-        push_out(r);
-        return;
-      }
-      enqueue_gossip(h.node_id, Entry::State);
-      sync = true;
-    } else {
-      i = it->second;
-      if (peers[i].conn && peers[i].remote_cid == h.connection_id) {
-        // Our Accept was lost: say it again.
-        OutItem a;
-        a.type = OutType::Handshake;
-        a.to = from;
-        a.hkind = HandshakeKind::Accept;
-        a.cid = peers[i].local_cid;
-        push_out(a);
-        return;
-      }
-      sync = !is_live(members[i].state);
-      reconcile(i, from, h.incarnation, now);
+    const std::uint32_t i = admit(h, from, now, sync);
+    if (i == ~0u) {
+      OutItem r;
+      r.type = OutType::Refuse;
+      r.to = from;
+      r.cid = h.connection_id;
+      r.reason = protocol::CloseReason::PeerLimit;
+      push_out(r);
+      return;
     }
     install_connection(i, fresh_cid(), h.connection_id, now);
-    OutItem a;
-    a.type = OutType::Handshake;
-    a.to = from;
-    a.hkind = HandshakeKind::Accept;
-    a.cid = peers[i].local_cid;
-    push_out(a);
-    if (sync) {
-      OutItem s;
-      s.type = OutType::Sync;
-      s.to = from;
-      s.gossip.kind = GossipKind::Push;
-      s.gossip.sender = self.id;
-      push_out(s);
-    }
+    send_accept(from, peers[i].local_cid);
+    if (sync) send_sync(from);
     elect(now);
     return;
   }
@@ -231,34 +203,48 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
   // Accept
   if (!d->have_cookie) return;
   const std::uint32_t cid = d->cid;
-  auto it = index.find(h.node_id);
   bool sync = false;
-  std::uint32_t i;
-  if (it == index.end()) {
-    i = add_member(h.node_id, from, h.incarnation, now);
-    if (i == ~0u) {
-      ++counters.refused_peer_limit;
-      cancel_dial(from);
-      return;
-    }
-    enqueue_gossip(h.node_id, Entry::State);
-    sync = true;
-  } else {
-    i = it->second;
+  const std::uint32_t i = admit(h, from, now, sync);
+  cancel_dial(from);
+  if (i == ~0u) return;
+  install_connection(i, cid, h.connection_id, now);
+  if (sync) send_sync(from);
+  elect(now);
+}
+
+std::uint32_t Mesh::Impl::admit(const protocol::HandshakeFrame& h, const Address& from, TimeNs now, bool& sync) {
+  if (auto it = index.find(h.node_id); it != index.end()) {
+    const std::uint32_t i = it->second;
     sync = !is_live(members[i].state);
     reconcile(i, from, h.incarnation, now);
+    return i;
   }
-  cancel_dial(from);
-  install_connection(i, cid, h.connection_id, now);
-  if (sync) {
-    OutItem s;
-    s.type = OutType::Sync;
-    s.to = from;
-    s.gossip.kind = GossipKind::Push;
-    s.gossip.sender = self.id;
-    push_out(s);
+  const std::uint32_t i = add_member(h.node_id, from, h.incarnation, now);
+  if (i == ~0u) {
+    ++counters.refused_peer_limit;
+    return i;
   }
-  elect(now);
+  enqueue_gossip(h.node_id, Entry::State);
+  sync = true;
+  return i;
+}
+
+void Mesh::Impl::send_accept(const Address& to, std::uint32_t local_cid) {
+  OutItem a;
+  a.type = OutType::Handshake;
+  a.to = to;
+  a.hkind = protocol::HandshakeKind::Accept;
+  a.cid = local_cid;
+  push_out(a);
+}
+
+void Mesh::Impl::send_sync(const Address& to) {
+  OutItem s;
+  s.type = OutType::Sync;
+  s.to = to;
+  s.gossip.kind = GossipKind::Push;
+  s.gossip.sender = self.id;
+  push_out(s);
 }
 
 void Mesh::Impl::on_refuse(const Address& from, std::uint32_t cid, protocol::CloseReason reason, TimeNs now) {
