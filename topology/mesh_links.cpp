@@ -184,6 +184,7 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
     install_connection(i, fresh_cid(), h.connection_id, now);
     send_accept(from, peers[i].local_cid);
     if (sync) send_sync(from);
+    else send_displays(from);
     elect(now);
     return;
   }
@@ -209,6 +210,7 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
   if (i == ~0u) return;
   install_connection(i, cid, h.connection_id, now);
   if (sync) send_sync(from);
+  else send_displays(from);
   elect(now);
 }
 
@@ -245,6 +247,21 @@ void Mesh::Impl::send_sync(const Address& to) {
   s.gossip.kind = GossipKind::Push;
   s.gossip.sender = self.id;
   push_out(s);
+}
+
+// Without a sync, a peer that was already live in our view (we learned it came back
+// from gossip before its handshake) would never hear our displays from us.
+void Mesh::Impl::send_displays(const Address& to) {
+  OutItem item;
+  item.type = OutType::Gossip;
+  item.to = to;
+  item.gossip.kind = GossipKind::Push;
+  item.gossip.sender = self.id;
+  item.has_subject = true;
+  item.subject = self.id;
+  item.subject_entry = Entry::Displays;
+  item.piggyback = false;
+  push_out(item);
 }
 
 void Mesh::Impl::on_refuse(const Address& from, std::uint32_t cid, protocol::CloseReason reason, TimeNs now) {
