@@ -537,8 +537,16 @@ void Mesh::set_displays(std::vector<Display> displays, TimeNs now) {
 }
 
 void Mesh::apply_runtime_config(const Config& config) {
-  impl_->apply_config(config);
-  impl_->recompute_deadline();
+  Impl& m = *impl_;
+  const bool was_eligible = m.config.coordinator_eligible;
+  m.apply_config(config);
+  if (was_eligible != config.coordinator_eligible && m.self.coordinator_eligible && !m.leaving) {
+    // Peers learn eligibility from our own record: tell them now.
+    m.enqueue_gossip(m.self.id, Entry::State);
+    m.push_to_all(m.self.id, Entry::State, false);
+    m.elect(m.last_now);
+  }
+  m.recompute_deadline();
 }
 
 NodeId Mesh::self_id() const { return impl_->self.id; }

@@ -59,7 +59,10 @@ struct Peer {
   std::uint32_t remote_cid = 0;
   TimeNs conn_deadline = kNever;  // cached conn->next_timeout()
   bool up_reported = false;       // PeerUp emitted since the last down
-  bool eligible = true;           // may become coordinator
+  // May become coordinator. Unknown counts as no: a node whose eligibility has not
+  // reached us must not hold up the election (see elect()). The member itself tells us
+  // when a connection to it is made (send_self), and in its Alive updates and beacons.
+  bool eligible = false;
   bool tx_dirty = false, ev_dirty = false, dl_dirty = false;
   NodeId declared_by = 0;         // Suspect/Dead: who declared it
   TimeNs suspicion_start = 0;
@@ -248,6 +251,8 @@ struct Mesh::Impl {
   std::uint32_t admit(const protocol::HandshakeFrame& h, const Address& from, TimeNs now, bool& sync);
   void send_accept(const Address& to, std::uint32_t local_cid);
   void send_sync(const Address& to);
+  // Our own Alive record (with eligibility) to a peer we just connected to.
+  void send_self(const Address& to);
   void send_displays(const Address& to);  // our displays record alone (when no sync is sent)
 };
 

@@ -183,8 +183,12 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
     }
     install_connection(i, fresh_cid(), h.connection_id, now);
     send_accept(from, peers[i].local_cid);
-    if (sync) send_sync(from);
-    else send_displays(from);
+    if (sync) {
+      send_sync(from);  // holds our own records too
+    } else {
+      send_self(from);
+      send_displays(from);
+    }
     elect(now);
     return;
   }
@@ -209,8 +213,12 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
   cancel_dial(from);
   if (i == ~0u) return;
   install_connection(i, cid, h.connection_id, now);
-  if (sync) send_sync(from);
-  else send_displays(from);
+  if (sync) {
+    send_sync(from);
+  } else {
+    send_self(from);
+    send_displays(from);
+  }
   elect(now);
 }
 
@@ -246,6 +254,18 @@ void Mesh::Impl::send_sync(const Address& to) {
   s.to = to;
   s.gossip.kind = GossipKind::Push;
   s.gossip.sender = self.id;
+  push_out(s);
+}
+
+void Mesh::Impl::send_self(const Address& to) {
+  OutItem s;
+  s.type = OutType::Gossip;
+  s.to = to;
+  s.gossip.kind = GossipKind::Push;
+  s.gossip.sender = self.id;
+  s.has_subject = true;
+  s.subject = self.id;
+  s.subject_entry = Entry::State;
   push_out(s);
 }
 
@@ -296,8 +316,14 @@ void Mesh::Impl::on_beacon(const Address& from, Bytes body, TimeNs now) {
       elect(now);
     }
   } else {
-    peers[it->second].last_heard = now;
+    Peer& p = peers[it->second];
+    p.last_heard = now;
     reconcile(it->second, addr, b.incarnation, now);
+    // First-hand eligibility (a runtime knob change shows up here too).
+    if (b.incarnation >= members[it->second].incarnation && p.eligible != b.eligible) {
+      p.eligible = b.eligible;
+      elect(now);
+    }
   }
   if (b.term != 0 && b.coordinator_id != 0) observe_claim(Claim{b.term, b.coordinator_id}, now);
 }

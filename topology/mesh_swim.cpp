@@ -281,6 +281,13 @@ void Mesh::Impl::apply_update(Update u, NodeId via, const Address& from, TimeNs 
       Member& m = members[i];
       if (!supersedes(state, u.number, m.state, m.incarnation)) {
         Peer& p = peers[i];
+        // The member's own record (sync, send_self, refutation) is the authority on its
+        // eligibility, even at the incarnation we already hold.
+        if (state == MemberState::Alive && u.node == via && u.number == m.incarnation && m.state == MemberState::Alive &&
+            p.eligible != u.eligible) {
+          p.eligible = u.eligible;
+          elect(now);
+        }
         // Same suspicion from another node: a Lifeguard confirmation shortens the timeout.
         if (state == MemberState::Suspect && m.state == MemberState::Suspect && u.number == m.incarnation && u.from != 0 &&
             p.confirmations < kMaxConfirmations &&
@@ -295,6 +302,17 @@ void Mesh::Impl::apply_update(Update u, NodeId via, const Address& from, TimeNs 
         if (u.address.port != 0) m.address = u.address;
         m.name = std::string(u.name);
         peers[i].eligible = u.eligible;
+      }
+      if (state == MemberState::Dead && u.from != self.id) {
+        // Our coordinator declared Dead by a node we hold Dead ourselves: the two sides of
+        // a healing partition are trading death notices, and the coordinator will refute.
+        // Do not claim the vacancy meanwhile (as in observe_claim).
+        const auto& cur = election.current();
+        auto by = index.find(u.from);
+        if (cur && cur->node == u.node && (by == index.end() || !is_live(members[by->second].state)))
+          vacancy_grace_until = std::max(vacancy_grace_until, now + 2 * suspicion_timeout_ns(config.suspicion_mult, config.suspicion_max_mult,
+                                                                                           live_members() + 1, probe_interval_ns(), 0,
+                                                                                           config.indirect_probes));
       }
       set_state(i, state, u.number, u.from, now);
       return;
