@@ -25,6 +25,9 @@ Mesh::Impl::Impl(const Config& cfg, Identity me, std::uint64_t seed, TimeNs now)
   // The incarnation starts at the start time in ms, so a restarted process usually
   // outranks the records its previous life left behind (refutation covers the rest).
   incarnation = now / kNsPerMs;
+  // Display versions follow the same rule, so the displays a restarted process announces
+  // are not ignored as older than what its previous life announced.
+  display_version = std::max<std::uint64_t>(1, incarnation);
   apply_config(cfg);
   last_now = now;
   next_probe_at = now + rng.below(probe_interval_ns() + 1);
@@ -137,15 +140,16 @@ std::size_t Mesh::Impl::encode_out(const OutItem& item, MutableBytes buffer, Tim
       const std::size_t count_at = encode_gossip_header(bw, item.gossip);
       if (!bw.ok()) return 0;
       if (item.type == OutType::Sync) {
-        // Full state for a peer that just (re)joined: every member, self, the claim.
+        // Full state for a peer that just (re)joined: every member, self (state and displays), the claim.
         std::uint8_t count = 0;
         std::uint32_t cursor = item.cursor;
-        const auto total = static_cast<std::uint32_t>(members.size() + 2);
+        const auto total = static_cast<std::uint32_t>(members.size() + 3);
         Update u;
         while (cursor < total && count < kMaxUpdatesPerBody) {
           bool have = false;
           if (cursor < members.size()) have = make_update(members[cursor].id, Entry::State, u);
           else if (cursor == members.size()) have = make_update(self.id, Entry::State, u);
+          else if (cursor == members.size() + 1) have = make_update(self.id, Entry::Displays, u);
           else have = make_update(0, Entry::Coordinator, u);
           if (have && !encode_update(bw, u)) break;
           count = static_cast<std::uint8_t>(count + (have ? 1 : 0));
@@ -554,7 +558,7 @@ void Mesh::set_displays(std::vector<Display> displays, TimeNs now) {
     if (d.metadata.size() > kMaxDisplayMetaBytes) d.metadata.resize(kMaxDisplayMetaBytes);
   }
   m.self.displays = std::move(displays);
-  ++m.display_version;
+  m.display_version = std::max(m.display_version + 1, now / kNsPerMs);
   m.enqueue_gossip(m.self.id, Entry::Displays);
   m.push_to_all(m.self.id, Entry::Displays, false);
   m.recompute_deadline();

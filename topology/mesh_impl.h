@@ -83,6 +83,7 @@ struct Peer {
   TimeNs last_heard = 0;
   TimeNs next_notice_at = 0;     // rate limit of "you are suspected/dead" notices to it
   std::uint64_t display_version = 0;
+  std::vector<Display> announced_displays;  // as the member last announced them (Member.displays masks them while Dead/Left)
   TimeNs next_dial_at = 0;       // reconnect schedule (when not connected)
   Backoff reconnect;
   // link quality bookkeeping
@@ -129,7 +130,7 @@ struct OutItem {
   bool with_cookie = false;
   Cookie cookie{};
   protocol::CloseReason reason = protocol::CloseReason::PeerLimit;
-  // Sync: next member index to write (members_.size() = self record, +1 = coordinator)
+  // Sync: next member index to write (members_.size() = self record, +1 = self displays, +2 = coordinator)
   std::uint32_t cursor = 0;
 };
 
@@ -232,6 +233,7 @@ struct Mesh::Impl {
   void apply_update(Update u, NodeId via, const Address& from, TimeNs now);
   void set_state(std::uint32_t i, MemberState state, std::uint64_t inc, NodeId by, TimeNs now);
   void refute(std::uint64_t seen_inc, TimeNs now);
+  void refresh_displays(std::uint32_t i);
   void check_suspicions(TimeNs now);
   void enqueue_gossip(NodeId node, Entry entry);
   void push_to_all(NodeId subject, Entry entry, bool include_dead, NodeId from = 0);
@@ -275,6 +277,7 @@ struct Mesh::Impl {
   void send_sync(const Address& to);
   // Our own Alive record (with eligibility) to a peer we just connected to.
   void send_self(const Address& to);
+  void send_displays(const Address& to);  // our displays record alone (when no sync is sent)
 };
 
 }  // namespace hana::topology

@@ -187,8 +187,12 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
     }
     install_connection(i, fresh_cid(), h.connection_id, now);
     send_accept(from, peers[i].local_cid);
-    if (sync) send_sync(from);  // holds our own record too
-    else send_self(from);
+    if (sync) {
+      send_sync(from);  // holds our own records too
+    } else {
+      send_self(from);
+      send_displays(from);
+    }
     elect(now);
     return;
   }
@@ -213,8 +217,12 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
   cancel_dial(from);
   if (i == ~0u) return;
   install_connection(i, cid, h.connection_id, now);
-  if (sync) send_sync(from);
-  else send_self(from);
+  if (sync) {
+    send_sync(from);
+  } else {
+    send_self(from);
+    send_displays(from);
+  }
   elect(now);
 }
 
@@ -263,6 +271,21 @@ void Mesh::Impl::send_self(const Address& to) {
   s.subject = self.id;
   s.subject_entry = Entry::State;
   push_out(s);
+}
+
+// Without a sync, a peer that was already live in our view (we learned it came back
+// from gossip before its handshake) would never hear our displays from us.
+void Mesh::Impl::send_displays(const Address& to) {
+  OutItem item;
+  item.type = OutType::Gossip;
+  item.to = to;
+  item.gossip.kind = GossipKind::Push;
+  item.gossip.sender = self.id;
+  item.has_subject = true;
+  item.subject = self.id;
+  item.subject_entry = Entry::Displays;
+  item.piggyback = false;
+  push_out(item);
 }
 
 void Mesh::Impl::on_refuse(const Address& from, std::uint32_t cid, protocol::CloseReason reason, TimeNs now) {
