@@ -124,7 +124,15 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
 
   void take_control(TimeNs now) {
     engine::Control c;
-    for (int i = 0; i < 64 && m_.control.try_pop(c); ++i) (void)m_.mesh->add_seed(c.address, now);
+    for (int i = 0; i < 64 && m_.control.try_pop(c); ++i) {
+      if (c.kind == engine::Control::Kind::Connect) {
+        (void)m_.mesh->add_seed(c.address, now);
+        continue;
+      }
+      std::vector<topology::Display> displays;
+      for (auto& d : c.displays) displays.push_back(topology::Display{std::move(d.id), d.available, std::move(d.metadata)});
+      m_.mesh->set_displays(std::move(displays), now);
+    }
   }
 
   // Strict lane priority; returns true if the per-turn budget left commands queued.
@@ -279,7 +287,14 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     ev.link = l.quality;
     push(std::move(ev));
   }
-  void convert(const topology::DisplayAvailability&) {}  // not surfaced yet (see docs/api.md)
+  // Rare (a display switched or its owner came and went): the strings may allocate.
+  void convert(const topology::DisplayAvailability& d) {
+    Event ev;
+    ev.kind = d.available ? EventKind::DisplayAvailable : EventKind::DisplayUnavailable;
+    ev.peer = d.node;
+    ev.display = DisplayInfo{d.display_id, d.available, d.metadata};
+    push(std::move(ev));
+  }
 
   void simple(EventKind kind, NodeId peer) {
     Event ev;

@@ -10,6 +10,7 @@
 
 #include "engine/clock.h"
 #include "engine/node_impl.h"
+#include "topology/bodies.h"
 
 namespace hana {
 
@@ -28,6 +29,8 @@ std::string_view to_string(EventKind k) {
     case EventKind::RoleChanged: return "role-changed";
     case EventKind::CongestionChanged: return "congestion-changed";
     case EventKind::LinkQualityChanged: return "link-quality-changed";
+    case EventKind::DisplayAvailable: return "display-available";
+    case EventKind::DisplayUnavailable: return "display-unavailable";
   }
   return "?";
 }
@@ -118,6 +121,20 @@ Result<MessageId> Node::Impl::enqueue(Command::Kind kind, NodeId peer, std::span
   return id;
 }
 
+Result<void> engine::validate_displays(const std::vector<DisplayInfo>& displays) {
+  if (displays.size() > topology::kMaxDisplays) return Error{Errc::InvalidArgument, "at most 8 displays per node"};
+  for (std::size_t i = 0; i < displays.size(); ++i) {
+    const DisplayInfo& d = displays[i];
+    if (d.id.empty() || d.id.size() > topology::kMaxDisplayIdBytes)
+      return Error{Errc::InvalidArgument, "display id must be 1..32 bytes"};
+    if (d.metadata.size() > topology::kMaxDisplayMetaBytes)
+      return Error{Errc::InvalidArgument, "display metadata must be at most 64 bytes"};
+    for (std::size_t j = 0; j < i; ++j)
+      if (displays[j].id == d.id) return Error{Errc::InvalidArgument, "duplicate display id"};
+  }
+  return {};
+}
+
 Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Node::~Node() { stop(); }
@@ -139,6 +156,8 @@ Result<std::unique_ptr<Node>> Node::create(const Config& config, NodeOptions opt
   } else if (!options.beacon_interface.empty()) {
     return Error{Errc::InvalidArgument, "NodeOptions.beacon_interface is set but beacon_target is not"};
   }
+  if (auto r = engine::validate_displays(options.displays); !r)
+    return Error{r.error().code, "NodeOptions.displays: at most 8, ids 1..32 bytes and unique, metadata up to 64 bytes"};
   if (config.message_slot_bytes > config.max_message_bytes && config.max_message_bytes < 64)
     return Error{Errc::InvalidArgument, "max_message_bytes below 64 makes message_slot_bytes meaningless"};
   auto impl = std::make_unique<Impl>(config, std::move(options));
@@ -272,6 +291,17 @@ Result<void> Node::connect(const Address& peer) {
   if (!impl_->accepting.load()) return Error{Errc::Closed, "node is not running"};
   engine::Control c;
   c.address = peer;
+  if (!impl_->control.try_push(std::move(c))) return Error{Errc::QueueFull, "control queue full"};
+  impl_->wake_always();
+  return {};
+}
+
+Result<void> Node::set_displays(std::vector<DisplayInfo> displays) {
+  if (auto r = engine::validate_displays(displays); !r) return r;
+  if (!impl_->accepting.load()) return Error{Errc::Closed, "node is not running"};
+  engine::Control c;
+  c.kind = engine::Control::Kind::SetDisplays;
+  c.displays = std::move(displays);
   if (!impl_->control.try_push(std::move(c))) return Error{Errc::QueueFull, "control queue full"};
   impl_->wake_always();
   return {};

@@ -59,10 +59,14 @@ class LoopDriver {
 };
 
 struct Control {
-  enum class Kind : std::uint8_t { Connect };
+  enum class Kind : std::uint8_t { Connect, SetDisplays };
   Kind kind = Kind::Connect;
-  Address address;
+  Address address;                   // Connect
+  std::vector<DisplayInfo> displays; // SetDisplays (rare: allocating here is fine)
 };
+
+// Checks a display list against what the wire carries (topology/bodies.h limits).
+Result<void> validate_displays(const std::vector<DisplayInfo>& displays);
 
 }  // namespace engine
 

@@ -42,7 +42,9 @@ Frame make_frame(Recipe& r) {
         d.total_length = d.payload.size() + 1 + r.u64() % kMaxMessageBytesHardCap / 2;
         d.fragment_offset = r.u64() % (d.total_length - d.payload.size() + 1);
       }
-      d.latest_value = r.u8() & 1;
+      const std::uint8_t flags = r.u8();
+      d.latest_value = flags & 1;
+      d.mesh = (flags & 2) != 0;
       if (d.latest_value) {
         d.key = r.u64();
         d.version = r.u64();

@@ -145,6 +145,7 @@ void decode_data(Cursor& c, DataFrame& f) {
     f.total_length = c.varint();
     f.fragment_offset = c.varint();
   }
+  f.mesh = (flags & kDataMesh) != 0;
   f.latest_value = (flags & kDataLatestValue) != 0;
   if (f.latest_value) {
     f.key = c.varint();
@@ -264,7 +265,8 @@ void encode_frame(Out& o, const Frame& frame) {
           }
         } else if constexpr (std::is_same_v<F, DataFrame>) {
           o.u8(static_cast<std::uint8_t>(FrameType::Data));
-          o.u8(static_cast<std::uint8_t>((f.fragmented ? kDataFragment : 0) | (f.latest_value ? kDataLatestValue : 0)));
+          o.u8(static_cast<std::uint8_t>((f.fragmented ? kDataFragment : 0) | (f.latest_value ? kDataLatestValue : 0) |
+                                         (f.mesh ? kDataMesh : 0)));
           o.u8(lane_delivery_byte(f.lane, f.delivery));
           o.varint(f.sequence);
           if (f.fragmented) {
@@ -330,7 +332,7 @@ std::string_view to_string(DecodeError e) {
 bool DataFrame::operator==(const DataFrame& o) const {
   return lane == o.lane && delivery == o.delivery && sequence == o.sequence && fragmented == o.fragmented &&
          (!fragmented || (total_length == o.total_length && fragment_offset == o.fragment_offset)) &&
-         latest_value == o.latest_value && (!latest_value || (key == o.key && version == o.version)) &&
+         latest_value == o.latest_value && mesh == o.mesh && (!latest_value || (key == o.key && version == o.version)) &&
          std::equal(payload.begin(), payload.end(), o.payload.begin(), o.payload.end());
 }
 bool CloseFrame::operator==(const CloseFrame& o) const {

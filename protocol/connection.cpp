@@ -65,12 +65,12 @@ void Connection::Impl::set_payload(std::uint32_t slot, Bytes message) {
   m.next_fragment = 0;
 }
 
-bool Connection::Impl::coalesce(Bytes message, const SendOptions& o, MessageId id, TimeNs /*now*/) {
-  const LatestIndex::Hint* hint = latest_index.find(o.lane, o.delivery, o.key);
+bool Connection::Impl::coalesce(Bytes message, const SendOptions& o, MessageId id, bool mesh) {
+  const LatestIndex::Hint* hint = latest_index.find(o.lane, o.delivery, o.key, mesh);
   if (!hint || !out.valid(hint->slot, hint->gen)) return false;
   OutMessage& m = out[hint->slot];
   if (!m.queued || m.seq_assigned || !m.latest_value || m.key != o.key || m.delivery != o.delivery ||
-      m.lane != o.lane)
+      m.lane != o.lane || m.mesh != mesh)
     return false;
   LaneStats& ls = stats.lanes[static_cast<std::size_t>(o.lane)];
   ++ls.coalesced;
@@ -90,7 +90,7 @@ bool Connection::Impl::coalesce(Bytes message, const SendOptions& o, MessageId i
   return true;
 }
 
-Result<MessageId> Connection::Impl::send(Bytes message, const SendOptions& o, TimeNs now, MessageId id) {
+Result<MessageId> Connection::Impl::send(Bytes message, const SendOptions& o, TimeNs now, MessageId id, bool mesh) {
   if (state != State::Open) return Error{Errc::Closed, "connection is closed"};
   if (static_cast<std::size_t>(o.lane) >= kLaneCount) return Error{Errc::InvalidArgument, "unknown lane"};
   if (static_cast<std::size_t>(o.delivery) >= kDeliveryCount)
@@ -98,7 +98,7 @@ Result<MessageId> Connection::Impl::send(Bytes message, const SendOptions& o, Ti
   if (message.size() > cfg.max_message_bytes || message.size() > kMaxMessageBytesHardCap)
     return Error{Errc::MessageTooLarge, "message larger than max_message_bytes"};
   if (id == 0) id = next_message_id++;
-  if (o.latest_value && coalesce(message, o, id, now)) return id;
+  if (o.latest_value && coalesce(message, o, id, mesh)) return id;
   LaneQueues& q = out.lane(o.lane);
   if (q.queued_live >= cfg.lane_queue_messages) return Error{Errc::QueueFull, "lane queue full (lane_queue_messages)"};
   LaneStats& ls = stats.lanes[static_cast<std::size_t>(o.lane)];
@@ -115,6 +115,7 @@ Result<MessageId> Connection::Impl::send(Bytes message, const SendOptions& o, Ti
   m.lane = o.lane;
   m.delivery = o.delivery;
   m.latest_value = o.latest_value;
+  m.mesh = mesh;
   m.key = o.key;
   m.version = o.version;
   set_payload(slot, message);
@@ -122,7 +123,7 @@ Result<MessageId> Connection::Impl::send(Bytes message, const SendOptions& o, Ti
   ++q.queued_live;
   q.fresh.push_back(QueueEntry{slot, m.gen});
   if (is_reliable(o.delivery)) out.link_live(slot);
-  if (o.latest_value) latest_index.put(o.lane, o.delivery, o.key, LatestIndex::Hint{slot, m.gen});
+  if (o.latest_value) latest_index.put(o.lane, o.delivery, o.key, LatestIndex::Hint{slot, m.gen}, mesh);
   ++ls.messages_sent;
   ls.bytes_sent += message.size();
   return id;
@@ -180,8 +181,8 @@ Connection::Connection(const Config& config, ConnectionIds ids, TimeNs now)
     : impl_(std::make_unique<Impl>(config, ids, now)) {}
 Connection::~Connection() = default;
 
-Result<MessageId> Connection::send(Bytes message, const SendOptions& options, TimeNs now, MessageId id) {
-  return impl_->send(message, options, now, id);
+Result<MessageId> Connection::send(Bytes message, const SendOptions& options, TimeNs now, MessageId id, bool mesh) {
+  return impl_->send(message, options, now, id, mesh);
 }
 void Connection::on_datagram(const DatagramView& datagram, TimeNs now) { impl_->on_datagram(datagram, now); }
 void Connection::on_timeout(TimeNs now) { impl_->on_timeout(now); }

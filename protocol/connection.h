@@ -54,6 +54,7 @@ struct ReceivedEvent {
   std::uint64_t key;
   std::uint64_t version;
   Bytes payload;
+  bool mesh = false;  // kDataMesh: for the topology layer, never for the application
 };
 struct CongestionEvent {
   bool in_recovery;  // entered (true) or left (false) recovery
@@ -79,8 +80,10 @@ class Connection {
 
   // Queues a message. Errors: MessageTooLarge, QueueFull (lane queue bounded by
   // lane_queue_messages), Closed. `id` is chosen by the caller (the mesh uses one
-  // id per broadcast); pass 0 to let the connection number it.
-  Result<MessageId> send(Bytes message, const SendOptions& options, TimeNs now, MessageId id = 0);
+  // id per broadcast); pass 0 to let the connection number it. `mesh` marks a
+  // mesh-internal message (kDataMesh; topology/ only): the peer's ReceivedEvent says so,
+  // and its latest-value keys do not mix with the application's.
+  Result<MessageId> send(Bytes message, const SendOptions& options, TimeNs now, MessageId id = 0, bool mesh = false);
 
   // A datagram addressed to this connection, already checksum-verified by decode_datagram.
   void on_datagram(const DatagramView& datagram, TimeNs now);

@@ -98,8 +98,8 @@ struct Connection::Impl {
   std::uint32_t lent_buffer = BufferPool::kNone;  // payload of the event returned last
 
   // ---- connection.cpp ----
-  Result<MessageId> send(Bytes message, const SendOptions& options, TimeNs now, MessageId id);
-  bool coalesce(Bytes message, const SendOptions& options, MessageId id, TimeNs now);
+  Result<MessageId> send(Bytes message, const SendOptions& options, TimeNs now, MessageId id, bool mesh);
+  bool coalesce(Bytes message, const SendOptions& options, MessageId id, bool mesh);
   void set_payload(std::uint32_t slot, Bytes message);
   void fail(std::uint32_t slot, FailReason reason);
   void fail_all(FailReason reason);
@@ -123,7 +123,7 @@ struct Connection::Impl {
   void deliver(const DataFrame& f, std::uint32_t buffer);
   void drain_ordered(Lane lane);
   void emit_received(Lane lane, Delivery delivery, bool latest_value, std::uint64_t key,
-                     std::uint64_t version, std::uint32_t buffer, Bytes view);
+                     std::uint64_t version, std::uint32_t buffer, Bytes view, bool mesh);
   std::uint64_t memory_budget_left() const;
   void resource_limit_close();
 

@@ -218,12 +218,12 @@ void Connection::Impl::deliver(const DataFrame& f, std::uint32_t buffer) {
             if (!f.payload.empty()) std::memcpy(pool[buffer].data(), f.payload.data(), f.payload.size());
           }
           held_bytes += pool[buffer].size();
-          os.hold(f.sequence, HeldMessage{buffer, f.latest_value, f.key, f.version});
+          os.hold(f.sequence, HeldMessage{buffer, f.latest_value, f.key, f.version, f.mesh});
           return;
         }
         case OrderedStream::Accept::Deliver:
           os.advance();
-          emit_received(f.lane, f.delivery, f.latest_value, f.key, f.version, buffer, f.payload);
+          emit_received(f.lane, f.delivery, f.latest_value, f.key, f.version, buffer, f.payload, f.mesh);
           drain_ordered(f.lane);
           return;
       }
@@ -240,7 +240,7 @@ void Connection::Impl::deliver(const DataFrame& f, std::uint32_t buffer) {
           resource_limit_close();
           return;
         case SeqWindow::Mark::New:
-          emit_received(f.lane, f.delivery, f.latest_value, f.key, f.version, buffer, f.payload);
+          emit_received(f.lane, f.delivery, f.latest_value, f.key, f.version, buffer, f.payload, f.mesh);
           return;
       }
       return;
@@ -252,10 +252,10 @@ void Connection::Impl::deliver(const DataFrame& f, std::uint32_t buffer) {
       }
       sequenced[li].delivered(f.sequence);
       reassembly.drop_below(stream_index(f.lane, f.delivery), f.sequence);
-      emit_received(f.lane, f.delivery, f.latest_value, f.key, f.version, buffer, f.payload);
+      emit_received(f.lane, f.delivery, f.latest_value, f.key, f.version, buffer, f.payload, f.mesh);
       return;
     case Delivery::Unreliable:
-      emit_received(f.lane, f.delivery, f.latest_value, f.key, f.version, buffer, f.payload);
+      emit_received(f.lane, f.delivery, f.latest_value, f.key, f.version, buffer, f.payload, f.mesh);
       return;
   }
 }
@@ -264,14 +264,14 @@ void Connection::Impl::drain_ordered(Lane lane) {
   HeldMessage h;
   while (ordered[static_cast<std::size_t>(lane)].pop_ready(h)) {
     held_bytes -= pool[h.buffer].size();
-    emit_received(lane, Delivery::ReliableOrdered, h.latest_value, h.key, h.version, h.buffer, {});
+    emit_received(lane, Delivery::ReliableOrdered, h.latest_value, h.key, h.version, h.buffer, {}, h.mesh);
   }
 }
 
 void Connection::Impl::emit_received(Lane lane, Delivery delivery, bool latest_value, std::uint64_t key,
-                                     std::uint64_t version, std::uint32_t buffer, Bytes view) {
+                                     std::uint64_t version, std::uint32_t buffer, Bytes view, bool mesh) {
   LaneStats& ls = stats.lanes[static_cast<std::size_t>(lane)];
-  if (latest_value && !latest.accept(key, version, stream_index(lane, delivery))) {
+  if (latest_value && !latest.accept(key, version, stream_index(lane, delivery) + (mesh ? kStreamCount : 0))) {
     ++ls.stale_dropped;  // not newer than what the application already has
     pool.release(buffer);
     return;
@@ -283,7 +283,7 @@ void Connection::Impl::emit_received(Lane lane, Delivery delivery, bool latest_v
   const auto& bytes = pool[buffer];
   ++ls.messages_received;
   ls.bytes_received += bytes.size();
-  push_event(ReceivedEvent{lane, delivery, latest_value, key, version, Bytes(bytes.data(), bytes.size())}, buffer);
+  push_event(ReceivedEvent{lane, delivery, latest_value, key, version, Bytes(bytes.data(), bytes.size()), mesh}, buffer);
 }
 
 void Connection::Impl::on_skip_frame(const SkipFrame& f) {

@@ -22,6 +22,7 @@ DataFrame Connection::Impl::data_frame(const OutMessage& m, std::uint32_t fragme
   d.delivery = m.delivery;
   d.sequence = m.sequence;
   d.latest_value = m.latest_value;
+  d.mesh = m.mesh;
   d.key = m.key;
   d.version = m.version;
   const std::size_t off = m.fragment_offset(fragment);

@@ -94,7 +94,11 @@ struct AckFrame {
 // DATA flags.
 inline constexpr std::uint8_t kDataFragment = 0x01;     // total_length and offset present
 inline constexpr std::uint8_t kDataLatestValue = 0x02;  // key and version present
-inline constexpr std::uint8_t kKnownDataFlags = kDataFragment | kDataLatestValue;
+// Mesh-internal message: consumed by the topology layer, never delivered to the
+// application (which cannot set it: it is not in hana::SendOptions). Its latest-value
+// keys are a namespace of their own.
+inline constexpr std::uint8_t kDataMesh = 0x04;
+inline constexpr std::uint8_t kKnownDataFlags = kDataFragment | kDataLatestValue | kDataMesh;
 
 // A whole message or one fragment of it.
 struct DataFrame {
@@ -109,6 +113,7 @@ struct DataFrame {
   bool latest_value = false;
   std::uint64_t key = 0;      // latest-value key, e.g. a display group
   std::uint64_t version = 0;  // latest-value version: receivers drop <= last applied
+  bool mesh = false;          // kDataMesh
   Bytes payload;
 
   bool operator==(const DataFrame& o) const;

@@ -19,9 +19,9 @@ class LatestIndex {
     std::uint32_t gen = 0;
   };
 
-  const Hint* find(Lane lane, Delivery delivery, std::uint64_t key) const {
+  const Hint* find(Lane lane, Delivery delivery, std::uint64_t key, bool mesh = false) const {
     if (table_.empty()) return nullptr;
-    const std::uint64_t tag = tag_of(lane, delivery);
+    const std::uint64_t tag = tag_of(lane, delivery, mesh);
     for (std::size_t i = home(key, tag);; i = (i + 1) & (table_.size() - 1)) {
       const Entry& e = table_[i];
       if (!e.used) return nullptr;
@@ -29,9 +29,9 @@ class LatestIndex {
     }
   }
 
-  void put(Lane lane, Delivery delivery, std::uint64_t key, Hint hint) {
+  void put(Lane lane, Delivery delivery, std::uint64_t key, Hint hint, bool mesh = false) {
     if ((used_ + 1) * 2 > table_.size()) grow();
-    const std::uint64_t tag = tag_of(lane, delivery);
+    const std::uint64_t tag = tag_of(lane, delivery, mesh);
     for (std::size_t i = home(key, tag);; i = (i + 1) & (table_.size() - 1)) {
       Entry& e = table_[i];
       if (!e.used) {
@@ -55,8 +55,9 @@ class LatestIndex {
     Hint hint;
     bool used = false;
   };
-  static std::uint64_t tag_of(Lane l, Delivery d) {
-    return static_cast<std::uint64_t>(l) * kDeliveryCount + static_cast<std::uint64_t>(d);
+  // Mesh-internal messages (kDataMesh) have a key namespace of their own.
+  static std::uint64_t tag_of(Lane l, Delivery d, bool mesh) {
+    return (static_cast<std::uint64_t>(l) * kDeliveryCount + static_cast<std::uint64_t>(d)) * 2 + (mesh ? 1 : 0);
   }
   std::size_t home(std::uint64_t key, std::uint64_t tag) const {
     return static_cast<std::size_t>(((key ^ (tag << 56)) * 0x9E3779B97F4A7C15ull) >> 17) & (table_.size() - 1);

@@ -21,6 +21,7 @@ struct OutMessage {
   Lane lane = Lane::Normal;
   Delivery delivery = Delivery::ReliableOrdered;
   bool latest_value = false;
+  bool mesh = false;  // kDataMesh
   bool live = false;
   bool queued = false;        // in its lane queue (not every fragment sent once)
   bool seq_assigned = false;  // the first fragment went out

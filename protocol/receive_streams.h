@@ -25,6 +25,7 @@ struct HeldMessage {
   bool latest_value = false;
   std::uint64_t key = 0;
   std::uint64_t version = 0;
+  bool mesh = false;
 };
 
 class OrderedStream {

@@ -17,6 +17,9 @@ Mesh::Impl::Impl(const Config& cfg, Identity me, std::uint64_t seed, TimeNs now)
   // The incarnation starts at the start time in ms, so a restarted process usually
   // outranks the records its previous life left behind (refutation covers the rest).
   incarnation = now / kNsPerMs;
+  // Display versions follow the same rule, so the displays a restarted process announces
+  // are not ignored as older than what its previous life announced.
+  display_version = std::max<std::uint64_t>(1, incarnation);
   apply_config(cfg);
   last_now = now;
   next_probe_at = now + rng.below(probe_interval_ns() + 1);
@@ -128,15 +131,16 @@ std::size_t Mesh::Impl::encode_out(const OutItem& item, MutableBytes buffer, Tim
       const std::size_t count_at = encode_gossip_header(bw, item.gossip);
       if (!bw.ok()) return 0;
       if (item.type == OutType::Sync) {
-        // Full state for a peer that just (re)joined: every member, self, the claim.
+        // Full state for a peer that just (re)joined: every member, self (state and displays), the claim.
         std::uint8_t count = 0;
         std::uint32_t cursor = item.cursor;
-        const auto total = static_cast<std::uint32_t>(members.size() + 2);
+        const auto total = static_cast<std::uint32_t>(members.size() + 3);
         Update u;
         while (cursor < total && count < kMaxUpdatesPerBody) {
           bool have = false;
           if (cursor < members.size()) have = make_update(members[cursor].id, Entry::State, u);
           else if (cursor == members.size()) have = make_update(self.id, Entry::State, u);
+          else if (cursor == members.size() + 1) have = make_update(self.id, Entry::Displays, u);
           else have = make_update(0, Entry::Coordinator, u);
           if (have && !encode_update(bw, u)) break;
           count = static_cast<std::uint8_t>(count + (have ? 1 : 0));
@@ -526,15 +530,23 @@ void Mesh::set_displays(std::vector<Display> displays, TimeNs now) {
     if (d.metadata.size() > kMaxDisplayMetaBytes) d.metadata.resize(kMaxDisplayMetaBytes);
   }
   m.self.displays = std::move(displays);
-  ++m.display_version;
+  m.display_version = std::max(m.display_version + 1, now / kNsPerMs);
   m.enqueue_gossip(m.self.id, Entry::Displays);
   m.push_to_all(m.self.id, Entry::Displays, false);
   m.recompute_deadline();
 }
 
 void Mesh::apply_runtime_config(const Config& config) {
-  impl_->apply_config(config);
-  impl_->recompute_deadline();
+  Impl& m = *impl_;
+  const bool was_eligible = m.config.coordinator_eligible;
+  m.apply_config(config);
+  if (was_eligible != config.coordinator_eligible && m.self.coordinator_eligible && !m.leaving) {
+    // Peers learn eligibility from our own record: tell them now.
+    m.enqueue_gossip(m.self.id, Entry::State);
+    m.push_to_all(m.self.id, Entry::State, false);
+    m.elect(m.last_now);
+  }
+  m.recompute_deadline();
 }
 
 NodeId Mesh::self_id() const { return impl_->self.id; }

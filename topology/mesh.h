@@ -65,7 +65,9 @@ struct PeerSuspect { NodeId peer; };
 struct PeerDown { NodeId peer; };      // declared Dead
 struct PeerLeft { NodeId peer; };      // announced a graceful leave
 struct RoleChanged { NodeId node; Role role; std::uint64_t term; };
-struct DisplayAvailability { NodeId node; std::string display_id; bool available; };
+// A peer's display became available or unavailable (announced so, first announced, removed,
+// or its owner was declared Dead / Left and later came back). Never for this node's own displays.
+struct DisplayAvailability { NodeId node; std::string display_id; bool available; std::string metadata; };
 struct LinkQualityChanged { NodeId peer; LinkQuality quality; };
 struct MessageReceived {               // payload valid until the next non-const call
   NodeId peer; Lane lane; Delivery delivery; bool latest_value; std::uint64_t key; std::uint64_t version; Bytes payload;

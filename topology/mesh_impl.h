@@ -65,7 +65,10 @@ struct Peer {
   std::uint32_t remote_cid = 0;
   TimeNs conn_deadline = kNever;  // cached conn->next_timeout()
   bool up_reported = false;       // PeerUp emitted since the last down
-  bool eligible = true;           // may become coordinator
+  // May become coordinator. Unknown counts as no: a node whose eligibility has not
+  // reached us must not hold up the election (see elect()). The member itself tells us
+  // when a connection to it is made (send_self), and in its Alive updates and beacons.
+  bool eligible = false;
   bool tx_dirty = false, ev_dirty = false, dl_dirty = false;
   NodeId declared_by = 0;         // Suspect/Dead: who declared it
   TimeNs suspicion_start = 0;
@@ -76,6 +79,7 @@ struct Peer {
   TimeNs last_heard = 0;
   TimeNs next_notice_at = 0;     // rate limit of "you are suspected/dead" notices to it
   std::uint64_t display_version = 0;
+  std::vector<Display> announced_displays;  // as the member last announced them (Member.displays masks them while Dead/Left)
   TimeNs next_dial_at = 0;       // reconnect schedule (when not connected)
   Backoff reconnect;
   // link quality bookkeeping
@@ -118,7 +122,7 @@ struct OutItem {
   bool with_cookie = false;
   Cookie cookie{};
   protocol::CloseReason reason = protocol::CloseReason::PeerLimit;
-  // Sync: next member index to write (members_.size() = self record, +1 = coordinator)
+  // Sync: next member index to write (members_.size() = self record, +1 = self displays, +2 = coordinator)
   std::uint32_t cursor = 0;
 };
 
@@ -219,6 +223,7 @@ struct Mesh::Impl {
   void apply_update(Update u, NodeId via, const Address& from, TimeNs now);
   void set_state(std::uint32_t i, MemberState state, std::uint64_t inc, NodeId by, TimeNs now);
   void refute(std::uint64_t seen_inc, TimeNs now);
+  void refresh_displays(std::uint32_t i);
   void check_suspicions(TimeNs now);
   void enqueue_gossip(NodeId node, Entry entry);
   void push_to_all(NodeId subject, Entry entry, bool include_dead, NodeId from = 0);
@@ -252,6 +257,9 @@ struct Mesh::Impl {
   std::uint32_t admit(const protocol::HandshakeFrame& h, const Address& from, TimeNs now, bool& sync);
   void send_accept(const Address& to, std::uint32_t local_cid);
   void send_sync(const Address& to);
+  // Our own Alive record (with eligibility) to a peer we just connected to.
+  void send_self(const Address& to);
+  void send_displays(const Address& to);  // our displays record alone (when no sync is sent)
 };
 
 }  // namespace hana::topology

@@ -183,7 +183,12 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
     }
     install_connection(i, fresh_cid(), h.connection_id, now);
     send_accept(from, peers[i].local_cid);
-    if (sync) send_sync(from);
+    if (sync) {
+      send_sync(from);  // holds our own records too
+    } else {
+      send_self(from);
+      send_displays(from);
+    }
     elect(now);
     return;
   }
@@ -208,7 +213,12 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
   cancel_dial(from);
   if (i == ~0u) return;
   install_connection(i, cid, h.connection_id, now);
-  if (sync) send_sync(from);
+  if (sync) {
+    send_sync(from);
+  } else {
+    send_self(from);
+    send_displays(from);
+  }
   elect(now);
 }
 
@@ -247,6 +257,33 @@ void Mesh::Impl::send_sync(const Address& to) {
   push_out(s);
 }
 
+void Mesh::Impl::send_self(const Address& to) {
+  OutItem s;
+  s.type = OutType::Gossip;
+  s.to = to;
+  s.gossip.kind = GossipKind::Push;
+  s.gossip.sender = self.id;
+  s.has_subject = true;
+  s.subject = self.id;
+  s.subject_entry = Entry::State;
+  push_out(s);
+}
+
+// Without a sync, a peer that was already live in our view (we learned it came back
+// from gossip before its handshake) would never hear our displays from us.
+void Mesh::Impl::send_displays(const Address& to) {
+  OutItem item;
+  item.type = OutType::Gossip;
+  item.to = to;
+  item.gossip.kind = GossipKind::Push;
+  item.gossip.sender = self.id;
+  item.has_subject = true;
+  item.subject = self.id;
+  item.subject_entry = Entry::Displays;
+  item.piggyback = false;
+  push_out(item);
+}
+
 void Mesh::Impl::on_refuse(const Address& from, std::uint32_t cid, protocol::CloseReason reason, TimeNs now) {
   for (Dial& d : dials) {
     if (d.cid != cid || d.to != from) continue;
@@ -279,8 +316,14 @@ void Mesh::Impl::on_beacon(const Address& from, Bytes body, TimeNs now) {
       elect(now);
     }
   } else {
-    peers[it->second].last_heard = now;
+    Peer& p = peers[it->second];
+    p.last_heard = now;
     reconcile(it->second, addr, b.incarnation, now);
+    // First-hand eligibility (a runtime knob change shows up here too).
+    if (b.incarnation >= members[it->second].incarnation && p.eligible != b.eligible) {
+      p.eligible = b.eligible;
+      elect(now);
+    }
   }
   if (b.term != 0 && b.coordinator_id != 0) observe_claim(Claim{b.term, b.coordinator_id}, now);
 }

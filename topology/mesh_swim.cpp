@@ -243,7 +243,10 @@ void Mesh::Impl::set_state(std::uint32_t i, MemberState state, std::uint64_t inc
       break;
   }
   enqueue_gossip(m.id, Entry::State);
-  if (is_live(old) != is_live(state)) elect(now);
+  if (is_live(old) != is_live(state)) {
+    refresh_displays(i);
+    elect(now);
+  }
 }
 
 void Mesh::Impl::apply_update(Update u, NodeId via, const Address& from, TimeNs now) {
@@ -280,6 +283,13 @@ void Mesh::Impl::apply_update(Update u, NodeId via, const Address& from, TimeNs 
       Member& m = members[i];
       if (!supersedes(state, u.number, m.state, m.incarnation)) {
         Peer& p = peers[i];
+        // The member's own record (sync, send_self, refutation) is the authority on its
+        // eligibility, even at the incarnation we already hold.
+        if (state == MemberState::Alive && u.node == via && u.number == m.incarnation && m.state == MemberState::Alive &&
+            p.eligible != u.eligible) {
+          p.eligible = u.eligible;
+          elect(now);
+        }
         // Same suspicion from another node: a Lifeguard confirmation shortens the timeout.
         if (state == MemberState::Suspect && m.state == MemberState::Suspect && u.number == m.incarnation && u.from != 0 &&
             p.confirmations < kMaxConfirmations &&
@@ -295,6 +305,17 @@ void Mesh::Impl::apply_update(Update u, NodeId via, const Address& from, TimeNs 
         m.name = std::string(u.name);
         peers[i].eligible = u.eligible;
       }
+      if (state == MemberState::Dead && u.from != self.id) {
+        // Our coordinator declared Dead by a node we hold Dead ourselves: the two sides of
+        // a healing partition are trading death notices, and the coordinator will refute.
+        // Do not claim the vacancy meanwhile (as in observe_claim).
+        const auto& cur = election.current();
+        auto by = index.find(u.from);
+        if (cur && cur->node == u.node && (by == index.end() || !is_live(members[by->second].state)))
+          vacancy_grace_until = std::max(vacancy_grace_until, now + 2 * suspicion_timeout_ns(config.suspicion_mult, config.suspicion_max_mult,
+                                                                                           live_members() + 1, probe_interval_ns(), 0,
+                                                                                           config.indirect_probes));
+      }
       set_state(i, state, u.number, u.from, now);
       return;
     }
@@ -304,27 +325,38 @@ void Mesh::Impl::apply_update(Update u, NodeId via, const Address& from, TimeNs 
       auto it = index.find(u.node);
       if (it == index.end()) return;
       Peer& p = peers[it->second];
-      Member& m = members[it->second];
       if (u.number <= p.display_version) return;
       p.display_version = u.number;
-      std::vector<Display> next;
-      next.reserve(u.display_count);
-      for (std::size_t d = 0; d < u.display_count; ++d) {
-        Display nd{std::string(u.displays[d].id), u.displays[d].available, std::string(u.displays[d].metadata)};
-        auto old = std::find_if(m.displays.begin(), m.displays.end(), [&](const Display& x) { return x.id == nd.id; });
-        if (old == m.displays.end() || old->available != nd.available)
-          events.push_back(DisplayAvailability{m.id, nd.id, nd.available});
-        next.push_back(std::move(nd));
-      }
-      for (const auto& old : m.displays) {
-        const bool still = std::any_of(next.begin(), next.end(), [&](const Display& x) { return x.id == old.id; });
-        if (!still && old.available) events.push_back(DisplayAvailability{m.id, old.id, false});
-      }
-      m.displays = std::move(next);
+      p.announced_displays.clear();
+      for (std::size_t d = 0; d < u.display_count; ++d)
+        p.announced_displays.push_back(
+            Display{std::string(u.displays[d].id), u.displays[d].available, std::string(u.displays[d].metadata)});
+      refresh_displays(it->second);
       enqueue_gossip(u.node, Entry::Displays);
       return;
     }
   }
+}
+
+// Member.displays is the announced list, with every display unavailable while the member
+// is Dead or Left (a display wall must not route to a dead node's screens); it comes back
+// as announced when the member does. One event per availability change; a display first
+// seen (while its owner is live) gets one too.
+void Mesh::Impl::refresh_displays(std::uint32_t i) {
+  Member& m = members[i];
+  const bool live = is_live(m.state);
+  std::vector<Display> next = peers[i].announced_displays;
+  for (auto& d : next) {
+    if (!live) d.available = false;
+    auto old = std::find_if(m.displays.begin(), m.displays.end(), [&](const Display& x) { return x.id == d.id; });
+    if (old == m.displays.end() ? live : old->available != d.available)
+      events.push_back(DisplayAvailability{m.id, d.id, d.available, d.metadata});
+  }
+  for (const auto& old : m.displays) {
+    const bool still = std::any_of(next.begin(), next.end(), [&](const Display& x) { return x.id == old.id; });
+    if (!still && old.available) events.push_back(DisplayAvailability{m.id, old.id, false, old.metadata});
+  }
+  m.displays = std::move(next);
 }
 
 void Mesh::Impl::refute(std::uint64_t seen_inc, TimeNs now) {
@@ -415,7 +447,7 @@ bool Mesh::Impl::make_update(NodeId node, Entry entry, Update& u) const {
   }
   u.node = node;
   if (entry == Entry::Displays) {
-    const auto& list = is_self ? self.displays : m->displays;
+    const auto& list = is_self ? self.displays : p->announced_displays;
     u.kind = UpdateKind::Displays;
     u.number = is_self ? display_version : p->display_version;
     u.display_count = static_cast<std::uint8_t>(std::min(list.size(), kMaxDisplays));

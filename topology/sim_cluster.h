@@ -33,6 +33,8 @@ struct ClusterOptions {
   sim::LinkParams link{};
   Config config{};
   bool unspecified_listen = false;  // nodes announce 0.0.0.0:port, as if bound to INADDR_ANY
+  std::vector<Display> displays{};  // every node announces these from its start
+  std::vector<std::size_t> not_eligible{};  // nodes started with coordinator_eligible = false
 };
 
 class Cluster {
@@ -57,6 +59,8 @@ class Cluster {
     me.id = id(i);
     me.name = "n" + std::to_string(i);
     me.listen = opts_.unspecified_listen ? Address::ipv4(0, 0, 0, 0, address(i).port) : address(i);
+    me.displays = opts_.displays;
+    me.coordinator_eligible = std::find(opts_.not_eligible.begin(), opts_.not_eligible.end(), i) == opts_.not_eligible.end();
     nodes_[i] = std::make_unique<Mesh>(opts_.config, me, opts_.seed * 7919 + i * 104729 + restarts_++, now());
     net_.add_endpoint(address(i));
     by_address_[address(i)] = i;

@@ -87,6 +87,8 @@ enum class EventKind : std::uint8_t {
   RoleChanged,        // peer (the node concerned), role, term
   CongestionChanged,  // peer, in_recovery, cwnd_bytes
   LinkQualityChanged, // peer, link
+  DisplayAvailable,   // peer (the display's owner), display (id, metadata; available = true)
+  DisplayUnavailable, // peer, display: announced unavailable or removed, or its owner is Dead/Left
 };
 std::string_view to_string(EventKind k);
 
@@ -127,6 +129,7 @@ struct Event {
   bool in_recovery = false;
   std::uint64_t cwnd_bytes = 0;
   LinkQuality link;
+  DisplayInfo display;  // DisplayAvailable/DisplayUnavailable only (empty strings otherwise: no allocation)
   Payload payload;
 };
 
@@ -194,6 +197,12 @@ class Node {
 
   // A snapshot taken by the loop (waits for it; up to ~1 s).
   NodeStats stats() const;
+  // Replaces the displays this node announces (any thread; applied by the loop, then
+  // gossiped to every peer, which report DisplayAvailable/DisplayUnavailable for each
+  // change; this node gets no events for its own displays). Errors: InvalidArgument
+  // (more than 8 displays, an id empty or over 32 bytes, metadata over 64 bytes, a
+  // duplicate id), QueueFull, Closed.
+  Result<void> set_displays(std::vector<DisplayInfo> displays);
   // Runtime knob change, validated (range, and only knobs marked runtime while running).
   Result<void> set(std::string_view knob, std::string_view value);
   Result<std::string> get(std::string_view knob) const;

@@ -68,6 +68,19 @@ TEST(FrameGolden, DataLatestValue) {
   expect_golden(d, {0x03, 0x02, 0x21, 0x81, 0x01, 0x2a, 0x05, 0x03, 'h', 'i', '!'});
 }
 
+TEST(FrameGolden, DataMeshLatestValue) {
+  DataFrame d;
+  d.lane = Lane::Control;
+  d.delivery = Delivery::ReliableOrdered;
+  d.sequence = 3;
+  d.latest_value = true;
+  d.mesh = true;
+  d.key = 300;
+  d.version = 2;
+  d.payload = kPayload;
+  expect_golden(d, {0x03, 0x06, 0x00, 0x03, 0xac, 0x02, 0x02, 0x03, 'h', 'i', '!'});
+}
+
 TEST(FrameGolden, Close) {
   CloseFrame c;
   c.reason = CloseReason::IdleTimeout;

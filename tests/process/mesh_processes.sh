@@ -3,6 +3,9 @@
 # other through seeds; one is killed with SIGKILL and every other reports it dead; it
 # restarts (new incarnation) and is alive again everywhere; the coordinator is killed and a
 # new one is elected everywhere. Every wait is bounded; all processes are killed on exit.
+# Each node logs its membership/role events (`--events`, wall-clock µs); the script prints
+# the detection and failover latencies they show (event time - kill time), measured, never
+# asserted.
 set -euo pipefail
 hana_net=${1:?usage: mesh_processes.sh PATH/TO/hana-net [NODES]}
 nodes=${2:-8}
@@ -31,7 +34,8 @@ for p in r.get('peers',[]): print('  ', p['id'], p['address'], p['state'], 'inc'
 # start NAME [SEED_ADDR]: runs a node on 127.0.0.1:0 and records its pid and address.
 start() {
   local name=$1 seed=${2:-}
-  local args=(node --bind 127.0.0.1:0 --id "$name" --control "$dir/$name.sock" --display "$name-display:1920x1080@60")
+  local args=(node --bind 127.0.0.1:0 --id "$name" --control "$dir/$name.sock" --display "$name-display:1920x1080@60"
+              --events "$dir/$name.events")
   [ -n "$seed" ] && args+=(--seed "$seed")
   "$hana_net" "${args[@]}" >"$dir/$name.log" 2>&1 &
   pid[$name]=$!
@@ -71,6 +75,28 @@ wait_all() {
   done
 }
 
+now_us() { date +%s%6N; }
+
+# latency WHAT KILL_US PYTHON_EXPR NAMES...: per node, the first event since KILL_US that
+# satisfies EXPR (over `e`, one parsed line); prints p50/max over the nodes.
+latency() {
+  local what=$1 kill_us=$2 expr=$3; shift 3
+  local files=(); for n in "$@"; do files+=("$dir/$n.events"); done
+  python3 - "$kill_us" "${files[@]}" <<PY
+import json, sys
+kill_us = int(sys.argv[1]); lat = []
+for path in sys.argv[2:]:
+    for line in open(path):
+        e = json.loads(line)
+        if e['t_unix_us'] >= kill_us and ($expr):
+            lat.append((e['t_unix_us'] - kill_us) / 1000.0); break
+lat.sort()
+if not lat: print("latency: $what: no events"); sys.exit(0)
+p50 = lat[(len(lat) - 1) // 2]
+print("latency: $what: p50 %.0f ms, max %.0f ms over %d/%d nodes (%s)" % (p50, lat[-1], len(lat), len(sys.argv) - 2, " ".join("%.0f" % x for x in lat)))
+PY
+}
+
 names=()
 for i in $(seq 1 "$nodes"); do
   name=node-$i
@@ -83,10 +109,14 @@ wait_all "one coordinator agreed by all" "r.get('coordinator') is not None" "${n
 
 victim=node-3
 victim_id=$(peers_json node-1 | python3 -c "import json,sys; print([p['id'] for p in json.load(sys.stdin)['peers'] if p['address']=='${addr[$victim]}'][0])")
+kill_us=$(now_us)
 kill -9 "${pid[$victim]}"; wait "${pid[$victim]}" 2>/dev/null || true; unset "pid[$victim]"
 others=(); for n in "${names[@]}"; do [ "$n" != "$victim" ] && others+=("$n"); done
 wait_all "SIGKILLed $victim reported dead by all others" \
   "any(p['id']=='$victim_id' and p['state']=='dead' for p in peers)" "${others[@]}"
+latency "$victim suspected" "$kill_us" "e['event']=='peer-suspect' and e['peer']=='$victim_id'" "${others[@]}"
+latency "$victim dead" "$kill_us" "e['event']=='peer-disconnected' and e['peer']=='$victim_id'" "${others[@]}"
+latency "$victim display unavailable" "$kill_us" "e['event']=='display-unavailable' and e['peer']=='$victim_id'" "${others[@]}"
 
 start "$victim" "${addr[node-1]}"
 # Same name, so the same id; a new incarnation and (port 0) a new address.
@@ -100,10 +130,14 @@ for n in "${names[@]}"; do
   if check "$n" "r.get('self')=='$coordinator'"; then coord_name=$n; fi
 done
 [ -n "$coord_name" ] || fail "no node claims to be coordinator $coordinator"
+kill_us=$(now_us)
 kill -9 "${pid[$coord_name]}"; wait "${pid[$coord_name]}" 2>/dev/null || true; unset "pid[$coord_name]"
 rest=(); for n in "${names[@]}"; do [ "$n" != "$coord_name" ] && rest+=("$n"); done
 wait_all "coordinator $coord_name killed: a new coordinator agreed by all" \
   "r.get('coordinator') not in (None, '$coordinator')" "${rest[@]}"
+latency "coordinator $coord_name dead" "$kill_us" "e['event']=='peer-disconnected' and e['peer']=='$coordinator'" "${rest[@]}"
+latency "failover (new coordinator)" "$kill_us" \
+  "e['event']=='role-changed' and e['role']=='coordinator' and e['peer']!='$coordinator'" "${rest[@]}"
 first=$(peers_json "${rest[0]}" | python3 -c "import json,sys; print(json.load(sys.stdin)['coordinator'])")
 for n in "${rest[@]}"; do check "$n" "r.get('coordinator')=='$first'" || fail "$n follows a different coordinator"; done
 echo "PASS: $nodes processes"

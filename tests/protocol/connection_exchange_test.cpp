@@ -191,6 +191,33 @@ TEST(ConnectionExchange, LatestValueReceiverDropsVersionsNotNewer) {
   EXPECT_EQ(p.b.stats().lanes[2].stale_dropped, 2u);
 }
 
+// Mesh-internal messages (kDataMesh) are flagged on arrival, and their latest-value keys
+// neither coalesce with nor are filtered by the application's same keys.
+TEST(ConnectionExchange, MeshMessagesAreFlaggedAndHaveTheirOwnLatestKeys) {
+  Pair p;
+  SendOptions o = opts(Lane::Control, Delivery::ReliableOrdered);
+  o.latest_value = true;
+  o.key = 9;
+  o.version = 5;
+  ASSERT_TRUE(p.a.send(bytes_of(1, 16), o, p.now).ok());                 // app, version 5
+  o.version = 2;
+  ASSERT_TRUE(p.a.send(bytes_of(2, 16), o, p.now, 0, true).ok());        // mesh, version 2
+  o.version = 3;
+  ASSERT_TRUE(p.a.send(bytes_of(3, 16), o, p.now, 0, true).ok());        // coalesces the mesh one only
+  EXPECT_EQ(p.a.stats().lanes[0].coalesced, 1u);
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Delivered) == 2; }));
+  std::vector<std::pair<bool, std::uint64_t>> got;
+  for (const auto& e : p.ev_b)
+    if (e.kind == Ev::Kind::Received) got.emplace_back(e.mesh, e.version);
+  // Mesh version 3 arrives although the application's key 9 is already at version 5.
+  EXPECT_EQ(got, (std::vector<std::pair<bool, std::uint64_t>>{{false, 5}, {true, 3}}));
+  o.version = 1;
+  ASSERT_TRUE(p.a.send(bytes_of(4, 16), o, p.now, 0, true).ok());  // stale for the mesh key
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Delivered) == 3; }));
+  EXPECT_EQ(p.count(p.ev_b, Ev::Kind::Received), 2u);
+  EXPECT_EQ(p.b.stats().lanes[0].stale_dropped, 1u);
+}
+
 TEST(ConnectionExchange, CloseReachesThePeerAndFailsPending) {
   Pair p;
   p.drop = [](bool a_to_b, std::uint64_t i) { return a_to_b && i == 0; };

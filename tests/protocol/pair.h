@@ -23,6 +23,7 @@ struct Ev {
   FailReason reason = FailReason::Closed;
   Delivery delivery = Delivery::ReliableOrdered;
   bool latest_value = false;
+  bool mesh = false;
   std::uint64_t key = 0;
   std::uint64_t version = 0;
   std::vector<std::uint8_t> payload;
@@ -103,6 +104,7 @@ struct Pair {
         ev.lane = r->lane;
         ev.delivery = r->delivery;
         ev.latest_value = r->latest_value;
+        ev.mesh = r->mesh;
         ev.key = r->key;
         ev.version = r->version;
         ev.payload.assign(r->payload.begin(), r->payload.end());

@@ -173,5 +173,47 @@ TEST(MeshSmall, DisplaysReachEveryNode) {
   EXPECT_FALSE(c.member(2, 1)->displays[0].available);
 }
 
+// Displays announced at start reach every node through the join sync; they turn
+// unavailable when their owner is declared Dead or leaves, and available again when it
+// restarts.
+TEST(MeshSmall, DisplaysFollowTheirOwnerDownAndBack) {
+  Cluster c({.nodes = 3, .seed = 11, .displays = {{"wall", true, "3840x2160@60"}}});
+  std::map<std::pair<std::size_t, NodeId>, std::vector<bool>> seen;  // (viewer, owner) -> events
+  c.on_event = [&](std::size_t n, const MeshEvent& e, TimeNs) {
+    if (auto* d = std::get_if<DisplayAvailability>(&e)) {
+      EXPECT_EQ(d->display_id, "wall");
+      EXPECT_EQ(d->metadata, "3840x2160@60");
+      seen[{n, d->node}].push_back(d->available);
+    }
+  };
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
+  ASSERT_TRUE(c.run_for(kSec));
+  for (std::size_t v = 0; v < 3; ++v) {
+    for (std::size_t o = 0; o < 3; ++o) {
+      if (v == o) continue;
+      EXPECT_EQ((seen[{v, Cluster::id(o)}]), (std::vector<bool>{true})) << v << " sees " << o;
+    }
+  }
+  ASSERT_EQ(c.member(0, 2)->displays.size(), 1u);
+  EXPECT_TRUE(c.member(0, 2)->displays[0].available);
+
+  c.kill(2);
+  ASSERT_TRUE(c.run_until([&] { return c.all_see(2, MemberState::Dead); }, 5 * kSec));
+  for (std::size_t v : {0u, 1u}) EXPECT_EQ((seen[{v, Cluster::id(2)}]), (std::vector<bool>{true, false})) << v;
+  EXPECT_FALSE(c.member(1, 2)->displays[0].available);
+
+  c.start(2);  // a new process: new incarnation, same displays
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 10 * kSec));
+  ASSERT_TRUE(c.run_for(kSec));
+  for (std::size_t v : {0u, 1u}) EXPECT_EQ((seen[{v, Cluster::id(2)}]), (std::vector<bool>{true, false, true})) << v;
+  EXPECT_TRUE(c.member(0, 2)->displays[0].available);
+
+  c.node(1).leave(c.now());
+  c.after_call(1);
+  ASSERT_TRUE(c.run_until([&] { return c.all_see(1, MemberState::Left); }, kSec));
+  for (std::size_t v : {0u, 2u}) EXPECT_EQ((seen[{v, Cluster::id(1)}].back()), false) << v;
+}
+
 }  // namespace
 }  // namespace hana::topology::test

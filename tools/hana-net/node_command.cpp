@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "control.h"
+#include "event_log.h"
 #include "hana/interface.h"
 #include "hana/metrics_exporter.h"
 #include "stats_json.h"
@@ -27,6 +28,7 @@ struct NodeArgs {
   std::string control;
   std::string config_file;
   std::string metrics;
+  std::string events;
   std::string backend = "auto";
   bool not_eligible = false;
 };
@@ -59,7 +61,7 @@ DisplayInfo parse_display(const std::string& text) {
   const auto colon = text.find(':');
   d.id = text.substr(0, colon);
   if (colon != std::string::npos) d.metadata = text.substr(colon + 1);
-  if (d.id.empty() || d.id.size() > 64) throw UsageError{"--display: id must be 1..64 characters: '" + text + "'"};
+  if (d.id.empty() || d.id.size() > 32) throw UsageError{"--display: id must be 1..32 bytes: '" + text + "'"};
   return d;
 }
 
@@ -121,10 +123,21 @@ int run_node(const NodeArgs& a) {
     std::fprintf(stderr, "hana-net: metrics on http://%s/metrics (port %u)\n", a.metrics.c_str(), metrics->port());
   }
 
+  std::unique_ptr<EventLog> event_log;
+  if (!a.events.empty()) {
+    std::string error;
+    event_log = EventLog::open(a.events, node->id(), error);
+    if (!event_log) {
+      std::fprintf(stderr, "hana-net: %s\n", error.c_str());
+      return kExitFailure;
+    }
+  }
+
   Event e;
   while (!interrupted()) {
     // The daemon has no application: events are drained so queues never fill.
     if (!node->wait_event(e, 100 * kNsPerMs)) continue;
+    if (event_log) event_log->write(e);
   }
   std::fprintf(stderr, "hana-net: leaving the mesh\n");
   metrics.reset();
@@ -151,6 +164,8 @@ void add_node_command(CLI::App& app, Outcome& outcome) {
   cmd->add_option("--control", args->control, "Unix socket path for peers/stats/get/set");
   cmd->add_option("--config", args->config_file, "Knob file: 'knob = value' lines");
   cmd->add_option("--metrics", args->metrics, "Serve Prometheus /metrics on ADDR:PORT");
+  cmd->add_option("--events", args->events,
+                  "Append one JSON line per membership/role/display event (wall-clock us) to PATH ('-' = stdout)");
   cmd->add_option("--backend", args->backend, "uring, epoll or auto");
   cmd->add_flag("--not-eligible", args->not_eligible, "Never become coordinator");
   cmd->callback([args, &outcome] { outcome.exit_code = run_node(*args); });
