@@ -41,7 +41,7 @@ start() {
   pid[$name]=$!
   local line=""
   for _ in $(seq 1 200); do  # bounded: up to 10 s for the node to print its address
-    line=$(grep -m1 -o 'listening on [0-9.:]*' "$dir/$name.log" || true)
+    line=$(grep -m1 -o 'listening on [0-9.:]*' "$dir/$name.log" 2>/dev/null || true)
     [ -n "$line" ] && break
     sleep 0.05
   done
