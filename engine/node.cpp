@@ -143,23 +143,34 @@ Result<std::unique_ptr<Node>> Node::create(const Config& config, NodeOptions opt
   if (auto r = config.validate(); !r) return r.error();
   if (options.bind.family != 4 && options.bind.family != 6)
     return Error{Errc::InvalidArgument, "NodeOptions.bind must be an IPv4 or IPv6 address"};
+  if (options.bind.needs_scope() && options.bind.scope_id == 0)
+    return Error{Errc::InvalidArgument, "NodeOptions.bind: a link-local IPv6 address needs its interface as scope_id"};
   for (const auto& s : options.seeds)
     if ((s.family != 4 && s.family != 6) || s.port == 0)
       return Error{Errc::InvalidArgument, "NodeOptions.seeds: each seed needs an IPv4/IPv6 address and a port"};
+  std::optional<engine::DiscoveryPlan> discovery;
+  if (options.beacon_target) {
+    auto plan = engine::plan_discovery(options.bind, *options.beacon_target, options.beacon_interface);
+    if (!plan) return plan.error();
+    discovery = *plan;
+  } else if (!options.beacon_interface.empty()) {
+    return Error{Errc::InvalidArgument, "NodeOptions.beacon_interface is set but beacon_target is not"};
+  }
   if (auto r = engine::validate_displays(options.displays); !r)
     return Error{r.error().code, "NodeOptions.displays: at most 8, ids 1..32 bytes and unique, metadata up to 64 bytes"};
   if (config.message_slot_bytes > config.max_message_bytes && config.max_message_bytes < 64)
     return Error{Errc::InvalidArgument, "max_message_bytes below 64 makes message_slot_bytes meaningless"};
   auto impl = std::make_unique<Impl>(config, std::move(options));
   if (impl->event_fd < 0) return Error{Errc::Unavailable, "eventfd failed"};
+  impl->discovery = discovery;
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
 
 // Multicast/broadcast beacons need a socket on the group port: without it nothing hears
 // them. Discovery is best effort: on failure the node runs on seeds alone.
 void Node::Impl::open_discovery() {
-  if (!options.beacon_target || engine::beacon_kind(*options.beacon_target) == engine::BeaconKind::Unicast) return;
-  auto s = engine::UdpSocket::open_beacon_receiver(socket, *options.beacon_target, options.beacon_interface);
+  if (!discovery) return;
+  auto s = engine::UdpSocket::open_beacon_receiver(socket, *discovery);
   Result<void> added = s ? backend->add_receive_socket(s->fd()) : Result<void>(s.error());
   if (added) {
     beacon_socket = std::move(*s);
@@ -206,7 +217,7 @@ Result<void> Node::Impl::init_on_this_thread() {
   const TimeNs now = engine::monotonic_now_ns();
   const std::uint64_t seed = options.seed ? options.seed : (now ^ self_id);
   mesh = std::make_unique<topology::Mesh>(loop_config, std::move(self), seed, now);
-  mesh->set_beacon_target(options.beacon_target);
+  mesh->set_beacon_target(discovery ? std::optional<Address>(discovery->target) : std::nullopt);
   for (const auto& s : options.seeds) (void)mesh->add_seed(s, now);
   loop = engine::make_loop(*this);
   if (options.log_to_stderr)

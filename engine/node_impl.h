@@ -102,6 +102,7 @@ struct Node::Impl {
   IoBackend actual_backend = IoBackend::Auto;
   engine::UdpSocket socket;
   engine::UdpSocket beacon_socket;               // receives multicast/broadcast beacons; may stay closed
+  std::optional<engine::DiscoveryPlan> discovery;  // from options.beacon_target, checked at create
   std::thread thread;
 
   // ---- loop only ----

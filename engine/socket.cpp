@@ -33,6 +33,7 @@ socklen_t to_sockaddr(const Address& addr, sockaddr_storage& out) {
     sa->sin6_family = AF_INET6;
     sa->sin6_port = htons(addr.port);
     std::memcpy(&sa->sin6_addr, addr.ip.data(), 16);
+    sa->sin6_scope_id = addr.scope_id;
     return sizeof(sockaddr_in6);
   }
   auto* sa = reinterpret_cast<sockaddr_in*>(&out);
@@ -54,6 +55,8 @@ Address from_sockaddr(const sockaddr* sa, socklen_t len) {
     addr.family = 6;
     addr.port = ntohs(in6->sin6_port);
     std::memcpy(addr.ip.data(), &in6->sin6_addr, 16);
+    // The kernel sets a scope only where one is needed (link-local); keep it exactly so.
+    addr.scope_id = addr.needs_scope() ? in6->sin6_scope_id : 0;
   } else {
     addr.family = 0;
   }
@@ -88,7 +91,10 @@ Result<UdpSocket> UdpSocket::open(const SocketOptions& options) {
   sockaddr_storage ss{};
   socklen_t len = to_sockaddr(options.bind, ss);
   if (::bind(sock.fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0)
-    return Error{Errc::Unavailable, errno == EADDRINUSE ? "bind failed: address in use" : "bind failed"};
+    return Error{Errc::Unavailable,
+                 errno == EADDRINUSE      ? "bind failed: address in use"
+                 : errno == EADDRNOTAVAIL ? "bind failed: no interface has that address (or IPv6 DAD is not done)"
+                                          : "bind failed"};
   len = sizeof ss;
   if (::getsockname(sock.fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
     return Error{Errc::Internal, "getsockname failed"};

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <string_view>
 
 #include "hana/address.h"
 #include "hana/result.h"
@@ -17,6 +18,22 @@ struct SocketOptions {
   std::uint32_t sndbuf_bytes = 0;
   bool recverr = false;                // IP_RECVERR / IPV6_RECVERR
 };
+
+enum class BeaconKind : std::uint8_t { Unicast, Multicast, Broadcast };
+// IPv4 224.0.0.0/4 and IPv6 ff00::/8 are multicast; 255.255.255.255 or a local
+// interface's broadcast address is broadcast; anything else is unicast.
+BeaconKind beacon_kind(const Address& target);
+
+// The discovery a node runs, settled at Node::create from NodeOptions.
+struct DiscoveryPlan {
+  Address target;               // group or broadcast address; link-scope IPv6 groups carry ifindex as scope
+  BeaconKind kind = BeaconKind::Multicast;
+  std::uint32_t ifindex = 0;    // interface for the group; 0 = the kernel's choice
+};
+// Checks a beacon target and interface against the bind address; InvalidArgument with the
+// reason for combinations that cannot work (wrong family, not a group, port 0, unknown
+// interface, a link-local IPv6 group without an interface, ...).
+Result<DiscoveryPlan> plan_discovery(const Address& bind, Address target, std::string_view interface);
 
 // An owned UDP socket (blocking mode; callers use MSG_DONTWAIT or io_uring).
 class UdpSocket {
@@ -35,23 +52,18 @@ class UdpSocket {
   // Whether the kernel accepts UDP_SEGMENT (GSO) on this socket.
   bool gso_supported() const;
 
-  // Discovery: prepares `sender` (the node's main socket) to send beacons to `target`
-  // (multicast: loop on, TTL 1; broadcast: SO_BROADCAST) and opens the receive-only
-  // socket for them, bound to INADDR_ANY:target.port with SO_REUSEADDR+SO_REUSEPORT so
-  // several nodes on one host share the port (multicast also joins the group on
-  // `interface`, INADDR_ANY = the kernel's choice). Errors name the failing step.
-  static Result<UdpSocket> open_beacon_receiver(const UdpSocket& sender, const Address& target,
-                                                const Address& interface);
+  // Discovery: prepares `sender` (the node's main socket) to send beacons to `plan.target`
+  // (multicast: loop on, TTL/hops 1, out of plan.ifindex when set; broadcast: SO_BROADCAST)
+  // and opens the receive-only socket for them, bound to the wildcard address on the
+  // target's port with SO_REUSEADDR+SO_REUSEPORT so several nodes on one host share the
+  // port (multicast also joins the group on plan.ifindex, 0 = the kernel's choice).
+  // Errors name the failing step.
+  static Result<UdpSocket> open_beacon_receiver(const UdpSocket& sender, const DiscoveryPlan& plan);
 
  private:
   int fd_ = -1;
   Address local_;
 };
-
-enum class BeaconKind : std::uint8_t { Unicast, Multicast, Broadcast };
-// IPv4 224.0.0.0/4 is multicast; 255.255.255.255 or a local interface's broadcast
-// address is broadcast; anything else (including IPv6) is treated as unicast.
-BeaconKind beacon_kind(const Address& target);
 
 // Writes `addr` into `out`; returns the sockaddr length.
 socklen_t to_sockaddr(const Address& addr, sockaddr_storage& out);

@@ -16,7 +16,16 @@ std::optional<Address> Address::parse(std::string_view text) {
     host = std::string(text.substr(1, close - 1));
     port_text = text.substr(close + 2);
     addr.family = 6;
-    if (inet_pton(AF_INET6, host.c_str(), addr.ip.data()) != 1) return std::nullopt;
+    if (auto pct = host.find('%'); pct != std::string::npos) {
+      const std::string_view scope = std::string_view(host).substr(pct + 1);
+      auto [end, ec] = std::from_chars(scope.data(), scope.data() + scope.size(), addr.scope_id);
+      if (scope.empty() || ec != std::errc{} || end != scope.data() + scope.size() || addr.scope_id == 0)
+        return std::nullopt;
+      host.resize(pct);
+      if (inet_pton(AF_INET6, host.c_str(), addr.ip.data()) != 1 || !addr.needs_scope()) return std::nullopt;
+    } else if (inet_pton(AF_INET6, host.c_str(), addr.ip.data()) != 1) {
+      return std::nullopt;
+    }
   } else {
     auto colon = text.rfind(':');
     if (colon == std::string_view::npos) return std::nullopt;
@@ -36,7 +45,8 @@ std::string Address::to_string() const {
   char buf[INET6_ADDRSTRLEN] = {};
   if (family == 6) {
     inet_ntop(AF_INET6, ip.data(), buf, sizeof buf);
-    return "[" + std::string(buf) + "]:" + std::to_string(port);
+    const std::string scope = scope_id ? "%" + std::to_string(scope_id) : std::string();
+    return "[" + std::string(buf) + scope + "]:" + std::to_string(port);
   }
   inet_ntop(AF_INET, ip.data(), buf, sizeof buf);
   return std::string(buf) + ":" + std::to_string(port);

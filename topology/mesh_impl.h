@@ -41,9 +41,15 @@ inline bool unspecified(const Address& a) {
     if (a.ip[i] != 0) return false;
   return true;
 }
+// The wire carries no IPv6 scope (it is local to each host): a link-local address heard
+// from `from` is on the link `from` came in on, so it takes that scope.
+inline Address scoped_like(Address a, const Address& from) {
+  if (a.scope_id == 0 && a.needs_scope() && from.family == 6) a.scope_id = from.scope_id;
+  return a;
+}
 inline Address reachable(const Address& announced, const Address& from) {
   if (announced.port == 0) return from;
-  if (!unspecified(announced)) return announced;
+  if (!unspecified(announced)) return scoped_like(announced, from);
   Address a = from;
   a.port = announced.port;
   return a;

@@ -254,6 +254,8 @@ void Mesh::Impl::apply_update(Update u, NodeId via, const Address& from, TimeNs 
     // Only the member itself can tell us where an unspecified address really is.
     if (u.node == via) u.address = reachable(u.address, from);
     else u.address.port = 0;
+  } else if (u.kind == UpdateKind::Alive) {
+    u.address = scoped_like(u.address, from);
   }
   switch (u.kind) {
     case UpdateKind::Alive:

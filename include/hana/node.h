@@ -60,9 +60,13 @@ struct NodeOptions {
   Address bind = Address::ipv4(0, 0, 0, 0, 0);  // port 0 = the kernel picks one
   NodeId node_id = 0;                           // 0 = random
   std::string name;
-  std::optional<Address> beacon_target;         // multicast group or subnet broadcast; unset = none
-  Address beacon_interface = Address::ipv4(0, 0, 0, 0, 0);  // IPv4 address of the interface joining
-                                                            // the group; 0.0.0.0 = the kernel's choice
+  // Discovery: beacons to an IPv4/IPv6 multicast group or an IPv4 subnet broadcast address
+  // (same IP family as `bind`); unset = none.
+  std::optional<Address> beacon_target;
+  // Interface for the group: a name ("eth0"), an index ("3") or an address it has
+  // ("10.0.0.1"); empty = the kernel's choice (a link-local bind address's own interface
+  // for IPv6). Link-local IPv6 groups (ff02::/16) need one.
+  std::string beacon_interface;
   std::vector<Address> seeds;                   // connected at start()
   std::vector<DisplayInfo> displays;
   bool coordinator_eligible = true;

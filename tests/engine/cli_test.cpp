@@ -45,6 +45,14 @@ TEST_F(HanaNetCli, BadArgumentsExitWithUsageError2) {
   EXPECT_EQ(exit_code_of("ping --to 127.0.0.1:9 --rate 0"), 2);
   EXPECT_EQ(exit_code_of("ping --to 127.0.0.1:9 --backend kqueue"), 2);
   EXPECT_EQ(exit_code_of("ping --to 127.0.0.1:9 --count abc"), 2);
+  // Discovery options that cannot work (node exits before running; no root needed).
+  EXPECT_EQ(exit_code_of("node --multicast 239.1.2.3:5000 --multicast-interface no-such-if9"), 2);
+  EXPECT_EQ(exit_code_of("node --multicast-interface lo"), 2);                      // no --multicast
+  EXPECT_EQ(exit_code_of("node --multicast 10.1.2.3:5000"), 2);                     // not a group
+  EXPECT_EQ(exit_code_of("node --multicast 239.1.2.3:0"), 2);                       // port 0
+  EXPECT_EQ(exit_code_of("node --bind [::]:0 --multicast [ff02::4e41]:5000"), 2);   // link-local group, no interface
+  EXPECT_EQ(exit_code_of("node --bind 127.0.0.1:0 --multicast [ff15::1]:5000"), 2); // IPv6 group, IPv4 bind
+  EXPECT_EQ(exit_code_of("node --bind [fe80::1%no-such-if9]:0"), 2);
   EXPECT_EQ(exit_code_of("--help"), 0);
 }
 

@@ -4,23 +4,17 @@
 // The namespace carries the process id and is always deleted.
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <sched.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "engine/clock.h"
 #include "hana/node.h"
+#include "netns_harness.h"
 
 namespace hana::test {
 namespace {
-
-int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
 
 class MulticastNetns {
  public:
@@ -52,34 +46,8 @@ class MulticastNetns {
   }
   const std::string& error() const { return error_; }
 
-  // Creates and starts a node inside the namespace (setns on a helper thread, so the
-  // sockets are created there; the node's own loop thread is started from it too).
-  std::unique_ptr<Node> start_node(NodeOptions options) const {
-    std::unique_ptr<Node> node;
-    std::string failure;
-    std::thread t([&] {
-      const int fd = ::open(("/var/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
-        failure = "setns failed";
-        if (fd >= 0) ::close(fd);
-        return;
-      }
-      ::close(fd);
-      auto n = Node::create(Config{}, std::move(options));
-      if (!n) {
-        failure = n.error().message;
-        return;
-      }
-      if (auto r = (*n)->start(); !r) {
-        failure = r.error().message;
-        return;
-      }
-      node = std::move(*n);
-    });
-    t.join();
-    EXPECT_TRUE(node) << failure;
-    return node;
-  }
+  // Creates and starts a node inside the namespace.
+  std::unique_ptr<Node> start_node(NodeOptions options) const { return start_node_in(name_, std::move(options)); }
 
  private:
   std::string name_;
@@ -105,26 +73,7 @@ void expect_three_nodes_discover(const MulticastNetns& ns, IoBackend backend, Ad
     ASSERT_TRUE(nodes.back());
     ASSERT_EQ(nodes.back()->backend(), backend);
   }
-  std::vector<std::set<NodeId>> connected(kNodes);
-  auto all_done = [&] {
-    for (const auto& c : connected)
-      if (c.size() < kNodes - 1) return false;
-    return true;
-  };
-  // Poll all nodes round-robin so none of their event queues fills while another waits.
-  const TimeNs deadline = engine::monotonic_now_ns() + 20 * kNsPerSec;
-  Event ev;
-  for (long turn = 0; turn < 1'000'000 && !all_done() && engine::monotonic_now_ns() < deadline; ++turn) {
-    for (int i = 0; i < kNodes; ++i) {
-      if (nodes[i]->wait_event(ev, 5 * kNsPerMs) && ev.kind == EventKind::PeerConnected) connected[i].insert(ev.peer);
-    }
-  }
-  for (int i = 0; i < kNodes; ++i) {
-    std::set<NodeId> expected;
-    for (int j = 0; j < kNodes; ++j)
-      if (j != i) expected.insert(nodes[j]->id());
-    EXPECT_EQ(connected[i], expected) << "node " << i << " did not connect to every other node via beacons";
-  }
+  expect_full_mesh(nodes, 20 * kNsPerSec);
   for (auto& n : nodes) n->stop();
 }
 

@@ -4,77 +4,50 @@
 // process id so parallel runs do not collide; the destructor always deletes them.
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <sched.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <string>
-#include <thread>
 
+#include "netns_harness.h"
 #include "node_harness.h"
 
 namespace hana::test {
 namespace {
 
-int sh(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
-
+// The loss lab: the shared veth pair (netns_harness.h) with IPv4 addresses and nftables
+// dropping loss_pct % of UDP on each ingress.
 class NetnsLab {
  public:
-  NetnsLab(int loss_pct, int index) {
-    const std::string id = std::to_string(::getpid() % 100000) + "x" + std::to_string(index);
-    ns_a_ = "hana-" + id + "-a";
-    ns_b_ = "hana-" + id + "-b";
-    const std::string va = "hv" + id + "a", vb = "hv" + id + "b";
-    if (sh("ip netns add " + ns_a_) != 0 || sh("ip netns add " + ns_b_) != 0) {
-      error_ = "ip netns add failed (no CAP_SYS_ADMIN, or no iproute2)";
+  NetnsLab(int loss_pct, int index) : pair_("x", index) {
+    if (!pair_.ip(a(), "addr add 10.77.0.1/24 dev " + pair_.dev_a(), "veth address setup failed") ||
+        !pair_.ip(b(), "addr add 10.77.0.2/24 dev " + pair_.dev_b(), "veth address setup failed"))
       return;
-    }
-    const bool ok =
-        sh("ip link add " + va + " netns " + ns_a_ + " type veth peer name " + vb + " netns " + ns_b_) == 0 &&
-        sh("ip -n " + ns_a_ + " addr add 10.77.0.1/24 dev " + va) == 0 &&
-        sh("ip -n " + ns_b_ + " addr add 10.77.0.2/24 dev " + vb) == 0 &&
-        sh("ip -n " + ns_a_ + " link set " + va + " up") == 0 && sh("ip -n " + ns_b_ + " link set " + vb + " up") == 0 &&
-        sh("ip -n " + ns_a_ + " link set lo up") == 0 && sh("ip -n " + ns_b_ + " link set lo up") == 0;
-    if (!ok) {
-      error_ = "veth setup failed";
-      return;
-    }
-    for (const auto& [ns, dev] : {std::pair{ns_a_, va}, std::pair{ns_b_, vb}}) {
+    for (const auto& [ns, dev] : {std::pair{a(), pair_.dev_a()}, std::pair{b(), pair_.dev_b()}}) {
       const std::string rules = "table netdev hana_loss { chain in { type filter hook ingress device " + dev +
                                 " priority 0; meta l4proto udp numgen random mod 100 < " +
                                 std::to_string(loss_pct) + " drop; }; }";
       if (sh("ip netns exec " + ns + " nft '" + rules + "'") != 0) {
-        error_ = "nft ingress rule failed (nftables missing or netdev family unsupported)";
+        pair_.set_error("nft ingress rule failed (nftables missing or netdev family unsupported)");
         return;
       }
     }
   }
-  ~NetnsLab() {
-    sh("ip netns del " + ns_a_);  // deleting a namespace deletes its veth end (and the pair)
-    sh("ip netns del " + ns_b_);
-  }
-  const std::string& error() const { return error_; }
+  const std::string& error() const { return pair_.error(); }
 
-  // Creates and starts a node whose socket lives in `ns` (setns on a helper thread).
+  // Creates and starts a node whose socket lives in `ns`.
   static std::unique_ptr<Node> start_in(const std::string& ns, Address bind, const Config& config) {
-    std::unique_ptr<Node> node;
-    std::thread t([&] {
-      const int fd = ::open(("/var/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) return;
-      ::close(fd);
-      node = start_node(IoBackend::Auto, config, bind);
-    });
-    t.join();
-    return node;
+    NodeOptions o;
+    o.bind = bind;
+    o.log_to_stderr = false;
+    return start_node_in(ns, std::move(o), config);
   }
-  const std::string& a() const { return ns_a_; }
-  const std::string& b() const { return ns_b_; }
+  const std::string& a() const { return pair_.a(); }
+  const std::string& b() const { return pair_.b(); }
 
  private:
-  std::string ns_a_, ns_b_, error_;
+  VethPair pair_;
 };
 
 TEST(Netns, ReliableMessagesArriveExactlyOnceInOrderUnderRandomLoss) {

@@ -39,7 +39,8 @@ Address parse_address_or_throw(const std::string& text, const char* what);
 Lane parse_lane_or_throw(const std::string& text);
 Delivery parse_delivery_or_throw(const std::string& text);
 IoBackend parse_backend_or_throw(const std::string& text);
-// Creates and starts a node; prints the error and returns nullptr on failure.
+// Creates and starts a node; prints the error and returns nullptr on failure. Options
+// Node::create refuses (InvalidArgument) throw UsageError instead.
 std::unique_ptr<Node> start_node(const Config& config, NodeOptions options);
 // Stops the process cleanly on SIGINT/SIGTERM: install once, then poll.
 void install_signal_handlers();

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "commands.h"
+#include "hana/interface.h"
 
 namespace hana::cli {
 namespace {
@@ -16,8 +17,10 @@ void install_signal_handlers() {
 bool interrupted() { return g_interrupted != 0; }
 
 Address parse_address_or_throw(const std::string& text, const char* what) {
-  auto a = Address::parse(text);
-  if (!a) throw UsageError{std::string(what) + ": '" + text + "' is not ADDR:PORT (e.g. 127.0.0.1:7000 or [::1]:7000)"};
+  auto a = parse_address(text);  // also "[fe80::1%eth0]:7000"
+  if (!a)
+    throw UsageError{std::string(what) + ": '" + text +
+                     "' is not ADDR:PORT (e.g. 127.0.0.1:7000, [::1]:7000 or [fe80::1%eth0]:7000)"};
   return *a;
 }
 
@@ -48,6 +51,8 @@ IoBackend parse_backend_or_throw(const std::string& text) {
 std::unique_ptr<Node> start_node(const Config& config, NodeOptions options) {
   auto node = Node::create(config, std::move(options));
   if (!node) {
+    // Options that cannot work (e.g. a --multicast address that is not a group) are usage errors.
+    if (node.error().code == Errc::InvalidArgument) throw UsageError{node.error().message};
     std::fprintf(stderr, "hana-net: %s\n", node.error().message);
     return nullptr;
   }

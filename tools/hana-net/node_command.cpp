@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -10,6 +11,7 @@
 #include "commands.h"
 #include "control.h"
 #include "event_log.h"
+#include "hana/interface.h"
 #include "hana/metrics_exporter.h"
 #include "stats_json.h"
 
@@ -20,6 +22,7 @@ struct NodeArgs {
   std::string bind = "0.0.0.0:0";
   std::vector<std::string> seeds;
   std::string multicast;
+  std::string multicast_interface;
   std::string id;
   std::vector<std::string> displays;
   std::string control;
@@ -68,6 +71,13 @@ int run_node(const NodeArgs& a) {
   opt.bind = parse_address_or_throw(a.bind, "--bind");
   for (const auto& s : a.seeds) opt.seeds.push_back(parse_address_or_throw(s, "--seed"));
   if (!a.multicast.empty()) opt.beacon_target = parse_address_or_throw(a.multicast, "--multicast");
+  if (!a.multicast_interface.empty()) {
+    if (a.multicast.empty()) throw UsageError{"--multicast-interface needs --multicast GROUP:PORT"};
+    if (!interface_index(a.multicast_interface))
+      throw UsageError{"--multicast-interface: '" + a.multicast_interface +
+                       "' is not a network interface here (a name, an index or one of its addresses)"};
+    opt.beacon_interface = a.multicast_interface;
+  }
   if (!a.id.empty()) {
     opt.name = a.id;
     // The same name gives the same id across restarts; the incarnation tells them apart.
@@ -78,7 +88,17 @@ int run_node(const NodeArgs& a) {
   opt.coordinator_eligible = !a.not_eligible;
 
   install_signal_handlers();
-  auto node = start_node(config, opt);
+  std::unique_ptr<Node> node;
+  try {
+    node = start_node(config, opt);
+  } catch (UsageError& e) {
+    // Node::create names NodeOptions fields; say which flag they came from.
+    for (const auto& [field, flag] : {std::pair{"beacon_target", "--multicast"},
+                                      std::pair{"beacon_interface", "--multicast-interface"}})
+      for (auto at = e.message.find(field); at != std::string::npos; at = e.message.find(field))
+        e.message.replace(at, std::strlen(field), flag);
+    throw;
+  }
   if (!node) return kExitFailure;
   std::fprintf(stderr, "hana-net node %s (%s) listening on %s\n", a.id.empty() ? "-" : a.id.c_str(),
                node_id_hex(node->id()).c_str(), node->local_address().to_string().c_str());
@@ -133,7 +153,12 @@ void add_node_command(CLI::App& app, Outcome& outcome) {
   CLI::App* cmd = app.add_subcommand("node", "Run a mesh member until SIGINT/SIGTERM (then leave cleanly)");
   cmd->add_option("--bind", args->bind, "Local UDP address (port 0 = any)");
   cmd->add_option("--seed", args->seeds, "Static peer ADDR:PORT to connect to (repeatable)");
-  cmd->add_option("--multicast", args->multicast, "Discovery beacons to GROUP:PORT (multicast or subnet broadcast)");
+  cmd->add_option("--multicast", args->multicast,
+                  "Discovery beacons to GROUP:PORT: an IPv4/IPv6 multicast group or an IPv4 subnet broadcast "
+                  "address, same family as --bind");
+  cmd->add_option("--multicast-interface", args->multicast_interface,
+                  "Interface for the --multicast group: name (eth0), index or one of its addresses; "
+                  "needed for link-local IPv6 groups (ff02::/16) unless --bind is link-local");
   cmd->add_option("--id", args->id, "Node name; its id is derived from it (stable across restarts)");
   cmd->add_option("--display", args->displays, "Announce a display ID[:metadata] (repeatable)");
   cmd->add_option("--control", args->control, "Unix socket path for peers/stats/get/set");
