@@ -74,3 +74,30 @@ p50 = lat[(len(lat) - 1) // 2]
 print("latency: $what: p50 %.0f ms, max %.0f ms over %d/%d nodes (%s)" % (p50, lat[-1], len(lat), len(sys.argv) - 2, " ".join("%.0f" % x for x in lat)))
 PY
 }
+
+# wait_events DESCRIPTION SINCE_US PYTHON_EXPR NAMES...: until every named node's event log
+# has an event since SINCE_US satisfying EXPR (over `e`), bounded by timeout_s.
+wait_events() {
+  local what=$1 since_us=$2 expr=$3; shift 3
+  local files=(); for n in "$@"; do files+=("$dir/$n.events"); done
+  local deadline=$(( $(date +%s) + timeout_s ))
+  while :; do
+    if python3 - "$since_us" "${files[@]}" <<PY
+import json, os, sys
+since = int(sys.argv[1])
+def has(path):
+    if not os.path.exists(path): return False
+    for line in open(path):
+        e = json.loads(line)
+        if e['t_unix_us'] >= since and ($expr): return True
+    return False
+sys.exit(0 if all(has(p) for p in sys.argv[2:]) else 1)
+PY
+    then
+      echo "ok: $what"
+      return 0
+    fi
+    [ "$(date +%s)" -lt "$deadline" ] || fail "$what: not within ${timeout_s}s"
+    sleep 0.1
+  done
+}
