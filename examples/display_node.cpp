@@ -49,10 +49,13 @@ int main(int argc, char** argv) {
   auto next_move = std::chrono::steady_clock::now();
   hana::Event event;
   while (!g_stop) {
-    if (node.wait_event(event, 10 * hana::kNsPerMs)) {
-      if (!displays.handle(event) && event.kind == hana::EventKind::RoleChanged)
+    if (node.wait_event(event, 10 * hana::kNsPerMs) && !displays.handle(event)) {
+      if (event.kind == hana::EventKind::RoleChanged)
         std::printf("role change: node %016llx is %s (term %llu)\n", static_cast<unsigned long long>(event.peer),
                     std::string(hana::to_string(event.role)).c_str(), static_cast<unsigned long long>(event.term));
+      if (event.kind == hana::EventKind::DisplayAvailable || event.kind == hana::EventKind::DisplayUnavailable)
+        std::printf("display %s (%s) of node %016llx is %s\n", event.display.id.c_str(), event.display.metadata.c_str(),
+                    static_cast<unsigned long long>(event.peer), event.display.available ? "available" : "unavailable");
     }
     const hana::NodeStats stats = node.stats();
     const bool coordinator = stats.coordinator && *stats.coordinator == node.id();

@@ -90,6 +90,37 @@ TEST_P(NodeDisplayTest, PeerDisplaysAreAnnouncedSwitchedAndGoWithTheirOwner) {
   for (NodeId owner : at_b.owners_seen) EXPECT_NE(owner, b_id);
 }
 
+// A peer cut off by its own fault injector (everything in and out dropped) is declared
+// Dead: its display goes unavailable; once the cut is lifted it refutes, comes back
+// Alive and its display is available again.
+TEST_P(NodeDisplayTest, DisplayOfADeadPeerIsUnavailableUntilItComesBack) {
+  auto a = start_with_displays(GetParam(), {});
+  auto b = start_with_displays(GetParam(), {{"b-wall", true, "1920x1080@60"}});
+  ASSERT_TRUE(a && b);
+  const NodeId b_id = b->id();
+  ASSERT_TRUE(a->connect(b->local_address()).ok());
+  DisplayLog at_a;
+  bool dead = false;
+  auto take = [&](Event& e) {
+    at_a.take(e);
+    if (e.kind == EventKind::PeerDisconnected && e.peer == b_id) dead = true;
+  };
+  ASSERT_TRUE(pump_until(*a, take, [&] { return at_a.last_is(b_id, "b-wall", EventKind::DisplayAvailable); },
+                         kConnectTimeoutNs));
+  ASSERT_TRUE(b->set("fault_inbound", "true").ok());
+  ASSERT_TRUE(b->set("fault_loss_pct", "100").ok());
+  ASSERT_TRUE(pump_until(*a, take, [&] { return dead && at_a.last_is(b_id, "b-wall", EventKind::DisplayUnavailable); },
+                         kConnectTimeoutNs));
+  EXPECT_EQ(at_a.events.back().display.metadata, "1920x1080@60");
+  ASSERT_TRUE(b->set("fault_loss_pct", "0").ok());
+  ASSERT_TRUE(pump_until(*a, take, [&] { return at_a.last_is(b_id, "b-wall", EventKind::DisplayAvailable); },
+                         kConnectTimeoutNs));
+  // Drain b so its queue never fills while it was cut off.
+  Event e;
+  for (int i = 0; i < 100000 && b->poll_event(e); ++i) {
+  }
+}
+
 TEST_P(NodeDisplayTest, BadDisplayListsAreRefusedWithAClearError) {
   auto n = start_with_displays(GetParam(), {});
   ASSERT_TRUE(n);

@@ -16,6 +16,8 @@ using nlohmann::json;
 namespace {
 
 constexpr std::size_t kMaxRequestBytes = 4096;
+// A reply holds the whole view: `stats --json` of a 100-member node is a few hundred KiB.
+constexpr std::size_t kMaxReplyBytes = 64 << 20;
 constexpr int kIoTimeoutMs = 2000;
 
 bool make_address(const std::string& path, sockaddr_un& addr, std::string& error) {
@@ -30,16 +32,16 @@ bool make_address(const std::string& path, sockaddr_un& addr, std::string& error
 }
 
 // Reads up to a newline (or EOF), bounded in bytes and time.
-bool read_line(int fd, std::string& out) {
-  char buf[512];
-  while (out.size() < kMaxRequestBytes) {
+bool read_line(int fd, std::string& out, std::size_t max_bytes) {
+  char buf[16384];
+  while (out.size() < max_bytes) {
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, kIoTimeoutMs) <= 0) return false;
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) return false;
     if (n == 0) return !out.empty();
     out.append(buf, static_cast<std::size_t>(n));
-    if (out.find('\n') != std::string::npos) return true;
+    if (std::memchr(buf, '\n', static_cast<std::size_t>(n))) return true;
   }
   return false;
 }
@@ -86,9 +88,12 @@ void ControlServer::serve() {
     if (::poll(&p, 1, 100) <= 0) continue;  // wakes every 100 ms to notice stop_
     const int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) continue;
+    // A client that stops reading must not stall the server thread for good.
+    const timeval send_timeout{kIoTimeoutMs / 1000, (kIoTimeoutMs % 1000) * 1000};
+    (void)::setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
     std::string line;
     json reply;
-    if (!read_line(client, line)) {
+    if (!read_line(client, line, kMaxRequestBytes)) {
       reply = {{"ok", false}, {"error", "no request line"}};
     } else {
       const json request = json::parse(line, nullptr, /*allow_exceptions=*/false);
@@ -129,7 +134,7 @@ std::optional<json> control_request(const std::string& path, const json& request
     return std::nullopt;
   }
   std::string line;
-  const bool ok = write_all(fd, request.dump() + "\n") && read_line(fd, line);
+  const bool ok = write_all(fd, request.dump() + "\n") && read_line(fd, line, kMaxReplyBytes);
   ::close(fd);
   if (!ok) return error = "no reply from the node at " + path, std::nullopt;
   json reply = json::parse(line, nullptr, false);
