@@ -86,6 +86,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
         deadline = 0;
     }
     const std::uint64_t received_before = received_;
+    clock_stale_ = true;  // the wait may block: datagrams it delivers re-read the clock
     m_.backend->wait(deadline, *this);
     m_.parked.store(false, std::memory_order_relaxed);
     if (received_ != received_before) {
@@ -112,6 +113,12 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       return;
     }
     ++received_;
+    // Arrival time, not the turn's start: stamped before a blocking wait, every RTT
+    // sample (probe acks, connection acks) would be short by the time spent waiting.
+    if (clock_stale_) {
+      now_ = engine::monotonic_now_ns();
+      clock_stale_ = false;
+    }
     m_.mesh->on_datagram(from, bytes, now_);
   }
 
@@ -290,6 +297,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     ev.kind = EventKind::LinkQualityChanged;
     ev.peer = l.peer;
     ev.link = l.quality;
+    ev.observer = l.observer;
     push(std::move(ev));
   }
   // Rare (a display switched or its owner came and went): the strings may allocate.
@@ -366,6 +374,9 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       }
       s.peers.push_back(std::move(p));
     }
+    const TimeNs now = engine::monotonic_now_ns();
+    for (const auto& l : m_.mesh->links())
+      s.links.push_back(LinkReport{l.observer, l.peer, l.quality, now > l.reported_at ? (now - l.reported_at) / kNsPerMs : 0});
     {
       std::lock_guard lock(m_.stats_mutex);
       m_.stats_snapshot = std::move(s);
@@ -390,6 +401,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
 
   Node::Impl& m_;
   TimeNs now_ = 0;
+  bool clock_stale_ = false;  // now_ predates a backend wait
   bool stopping_ = false;
   TimeNs stop_deadline_ = kNoDeadline;
   bool pushed_ = false;

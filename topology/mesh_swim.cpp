@@ -180,7 +180,12 @@ void Mesh::Impl::probe_tick(TimeNs now) {
   }
   if (target == 0) return;
   const std::uint32_t i = index[target];
-  if (peers[i].last_heard + probe_interval_ns() >= now && gossip.empty() && members[i].state == MemberState::Alive) {
+  // A member with no RTT measured yet (neither a probe nor its connection) is probed
+  // anyway, once: its link quality needs a first measurement to be reported.
+  const ConnectionStats* cs = peers[i].conn ? &peers[i].conn->stats() : nullptr;
+  const bool rtt_known = peers[i].probe_rtt_us != 0 || (cs && cs->rtt_smoothed_us != 0);
+  if (peers[i].last_heard + probe_interval_ns() >= now && gossip.empty() && members[i].state == MemberState::Alive &&
+      rtt_known) {
     ++counters.probes_skipped;  // traffic from it is as good as an ack
     return;
   }

@@ -86,7 +86,7 @@ enum class EventKind : std::uint8_t {
   PeerSuspect,        // peer: suspected (not yet dead)
   RoleChanged,        // peer (the node concerned), role, term
   CongestionChanged,  // peer, in_recovery, cwnd_bytes
-  LinkQualityChanged, // peer, link
+  LinkQualityChanged, // peer, link, observer (id() for this node's own measurement, else the reporting member)
   DisplayAvailable,   // peer (the display's owner), display (id, metadata; available = true)
   DisplayUnavailable, // peer, display: announced unavailable or removed, or its owner is Dead/Left
 };
@@ -129,8 +129,17 @@ struct Event {
   bool in_recovery = false;
   std::uint64_t cwnd_bytes = 0;
   LinkQuality link;
+  NodeId observer = 0;  // LinkQualityChanged: who measured `link` to `peer`
   DisplayInfo display;  // DisplayAvailable/DisplayUnavailable only (empty strings otherwise: no allocation)
   Payload payload;
+};
+
+// One link of the mesh-wide picture (NodeStats::links): `observer` measured `quality` to `peer`.
+struct LinkReport {
+  NodeId observer = 0;       // this node (its own measurement) or the member that reported it
+  NodeId peer = 0;
+  LinkQuality quality;
+  std::uint64_t age_ms = 0;  // since the report arrived (own measurements: since it last changed)
 };
 
 struct PeerStats {
@@ -157,6 +166,7 @@ struct NodeStats {
   std::uint64_t event_queue_depth = 0;
   std::vector<std::pair<std::string_view, std::uint64_t>> engine;  // engine counters by name
   std::vector<PeerStats> peers;
+  std::vector<LinkReport> links;  // the mesh-wide link picture, this node's own links included
   std::uint64_t engine_counter(std::string_view name) const;
 };
 

@@ -35,6 +35,7 @@ class HanaNetCli : public ::testing::Test {
 TEST_F(HanaNetCli, BadArgumentsExitWithUsageError2) {
   EXPECT_EQ(exit_code_of(""), 2);
   EXPECT_EQ(exit_code_of("frobnicate"), 2);
+  EXPECT_EQ(exit_code_of("links"), 2);                                  // --control missing
   EXPECT_EQ(exit_code_of("echo"), 2);                                   // --bind missing
   EXPECT_EQ(exit_code_of("echo --bind nowhere"), 2);
   EXPECT_EQ(exit_code_of("ping"), 2);                                   // --to missing

@@ -108,6 +108,7 @@ json ControlServer::handle(const json& request) {
   const std::string cmd = request.value("cmd", "");
   if (cmd == "peers") return {{"ok", true}, {"result", peers_json(node_.stats())}};
   if (cmd == "stats") return {{"ok", true}, {"result", stats_json(node_.stats())}};
+  if (cmd == "links") return {{"ok", true}, {"result", links_json(node_.stats())}};
   const std::string knob = request.value("knob", "");
   if (cmd == "get") {
     auto v = node_.get(knob);
@@ -120,7 +121,7 @@ json ControlServer::handle(const json& request) {
     if (!r.ok()) return {{"ok", false}, {"error", std::string(r.error().message) + ": '" + knob + "'"}};
     return {{"ok", true}, {"result", {{"knob", knob}, {"value", *node_.get(knob)}}}};
   }
-  return {{"ok", false}, {"error", "unknown command '" + cmd + "' (peers, stats, get, set)"}};
+  return {{"ok", false}, {"error", "unknown command '" + cmd + "' (peers, stats, links, get, set)"}};
 }
 
 std::optional<json> control_request(const std::string& path, const json& request, std::string& error) {

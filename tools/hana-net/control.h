@@ -1,5 +1,5 @@
 // The node daemon's control socket (a Unix stream socket). One request per connection:
-// a JSON line {"cmd": "peers"|"stats"|"get"|"set", "knob": ..., "value": ...}; one JSON
+// a JSON line {"cmd": "peers"|"stats"|"links"|"get"|"set", "knob": ..., "value": ...}; one JSON
 // line back: {"ok": true, "result": ...} or {"ok": false, "error": "..."}.
 #pragma once
 

@@ -1,6 +1,9 @@
-// `hana-net peers|stats|get|set --control PATH`: talk to a running `hana-net node`.
+// `hana-net peers|stats|links|get|set --control PATH`: talk to a running `hana-net node`.
+#include <algorithm>
 #include <cstdio>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "commands.h"
 #include "control.h"
@@ -80,6 +83,27 @@ void print_stats_table(const json& r) {
   std::printf("\n");
 }
 
+// The mesh-wide link picture: one row per (observer, peer), sorted.
+void print_links_table(const json& r) {
+  std::vector<const json*> rows;
+  for (const auto& l : r["links"]) rows.push_back(&l);
+  std::sort(rows.begin(), rows.end(), [](const json* a, const json* b) {
+    return std::pair(str((*a)["observer"]), str((*a)["peer"])) < std::pair(str((*b)["observer"]), str((*b)["peer"]));
+  });
+  auto who = [](const json& l, const char* id, const char* name) {
+    const std::string n = str(l[name]);
+    return n.empty() ? str(l[id]) : n + " " + str(l[id]).substr(0, 6);
+  };
+  std::printf("self %s  %zu links\n", str(r["self"]).c_str(), rows.size());
+  std::printf("%-24s %-24s %9s %9s %7s %14s %9s\n", "observer", "peer", "rtt_us", "jitter_us", "loss", "throughput_B/s",
+              "age_ms");
+  for (const json* l : rows)
+    std::printf("%-24s %-24s %9s %9s %6.2f%% %14s %9s\n", who(*l, "observer", "observer_name").c_str(),
+                who(*l, "peer", "peer_name").c_str(), str((*l)["rtt_us"]).c_str(), str((*l)["jitter_us"]).c_str(),
+                100.0 * (*l)["loss"].get<double>(), str((*l)["throughput_bytes_per_sec"]).c_str(),
+                str((*l)["age_ms"]).c_str());
+}
+
 CLI::App* add_control_command(CLI::App& app, const char* name, const char* help, std::shared_ptr<ControlArgs> args) {
   CLI::App* cmd = app.add_subcommand(name, help);
   cmd->add_option("--control", args->control, "Unix socket of a running `hana-net node`")->required();
@@ -105,6 +129,15 @@ void add_control_commands(CLI::App& app, Outcome& outcome) {
     cmd->callback([a, &outcome] {
       if (auto r = ask(*a, {{"cmd", "stats"}}, outcome.exit_code))
         a->json_output ? (void)std::printf("%s\n", r->dump(2).c_str()) : print_stats_table(*r);
+    });
+  }
+  {
+    auto a = std::make_shared<ControlArgs>();
+    auto* cmd = add_control_command(app, "links", "Mesh-wide link quality: every observer's link to every peer", a);
+    cmd->add_flag("--json", a->json_output, "One JSON document");
+    cmd->callback([a, &outcome] {
+      if (auto r = ask(*a, {{"cmd", "links"}}, outcome.exit_code))
+        a->json_output ? (void)std::printf("%s\n", r->dump(2).c_str()) : print_links_table(*r);
     });
   }
   {

@@ -113,4 +113,25 @@ json stats_json(const NodeStats& s) {
           {"peers", peers}};
 }
 
+json links_json(const NodeStats& s) {
+  // Names where the view knows them (this node's own name is not in its view).
+  auto name_of = [&](NodeId id) -> std::string {
+    for (const auto& p : s.peers)
+      if (p.peer == id) return p.name;
+    return id == s.self ? "(self)" : "";
+  };
+  json links = json::array();
+  for (const auto& l : s.links)
+    links.push_back({{"observer", node_id_hex(l.observer)},
+                     {"observer_name", name_of(l.observer)},
+                     {"peer", node_id_hex(l.peer)},
+                     {"peer_name", name_of(l.peer)},
+                     {"rtt_us", l.quality.rtt_us},
+                     {"jitter_us", l.quality.jitter_us},
+                     {"loss", l.quality.loss_rate},
+                     {"throughput_bytes_per_sec", l.quality.throughput_bytes_per_sec},
+                     {"age_ms", l.age_ms}});
+  return {{"self", node_id_hex(s.self)}, {"links", links}};
+}
+
 }  // namespace hana::cli
