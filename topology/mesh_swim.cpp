@@ -290,6 +290,9 @@ void Mesh::Impl::apply_update(Update u, NodeId via, const Address& from, TimeNs 
           p.eligible = u.eligible;
           elect(now);
         }
+        // A member met by handshake has no name yet; a record at the same incarnation brings it.
+        if (state == MemberState::Alive && u.number == m.incarnation && m.name.empty() && !u.name.empty())
+          m.name = std::string(u.name);
         // Same suspicion from another node: a Lifeguard confirmation shortens the timeout.
         if (state == MemberState::Suspect && m.state == MemberState::Suspect && u.number == m.incarnation && u.from != 0 &&
             p.confirmations < kMaxConfirmations &&

@@ -197,6 +197,14 @@ TEST(MeshSmall, DisplaysFollowTheirOwnerDownAndBack) {
   }
   ASSERT_EQ(c.member(0, 2)->displays.size(), 1u);
   EXPECT_TRUE(c.member(0, 2)->displays[0].available);
+  // Names travel with the Alive records, also to a node that met the member by handshake.
+  for (std::size_t v = 0; v < 3; ++v) {
+    for (std::size_t o = 0; o < 3; ++o) {
+      if (v != o) {
+        EXPECT_EQ(c.member(v, o)->name, "n" + std::to_string(o)) << v << " sees " << o;
+      }
+    }
+  }
 
   c.kill(2);
   ASSERT_TRUE(c.run_until([&] { return c.all_see(2, MemberState::Dead); }, 5 * kSec));
