@@ -34,7 +34,9 @@ namespace hana::engine {
   X(pool_exhausted, "send()/broadcast() calls rejected because every message slot was in use") \
   X(large_message_allocs, "messages larger than message_slot_bytes (heap-copied)")          \
   X(events_dropped, "events dropped because the application event queue was full")         \
-  X(send_rejected, "queued messages the mesh refused (reported as Failed)")
+  X(send_rejected, "queued messages the mesh refused (reported as Failed)")                 \
+  X(timer_late_max_ns, "latest a mesh timer (probe, suspicion, retransmit, ...) ran after its deadline") \
+  X(timers_late_1ms, "mesh timers that ran more than 1 ms after their deadline")
 
 enum class EngineCounter : std::uint8_t {
 #define HANA_X(name, doc) name,

@@ -49,7 +49,12 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     if (m_.config_dirty.exchange(false)) apply_config();
     take_control(now);
     const bool more_commands = take_commands(now);
-    if (auto t = m_.mesh->next_timeout(); t && *t <= now) m_.mesh->on_timeout(now);
+    if (auto t = m_.mesh->next_timeout(); t && *t <= now) {
+      // How late timers run is what the failure detector's latency rests on: measured.
+      m_.counters.max(EngineCounter::timer_late_max_ns, now - *t);
+      if (now - *t > kNsPerMs) m_.counters.add(EngineCounter::timers_late_1ms);
+      m_.mesh->on_timeout(now);
+    }
     const bool more_transmits = transmit(now);
     drain_events();
     if (m_.stats_wanted.exchange(false)) publish_stats();

@@ -3,6 +3,7 @@
 //   1: BEACON body decode; same round-trip check
 //   2: the rest wrapped as a GOSSIP frame in a valid datagram, fed to a Mesh with members
 //   3: the rest fed to a Mesh as a raw datagram (header, checksum, every frame)
+//   4: mesh-internal LINK_REPORT body decode; same round-trip check
 // Mesh modes also drive timeouts and drain transmits and events, so every state the
 // input can reach is exercised, and check the mesh never spins (bounded output).
 #include <algorithm>
@@ -53,6 +54,15 @@ void roundtrip_beacon(Bytes in) {
   check(w.ok() && w.size() == in.size() && std::memcmp(out.data(), in.data(), in.size()) == 0);
 }
 
+void roundtrip_link_report(Bytes in) {
+  LinkReportBody b;
+  if (!decode_link_report(in, b)) return;
+  check(b.peer != 0 && b.loss_ppm <= kLossPpmMax);
+  std::vector<std::uint8_t> out(kMaxLinkReportBytes);
+  BodyWriter w(out);
+  encode_link_report(w, b);
+  check(w.ok() && w.size() == in.size() && std::memcmp(out.data(), in.data(), in.size()) == 0);
+}
 
 // A mesh that already knows a few members, so updates about them take the merge paths.
 void drive(Bytes datagram, bool wrap) {
@@ -119,11 +129,12 @@ void drive(Bytes datagram, bool wrap) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const Bytes rest(data + 1, size - 1);
-  switch (data[0] & 3) {
+  switch (data[0] % 5) {
     case 0: roundtrip_gossip(rest); break;
     case 1: roundtrip_beacon(rest); break;
     case 2: drive(rest, true); break;
     case 3: drive(rest, false); break;
+    case 4: roundtrip_link_report(rest); break;
   }
   return 0;
 }

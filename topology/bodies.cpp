@@ -264,6 +264,29 @@ bool decode_beacon(Bytes body, Beacon& b) {
   return r.ok() && r.at_end() && b.node != 0 && b.displays_available <= b.displays;
 }
 
+void encode_link_report(BodyWriter& w, const LinkReportBody& b) {
+  w.u8(static_cast<std::uint8_t>(MeshMessageKind::LinkReport));
+  w.u64(b.peer);
+  w.varint(b.rtt_us);
+  w.varint(b.jitter_us);
+  w.varint(b.loss_ppm);
+  w.varint(b.throughput_bytes_per_sec);
+}
+
+bool decode_link_report(Bytes body, LinkReportBody& b) {
+  Reader r(body);
+  b = LinkReportBody{};
+  if (r.u8() != static_cast<std::uint8_t>(MeshMessageKind::LinkReport)) return false;
+  b.peer = r.u64();
+  b.rtt_us = r.varint();
+  b.jitter_us = r.varint();
+  const std::uint64_t loss = r.varint();
+  b.throughput_bytes_per_sec = r.varint();
+  if (!r.ok() || !r.at_end() || b.peer == 0 || loss > kLossPpmMax) return false;
+  b.loss_ppm = static_cast<std::uint32_t>(loss);
+  return true;
+}
+
 bool decode_gossip(Bytes body, GossipView& out) {
   Reader r(body);
   out = GossipView{};

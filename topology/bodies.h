@@ -134,6 +134,28 @@ struct GossipView {
 bool decode_gossip(Bytes body, GossipView& out);
 bool decode_beacon(Bytes body, Beacon& out);
 
+// ---- Mesh-internal messages (DATA frames with kDataMesh over a peer's connection) ----
+enum class MeshMessageKind : std::uint8_t {
+  LinkReport = 1,  // the sender's measured link quality to one peer
+};
+inline constexpr std::uint8_t kMaxMeshMessageKind = 1;
+inline constexpr std::uint32_t kLossPpmMax = 1'000'000;
+inline constexpr std::size_t kMaxLinkReportBytes = 1 + 8 + 4 * 10;
+
+// Link quality the sender (the observer: the connection's peer) measures to `peer`. Sent
+// latest-value keyed by `peer`, with a per-observer increasing version.
+struct LinkReportBody {
+  NodeId peer = 0;
+  std::uint64_t rtt_us = 0;
+  std::uint64_t jitter_us = 0;
+  std::uint32_t loss_ppm = 0;  // loss rate in parts per million (0..1'000'000)
+  std::uint64_t throughput_bytes_per_sec = 0;
+  bool operator==(const LinkReportBody&) const = default;
+};
+void encode_link_report(BodyWriter& w, const LinkReportBody& b);
+// Validates kind, ranges, and that nothing trails; never allocates.
+bool decode_link_report(Bytes body, LinkReportBody& out);
+
 // Iterates the updates of a validated GossipView.
 class UpdateReader {
  public:

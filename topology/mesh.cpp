@@ -7,6 +7,14 @@
 
 namespace hana::topology {
 
+namespace {
+bool is_mesh_outcome(const protocol::ConnectionEvent& e) {
+  if (const auto* d = std::get_if<protocol::DeliveredEvent>(&e)) return (d->id & kMeshMessageIdBit) != 0;
+  if (const auto* f = std::get_if<protocol::FailedEvent>(&e)) return (f->id & kMeshMessageIdBit) != 0;
+  return false;
+}
+}  // namespace
+
 Mesh::Impl::Impl(const Config& cfg, Identity me, std::uint64_t seed, TimeNs now)
     : config(cfg),
       self(std::move(me)),
@@ -96,6 +104,7 @@ void Mesh::Impl::reap(TimeNs now) {
       continue;
     }
     drop_connection(static_cast<std::uint32_t>(i), FailReason::PeerDead, now);
+    forget_links(static_cast<std::uint32_t>(i));
     index.erase(members[i].id);
     if (i + 1 != members.size()) {
       members[i] = std::move(members.back());
@@ -216,9 +225,11 @@ void Mesh::Impl::maintenance(TimeNs now) {
       if (members[i].address == s && peers[i].conn && is_live(members[i].state)) connected = true;
     if (!connected && !dial_to(s)) start_dial(s, 0, now);
   }
-  // Members that should be connected but are not.
-  for (std::uint32_t i = 0; i < members.size(); ++i)
+  // Members that should be connected but are not; link tables that must go again.
+  for (std::uint32_t i = 0; i < members.size(); ++i) {
     if (should_dial(i, now)) start_dial(members[i].address, members[i].id, now);
+    if (peers[i].resend_links && peers[i].conn) send_link_table(i, now);
+  }
 }
 
 void Mesh::Impl::recompute_deadline() {
@@ -458,11 +469,27 @@ std::optional<MeshEvent> Mesh::poll_event() {
       m.recompute_deadline();
       continue;
     }
+    // Mesh-internal traffic (link reports) and its outcomes stay in the mesh.
+    if (auto* r = std::get_if<protocol::ReceivedEvent>(&*ev); r && r->mesh) {
+      m.on_mesh_message(it->second, *r, m.last_now);
+      if (!m.events.empty()) {
+        MeshEvent e = std::move(m.events.front());
+        m.events.pop_front();
+        return e;
+      }
+      continue;
+    }
+    if (is_mesh_outcome(*ev)) {
+      m.on_mesh_outcome(it->second, *ev);
+      continue;
+    }
     if (auto out = convert(id, *ev)) return out;
   }
   while (!m.retired.empty()) {
     auto& r = m.retired.front();
     if (auto ev = r.conn->poll_event()) {
+      if (is_mesh_outcome(*ev)) continue;
+      if (auto* rx = std::get_if<protocol::ReceivedEvent>(&*ev); rx && rx->mesh) continue;
       if (auto out = convert(r.peer, *ev)) return out;
       continue;
     }
@@ -479,6 +506,7 @@ Result<MessageId> Mesh::send(NodeId peer, Bytes message, const SendOptions& opti
   if (it == m.index.end()) return Error{Errc::UnknownPeer, "no such member"};
   Peer& p = m.peers[it->second];
   if (!p.conn || !is_live(m.members[it->second].state)) return Error{Errc::NotConnected, "member is not connected"};
+  if (id & kMeshMessageIdBit) return Error{Errc::InvalidArgument, "message ids with the top bit set are the mesh's own"};
   if (id == 0) id = m.next_message_id++;
   auto r = p.conn->send(message, options, now, id);
   m.connection_touched(peer);

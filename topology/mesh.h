@@ -68,7 +68,9 @@ struct RoleChanged { NodeId node; Role role; std::uint64_t term; };
 // A peer's display became available or unavailable (announced so, first announced, removed,
 // or its owner was declared Dead / Left and later came back). Never for this node's own displays.
 struct DisplayAvailability { NodeId node; std::string display_id; bool available; std::string metadata; };
-struct LinkQualityChanged { NodeId peer; LinkQuality quality; };
+// observer = the node that measured it: self_id() for this node's own measurements, else
+// the member that reported it (link reports, see links()).
+struct LinkQualityChanged { NodeId peer; LinkQuality quality; NodeId observer = 0; };
 struct MessageReceived {               // payload valid until the next non-const call
   NodeId peer; Lane lane; Delivery delivery; bool latest_value; std::uint64_t key; std::uint64_t version; Bytes payload;
 };
@@ -104,6 +106,17 @@ struct MeshCounters {
   std::uint64_t suspicions = 0;         // members this node started suspecting
   std::uint64_t refutations = 0;        // times this node refuted a suspicion of itself
   std::uint64_t declared_dead = 0;      // Suspect -> Dead transitions seen
+  std::uint64_t link_reports_out = 0;   // link reports queued (one per peer it goes to)
+  std::uint64_t link_reports_in = 0;    // link reports accepted
+  std::uint64_t bad_mesh_messages = 0;  // mesh-internal messages malformed or over the bound, dropped
+};
+
+// One link of the mesh-wide picture: `observer` measured `quality` to `peer`.
+struct LinkEntry {
+  NodeId observer = 0;
+  NodeId peer = 0;
+  LinkQuality quality;
+  TimeNs reported_at = 0;  // when the observer's report arrived (own: when it last changed)
 };
 
 struct Transmit {
@@ -147,6 +160,9 @@ class Mesh {
   std::uint64_t term() const;
   const ConnectionStats* peer_stats(NodeId peer) const;
   const MeshCounters& counters() const;
+  // The mesh-wide link picture: this node's own measurements (observer == self_id()) and
+  // what every live member reported about its links (at most max_peers per member).
+  std::vector<LinkEntry> links() const;
   std::uint64_t incarnation() const;
 
  private:

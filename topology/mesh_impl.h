@@ -57,6 +57,16 @@ inline Address reachable(const Address& announced, const Address& from) {
 inline constexpr std::size_t kMaxOutItems = 16'384;
 inline constexpr std::size_t kMaxConfirmations = 8;
 inline constexpr std::size_t kMaxIndirect = 16;
+// Ids of mesh-internal messages (link reports): their Delivered/Failed events are the
+// mesh's own and never reach the application, whose ids count up from 1.
+inline constexpr MessageId kMeshMessageIdBit = MessageId{1} << 63;
+
+// A link as reported by a member (the observer) about one of its peers.
+struct RemoteLink {
+  NodeId peer = 0;
+  LinkQuality quality;
+  TimeNs at = 0;
+};
 
 // Per-member state that is not part of the public Member view (same index as members_).
 struct Peer {
@@ -88,6 +98,10 @@ struct Peer {
   std::uint64_t last_packets_lost = 0;
   std::uint64_t last_bytes = 0;
   TimeNs last_link_eval = 0;
+  TimeNs link_changed_at = 0;
+  std::uint64_t link_version = 0;  // version of our last report about this member (0 = none yet)
+  bool resend_links = false;       // a link report to it failed: send it the table again
+  std::vector<RemoteLink> reported;  // its reports about its peers (it is the observer)
 };
 
 // A handshake in progress that we initiated.
@@ -199,6 +213,8 @@ struct Mesh::Impl {
   std::deque<Retired> retired;  // aborted/closed connections still holding events
   std::vector<std::uint8_t> scratch;  // gossip body being built
   MessageId next_message_id = 1;
+  MessageId next_mesh_message_id = kMeshMessageIdBit | 1;
+  std::uint64_t link_report_version = 0;  // per-observer increasing version of our link reports
   TimeNs deadline = kNever;  // cached next_timeout()
   TimeNs last_now = 0;
   std::vector<NodeId> deadline_dirty;
@@ -248,6 +264,14 @@ struct Mesh::Impl {
   void maybe_peer_up(std::uint32_t i);
   std::uint32_t fresh_cid();
   void evaluate_links(TimeNs now);
+
+  // ---- mesh_link_reports.cpp: link quality disseminated over the connections
+  void report_link(std::uint32_t i, TimeNs now);  // our link to member i changed
+  void send_link_table(std::uint32_t to, TimeNs now);
+  bool send_link_report(std::uint32_t to, std::uint32_t about, TimeNs now);
+  void on_mesh_message(std::uint32_t from, const protocol::ReceivedEvent& r, TimeNs now);
+  void on_mesh_outcome(std::uint32_t i, const protocol::ConnectionEvent& e);
+  void forget_links(std::uint32_t i);  // member i is Dead/Left/forgotten
   Dial* dial_to(const Address& to);
   void cancel_dial(const Address& to);
   bool should_dial(std::uint32_t i, TimeNs now) const;

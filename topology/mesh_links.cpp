@@ -103,6 +103,10 @@ void Mesh::Impl::install_connection(std::uint32_t i, std::uint32_t local_cid, st
   members[i].connected = true;
   p.reconnect.reset();
   p.last_heard = now;
+  // What it reported over its previous connection may belong to a previous life; it
+  // sends its whole table again on this one, as we do.
+  p.reported.clear();
+  send_link_table(i, now);
   connection_touched(members[i].id);
   maybe_peer_up(i);
 }
@@ -362,7 +366,8 @@ void Mesh::Impl::evaluate_links(TimeNs now) {
                             std::max<std::uint64_t>(old.throughput_bytes_per_sec / 2, 64 * 1024);
     if (first || rtt_moved || loss_moved || tput_moved) {
       m.link = q;
-      events.push_back(LinkQualityChanged{m.id, q});
+      events.push_back(LinkQualityChanged{m.id, q, self.id});
+      report_link(i, now);
     }
   }
 }

@@ -234,6 +234,7 @@ void Mesh::Impl::set_state(std::uint32_t i, MemberState state, std::uint64_t inc
     case MemberState::Left:
       p.declared_by = by;
       if (state == MemberState::Dead) ++counters.declared_dead;
+      forget_links(i);
       drop_connection(i, state == MemberState::Dead ? FailReason::PeerDead : FailReason::Closed, now);
       p.up_reported = false;
       p.reconnect.reset();

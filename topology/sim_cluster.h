@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,8 @@ class Cluster {
 
   // Called for every event of every live node (events are drained after every step).
   std::function<void(std::size_t node, const MeshEvent& e, TimeNs now)> on_event;
+  // Sees (and may rewrite, within the buffer) every datagram a node sends; returns its size.
+  std::function<std::size_t(std::size_t node, const Address& to, std::span<std::uint8_t> buffer, std::size_t size)> on_send;
 
   // Sends what node i has to send, drains its events, re-reads its deadline. Called
   // after every call into a node.
@@ -95,7 +98,8 @@ class Cluster {
     for (std::size_t n = 0; n < 1'000'000; ++n) {
       auto t = m.poll_transmit(buffer_, now_);
       if (!t) break;
-      net_.send(address(i), t->to, sim::ByteView(buffer_.data(), t->size), now_);
+      const std::size_t size = on_send ? on_send(i, t->to, buffer_, t->size) : t->size;
+      net_.send(address(i), t->to, sim::ByteView(buffer_.data(), size), now_);
     }
     while (auto e = m.poll_event())
       if (on_event) on_event(i, *e, now_);

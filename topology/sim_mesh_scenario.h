@@ -64,6 +64,9 @@ struct MeshScenarioResult {
   double idle_max_bytes_per_node_per_s = 0;
   double idle_datagrams_per_node_per_s = 0;
   double idle_wire_bytes_per_node_per_s = 0;   // with IPv4 + UDP headers (28 B)
+  double idle_link_reports_per_node_per_s = 0; // link reports queued (one per receiver), mean over nodes
+  std::uint64_t cold_start_link_reports = 0;   // link reports queued by all nodes until the idle window
+  std::size_t link_picture_min = 0;            // fewest Mesh::links() entries at a node after idle
   double partition_heal_ms = -1;
   std::size_t coordinators_after_heal = 0;
   std::uint64_t final_term = 0;
@@ -119,6 +122,7 @@ inline MeshScenarioResult run_mesh_scenario(const MeshScenarioOptions& o) {
   {
     std::vector<MeshCounters> before;
     for (std::size_t i = 0; i < o.nodes; ++i) before.push_back(c.node(i).counters());
+    for (const auto& b : before) r.cold_start_link_reports += b.link_reports_out;
     c.run_for(static_cast<TimeNs>(o.idle_s * 1e9));
     double total = 0, max = 0, dgrams = 0;
     for (std::size_t i = 0; i < o.nodes; ++i) {
@@ -131,6 +135,13 @@ inline MeshScenarioResult run_mesh_scenario(const MeshScenarioOptions& o) {
     r.idle_max_bytes_per_node_per_s = max;
     r.idle_datagrams_per_node_per_s = dgrams / static_cast<double>(o.nodes);
     r.idle_wire_bytes_per_node_per_s = r.idle_bytes_per_node_per_s + 28 * r.idle_datagrams_per_node_per_s;
+    double reports = 0;
+    r.link_picture_min = ~std::size_t{0};
+    for (std::size_t i = 0; i < o.nodes; ++i) {
+      reports += static_cast<double>(c.node(i).counters().link_reports_out - before[i].link_reports_out) / o.idle_s;
+      r.link_picture_min = std::min(r.link_picture_min, c.node(i).links().size());
+    }
+    r.idle_link_reports_per_node_per_s = reports / static_cast<double>(o.nodes);
   }
 
   // 3. Detection trials: kill `kill` random non-coordinator nodes, wait for agreement, restart.

@@ -206,6 +206,47 @@ TEST(Bodies, BeaconRoundTripAndRejects) {
   EXPECT_FALSE(decode_beacon(bad, out));
 }
 
+TEST(Bodies, LinkReportRoundTripAndRejects) {
+  LinkReportBody b;
+  b.peer = 0x1122334455667788ull;
+  b.rtt_us = 250;
+  b.jitter_us = 40;
+  b.loss_ppm = 5000;
+  b.throughput_bytes_per_sec = 1'000'000;
+  std::vector<std::uint8_t> buf(kMaxLinkReportBytes);
+  BodyWriter w(buf);
+  encode_link_report(w, b);
+  ASSERT_TRUE(w.ok());
+  buf.resize(w.size());
+  LinkReportBody out;
+  ASSERT_TRUE(decode_link_report(buf, out));
+  EXPECT_EQ(out, b);
+  for (std::size_t n = 0; n < buf.size(); ++n) EXPECT_FALSE(decode_link_report(Bytes(buf.data(), n), out)) << n;
+  auto trailing = buf;
+  trailing.push_back(0);
+  EXPECT_FALSE(decode_link_report(trailing, out));
+  auto kind = buf;
+  kind[0] = 2;
+  EXPECT_FALSE(decode_link_report(kind, out));
+  // Loss over 100% and peer 0 are out of range.
+  for (auto [loss, peer] : {std::pair<std::uint32_t, NodeId>{kLossPpmMax + 1, 5}, {0, 0}}) {
+    LinkReportBody bad = b;
+    bad.loss_ppm = loss;
+    bad.peer = peer;
+    std::vector<std::uint8_t> v(kMaxLinkReportBytes);
+    BodyWriter bw(v);
+    encode_link_report(bw, bad);
+    v.resize(bw.size());
+    EXPECT_FALSE(decode_link_report(v, out));
+  }
+  // The largest report fits its bound.
+  LinkReportBody big{~NodeId{0}, ~0ull, ~0ull, kLossPpmMax, ~0ull};
+  std::vector<std::uint8_t> v(kMaxLinkReportBytes);
+  BodyWriter bw(v);
+  encode_link_report(bw, big);
+  EXPECT_TRUE(bw.ok());
+}
+
 std::vector<std::uint8_t> hex(const char* text) {
   std::vector<std::uint8_t> out;
   for (const char* p = text; *p;) {
@@ -232,6 +273,13 @@ TEST(Bodies, WireFormatDocExamples) {
     encode_gossip_header(w, h);
     EXPECT_EQ(std::vector<std::uint8_t>(w.written().begin(), w.written().end()),
               hex("01 08 07 06 05 04 03 02 01 ac 02 88 77 66 55 44 33 22 11 00"));
+  }
+  {
+    BodyWriter w(buf);
+    LinkReportBody b{11, 250, 40, 5000, 1'000'000};
+    encode_link_report(w, b);
+    EXPECT_EQ(std::vector<std::uint8_t>(w.written().begin(), w.written().end()),
+              hex("01 0b 00 00 00 00 00 00 00 fa 01 28 88 27 c0 84 3d"));
   }
   {
     BodyWriter w(buf);

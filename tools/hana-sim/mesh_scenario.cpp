@@ -75,6 +75,9 @@ int run(MeshCli& cli) {
         {"idle_max_bytes_per_node_per_s", r.idle_max_bytes_per_node_per_s},
         {"idle_wire_bytes_per_node_per_s", r.idle_wire_bytes_per_node_per_s},
         {"idle_datagrams_per_node_per_s", r.idle_datagrams_per_node_per_s},
+        {"idle_link_reports_per_node_per_s", r.idle_link_reports_per_node_per_s},
+        {"cold_start_link_reports", r.cold_start_link_reports},
+        {"link_picture_min", r.link_picture_min},
         {"partition_heal_ms", r.partition_heal_ms},
         {"coordinators_after_heal", r.coordinators_after_heal},
         {"final_term", r.final_term},
@@ -96,6 +99,9 @@ int run(MeshCli& cli) {
     std::cout << "  idle: " << r.idle_bytes_per_node_per_s << " B/s per node (UDP payload; max " << r.idle_max_bytes_per_node_per_s
               << "), " << r.idle_wire_bytes_per_node_per_s << " B/s with IP+UDP headers, " << r.idle_datagrams_per_node_per_s
               << " datagrams/s\n";
+    std::cout << "  link reports: " << r.cold_start_link_reports << " queued by all nodes up to the idle window, "
+              << r.idle_link_reports_per_node_per_s << " per node per second while idle; smallest picture " << r.link_picture_min
+              << " links (full: " << o.nodes * (o.nodes - 1) << ")\n";
     if (o.partition)
       std::cout << "  partition 50/50 healed in " << r.partition_heal_ms << " ms, coordinators after heal: " << r.coordinators_after_heal
                 << ", term " << r.final_term << "\n";

@@ -1,0 +1,163 @@
+// Mesh-wide link quality in the simulator: every node's picture (Mesh::links) holds every
+// observer's report about every peer, follows a link that degrades, forgets dead
+// observers, and counts malformed reports.
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <vector>
+
+#include "protocol/codec.h"
+#include "topology/sim_cluster.h"
+
+namespace hana::topology::test {
+namespace {
+
+constexpr TimeNs kSec = kNsPerSec;
+constexpr TimeNs kMs = kNsPerMs;
+
+std::optional<LinkEntry> entry(Mesh& m, NodeId observer, NodeId peer) {
+  for (const auto& l : m.links())
+    if (l.observer == observer && l.peer == peer) return l;
+  return std::nullopt;
+}
+
+// Every live node holds an entry for every (live observer, live peer) pair.
+bool full_picture(Cluster& c) {
+  for (std::size_t v = 0; v < c.size(); ++v) {
+    if (!c.is_up(v)) continue;
+    for (std::size_t o = 0; o < c.size(); ++o)
+      for (std::size_t p = 0; p < c.size(); ++p)
+        if (o != p && c.is_up(o) && c.is_up(p) && !entry(c.node(v), Cluster::id(o), Cluster::id(p))) return false;
+  }
+  return true;
+}
+
+// Keeps application traffic flowing both ways on the a-b link (quality is measured on
+// the connection, so an idle link has nothing new to measure).
+void chatter(Cluster& c, std::size_t a, std::size_t b) {
+  const std::uint8_t payload[32] = {};
+  for (auto [from, to] : {std::pair{a, b}, std::pair{b, a}}) {
+    if (!c.is_up(from)) continue;
+    (void)c.node(from).send(Cluster::id(to), protocol::Bytes(payload, sizeof payload), {}, c.now());
+    c.after_call(from);
+  }
+}
+
+TEST(LinkReports, EveryNodeSeesTheWholeMeshAndFollowsADegradedLink) {
+  Cluster c({.nodes = 6, .seed = 31});
+  std::size_t remote_events = 0;
+  c.on_event = [&](std::size_t n, const MeshEvent& e, TimeNs) {
+    if (auto* l = std::get_if<LinkQualityChanged>(&e)) {
+      EXPECT_NE(l->observer, 0u);
+      EXPECT_NE(l->observer, l->peer);
+      if (l->observer != Cluster::id(n)) ++remote_events;
+    }
+  };
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
+  ASSERT_TRUE(c.run_until([&] { return full_picture(c); }, 5 * kSec)) << "no full link picture";
+  EXPECT_GT(remote_events, 0u);
+  for (std::size_t v = 0; v < c.size(); ++v) {
+    EXPECT_EQ(c.node(v).links().size(), c.size() * (c.size() - 1)) << v;
+    EXPECT_EQ(c.node(v).counters().bad_mesh_messages, 0u) << v;
+  }
+
+  // Link 1 <-> 2 gets 5 ms one-way delay and 20% loss; everyone must see node 1's
+  // measurement of node 2 move to a high RTT and a non-zero loss rate.
+  const NodeId a = Cluster::id(1), b = Cluster::id(2);
+  const auto before = entry(c.node(4), a, b);
+  ASSERT_TRUE(before);
+  EXPECT_LT(before->quality.rtt_us, 2'000u);
+  sim::LinkParams bad;
+  bad.delay_ns = 5 * kMs;
+  bad.loss = 0.2;
+  c.network().set_link_both(Cluster::address(1), Cluster::address(2), bad);
+  const auto seen_everywhere = [&] {
+    for (std::size_t v = 0; v < c.size(); ++v) {
+      const auto e = entry(c.node(v), a, b);
+      if (!e || e->quality.rtt_us < 8'000 || e->quality.loss_rate <= 0.0) return false;
+    }
+    return true;
+  };
+  std::optional<TimeNs> took;
+  for (int step = 0; step < 2'000 && !took; ++step) {  // 20 s of virtual time at most
+    chatter(c, 1, 2);
+    ASSERT_TRUE(c.run_for(10 * kMs));
+    if (seen_everywhere()) took = TimeNs{static_cast<TimeNs>(step + 1) * 10 * kMs};
+  }
+  ASSERT_TRUE(took) << "the degraded link never reached every node's picture";
+  // The observer's own measurement and a remote node's copy of it agree.
+  const auto own = entry(c.node(1), a, b);
+  const auto remote = entry(c.node(5), a, b);
+  ASSERT_TRUE(own && remote);
+  EXPECT_EQ(own->quality.rtt_us, remote->quality.rtt_us);
+  EXPECT_NEAR(own->quality.loss_rate, remote->quality.loss_rate, 1e-6);
+}
+
+TEST(LinkReports, DeadObserverIsForgottenAndARestartedOneReportsAgain) {
+  Cluster c({.nodes = 5, .seed = 32});
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged() && full_picture(c); }, 5 * kSec));
+  const NodeId gone = Cluster::id(3);
+  c.kill(3);
+  ASSERT_TRUE(c.run_until([&] { return c.all_see(3, MemberState::Dead); }, 5 * kSec));
+  for (std::size_t v = 0; v < c.size(); ++v) {
+    if (!c.is_up(v)) continue;
+    for (const auto& l : c.node(v).links()) {
+      EXPECT_NE(l.observer, gone) << "node " << v << " keeps a dead observer's report";
+      EXPECT_NE(l.peer, gone) << "node " << v << " keeps a link to a dead peer";
+    }
+    EXPECT_EQ(c.node(v).links().size(), 4u * 3u) << v;
+  }
+  c.start(3);  // new process, new incarnation: it measures and reports again
+  ASSERT_TRUE(c.run_until([&] { return c.converged() && full_picture(c); }, 10 * kSec));
+  for (std::size_t v = 0; v < c.size(); ++v) EXPECT_EQ(c.node(v).links().size(), 5u * 4u) << v;
+}
+
+// Rewrites every mesh-internal DATA frame node 0 sends to node 1 with a trailing byte:
+// node 1 counts and drops them (and nothing else), the rest of the mesh is unaffected.
+TEST(LinkReports, MalformedReportsAreCountedAndDropped) {
+  Cluster c({.nodes = 4, .seed = 33});
+  std::vector<std::uint8_t> copy, payload;
+  std::size_t corrupted = 0;
+  c.on_send = [&](std::size_t node, const Address& to, std::span<std::uint8_t> buf, std::size_t size) -> std::size_t {
+    if (node != 0 || to != Cluster::address(1)) return size;
+    copy.assign(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(size));
+    const auto d = protocol::decode_datagram(protocol::Bytes(copy.data(), copy.size()));
+    if (!d.datagram || d.datagram->header.connection_id == protocol::kConnectionlessId) return size;
+    protocol::DatagramWriter w(buf, buf.size(), d.datagram->header);
+    protocol::FrameReader r(d.datagram->frames);
+    protocol::Frame f;
+    bool changed = false;
+    while (r.next(f)) {
+      if (auto* data = std::get_if<protocol::DataFrame>(&f); data && data->mesh && !data->fragmented) {
+        payload.assign(data->payload.begin(), data->payload.end());
+        payload.push_back(0);
+        data->payload = protocol::Bytes(payload.data(), payload.size());
+        changed = true;
+        ++corrupted;
+      }
+      if (!w.append(f)) return 0;  // cannot happen: one byte more than the original fits
+    }
+    if (!changed) {
+      std::copy(copy.begin(), copy.end(), buf.begin());
+      return size;
+    }
+    return w.finish();
+  };
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
+  ASSERT_TRUE(c.run_for(3 * kSec));
+  ASSERT_GT(corrupted, 0u);
+  EXPECT_GT(c.node(1).counters().bad_mesh_messages, 0u);
+  EXPECT_LE(c.node(1).counters().bad_mesh_messages, corrupted);
+  for (const auto& l : c.node(1).links()) EXPECT_NE(l.observer, Cluster::id(0)) << "a malformed report was applied";
+  // Everyone else has node 0's reports, and no one else saw a malformed one.
+  for (std::size_t v : {2u, 3u}) {
+    EXPECT_TRUE(entry(c.node(v), Cluster::id(0), Cluster::id(1))) << v;
+    EXPECT_EQ(c.node(v).counters().bad_mesh_messages, 0u) << v;
+  }
+}
+
+}  // namespace
+}  // namespace hana::topology::test
