@@ -1,5 +1,6 @@
 // hana::Node's any-thread API: validation, the lock-free send path, events, knobs, stats.
 // The loop itself is in event_loop.cpp.
+#include <net/if.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -174,6 +175,15 @@ void Node::Impl::open_discovery() {
   Result<void> added = s ? backend->add_receive_socket(s->fd()) : Result<void>(s.error());
   if (added) {
     beacon_socket = std::move(*s);
+    if (options.log_to_stderr) {
+      char name[IF_NAMESIZE] = "?";
+      const char* interface = discovery->kind == engine::BeaconKind::Broadcast ? "(broadcast)"
+                              : discovery->ifindex == 0                          ? "chosen by the kernel"
+                              : ::if_indextoname(discovery->ifindex, name)       ? name
+                                                                                 : "?";
+      std::fprintf(stderr, "hana-net: discovery: beacons to %s, interface %s\n", discovery->target.to_string().c_str(),
+                   interface);
+    }
     return;
   }
   if (options.log_to_stderr)

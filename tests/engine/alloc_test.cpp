@@ -4,12 +4,13 @@
 // round trips after a warm-up of the same traffic.
 //
 // The bound is "not per message" rather than zero. Measured (backtraces of every
-// allocation in the window): 0-4 per 5000 round trips, all below the engine — the
-// protocol's out-message pools growing to a new in-flight high-water mark
-// (protocol/connection.cpp, Connection::send -> set_payload). The mesh's output and event
-// queues are rings that stop allocating at their high-water mark (topology/mesh_impl.h).
-// The engine's own path (queues, message pool, backends, events) allocated 0. The test
-// prints the count.
+// allocation in the window, 50 runs on a loaded machine): 0 in most runs, 2-4 in some —
+// one-off growth below the engine, never proportional to the message count. Two sources
+// of larger one-off growth are kept out of the window on purpose, because they are not
+// per message: the protocol's out-message pool growing to a new in-flight peak (the
+// window bounds unconfirmed messages, so the warm-up reaches the peak), and the first
+// link-quality reports (the warm-up waits for them). The engine's own path (queues,
+// message pool, backends, events) allocated 0. The test prints the count.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -69,23 +70,40 @@ namespace {
 
 class AllocTest : public ::testing::TestWithParam<IoBackend> {};
 
-// Sends `count` messages a -> b in windows of `window`; waits for every Received at b and
+// Sends `count` messages a -> b, at most `window` outstanding; waits for every Received at b and
 // every Delivered at a. No std::function or containers here: the test itself must not allocate.
-bool run_traffic(Node& a, Node& b, NodeId b_id, int count, int window, Delivery delivery) {
+// `link_events` counts LinkQualityChanged events seen at either node.
+bool run_traffic(Node& a, Node& b, NodeId b_id, int count, int window, Delivery delivery, int* link_events = nullptr) {
   std::uint8_t payload[64] = {1, 2, 3};
   Event ev;
   int sent = 0, received = 0, confirmed = 0;
   const bool reliable = is_reliable(delivery);
   const TimeNs deadline = engine::monotonic_now_ns() + 30 * kNsPerSec;
   while ((received < count || (reliable && confirmed < count)) && engine::monotonic_now_ns() < deadline) {
-    while (sent < count && sent - received < window) {
+    // The window counts messages not yet confirmed (reliable) or received: the protocol keeps
+    // a message's pooled buffer until its ack, so this bounds the pools' high-water mark to
+    // what the warm-up already reached. Counting only receptions let a slow ack path push
+    // the in-flight peak past the warm-up's on a loaded machine (64 new pool entries at once).
+    while (sent < count && sent - (reliable ? confirmed : received) < window) {
       payload[3] = static_cast<std::uint8_t>(sent);
       if (!a.send(b_id, Lane::High, payload, delivery).ok()) break;
       ++sent;
     }
-    if (b.wait_event(ev, kNsPerMs) && ev.kind == EventKind::Received) ++received;
-    while (b.poll_event(ev)) received += ev.kind == EventKind::Received;
-    while (a.poll_event(ev)) confirmed += ev.kind == EventKind::Delivered;
+    const auto note_link = [&] {
+      if (link_events && ev.kind == EventKind::LinkQualityChanged) ++*link_events;
+    };
+    if (b.wait_event(ev, kNsPerMs)) {
+      received += ev.kind == EventKind::Received;
+      note_link();
+    }
+    while (b.poll_event(ev)) {
+      received += ev.kind == EventKind::Received;
+      note_link();
+    }
+    while (a.poll_event(ev)) {
+      confirmed += ev.kind == EventKind::Delivered;
+      note_link();
+    }
   }
   if (received != count || (reliable && confirmed != count))
     std::fprintf(stderr, "run_traffic: sent %d received %d confirmed %d of %d\n", sent, received, confirmed, count);
@@ -96,13 +114,24 @@ TEST_P(AllocTest, SteadyStateAllocatesNothingPerMessage) {
 #ifdef HANA_SANITIZED
   GTEST_SKIP() << "allocation counting needs our operator new; sanitizer runtimes replace it";
 #endif
-  auto a = start_node(GetParam());
-  auto b = start_node(GetParam());
+  // Link-quality reports are time-driven, not per message: a node reports a link when it
+  // first measures it, then on a hysteresis change per link_report_interval_ms. The first
+  // reports create pool and table entries once; the warm-up waits for them (both nodes'
+  // own LinkQualityChanged, then one more round so each report has arrived), and the long
+  // interval keeps later re-evaluations out of the ~30 ms measured window.
+  Config config;
+  config.link_report_interval_ms = 3'600'000;
+  auto a = start_node(GetParam(), config);
+  auto b = start_node(GetParam(), config);
   ASSERT_TRUE(a && b);
   const auto ids = connect_pair(*a, *b);
   const NodeId b_id = ids.first;
   ASSERT_NE(b_id, 0u);
   // Warm-up: pools, queues' blocks, per-thread producer state, connection buffers.
+  int link_events = 0;
+  for (int round = 0; round < 200 && link_events < 2; ++round)
+    ASSERT_TRUE(run_traffic(*a, *b, b_id, 1000, 64, Delivery::ReliableOrdered, &link_events));
+  ASSERT_GE(link_events, 2) << "each node reports its first measurement of the other";
   ASSERT_TRUE(run_traffic(*a, *b, b_id, 3000, 64, Delivery::ReliableOrdered));
   ASSERT_TRUE(run_traffic(*a, *b, b_id, 3000, 64, Delivery::ReliableOrdered));
   const std::uint64_t before = g_allocations.load();

@@ -19,7 +19,7 @@ namespace hana::cli {
 namespace {
 
 struct NodeArgs {
-  std::string bind = "0.0.0.0:0";
+  std::string bind;  // empty: 0.0.0.0:0, or [::]:0 with an IPv6 --multicast group
   std::vector<std::string> seeds;
   std::string multicast;
   std::string multicast_interface;
@@ -68,9 +68,10 @@ DisplayInfo parse_display(const std::string& text) {
 int run_node(const NodeArgs& a) {
   const Config config = a.config_file.empty() ? Config{} : load_config(a.config_file);
   NodeOptions opt;
-  opt.bind = parse_address_or_throw(a.bind, "--bind");
-  for (const auto& s : a.seeds) opt.seeds.push_back(parse_address_or_throw(s, "--seed"));
   if (!a.multicast.empty()) opt.beacon_target = parse_address_or_throw(a.multicast, "--multicast");
+  const bool v6_group = opt.beacon_target && opt.beacon_target->family == 6;
+  opt.bind = parse_address_or_throw(a.bind.empty() ? (v6_group ? "[::]:0" : "0.0.0.0:0") : a.bind, "--bind");
+  for (const auto& s : a.seeds) opt.seeds.push_back(parse_address_or_throw(s, "--seed"));
   if (!a.multicast_interface.empty()) {
     if (a.multicast.empty()) throw UsageError{"--multicast-interface needs --multicast GROUP:PORT"};
     if (!interface_index(a.multicast_interface))
@@ -151,7 +152,9 @@ int run_node(const NodeArgs& a) {
 void add_node_command(CLI::App& app, Outcome& outcome) {
   auto args = std::make_shared<NodeArgs>();
   CLI::App* cmd = app.add_subcommand("node", "Run a mesh member until SIGINT/SIGTERM (then leave cleanly)");
-  cmd->add_option("--bind", args->bind, "Local UDP address (port 0 = any)");
+  cmd->add_option("--bind", args->bind,
+                  "Local UDP address (port 0 = any; link-local IPv6 as [fe80::1%eth0]:PORT); default 0.0.0.0:0, "
+                  "or [::]:0 with an IPv6 --multicast group");
   cmd->add_option("--seed", args->seeds, "Static peer ADDR:PORT to connect to (repeatable)");
   cmd->add_option("--multicast", args->multicast,
                   "Discovery beacons to GROUP:PORT: an IPv4/IPv6 multicast group or an IPv4 subnet broadcast "
