@@ -24,6 +24,15 @@ TEST(MeshScale, HundredNodesColdStartKillAndFailover) {
   ASSERT_TRUE(c.run_until([&] { return c.agreed_coordinator().has_value(); }, 10 * kSec));
   EXPECT_EQ(*c.agreed_coordinator(), Cluster::id(0));
   for (std::size_t i = 0; i < c.size(); ++i) EXPECT_EQ(c.node(i).members().size(), 99u);
+  // The mesh-wide link picture fills: every node holds every observer's link to every peer.
+  ASSERT_TRUE(c.run_until(
+      [&] {
+        for (std::size_t i = 0; i < c.size(); ++i)
+          if (c.node(i).links().size() != 100u * 99u) return false;
+        return true;
+      },
+      10 * kSec, 100 * kNsPerMs));
+  for (std::size_t i = 0; i < c.size(); ++i) EXPECT_EQ(c.node(i).counters().bad_mesh_messages, 0u) << i;
 
   c.kill(42);
   ASSERT_TRUE(c.run_until([&] { return c.all_see(42, MemberState::Dead); }, 30 * kSec));
@@ -35,6 +44,11 @@ TEST(MeshScale, HundredNodesColdStartKillAndFailover) {
   for (std::size_t i = 1; i < c.size(); ++i)
     if (c.is_up(i)) {
       EXPECT_GT(c.node(i).term(), term) << i;
+    }
+  // Nothing from or about the dead nodes is left in anyone's picture.
+  for (std::size_t i = 1; i < c.size(); ++i)
+    if (c.is_up(i)) {
+      EXPECT_EQ(c.node(i).links().size(), 98u * 97u) << i;
     }
   EXPECT_EQ(false_dead, 0u);
 }
