@@ -105,6 +105,7 @@ void Mesh::Impl::reap(TimeNs now) {
     }
     drop_connection(static_cast<std::uint32_t>(i), FailReason::PeerDead, now);
     forget_links(static_cast<std::uint32_t>(i));
+    forget_links_about(members[i].id);
     index.erase(members[i].id);
     if (i + 1 != members.size()) {
       members[i] = std::move(members.back());

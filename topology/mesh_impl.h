@@ -271,7 +271,11 @@ struct Mesh::Impl {
   bool send_link_report(std::uint32_t to, std::uint32_t about, TimeNs now);
   void on_mesh_message(std::uint32_t from, const protocol::ReceivedEvent& r, TimeNs now);
   void on_mesh_outcome(std::uint32_t i, const protocol::ConnectionEvent& e);
-  void forget_links(std::uint32_t i);  // member i is Dead/Left/forgotten
+  // Member i is Dead/Left: drop its reports and our own measurement of it. Reports of
+  // others about it stay (hidden by links() while it is not live): an observer that
+  // still holds it Alive would never send them again after a transient Dead here.
+  void forget_links(std::uint32_t i);
+  void forget_links_about(NodeId id);  // member reaped: no observer's report about it is kept
   Dial* dial_to(const Address& to);
   void cancel_dial(const Address& to);
   bool should_dial(std::uint32_t i, TimeNs now) const;

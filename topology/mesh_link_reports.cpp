@@ -34,7 +34,9 @@ std::uint32_t loss_ppm(double rate) {
 bool Mesh::Impl::send_link_report(std::uint32_t to, std::uint32_t about, TimeNs now) {
   Peer& p = peers[to];
   const Peer& a = peers[about];
-  if (!p.conn || !is_live(members[to].state) || a.link_version == 0) return false;
+  // Any member with a connection: one made while we still hold it Dead (a healing
+  // partition; it refutes a moment later) gets the table now, or never.
+  if (!p.conn || a.link_version == 0) return false;
   const LinkQuality& q = members[about].link;
   LinkReportBody body;
   body.peer = members[about].id;
@@ -109,9 +111,18 @@ void Mesh::Impl::on_mesh_outcome(std::uint32_t i, const protocol::ConnectionEven
 }
 
 void Mesh::Impl::forget_links(std::uint32_t i) {
-  peers[i].reported.clear();
-  peers[i].reported.shrink_to_fit();
-  const NodeId id = members[i].id;
+  Peer& p = peers[i];
+  p.reported.clear();
+  p.reported.shrink_to_fit();
+  // Our own measurement goes too (every receiver just dropped it): if the member comes
+  // back, its first measurement is reported afresh.
+  members[i].link = LinkQuality{};
+  p.link_version = 0;
+  p.probe_rtt_us = 0;
+  p.last_packets_sent = p.last_packets_lost = p.last_bytes = 0;
+}
+
+void Mesh::Impl::forget_links_about(NodeId id) {
   for (auto& p : peers) std::erase_if(p.reported, [&](const RemoteLink& l) { return l.peer == id; });
 }
 
@@ -122,7 +133,11 @@ std::vector<LinkEntry> Mesh::links() const {
     if (!is_live(m.members[i].state)) continue;
     const Peer& p = m.peers[i];
     if (p.link_version != 0) out.push_back(LinkEntry{m.self.id, m.members[i].id, m.members[i].link, p.link_changed_at});
-    for (const RemoteLink& l : p.reported) out.push_back(LinkEntry{m.members[i].id, l.peer, l.quality, l.at});
+    for (const RemoteLink& l : p.reported) {
+      // About a member this node holds Dead or Left: hidden until it is back.
+      if (auto it = m.index.find(l.peer); it != m.index.end() && !is_live(m.members[it->second].state)) continue;
+      out.push_back(LinkEntry{m.members[i].id, l.peer, l.quality, l.at});
+    }
   }
   return out;
 }

@@ -343,8 +343,10 @@ void Mesh::Impl::evaluate_links(TimeNs now) {
     LinkQuality q = m.link;
     if (p.conn) {
       const ConnectionStats& s = p.conn->stats();
-      q.rtt_us = s.rtt_smoothed_us ? s.rtt_smoothed_us : static_cast<std::uint64_t>(p.probe_rtt_us);
-      q.jitter_us = s.rtt_var_us;
+      // Before its first sample a connection's RTT is the initial_rtt_us assumption, not
+      // a measurement: use the probe RTT meanwhile.
+      q.rtt_us = s.rtt_sampled ? s.rtt_smoothed_us : static_cast<std::uint64_t>(p.probe_rtt_us);
+      q.jitter_us = s.rtt_sampled ? s.rtt_var_us : 0;
       const std::uint64_t sent = s.packets_sent - std::min(s.packets_sent, p.last_packets_sent);
       const std::uint64_t lost = s.packets_lost - std::min(s.packets_lost, p.last_packets_lost);
       if (sent >= 20) q.loss_rate = static_cast<double>(lost) / static_cast<double>(sent);

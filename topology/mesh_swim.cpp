@@ -183,7 +183,7 @@ void Mesh::Impl::probe_tick(TimeNs now) {
   // A member with no RTT measured yet (neither a probe nor its connection) is probed
   // anyway, once: its link quality needs a first measurement to be reported.
   const ConnectionStats* cs = peers[i].conn ? &peers[i].conn->stats() : nullptr;
-  const bool rtt_known = peers[i].probe_rtt_us != 0 || (cs && cs->rtt_smoothed_us != 0);
+  const bool rtt_known = peers[i].probe_rtt_us != 0 || (cs && cs->rtt_sampled);
   if (peers[i].last_heard + probe_interval_ns() >= now && gossip.empty() && members[i].state == MemberState::Alive &&
       rtt_known) {
     ++counters.probes_skipped;  // traffic from it is as good as an ack

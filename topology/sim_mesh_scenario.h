@@ -67,6 +67,7 @@ struct MeshScenarioResult {
   double idle_link_reports_per_node_per_s = 0; // link reports queued (one per receiver), mean over nodes
   std::uint64_t cold_start_link_reports = 0;   // link reports queued by all nodes until the idle window
   std::size_t link_picture_min = 0;            // fewest Mesh::links() entries at a node after idle
+  double link_picture_final_ms = -1;           // after everything: until every node holds every link again
   double partition_heal_ms = -1;
   std::size_t coordinators_after_heal = 0;
   std::uint64_t final_term = 0;
@@ -228,6 +229,17 @@ inline MeshScenarioResult run_mesh_scenario(const MeshScenarioOptions& o) {
     for (std::size_t i = 0; i < o.nodes; ++i)
       if (auto cc = c.node(i).coordinator(); cc && std::find(coords.begin(), coords.end(), *cc) == coords.end()) coords.push_back(*cc);
     r.coordinators_after_heal = coords.size();
+  }
+  // 7. After restarts and the heal, every node's link picture is whole again.
+  {
+    const std::size_t full = o.nodes * (o.nodes - 1);
+    auto whole = [&] {
+      for (std::size_t i = 0; i < o.nodes; ++i)
+        if (c.node(i).links().size() != full) return false;
+      return true;
+    };
+    if (auto t = c.run_until(whole, limit, 100 * kMs)) r.link_picture_final_ms = static_cast<double>(*t) / 1e6;
+    else fail("links: the mesh-wide link picture is not whole within 60 s at the end");
   }
   r.final_term = c.node(c.lowest_live()).term();
   r.steps = c.steps();

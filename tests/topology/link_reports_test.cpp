@@ -114,6 +114,24 @@ TEST(LinkReports, DeadObserverIsForgottenAndARestartedOneReportsAgain) {
   for (std::size_t v = 0; v < c.size(); ++v) EXPECT_EQ(c.node(v).links().size(), 5u * 4u) << v;
 }
 
+// After a 50/50 partition heals, the two sides traded death notices (some members were
+// briefly Dead even on their own side): every node's picture must still become whole.
+TEST(LinkReports, PictureIsWholeAgainAfterAPartitionHeals) {
+  const std::size_t n = 10;
+  Cluster c({.nodes = n, .seed = 1});
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged() && full_picture(c); }, 5 * kSec));
+  std::vector<Address> odd, even;
+  for (std::size_t i = 0; i < n; ++i) (i % 2 ? odd : even).push_back(Cluster::address(i));
+  c.network().partition({odd, even});
+  ASSERT_TRUE(c.run_for(5 * kSec));
+  for (const auto& l : c.node(0).links()) EXPECT_EQ(l.observer % 2, l.peer % 2) << "a link across the partition is shown";
+  c.network().heal();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 30 * kSec));
+  ASSERT_TRUE(c.run_until([&] { return full_picture(c); }, 20 * kSec, 10 * kMs)) << "the picture stays incomplete";
+  for (std::size_t v = 0; v < n; ++v) EXPECT_EQ(c.node(v).links().size(), n * (n - 1)) << v;
+}
+
 // Rewrites every mesh-internal DATA frame node 0 sends to node 1 with a trailing byte:
 // node 1 counts and drops them (and nothing else), the rest of the mesh is unaffected.
 TEST(LinkReports, MalformedReportsAreCountedAndDropped) {

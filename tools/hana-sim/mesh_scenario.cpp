@@ -78,6 +78,7 @@ int run(MeshCli& cli) {
         {"idle_link_reports_per_node_per_s", r.idle_link_reports_per_node_per_s},
         {"cold_start_link_reports", r.cold_start_link_reports},
         {"link_picture_min", r.link_picture_min},
+        {"link_picture_final_ms", r.link_picture_final_ms},
         {"partition_heal_ms", r.partition_heal_ms},
         {"coordinators_after_heal", r.coordinators_after_heal},
         {"final_term", r.final_term},
@@ -101,7 +102,8 @@ int run(MeshCli& cli) {
               << " datagrams/s\n";
     std::cout << "  link reports: " << r.cold_start_link_reports << " queued by all nodes up to the idle window, "
               << r.idle_link_reports_per_node_per_s << " per node per second while idle; smallest picture " << r.link_picture_min
-              << " links (full: " << o.nodes * (o.nodes - 1) << ")\n";
+              << " links (full: " << o.nodes * (o.nodes - 1) << "); whole again " << r.link_picture_final_ms
+              << " ms after the last phase\n";
     if (o.partition)
       std::cout << "  partition 50/50 healed in " << r.partition_heal_ms << " ms, coordinators after heal: " << r.coordinators_after_heal
                 << ", term " << r.final_term << "\n";
