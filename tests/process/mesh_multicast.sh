@@ -91,20 +91,5 @@ wait_all "restarted $victim alive again everywhere" \
   "${others[@]}"
 wait_all "restarted $victim sees the whole mesh" "$alive_all" "$victim"
 
-coordinator=$(peers_json node-1 | python3 -c "import json,sys; print(json.load(sys.stdin)['coordinator'])")
-coord_name=""
-for n in "${names[@]}"; do
-  if check "$n" "r.get('self')=='$coordinator'"; then coord_name=$n; fi
-done
-[ -n "$coord_name" ] || fail "no node claims to be coordinator $coordinator"
-kill_us=$(now_us)
-kill -9 "${pid[$coord_name]}"; wait "${pid[$coord_name]}" 2>/dev/null || true; unset "pid[$coord_name]"
-rest=(); for n in "${names[@]}"; do [ "$n" != "$coord_name" ] && rest+=("$n"); done
-wait_all "coordinator $coord_name killed: a new coordinator agreed by all" \
-  "r.get('coordinator') not in (None, '$coordinator')" "${rest[@]}"
-latency "coordinator $coord_name dead" "$kill_us" "e['event']=='peer-disconnected' and e['peer']=='$coordinator'" "${rest[@]}"
-latency "failover (new coordinator)" "$kill_us" \
-  "e['event']=='role-changed' and e['role']=='coordinator' and e['peer']!='$coordinator'" "${rest[@]}"
-first=$(peers_json "${rest[0]}" | python3 -c "import json,sys; print(json.load(sys.stdin)['coordinator'])")
-for n in "${rest[@]}"; do check "$n" "r.get('coordinator')=='$first'" || fail "$n follows a different coordinator"; done
+kill_coordinator_expect_failover
 echo "PASS: $nodes processes, discovery by multicast (IPv$family)"

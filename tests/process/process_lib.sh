@@ -1,7 +1,8 @@
 # Shared by the real-process scripts (sourced): bounded waits on `hana-net peers --json`
-# and event-log latencies. Callers set: hana_net, dir (scratch directory), timeout_s, and
-# the arrays pid[NAME] and addr[NAME]; node NAME's control socket is $dir/NAME.sock, its
-# log $dir/NAME.log, its event log $dir/NAME.events.
+# and event-log latencies. Callers set: hana_net, dir (scratch directory), timeout_s, the
+# arrays pid[NAME] and addr[NAME], and (for kill_coordinator_expect_failover) names, the
+# node names. Node NAME's control socket is $dir/NAME.sock, its log $dir/NAME.log, its
+# event log $dir/NAME.events.
 
 peers_json() { "$hana_net" peers --control "$dir/$1.sock" --json 2>/dev/null || echo '{}'; }
 
@@ -100,4 +101,27 @@ PY
     [ "$(date +%s)" -lt "$deadline" ] || fail "$what: not within ${timeout_s}s"
     sleep 0.1
   done
+}
+
+# kill_coordinator_expect_failover: SIGKILLs whichever of the nodes in `names` is the
+# coordinator (as node-1 sees it), then waits until every other node agrees on one new
+# coordinator and prints the detection and failover latencies from their event logs.
+kill_coordinator_expect_failover() {
+  local coordinator coord_name first n rest kill_us
+  coordinator=$(peers_json node-1 | python3 -c "import json,sys; print(json.load(sys.stdin)['coordinator'])")
+  coord_name=""
+  for n in "${names[@]}"; do
+    if check "$n" "r.get('self')=='$coordinator'"; then coord_name=$n; fi
+  done
+  [ -n "$coord_name" ] || fail "no node claims to be coordinator $coordinator"
+  kill_us=$(now_us)
+  kill -9 "${pid[$coord_name]}"; wait "${pid[$coord_name]}" 2>/dev/null || true; unset "pid[$coord_name]"
+  rest=(); for n in "${names[@]}"; do [ "$n" != "$coord_name" ] && rest+=("$n"); done
+  wait_all "coordinator $coord_name killed: a new coordinator agreed by all" \
+    "r.get('coordinator') not in (None, '$coordinator')" "${rest[@]}"
+  latency "coordinator $coord_name dead" "$kill_us" "e['event']=='peer-disconnected' and e['peer']=='$coordinator'" "${rest[@]}"
+  latency "failover (new coordinator)" "$kill_us" \
+    "e['event']=='role-changed' and e['role']=='coordinator' and e['peer']!='$coordinator'" "${rest[@]}"
+  first=$(peers_json "${rest[0]}" | python3 -c "import json,sys; print(json.load(sys.stdin)['coordinator'])")
+  for n in "${rest[@]}"; do check "$n" "r.get('coordinator')=='$first'" || fail "$n follows a different coordinator"; done
 }
