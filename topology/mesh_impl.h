@@ -77,7 +77,7 @@ struct Peer {
   bool up_reported = false;       // PeerUp emitted since the last down
   // May become coordinator. Unknown counts as no: a node whose eligibility has not
   // reached us must not hold up the election (see elect()). The member itself tells us
-  // when a connection to it is made (send_self), and in its Alive updates and beacons.
+  // when a connection to it is made (introduce), and in its Alive updates and beacons.
   bool eligible = false;
   bool tx_dirty = false, ev_dirty = false, dl_dirty = false;
   NodeId declared_by = 0;         // Suspect/Dead: who declared it
@@ -284,10 +284,8 @@ struct Mesh::Impl {
   // the view is full. `sync` says whether to push it our view.
   std::uint32_t admit(const protocol::HandshakeFrame& h, const Address& from, TimeNs now, bool& sync);
   void send_accept(const Address& to, std::uint32_t local_cid);
-  void send_sync(const Address& to);
-  // Our own Alive record (with eligibility) to a peer we just connected to.
-  void send_self(const Address& to);
-  void send_displays(const Address& to);  // our displays record alone (when no sync is sent)
+  // Our records to a peer we just connected to: the full view (`sync`) or our own ones.
+  void introduce(const Address& to, bool sync);
 };
 
 }  // namespace hana::topology

@@ -187,12 +187,7 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
     }
     install_connection(i, fresh_cid(), h.connection_id, now);
     send_accept(from, peers[i].local_cid);
-    if (sync) {
-      send_sync(from);  // holds our own records too
-    } else {
-      send_self(from);
-      send_displays(from);
-    }
+    introduce(from, sync);
     elect(now);
     return;
   }
@@ -217,12 +212,7 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
   cancel_dial(from);
   if (i == ~0u) return;
   install_connection(i, cid, h.connection_id, now);
-  if (sync) {
-    send_sync(from);
-  } else {
-    send_self(from);
-    send_displays(from);
-  }
+  introduce(from, sync);
   elect(now);
 }
 
@@ -252,40 +242,32 @@ void Mesh::Impl::send_accept(const Address& to, std::uint32_t local_cid) {
   push_out(a);
 }
 
-void Mesh::Impl::send_sync(const Address& to) {
-  OutItem s;
-  s.type = OutType::Sync;
-  s.to = to;
-  s.gossip.kind = GossipKind::Push;
-  s.gossip.sender = self.id;
-  push_out(s);
-}
-
-void Mesh::Impl::send_self(const Address& to) {
-  OutItem s;
-  s.type = OutType::Gossip;
-  s.to = to;
-  s.gossip.kind = GossipKind::Push;
-  s.gossip.sender = self.id;
-  s.has_subject = true;
-  s.subject = self.id;
-  s.subject_entry = Entry::State;
-  push_out(s);
-}
-
-// Without a sync, a peer that was already live in our view (we learned it came back
-// from gossip before its handshake) would never hear our displays from us.
-void Mesh::Impl::send_displays(const Address& to) {
-  OutItem item;
-  item.type = OutType::Gossip;
-  item.to = to;
-  item.gossip.kind = GossipKind::Push;
-  item.gossip.sender = self.id;
-  item.has_subject = true;
-  item.subject = self.id;
-  item.subject_entry = Entry::Displays;
-  item.piggyback = false;
-  push_out(item);
+// After a handshake the peer hears our records from us: the full view when it is new
+// to us (`sync`, which holds our own records too), otherwise our Alive record (with
+// eligibility; a peer already live in our view, learned from gossip before its
+// handshake, would never hear it from us otherwise) and our displays.
+void Mesh::Impl::introduce(const Address& to, bool sync) {
+  if (sync) {
+    OutItem s;
+    s.type = OutType::Sync;
+    s.to = to;
+    s.gossip.kind = GossipKind::Push;
+    s.gossip.sender = self.id;
+    push_out(s);
+    return;
+  }
+  for (const Entry entry : {Entry::State, Entry::Displays}) {
+    OutItem item;
+    item.type = OutType::Gossip;
+    item.to = to;
+    item.gossip.kind = GossipKind::Push;
+    item.gossip.sender = self.id;
+    item.has_subject = true;
+    item.subject = self.id;
+    item.subject_entry = entry;
+    item.piggyback = entry == Entry::State;  // queued gossip rides along once, not twice
+    push_out(item);
+  }
 }
 
 void Mesh::Impl::on_refuse(const Address& from, std::uint32_t cid, protocol::CloseReason reason, TimeNs now) {

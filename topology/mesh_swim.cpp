@@ -289,7 +289,7 @@ void Mesh::Impl::apply_update(Update u, NodeId via, const Address& from, TimeNs 
       Member& m = members[i];
       if (!supersedes(state, u.number, m.state, m.incarnation)) {
         Peer& p = peers[i];
-        // The member's own record (sync, send_self, refutation) is the authority on its
+        // The member's own record (sync, introduce, refutation) is the authority on its
         // eligibility, even at the incarnation we already hold.
         if (state == MemberState::Alive && u.node == via && u.number == m.incarnation && m.state == MemberState::Alive &&
             p.eligible != u.eligible) {
