@@ -9,7 +9,7 @@ nodes=${2:-4}
 timeout_s=${HANA_PROCESS_TEST_TIMEOUT:-30}
 dir=$(mktemp -d)
 declare -A pid addr
-. "$(dirname "$0")/process_lib.sh"  # fail, peers_json, check, wait_all
+. "$(dirname "$0")/process_lib.sh"  # fail, peers_json, check, wait_all, sigkill
 cleanup() {
   for p in "${pid[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -58,8 +58,7 @@ echo "ok: table has $rows rows"
 
 victim=node-3
 victim_id=$(peers_json node-1 | python3 -c "import json,sys; print([p['id'] for p in json.load(sys.stdin)['peers'] if p['address']=='${addr[$victim]}'][0])")
-kill -9 "${pid[$victim]}"; wait "${pid[$victim]}" 2>/dev/null || true; unset "pid[$victim]"
-others=(); for n in "${names[@]}"; do [ "$n" != "$victim" ] && others+=("$n"); done
+sigkill "$victim"  # sets others
 wait_all "$victim dead everywhere" "any(p['id']=='$victim_id' and p['state']=='dead' for p in peers)" "${others[@]}"
 left=$(((nodes - 1) * (nodes - 2)))
 wait_links "no link from or to $victim, $left left" \

@@ -75,13 +75,7 @@ echo "node-1 reaches node-2 (other namespace) at $other_side"
 
 victim=node-3
 victim_id=$(peers_json "$victim" | python3 -c "import json,sys; print(json.load(sys.stdin)['self'])")
-kill_us=$(now_us)
-kill -9 "${pid[$victim]}"; wait "${pid[$victim]}" 2>/dev/null || true; unset "pid[$victim]"
-others=(); for n in "${names[@]}"; do [ "$n" != "$victim" ] && others+=("$n"); done
-wait_all "SIGKILLed $victim reported dead by all others" \
-  "any(p['id']=='$victim_id' and p['state']=='dead' for p in peers)" "${others[@]}"
-latency "$victim suspected" "$kill_us" "e['event']=='peer-suspect' and e['peer']=='$victim_id'" "${others[@]}"
-latency "$victim dead" "$kill_us" "e['event']=='peer-disconnected' and e['peer']=='$victim_id'" "${others[@]}"
+sigkill_expect_dead "$victim" "$victim_id"  # sets kill_us and others
 
 start "$victim" "${side[$victim]}"
 port=${addr[$victim]##*:}

@@ -53,13 +53,7 @@ wait_all "every peer's display listed available everywhere" \
 
 victim=node-3
 victim_id=$(peers_json node-1 | python3 -c "import json,sys; print([p['id'] for p in json.load(sys.stdin)['peers'] if p['address']=='${addr[$victim]}'][0])")
-kill_us=$(now_us)
-kill -9 "${pid[$victim]}"; wait "${pid[$victim]}" 2>/dev/null || true; unset "pid[$victim]"
-others=(); for n in "${names[@]}"; do [ "$n" != "$victim" ] && others+=("$n"); done
-wait_all "SIGKILLed $victim reported dead by all others" \
-  "any(p['id']=='$victim_id' and p['state']=='dead' for p in peers)" "${others[@]}"
-latency "$victim suspected" "$kill_us" "e['event']=='peer-suspect' and e['peer']=='$victim_id'" "${others[@]}"
-latency "$victim dead" "$kill_us" "e['event']=='peer-disconnected' and e['peer']=='$victim_id'" "${others[@]}"
+sigkill_expect_dead "$victim" "$victim_id"  # sets kill_us and others
 latency "$victim display unavailable" "$kill_us" "e['event']=='display-unavailable' and e['peer']=='$victim_id'" "${others[@]}"
 wait_events "$victim's display reported unavailable by all others" "$kill_us" \
   "e['event']=='display-unavailable' and e['peer']=='$victim_id' and e['display']=='$victim-display'" "${others[@]}"

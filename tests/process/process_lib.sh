@@ -103,20 +103,37 @@ PY
   done
 }
 
+# sigkill NAME: SIGKILLs node NAME; sets kill_us (when) and others (the names left).
+sigkill() {
+  local n
+  kill_us=$(now_us)
+  kill -9 "${pid[$1]}"; wait "${pid[$1]}" 2>/dev/null || true; unset "pid[$1]"
+  others=(); for n in "${names[@]}"; do [ "$n" != "$1" ] && others+=("$n"); done
+}
+
+# sigkill_expect_dead NAME ID: SIGKILLs node NAME (id ID), waits until every other node
+# holds it dead and prints the suspicion and detection latencies from the event logs.
+sigkill_expect_dead() {
+  sigkill "$1"
+  wait_all "SIGKILLed $1 reported dead by all others" \
+    "any(p['id']=='$2' and p['state']=='dead' for p in peers)" "${others[@]}"
+  latency "$1 suspected" "$kill_us" "e['event']=='peer-suspect' and e['peer']=='$2'" "${others[@]}"
+  latency "$1 dead" "$kill_us" "e['event']=='peer-disconnected' and e['peer']=='$2'" "${others[@]}"
+}
+
 # kill_coordinator_expect_failover: SIGKILLs whichever of the nodes in `names` is the
 # coordinator (as node-1 sees it), then waits until every other node agrees on one new
 # coordinator and prints the detection and failover latencies from their event logs.
 kill_coordinator_expect_failover() {
-  local coordinator coord_name first n rest kill_us
+  local coordinator coord_name first n rest
   coordinator=$(peers_json node-1 | python3 -c "import json,sys; print(json.load(sys.stdin)['coordinator'])")
   coord_name=""
   for n in "${names[@]}"; do
     if check "$n" "r.get('self')=='$coordinator'"; then coord_name=$n; fi
   done
   [ -n "$coord_name" ] || fail "no node claims to be coordinator $coordinator"
-  kill_us=$(now_us)
-  kill -9 "${pid[$coord_name]}"; wait "${pid[$coord_name]}" 2>/dev/null || true; unset "pid[$coord_name]"
-  rest=(); for n in "${names[@]}"; do [ "$n" != "$coord_name" ] && rest+=("$n"); done
+  sigkill "$coord_name"
+  rest=("${others[@]}")
   wait_all "coordinator $coord_name killed: a new coordinator agreed by all" \
     "r.get('coordinator') not in (None, '$coordinator')" "${rest[@]}"
   latency "coordinator $coord_name dead" "$kill_us" "e['event']=='peer-disconnected' and e['peer']=='$coordinator'" "${rest[@]}"
