@@ -233,7 +233,7 @@ const ConnectionStats& Connection::stats() const {
   st.rtt_var_us = s.rtt.var_ns() / kNsPerUs;
   st.rtt_min_us = s.rtt.min_ns() / kNsPerUs;
   st.rtt_latest_us = s.rtt.latest_ns() / kNsPerUs;
-  st.rtt_sampled = s.rtt.has_sample();
+  st.rtt_samples = s.rtt.samples();
   st.cwnd_bytes = s.cc.cwnd_bytes();
   st.bytes_in_flight = s.bytes_in_flight;
   st.pacing_rate_bytes_per_sec = s.pacer.rate_bytes_per_sec();

@@ -4,8 +4,7 @@ namespace hana::protocol {
 
 void RttEstimator::on_sample(TimeNs sample_ns, TimeNs ack_delay_ns, TimeNs max_ack_delay_ns) {
   latest_ns_ = sample_ns;
-  if (!has_sample_) {
-    has_sample_ = true;
+  if (samples_++ == 0) {
     min_ns_ = sample_ns;
     smoothed_ns_ = sample_ns;
     var_ns_ = sample_ns / 2;

@@ -24,11 +24,12 @@ class RttEstimator {
     return smoothed_ns_ + std::max<TimeNs>(4 * var_ns_, granularity_ns) + max_ack_delay_ns;
   }
 
-  bool has_sample() const { return has_sample_; }
+  bool has_sample() const { return samples_ != 0; }
+  std::uint64_t samples() const { return samples_; }
   TimeNs smoothed_ns() const { return smoothed_ns_; }
   TimeNs var_ns() const { return var_ns_; }
-  TimeNs min_ns() const { return has_sample_? min_ns_ : initial_ns_; }
-  TimeNs latest_ns() const { return has_sample_ ? latest_ns_ : initial_ns_; }
+  TimeNs min_ns() const { return has_sample() ? min_ns_ : initial_ns_; }
+  TimeNs latest_ns() const { return has_sample() ? latest_ns_ : initial_ns_; }
 
  private:
   TimeNs smoothed_ns_;
@@ -36,7 +37,7 @@ class RttEstimator {
   TimeNs min_ns_ = 0;
   TimeNs latest_ns_ = 0;
   TimeNs initial_ns_;
-  bool has_sample_ = false;
+  std::uint64_t samples_ = 0;
 };
 
 }  // namespace hana::protocol

@@ -93,11 +93,14 @@ struct Peer {
   TimeNs next_dial_at = 0;       // reconnect schedule (when not connected)
   Backoff reconnect;
   // link quality bookkeeping
-  double probe_rtt_us = 0;
+  double probe_rtt_us = 0;          // smoothed over direct probe acks
+  std::uint64_t probe_samples = 0;  // direct probe acks timed
   std::uint64_t last_packets_sent = 0;
   std::uint64_t last_packets_lost = 0;
   std::uint64_t last_bytes = 0;
   TimeNs last_link_eval = 0;
+  std::uint64_t last_rtt_samples = 0;    // connection RTT samples at the last evaluation
+  std::uint64_t last_probe_samples = 0;  // probe_samples at the last evaluation
   TimeNs link_changed_at = 0;
   std::uint64_t link_version = 0;  // version of our last report about this member (0 = none yet)
   bool resend_links = false;       // a link report to it failed: send it the table again

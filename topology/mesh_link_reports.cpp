@@ -120,6 +120,7 @@ void Mesh::Impl::forget_links(std::uint32_t i) {
   p.link_version = 0;
   p.probe_rtt_us = 0;
   p.last_packets_sent = p.last_packets_lost = p.last_bytes = 0;
+  p.probe_samples = p.last_probe_samples = p.last_rtt_samples = 0;
 }
 
 void Mesh::Impl::forget_links_about(NodeId id) {

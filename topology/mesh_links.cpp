@@ -325,10 +325,19 @@ void Mesh::Impl::evaluate_links(TimeNs now) {
     LinkQuality q = m.link;
     if (p.conn) {
       const ConnectionStats& s = p.conn->stats();
-      // Before its first sample a connection's RTT is the initial_rtt_us assumption, not
-      // a measurement: use the probe RTT meanwhile.
-      q.rtt_us = s.rtt_sampled ? s.rtt_smoothed_us : static_cast<std::uint64_t>(p.probe_rtt_us);
-      q.jitter_us = s.rtt_sampled ? s.rtt_var_us : 0;
+      // The RTT comes from whichever measured since the last evaluation: the connection
+      // (busy link: probes are skipped while traffic flows) or the failure detector's
+      // direct probes (idle link: the connection's estimate is as old as its last
+      // traffic). Before its first sample a connection's RTT is the initial_rtt_us
+      // assumption, not a measurement.
+      if (s.rtt_samples != p.last_rtt_samples && s.rtt_samples != 0) {  // != : a new connection counts afresh
+        q.rtt_us = s.rtt_smoothed_us;
+        q.jitter_us = s.rtt_var_us;
+      } else if (p.probe_samples > p.last_probe_samples || s.rtt_samples == 0) {
+        q.rtt_us = static_cast<std::uint64_t>(p.probe_rtt_us);
+      }
+      p.last_rtt_samples = s.rtt_samples;
+      p.last_probe_samples = p.probe_samples;
       const std::uint64_t sent = s.packets_sent - std::min(s.packets_sent, p.last_packets_sent);
       const std::uint64_t lost = s.packets_lost - std::min(s.packets_lost, p.last_packets_lost);
       if (sent >= 20) q.loss_rate = static_cast<double>(lost) / static_cast<double>(sent);

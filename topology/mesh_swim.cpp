@@ -81,9 +81,12 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
         probe.acked = true;
         if (local_health > 0) --local_health;
         if (auto it = index.find(answered); it != index.end()) {
-          const double rtt_us = static_cast<double>(now - probe.sent) / 1000.0;
           Peer& p = peers[it->second];
-          p.probe_rtt_us = p.probe_rtt_us == 0 ? rtt_us : 0.875 * p.probe_rtt_us + 0.125 * rtt_us;
+          if (h.relay_for != self.id) {  // a relayed ack's time includes the relay's hops
+            const double rtt_us = static_cast<double>(now - probe.sent) / 1000.0;
+            p.probe_rtt_us = p.probe_rtt_us == 0 ? rtt_us : 0.875 * p.probe_rtt_us + 0.125 * rtt_us;
+            ++p.probe_samples;
+          }
           p.last_heard = now;
         }
       }
@@ -183,7 +186,7 @@ void Mesh::Impl::probe_tick(TimeNs now) {
   // A member with no RTT measured yet (neither a probe nor its connection) is probed
   // anyway, once: its link quality needs a first measurement to be reported.
   const ConnectionStats* cs = peers[i].conn ? &peers[i].conn->stats() : nullptr;
-  const bool rtt_known = peers[i].probe_rtt_us != 0 || (cs && cs->rtt_sampled);
+  const bool rtt_known = peers[i].probe_rtt_us != 0 || (cs && cs->rtt_samples != 0);
   if (peers[i].last_heard + probe_interval_ns() >= now && gossip.empty() && members[i].state == MemberState::Alive &&
       rtt_known) {
     ++counters.probes_skipped;  // traffic from it is as good as an ack

@@ -37,7 +37,7 @@ struct ConnectionStats {
   std::uint64_t rtt_min_us = 0;
   std::uint64_t rtt_var_us = 0;
   std::uint64_t rtt_latest_us = 0;
-  bool rtt_sampled = false;             // false: the rtt_* fields are still the initial_rtt_us assumption
+  std::uint64_t rtt_samples = 0;         // RTT samples taken; 0: the rtt_* fields are still the initial_rtt_us assumption
   std::uint64_t cwnd_bytes = 0;
   std::uint64_t bytes_in_flight = 0;
   std::uint64_t pacing_rate_bytes_per_sec = 0;

@@ -94,6 +94,32 @@ TEST(LinkReports, EveryNodeSeesTheWholeMeshAndFollowsADegradedLink) {
   EXPECT_NEAR(own->quality.loss_rate, remote->quality.loss_rate, 1e-6);
 }
 
+// With no application traffic the connection measures nothing new; the failure
+// detector's direct probes still time the link, and the picture follows them.
+TEST(LinkReports, AnIdleLinkIsRemeasuredByProbes) {
+  Cluster c({.nodes = 4, .seed = 37});
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
+  ASSERT_TRUE(c.run_until([&] { return full_picture(c); }, 5 * kSec)) << "no full link picture";
+  const NodeId a = Cluster::id(1), b = Cluster::id(2);
+  const auto before = entry(c.node(3), a, b);
+  ASSERT_TRUE(before);
+  EXPECT_LT(before->quality.rtt_us, 2'000u);
+  sim::LinkParams slow;
+  slow.delay_ns = 5 * kMs;  // no loss: the detector must not suspect anyone meanwhile
+  c.network().set_link_both(Cluster::address(1), Cluster::address(2), slow);
+  const auto seen_everywhere = [&] {
+    for (std::size_t v = 0; v < c.size(); ++v) {
+      const auto e = entry(c.node(v), a, b);
+      if (!e || e->quality.rtt_us < 8'000) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(c.run_until(seen_everywhere, 20 * kSec)) << "an idle link's new RTT never reached every picture";
+  for (std::size_t v = 0; v < c.size(); ++v)
+    for (const auto& m : c.node(v).members()) EXPECT_EQ(m.state, MemberState::Alive) << v;
+}
+
 TEST(LinkReports, DeadObserverIsForgottenAndARestartedOneReportsAgain) {
   Cluster c({.nodes = 5, .seed = 32});
   c.start_all();
