@@ -98,11 +98,11 @@ Row make_row(DemoNode& n, bool controller) {
   for (const auto& p : s.peers) {
     if (p.state != MemberState::Alive || !p.connected) continue;
     ++r.peers_alive;
-    // The link-quality record (probes both ways) when there is one, else the connection's RTT.
-    // (a connection that never had a sample still reports initial_rtt_us: skip it)
-    const std::uint64_t rtt = p.link.rtt_us ? p.link.rtt_us
-                              : p.connection.rtt_latest_us ? p.connection.rtt_smoothed_us
-                                                           : 0;
+    // The link-quality record (connection or probe RTT, whichever measured last) when there
+    // is one, else the connection's RTT once it has a sample (before, it is initial_rtt_us).
+    const std::uint64_t rtt = p.link.rtt_us                    ? p.link.rtt_us
+                              : p.connection.rtt_samples != 0 ? p.connection.rtt_smoothed_us
+                                                              : 0;
     if (rtt) rtt_sum += rtt, ++rtt_n;
     lost += p.connection.packets_lost;
     sent += p.connection.packets_sent;
