@@ -8,6 +8,8 @@
 // can_send_bulk() says no until it has gone out.
 #include <arpa/inet.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <unordered_map>
@@ -33,6 +35,7 @@ class HanaTransport final : public Transport {
   HanaTransport(const TransportOptions& opts, hana::IoBackend backend, bool busy_poll)
       : opts_(opts), backend_(backend), busy_poll_(busy_poll) {}
   ~HanaTransport() override {
+    if (node_ && std::getenv("HANA_BENCH_STATS") != nullptr) dump_stats();
     if (node_) node_->stop();
   }
   const char* name() const override { return name_.c_str(); }
@@ -105,6 +108,12 @@ class HanaTransport final : public Transport {
     if (busy_poll_) {
       if (auto r = cfg.set("busy_poll", "true"); !r) return std::string("busy_poll: ") + r.error().message;
     }
+    for (const auto& kv : opts_.hana_knobs) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos) return "--knob '" + kv + "': want KEY=VALUE";
+      if (auto r = cfg.set(kv.substr(0, eq), kv.substr(eq + 1)); !r)
+        return "--knob " + kv + ": " + r.error().message;
+    }
     hana::NodeOptions nopts;
     nopts.bind = bind;
     nopts.backend = backend_;
@@ -133,6 +142,27 @@ class HanaTransport final : public Transport {
     if (r.error().code == hana::Errc::QueueFull) return false;
     ++send_errors_;  // Closed / NotConnected: the message is lost, as the scenario will count
     return true;
+  }
+
+  // HANA_BENCH_STATS=1: engine counters and every peer's connection counters on stderr
+  // at exit, to tell a stuck peer from a slow one.
+  void dump_stats() const {
+    auto st = node_->stats();
+    std::fprintf(stderr, "stats %s: peers=%zu send_errors=%llu overflow=%zu", name_.c_str(), st.peers.size(),
+                 static_cast<unsigned long long>(send_errors_), overflow_.size());
+    for (const auto& [n, v] : st.engine)
+      if (v != 0) std::fprintf(stderr, " %.*s=%llu", static_cast<int>(n.size()), n.data(), static_cast<unsigned long long>(v));
+    std::fprintf(stderr, "\n");
+    for (const auto& p : st.peers) {
+      const auto& c = p.connection;
+      std::fprintf(stderr,
+                   "  peer %u conn=%d state=%d sent=%llu recv=%llu lost=%llu rtx=%llu pto=%llu inflight=%llu cwnd=%llu srtt_us=%llu\n",
+                   static_cast<unsigned>(p.address.port), p.connected ? 1 : 0, static_cast<int>(p.state),
+                   static_cast<unsigned long long>(c.packets_sent), static_cast<unsigned long long>(c.packets_received),
+                   static_cast<unsigned long long>(c.packets_lost), static_cast<unsigned long long>(c.retransmits),
+                   static_cast<unsigned long long>(c.pto_count), static_cast<unsigned long long>(c.bytes_in_flight),
+                   static_cast<unsigned long long>(c.cwnd_bytes), static_cast<unsigned long long>(c.rtt_smoothed_us));
+    }
   }
 
   int index_of(hana::NodeId id) {

@@ -78,6 +78,17 @@ class Impl:
     def server_cmd(self, bind):
         return [self.binary, "echo", "--bind", bind] + self.server_args
 
+    def star_server_cmd(self, bind):
+        """`echo` for a server that is one of many leaves of a star (fanout). A hana node
+        joins every member it learns of (full mesh), so 99 leaves would each hold 98 more
+        links and probe them all: 100 such processes saturate a 2-vCPU machine and their
+        membership flaps (measured: no round completes). The baselines' leaves only talk to
+        the client, so the hana leaves are held to that one peer (max_peers=1) too."""
+        cmd = self.server_cmd(bind)
+        if self.is_hana and self.has_option("echo", "--knob"):
+            cmd += ["--knob", "max_peers=1"]
+        return cmd
+
     def ping_cmd(self, to, count, rate, size, lane="high", samples=None, bulk_size=0, linger_ms=None):
         cmd = [self.binary, "ping", "--to", to, "--count", count, "--rate", rate, "--size", size,
                "--lane", lane, "--delivery", "reliable-ordered", "--json"] + self.args

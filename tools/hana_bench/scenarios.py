@@ -226,7 +226,7 @@ def _fanout(ctx, impl, cond, peers):
         for i in range(peers):
             addr, _, _ = ctx.endpoint(False)
             prefix = ctx.log_prefix("fanout", cond, "%s-srv%d" % (impl.name, i))
-            servers.append(runner.Server(runner.wrap(impl.server_cmd(addr), None, impl.server_cpu, impl.rt), prefix))
+            servers.append(runner.Server(runner.wrap(impl.star_server_cmd(addr), None, impl.server_cpu, impl.rt), prefix))
             addrs.append(addr)
         sample_path = os.path.join(ctx.samples_dir, "fanout-%d-%s.txt" % (peers, impl.name))
         res = runner.run_client(runner.wrap(impl.fanout_cmd(addrs, rounds, rate, FAN_BYTES, sample_path), None,
