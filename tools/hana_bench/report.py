@@ -35,7 +35,9 @@ TABLES = {
               ("CPU µs/msg", "cpu_us_per_msg", ".3f")],
              "msgs_per_s", "msgs/s", False),
     "fanout": ("1 KiB message from one node to every peer (one process per peer, loopback); time from the "
-               "first send until every peer confirmed it. `lost` = rounds not fully confirmed.",
+               "first send until every peer confirmed it. `lost` = rounds not fully confirmed. A star for "
+               "every impl: hana leaves run with `--knob max_peers=1` (without it they join a 100-node full "
+               "mesh, which 2 vCPUs cannot carry).",
                [("rounds", "n", "d"), ("lost", "lost", "d"), ("p50 µs", "p50_us", ".1f"), ("p90 µs", "p90_us", ".1f"),
                 ("p99 µs", "p99_us", ".1f"), ("max µs", "max_us", ".1f"), ("silent peers", "silent_peers", "d")],
                "p99_us", "p99", True),
