@@ -117,6 +117,7 @@ class HanaTransport final : public Transport {
     hana::NodeOptions nopts;
     nopts.bind = bind;
     nopts.backend = backend_;
+    if (opts_.hana_inline) nopts.threading = hana::Threading::Inline;
     auto node = hana::Node::create(cfg, nopts);
     if (!node) return std::string("Node::create: ") + node.error().message;
     node_ = std::move(node.value());

@@ -37,6 +37,7 @@ const std::vector<std::string> kDeliveries{"reliable-ordered", "reliable-unorder
 
 constexpr const char* kBackendHelp = "hana only: uring | epoll | auto (ignored by the baselines)";
 constexpr const char* kBusyHelp = "hana only: busy-poll event loop and application thread";
+constexpr const char* kInlineHelp = "hana only: Threading::Inline (the event loop runs inside poll, no loop thread)";
 constexpr const char* kKnobHelp = "hana only: KEY=VALUE config knob (repeatable; see docs/knobs.md)";
 
 int usage_error(const std::string& msg) {
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
   std::string bind_text, to_text, lane = "high", delivery = "reliable-ordered", backend = "auto";
   bool busy_poll = false;
   std::vector<std::string> knobs;
+  bool inline_loop = false;
   bench::EchoOptions echo;
   auto* echo_cmd = app.add_subcommand("echo", "serve: echo pings, confirm streams and fan-out");
   add_common(echo_cmd);
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
   echo_cmd->add_option("--backend", backend, kBackendHelp);
   echo_cmd->add_flag("--busy-poll", busy_poll, kBusyHelp);
   echo_cmd->add_option("--knob", knobs, kKnobHelp);
+  echo_cmd->add_flag("--inline", inline_loop, kInlineHelp);
 
   bench::PingOptions ping;
   auto* ping_cmd = app.add_subcommand("ping", "open-loop round-trip measurement");
@@ -85,6 +88,7 @@ int main(int argc, char** argv) {
   ping_cmd->add_option("--backend", backend, kBackendHelp);
   ping_cmd->add_flag("--busy-poll", busy_poll, kBusyHelp);
   ping_cmd->add_option("--knob", knobs, kKnobHelp);
+  ping_cmd->add_flag("--inline", inline_loop, kInlineHelp);
   ping_cmd->add_option("--linger-ms", ping.linger_ms, "wait for late echoes")->check(CLI::Range(0.0, 60000.0));
   ping_cmd->add_option("--samples", ping.samples_path, "write every RTT (µs) to this file");
   ping_cmd->add_option("--bulk-size", ping.bulk_size_bytes, "saturate with BULK messages of this size")
@@ -105,6 +109,7 @@ int main(int argc, char** argv) {
   stream_cmd->add_option("--backend", backend, kBackendHelp);
   stream_cmd->add_flag("--busy-poll", busy_poll, kBusyHelp);
   stream_cmd->add_option("--knob", knobs, kKnobHelp);
+  stream_cmd->add_flag("--inline", inline_loop, kInlineHelp);
 
   bench::FanoutOptions fanout;
   std::vector<std::string> fan_to;
@@ -119,6 +124,7 @@ int main(int argc, char** argv) {
   fanout_cmd->add_option("--backend", backend, kBackendHelp);
   fanout_cmd->add_flag("--busy-poll", busy_poll, kBusyHelp);
   fanout_cmd->add_option("--knob", knobs, kKnobHelp);
+  fanout_cmd->add_flag("--inline", inline_loop, kInlineHelp);
 
   try {
     app.parse(argc, argv);
@@ -130,6 +136,7 @@ int main(int argc, char** argv) {
   bench::TransportOptions topts;
   topts.mtu_bytes = mtu;
   topts.hana_knobs = knobs;
+  topts.hana_inline = inline_loop;
   std::unique_ptr<bench::Transport> t;
   if (impl == "udp-raw") t = bench::make_udp_transport(topts);
   if (impl == "tcp") t = bench::make_tcp_transport(topts);

@@ -33,6 +33,7 @@ struct TransportOptions {
   std::size_t mtu_bytes = 1472;              // udp-raw datagram size (payload + 8-byte fragment prefix)
   std::size_t bulk_queue_bytes = 256 * 1024; // queued-but-unsent bulk data before can_send_bulk() says no
   std::vector<std::string> hana_knobs;       // hana only: KEY=VALUE config knobs (hana::Config::set)
+  bool hana_inline = false;                  // hana only: Threading::Inline (loop runs in poll())
 };
 
 class Transport {
