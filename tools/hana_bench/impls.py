@@ -10,7 +10,7 @@ import os
 import re
 import subprocess
 
-ALL = ["udp-raw", "tcp", "enet", "hana-uring", "hana-epoll", "hana-busypoll"]
+ALL = ["udp-raw", "tcp", "enet", "hana-uring", "hana-epoll", "hana-inline", "hana-busypoll"]
 BASELINES = ["udp-raw", "tcp", "enet"]
 
 
@@ -167,8 +167,11 @@ def make_impls(peer_bin, hana_bin, names, rt=False, busypoll_anyway=False):
         if name in BASELINES:
             out.append(Choice(name, [Impl(name, peer_bin, ["--impl", name], ["--impl", name], pin, pin, peer_why)]))
             continue
-        backend = {"hana-uring": "uring", "hana-epoll": "epoll", "hana-busypoll": "uring"}[name]
+        backend = {"hana-uring": "uring", "hana-epoll": "epoll", "hana-inline": "uring", "hana-busypoll": "uring"}[name]
         flags = ["--backend", backend] + (["--busy-poll"] if name == "hana-busypoll" else [])
+        # hana-inline: Threading::Inline, the loop runs on the application's thread (no
+        # hand-off between a loop thread and the caller: two wake-ups fewer per round trip).
+        flags += ["--inline"] if name == "hana-inline" else []
         why = None if os.access(hana_bin, os.X_OK) else "hana-net is not built (no tools/hana-net on this checkout)"
         cli = Impl(name, hana_bin, flags, [], pin, pin, why)
         if not why:
@@ -177,6 +180,10 @@ def make_impls(peer_bin, hana_bin, names, rt=False, busypoll_anyway=False):
                 cli.server_args += ["--backend", backend]
             if name == "hana-busypoll" and cli.has_option("echo", "--busy-poll"):
                 cli.server_args.append("--busy-poll")
+            if name == "hana-inline" and cli.has_option("echo", "--inline"):
+                cli.server_args.append("--inline")
+            if name == "hana-inline" and not cli.has_option("ping", "--inline"):
+                cli.unavailable = "hana-net ping has no --inline"
         peer = Impl(name, peer_bin, ["--impl", "hana"] + flags, ["--impl", "hana"] + flags, pin, pin, peer_why)
         if not peer_why and not re.search(r"[{,]hana[,}]", peer.help_text("ping")):
             peer.unavailable = "hana-bench-peer has no --impl hana (hana::Node not on this checkout)"
