@@ -13,17 +13,9 @@ namespace {
 class NodeDisplayTest : public ::testing::TestWithParam<IoBackend> {};
 
 std::unique_ptr<Node> start_with_displays(IoBackend backend, std::vector<DisplayInfo> displays) {
-  NodeOptions o;
-  o.bind = Address::ipv4(127, 0, 0, 1, 0);
-  o.backend = backend;
-  o.log_to_stderr = false;
+  NodeOptions o = loopback_options(backend);
   o.displays = std::move(displays);
-  auto n = Node::create(Config{}, o);
-  EXPECT_TRUE(n.ok()) << (n.ok() ? "" : n.error().message);
-  if (!n.ok()) return nullptr;
-  auto r = (*n)->start();
-  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-  return r.ok() ? std::move(*n) : nullptr;
+  return start_node_with(Config{}, std::move(o));
 }
 
 struct DisplayLog {

@@ -14,13 +14,19 @@ namespace hana::test {
 
 inline constexpr TimeNs kConnectTimeoutNs = 10 * kNsPerSec;
 
-inline std::unique_ptr<Node> start_node(IoBackend backend, const Config& config = {},
-                                        Address bind = Address::ipv4(127, 0, 0, 1, 0)) {
+// Options of a quiet test node on loopback, port 0; tests add seeds, displays, ...
+inline NodeOptions loopback_options(IoBackend backend) {
   NodeOptions o;
-  o.bind = bind;
+  o.bind = Address::ipv4(127, 0, 0, 1, 0);
   o.backend = backend;
   o.log_to_stderr = false;
-  auto n = Node::create(config, o);
+  return o;
+}
+
+// Creates and starts a node; nullptr (and a test failure) when either step fails.
+inline std::unique_ptr<Node> start_node_with(const Config& config, NodeOptions options) {
+  const IoBackend backend = options.backend;
+  auto n = Node::create(config, std::move(options));
   EXPECT_TRUE(n.ok()) << (n.ok() ? "" : n.error().message);
   if (!n.ok()) return nullptr;
   auto r = (*n)->start();
@@ -30,6 +36,13 @@ inline std::unique_ptr<Node> start_node(IoBackend backend, const Config& config 
     EXPECT_EQ((*n)->backend(), backend);
   }
   return std::move(*n);
+}
+
+inline std::unique_ptr<Node> start_node(IoBackend backend, const Config& config = {},
+                                        Address bind = Address::ipv4(127, 0, 0, 1, 0)) {
+  NodeOptions o = loopback_options(backend);
+  o.bind = bind;
+  return start_node_with(config, std::move(o));
 }
 
 // Pumps events of `node` into `on_event` until `done()` or the timeout.

@@ -13,17 +13,9 @@ namespace hana::test {
 namespace {
 
 std::unique_ptr<Node> start_seeded(IoBackend backend, std::vector<Address> seeds) {
-  NodeOptions o;
-  o.bind = Address::ipv4(127, 0, 0, 1, 0);
-  o.backend = backend;
-  o.log_to_stderr = false;
+  NodeOptions o = loopback_options(backend);
   o.seeds = std::move(seeds);
-  auto n = Node::create({}, o);
-  EXPECT_TRUE(n.ok()) << (n.ok() ? "" : n.error().message);
-  if (!n.ok()) return nullptr;
-  auto r = (*n)->start();
-  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-  return r.ok() ? std::move(*n) : nullptr;
+  return start_node_with(Config{}, std::move(o));
 }
 
 bool has_link(const NodeStats& s, NodeId observer, NodeId peer) {
