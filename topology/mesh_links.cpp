@@ -319,7 +319,12 @@ void Mesh::Impl::evaluate_links(TimeNs now) {
   for (std::uint32_t i = 0; i < members.size(); ++i) {
     Peer& p = peers[i];
     Member& m = members[i];
-    if (!is_live(m.state) || now < p.last_link_eval + every) continue;
+    // Until the first measurement is reported the link is evaluated every turn: "report
+    // when first measured" must not wait for the interval (with last_link_eval = 0 and a
+    // long interval it waited until the monotonic clock passed the interval, i.e. never on
+    // a machine booted less than an interval ago).
+    const bool reported = m.link.rtt_us != 0;
+    if (!is_live(m.state) || (reported && now < p.last_link_eval + every)) continue;
     const TimeNs dt = now - p.last_link_eval;
     p.last_link_eval = now;
     LinkQuality q = m.link;
