@@ -17,17 +17,25 @@ class BoundedQueue {
   explicit BoundedQueue(std::size_t capacity)
       : capacity_(static_cast<std::int64_t>(capacity)), queue_(capacity, 0, 16) {}
 
+  // The queue keeps FIFO order per producer, and without a token a producer is a
+  // thread. A logical producer that runs on several threads in turn (the Shared loop:
+  // its turns are serialized, but any thread may run one) pushes through one Producer so
+  // its elements keep their order. Not for concurrent use.
+  class Producer {
+   public:
+    explicit Producer(BoundedQueue& q) : token_(q.queue_) {}
+
+   private:
+    friend class BoundedQueue;
+    moodycamel::ProducerToken token_;
+  };
+
   // Any thread. False when the bound is reached (the value is left untouched).
   bool try_push(T&& value) {
-    if (depth_.fetch_add(1, std::memory_order_acq_rel) >= capacity_) {
-      depth_.fetch_sub(1, std::memory_order_relaxed);
-      return false;
-    }
-    if (!queue_.enqueue(std::move(value))) {  // only on allocation failure
-      depth_.fetch_sub(1, std::memory_order_relaxed);
-      return false;
-    }
-    return true;
+    return push_bounded([&] { return queue_.enqueue(std::move(value)); });
+  }
+  bool try_push(Producer& producer, T&& value) {
+    return push_bounded([&] { return queue_.enqueue(producer.token_, std::move(value)); });
   }
 
   bool try_pop(T& out) {
@@ -43,6 +51,19 @@ class BoundedQueue {
   std::size_t capacity() const { return static_cast<std::size_t>(capacity_); }
 
  private:
+  template <class Enqueue>
+  bool push_bounded(Enqueue&& enqueue) {
+    if (depth_.fetch_add(1, std::memory_order_acq_rel) >= capacity_) {
+      depth_.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
+    if (!enqueue()) {  // only on allocation failure
+      depth_.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
+    return true;
+  }
+
   const std::int64_t capacity_;
   std::atomic<std::int64_t> depth_{0};
   moodycamel::ConcurrentQueue<T> queue_;

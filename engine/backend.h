@@ -70,6 +70,23 @@ class Backend {
   // multicast discovery socket); its datagrams reach the same sink as the main socket's.
   // Sends always use the main socket. At most one extra socket; call before wait().
   virtual Result<void> add_receive_socket(int fd) = 0;
+
+  // ---- Shared threading (node_impl.h): the loop is a role that moves between threads,
+  // so waiting is split from receiving. A thread holding the loop receives with
+  // wait(0, sink); any thread may block() without holding it. Only a backend whose I/O is
+  // plain syscalls on the socket can do this (epoll): io_uring completions run as task
+  // work of the thread that submitted them, so a ring cannot follow the role.
+  virtual bool shared_capable() const { return false; }
+  // Blocks until a datagram may be waiting, wake() (application waiters) or
+  // kick_standby() (the standby waiter), or `deadline`. A datagram wakes an application
+  // waiter when there is one, else the standby waiter (the node's own thread).
+  virtual void block(TimeNs deadline, bool standby) {
+    (void)deadline;
+    (void)standby;
+  }
+  virtual void kick_standby() {}
+  // When datagrams the backend holds back itself (fault injector delays) fall due.
+  virtual TimeNs held_until() const { return kNoDeadline; }
 };
 
 // Builds the requested backend on `socket` (which must outlive it). Auto tries io_uring

@@ -36,7 +36,10 @@ namespace hana::engine {
   X(events_dropped, "events dropped because the application event queue was full")         \
   X(send_rejected, "queued messages the mesh refused (reported as Failed)")                 \
   X(timer_late_max_ns, "latest a mesh timer (probe, suspicion, retransmit, ...) ran after its deadline") \
-  X(timers_late_1ms, "mesh timers that ran more than 1 ms after their deadline")
+  X(timers_late_1ms, "mesh timers that ran more than 1 ms after their deadline")           \
+  X(turns_application, "Shared threading: loop turns run by application threads")          \
+  X(turns_standby, "Shared threading: loop turns run by the node's own (standby) thread")  \
+  X(standby_kicks, "Shared threading: times an application turn woke a long-sleeping standby")
 
 enum class EngineCounter : std::uint8_t {
 #define HANA_X(name, doc) name,

@@ -1,10 +1,18 @@
-// epoll backend for kernels or containers without io_uring: recvmmsg/sendmmsg in batches,
-// an eventfd for wake-ups, and epoll_pwait2 for nanosecond-resolution timed waits.
+// epoll backend: recvmmsg/sendmmsg in batches, an eventfd for wake-ups, and epoll_pwait2
+// for nanosecond-resolution timed waits. Its I/O is plain syscalls on the socket, so any
+// thread may drive it: Shared threading runs on it (backend.h).
+//
+// Two epoll sets watch the same sockets, both with EPOLLEXCLUSIVE, the application
+// waiters' set registered first: the kernel offers a datagram's wake-up to the first set
+// and passes it on only when that set has no waiter. So an application thread blocked in
+// wait_event() receives its message itself, and the node's own thread (the standby set)
+// wakes for a datagram only when no application thread is waiting.
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <vector>
 
@@ -36,8 +44,8 @@ class EpollBackend final : public Backend {
   }
 
   ~EpollBackend() override {
-    if (epoll_fd_ >= 0) ::close(epoll_fd_);
-    if (event_fd_ >= 0) ::close(event_fd_);
+    for (int fd : {epoll_fd_, event_fd_, standby_epoll_fd_, standby_event_fd_})
+      if (fd >= 0) ::close(fd);
   }
 
   Result<void> init() {
@@ -47,10 +55,24 @@ class EpollBackend final : public Backend {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd_;
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd_, &ev) != 0) return Error{Errc::Unavailable, "epoll_ctl(socket) failed"};
+    ev.events = EPOLLIN;
     ev.data.fd = event_fd_;
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev) != 0)
       return Error{Errc::Unavailable, "epoll_ctl(eventfd) failed"};
+    // The standby set, registered on the sockets after the application set (order matters).
+    standby_event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    standby_epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (standby_event_fd_ < 0 || standby_epoll_fd_ < 0) return Error{Errc::Unavailable, "eventfd/epoll_create1 failed"};
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.fd = fd_;
+    if (::epoll_ctl(standby_epoll_fd_, EPOLL_CTL_ADD, fd_, &ev) != 0)
+      return Error{Errc::Unavailable, "epoll_ctl(standby socket) failed"};
+    ev.events = EPOLLIN;
+    ev.data.fd = standby_event_fd_;
+    if (::epoll_ctl(standby_epoll_fd_, EPOLL_CTL_ADD, standby_event_fd_, &ev) != 0)
+      return Error{Errc::Unavailable, "epoll_ctl(standby eventfd) failed"};
     return {};
   }
 
@@ -62,9 +84,9 @@ class EpollBackend final : public Backend {
   Result<void> add_receive_socket(int fd) override {
     if (extra_fd_ >= 0) return Error{Errc::InvalidArgument, "backend already has an extra receive socket"};
     epoll_event ev{};
-    ev.events = EPOLLIN;
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
     ev.data.fd = fd;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0)
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0 || ::epoll_ctl(standby_epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0)
       return Error{Errc::Unavailable, "epoll_ctl(extra receive socket) failed"};
     extra_fd_ = fd;
     return {};
@@ -109,6 +131,43 @@ class EpollBackend final : public Backend {
       if (extra_fd_ >= 0) drain_socket(extra_fd_, sink);
       return;
     }
+    epoll_event events[3];
+    const int n = epoll_until(epoll_fd_, deadline, events);
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.fd == event_fd_) {
+        std::uint64_t value;
+        (void)!::read(event_fd_, &value, sizeof value);
+      } else {
+        drain_socket(events[i].data.fd, sink);
+      }
+    }
+  }
+
+  void wake() override { signal(event_fd_); }
+
+  bool shared_capable() const override { return true; }
+  // Touches no member but the (atomic) pwait2 flag: any thread, without the loop.
+  void block(TimeNs deadline, bool standby) override {
+    const int own_event_fd = standby ? standby_event_fd_ : event_fd_;
+    epoll_event events[3];
+    const int n = epoll_until(standby ? standby_epoll_fd_ : epoll_fd_, deadline, events);
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.fd == own_event_fd) {
+        std::uint64_t value;
+        (void)!::read(own_event_fd, &value, sizeof value);
+      }
+    }
+  }
+  void kick_standby() override { signal(standby_event_fd_); }
+
+ private:
+  static void signal(int event_fd) {
+    const std::uint64_t one = 1;
+    (void)!::write(event_fd, &one, sizeof one);
+  }
+
+  // epoll_pwait2 (ns timeout) where the kernel has it, else epoll_wait (ms, rounded up).
+  int epoll_until(int epoll_fd, TimeNs deadline, epoll_event (&events)[3]) {
     int timeout_ms = -1;
     timespec ts{};
     const timespec* tsp = nullptr;
@@ -120,26 +179,13 @@ class EpollBackend final : public Backend {
       tsp = &ts;
       timeout_ms = static_cast<int>(std::min<TimeNs>((rel + kNsPerMs - 1) / kNsPerMs, 1'000'000));
     }
-    epoll_event events[3];
-    int n = use_pwait2_ ? ::epoll_pwait2(epoll_fd_, events, 3, tsp, nullptr) : -1;
-    if (use_pwait2_ && n < 0 && errno == ENOSYS) use_pwait2_ = false;
-    if (!use_pwait2_) n = ::epoll_wait(epoll_fd_, events, 3, timeout_ms);
-    for (int i = 0; i < n; ++i) {
-      if (events[i].data.fd == event_fd_) {
-        std::uint64_t value;
-        (void)!::read(event_fd_, &value, sizeof value);
-      } else {
-        drain_socket(events[i].data.fd, sink);
-      }
-    }
+    const bool pwait2 = use_pwait2_.load(std::memory_order_relaxed);
+    int n = pwait2 ? ::epoll_pwait2(epoll_fd, events, 3, tsp, nullptr) : -1;
+    if (pwait2 && n < 0 && errno == ENOSYS) use_pwait2_.store(false, std::memory_order_relaxed);
+    if (!pwait2 || (n < 0 && errno == ENOSYS)) n = ::epoll_wait(epoll_fd, events, 3, timeout_ms);
+    return n;
   }
 
-  void wake() override {
-    const std::uint64_t one = 1;
-    (void)!::write(event_fd_, &one, sizeof one);
-  }
-
- private:
   void drain_socket(int fd, ReceiveSink& sink) {
     for (int round = 0; round < kMaxRecvRounds; ++round) {
       for (std::uint32_t i = 0; i < recv_batch_; ++i) {
@@ -186,7 +232,9 @@ class EpollBackend final : public Backend {
   int epoll_fd_ = -1;
   int event_fd_ = -1;
   int extra_fd_ = -1;  // the discovery socket, receive only
-  bool use_pwait2_ = true;
+  int standby_epoll_fd_ = -1;
+  int standby_event_fd_ = -1;
+  std::atomic<bool> use_pwait2_{true};
 };
 
 }  // namespace

@@ -72,12 +72,9 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       return false;
     }
 
-    TimeNs deadline = kNoDeadline;
-    if (auto t = m_.mesh->next_timeout()) deadline = *t;
-    if (stopping_) deadline = std::min(deadline, std::min(stop_deadline_, now + kStopRecheckNs));
-    deadline = std::min(deadline, max_deadline);
     // Inline threading: events were just queued for the caller, who is this thread.
     const bool inline_events = m_.options.threading == Threading::Inline && pushed_;
+    TimeNs deadline = std::min(own_deadline(now), max_deadline);
     if (busy_poll_ || more_commands || more_transmits || inline_events) deadline = 0;
     const TimeNs busy_ns = engine::monotonic_now_ns() - now;
     m_.counters.max(EngineCounter::loop_cycle_max_ns, busy_ns);
@@ -93,20 +90,33 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     clock_stale_ = true;  // the wait may block: datagrams it delivers re-read the clock
     m_.backend->wait(deadline, *this);
     m_.parked.store(false, std::memory_order_relaxed);
+    bool more_after_receive = false;
     if (received_ != received_before) {
       // Hand what just arrived to the application now rather than a turn later (one
       // less wait per message on the receive path; in Inline mode the caller gets the
       // event from this very call).
       now_ = engine::monotonic_now_ns();
       drain_events();
-      (void)transmit(now_);
+      more_after_receive = transmit(now_);
+      m_.backend->flush();  // replies leave now, not at the next turn's wait
     }
+    next_deadline_ = more_commands || more_transmits || more_after_receive ? 0 : own_deadline(now_);
     // Busy-poll with nothing to do: yield, so that on a shared CPU the application
     // thread (or the peer's loop) gets to run instead of waiting for a time slice.
     if (deadline == 0 && busy_poll_ && !more_commands && !more_transmits && !pushed_ &&
         received_ == received_before)
       sched_yield();
     return true;
+  }
+
+  TimeNs next_deadline() const override { return next_deadline_; }
+
+  void submit_direct(engine::DirectSend& d) override {
+    now_ = engine::monotonic_now_ns();
+    if (take_commands(now_)) return;  // still commands queued ahead of it: d goes to the queue
+    d.submitted = true;
+    d.result = submit(d.kind, d.peer, d.id, Bytes{d.bytes.data(), d.bytes.size()}, d.options, now_);
+    if (!d.result && d.result.error().code == Errc::QueueFull) m_.counters.add(EngineCounter::queue_full);
   }
 
   void on_datagram(const Address& from, Bytes bytes) override {
@@ -127,6 +137,14 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
   }
 
  private:
+  // When this loop must run again: the mesh's next timer, datagrams the backend holds
+  // back (fault injector), and while stopping a periodic re-check.
+  TimeNs own_deadline(TimeNs now) const {
+    TimeNs deadline = std::min(m_.mesh->next_timeout().value_or(kNoDeadline), m_.backend->held_until());
+    if (stopping_) deadline = std::min(deadline, std::min(stop_deadline_, now + kStopRecheckNs));
+    return deadline;
+  }
+
   void apply_config() {
     {
       std::lock_guard lock(m_.config_mutex);
@@ -173,25 +191,32 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     o.key = cmd.key;
     o.version = cmd.version;
     const Bytes bytes{m_.pool.data(cmd.message), cmd.message.size};
-    if (cmd.kind == Command::Kind::Send) {
-      auto r = m_.mesh->send(cmd.peer, bytes, o, now, cmd.id);
-      if (!r) reject(cmd.peer, cmd, r.error().code);
-      return;
+    if (auto r = submit(cmd.kind, cmd.peer, cmd.id, bytes, o, now); !r) reject(cmd.peer, cmd.id, cmd.lane, r.error().code);
+  }
+
+  // A send's refusal is returned (the caller reports it); a broadcast's refusals by
+  // single peers are reported as Failed events, one per peer.
+  Result<void> submit(Command::Kind kind, NodeId peer, MessageId id, Bytes bytes, const SendOptions& o, TimeNs now) {
+    if (kind == Command::Kind::Send) {
+      auto r = m_.mesh->send(peer, bytes, o, now, id);
+      if (!r) return r.error();
+      return {};
     }
     for (const auto& member : m_.mesh->members()) {
       if (!member.connected) continue;
-      auto r = m_.mesh->send(member.id, bytes, o, now, cmd.id);
-      if (!r) reject(member.id, cmd, r.error().code);
+      auto r = m_.mesh->send(member.id, bytes, o, now, id);
+      if (!r) reject(member.id, id, o.lane, r.error().code);
     }
+    return {};
   }
 
-  void reject(NodeId peer, const Command& cmd, Errc code) {
+  void reject(NodeId peer, MessageId id, Lane lane, Errc code) {
     m_.counters.add(EngineCounter::send_rejected);
     Event ev;
     ev.kind = EventKind::Failed;
     ev.peer = peer;
-    ev.id = cmd.id;
-    ev.lane = cmd.lane;
+    ev.id = id;
+    ev.lane = lane;
     ev.reason = fail_reason_of(code);
     push(std::move(ev));
   }
@@ -217,7 +242,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
   }
 
   void push(Event&& ev) {
-    if (!m_.events.try_push(std::move(ev))) {
+    if (!m_.events.try_push(events_producer_, std::move(ev))) {
       m_.counters.add(EngineCounter::events_dropped);
       return;
     }
@@ -233,8 +258,12 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     // waiter increments it with a locked RMW and then re-checks the queue.
     if (pushed_) std::atomic_thread_fence(std::memory_order_seq_cst);
     if (pushed_ && m_.event_waiters.load() > 0) {
-      const std::uint64_t one = 1;
-      (void)!::write(m_.event_fd, &one, sizeof one);
+      if (m_.shared) {
+        m_.backend->wake();  // Shared: waiters block in the backend's application set
+      } else {
+        const std::uint64_t one = 1;
+        (void)!::write(m_.event_fd, &one, sizeof one);
+      }
     }
   }
 
@@ -411,6 +440,9 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
   bool pushed_ = false;
   std::uint64_t received_ = 0;
   bool busy_poll_ = m_.loop_config.busy_poll;
+  TimeNs next_deadline_ = 0;
+  // Events keep the loop's order whichever thread runs the turn (Shared threading).
+  engine::BoundedQueue<Event>::Producer events_producer_{m_.events};
 };
 
 }  // namespace

@@ -44,6 +44,10 @@ class FaultInjector final : public Backend {
   void wake() override { inner_->wake(); }
   void set_gso(bool on) override { inner_->set_gso(on); }
   Result<void> add_receive_socket(int fd) override { return inner_->add_receive_socket(fd); }
+  bool shared_capable() const override { return inner_->shared_capable(); }
+  void block(TimeNs deadline, bool standby) override { inner_->block(deadline, standby); }
+  void kick_standby() override { inner_->kick_standby(); }
+  TimeNs held_until() const override { return active_.empty() ? kNoDeadline : next_release(); }
 
  private:
   enum class Verdict : std::uint8_t { Pass, Drop, Duplicate, Delay };

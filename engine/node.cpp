@@ -88,14 +88,19 @@ Node::Impl::~Impl() {
   if (event_fd >= 0) ::close(event_fd);
 }
 
-Result<MessageId> Node::Impl::enqueue(Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
-                                      const SendOptions& opts) {
+Result<void> Node::Impl::check_send(std::span<const std::uint8_t> bytes, const SendOptions& opts) const {
   if (static_cast<std::size_t>(opts.lane) >= kLaneCount) return Error{Errc::InvalidArgument, "lane out of range"};
   if (static_cast<std::size_t>(opts.delivery) >= kDeliveryCount)
     return Error{Errc::InvalidArgument, "delivery mode out of range"};
   if (!accepting.load(std::memory_order_acquire)) return Error{Errc::Closed, "node is not running"};
   if (bytes.size() > max_message_bytes.load(std::memory_order_relaxed))
     return Error{Errc::MessageTooLarge, "message larger than the max_message_bytes knob"};
+  return {};
+}
+
+Result<MessageId> Node::Impl::enqueue(Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
+                                      const SendOptions& opts) {
+  if (auto r = check_send(bytes, opts); !r) return r.error();
   Command cmd;
   cmd.kind = kind;
   cmd.lane = opts.lane;
@@ -118,7 +123,11 @@ Result<MessageId> Node::Impl::enqueue(Command::Kind kind, NodeId peer, std::span
     counters.add(EngineCounter::queue_full);
     return Error{Errc::QueueFull, "lane queue full (app_queue_messages knob)"};
   }
-  notify();
+  if (shared) {
+    turn_shared(false, true);  // transmits on this thread unless another thread runs the loop
+  } else {
+    notify();
+  }
   return id;
 }
 
@@ -199,7 +208,9 @@ Result<void> Node::Impl::init_on_this_thread() {
   bo.uring_entries = loop_config.uring_entries;
   bo.gso = loop_config.gso;
   Result<std::unique_ptr<engine::Backend>> b = Error{Errc::Internal, ""};
-  if (options.backend == IoBackend::Epoll) {
+  // Shared threading needs a backend any thread can drive: Auto means epoll there.
+  const bool want_shared = options.threading == Threading::Shared;
+  if (options.backend == IoBackend::Epoll || (want_shared && options.backend == IoBackend::Auto)) {
     b = engine::make_epoll_backend(socket, bo, counters);
   } else {
     b = engine::make_uring_backend(socket, bo, counters);
@@ -217,6 +228,8 @@ Result<void> Node::Impl::init_on_this_thread() {
   fault = injector.get();
   backend = std::move(injector);
   backend_for_wake = backend.get();
+  shared = want_shared && backend->shared_capable();
+  standby_ns.store(loop_config.loop_standby_us * kNsPerUs);
   open_discovery();
   topology::Identity self;
   self.id = self_id;
@@ -233,7 +246,7 @@ Result<void> Node::Impl::init_on_this_thread() {
   if (options.log_to_stderr)
     std::fprintf(stderr, "hana-net: node %016llx on %s (%s threading), udp %s\n",
                  static_cast<unsigned long long>(self_id), actual_backend == IoBackend::Uring ? "io_uring" : "epoll",
-                 inline_mode() ? "inline" : "dedicated", socket.local_address().to_string().c_str());
+                 shared ? "shared" : inline_mode() ? "inline" : "dedicated", socket.local_address().to_string().c_str());
   running.store(true);
   accepting.store(true, std::memory_order_release);
   return {};
@@ -262,6 +275,10 @@ Result<void> Node::start() {
     const bool ok = r.ok();
     ready.set_value(r);
     if (!ok) return;
+    if (m.shared) {
+      m.run_standby();
+      return;
+    }
     while (m.drive(engine::kNoDeadline)) {
     }
   });
@@ -282,6 +299,9 @@ void Node::stop() {
     // Bounded by stop_flush_ms: the loop finishes by then at the latest.
     while (m.drive(engine::kNoDeadline)) {
     }
+  } else if (m.shared) {
+    m.backend_for_wake->kick_standby();  // the standby finishes the loop (bounded by stop_flush_ms)
+    m.thread.join();
   } else {
     m.wake_always();
     m.thread.join();
@@ -302,7 +322,7 @@ Result<void> Node::connect(const Address& peer) {
   engine::Control c;
   c.address = peer;
   if (!impl_->control.try_push(std::move(c))) return Error{Errc::QueueFull, "control queue full"};
-  impl_->wake_always();
+  impl_->kick();
   return {};
 }
 
@@ -313,7 +333,7 @@ Result<void> Node::set_displays(std::vector<DisplayInfo> displays) {
   c.kind = engine::Control::Kind::SetDisplays;
   c.displays = std::move(displays);
   if (!impl_->control.try_push(std::move(c))) return Error{Errc::QueueFull, "control queue full"};
-  impl_->wake_always();
+  impl_->kick();
   return {};
 }
 
@@ -321,28 +341,33 @@ Result<MessageId> Node::send(NodeId peer, Lane lane, std::span<const std::uint8_
   SendOptions o;
   o.lane = lane;
   o.delivery = delivery;
-  return impl_->enqueue(Command::Kind::Send, peer, bytes, o);
+  return impl_->send_any(Command::Kind::Send, peer, bytes, o);
 }
 
 Result<MessageId> Node::send(NodeId peer, std::span<const std::uint8_t> bytes, const SendOptions& options) {
-  return impl_->enqueue(Command::Kind::Send, peer, bytes, options);
+  return impl_->send_any(Command::Kind::Send, peer, bytes, options);
 }
 
 Result<MessageId> Node::broadcast(Lane lane, std::span<const std::uint8_t> bytes, Delivery delivery) {
   SendOptions o;
   o.lane = lane;
   o.delivery = delivery;
-  return impl_->enqueue(Command::Kind::Broadcast, 0, bytes, o);
+  return impl_->send_any(Command::Kind::Broadcast, 0, bytes, o);
 }
 
 Result<MessageId> Node::broadcast(std::span<const std::uint8_t> bytes, const SendOptions& options) {
-  return impl_->enqueue(Command::Kind::Broadcast, 0, bytes, options);
+  return impl_->send_any(Command::Kind::Broadcast, 0, bytes, options);
 }
 
 bool Node::poll_event(Event& out) {
   Impl& m = *impl_;
   if (m.events.try_pop(out)) return true;
-  if (m.inline_mode() && m.running.load()) {
+  if (!m.running.load()) return false;
+  if (m.shared) {
+    m.turn_shared(false, true);
+    return m.events.try_pop(out);
+  }
+  if (m.inline_mode()) {
     (void)m.drive(0);
     return m.events.try_pop(out);
   }
@@ -353,6 +378,7 @@ bool Node::wait_event(Event& out, TimeNs timeout_ns) {
   Impl& m = *impl_;
   if (m.events.try_pop(out)) return true;
   const TimeNs deadline = engine::monotonic_now_ns() + timeout_ns;
+  if (m.shared && m.running.load()) return m.wait_event_shared(out, deadline);
   if (m.inline_mode()) {
     // This thread is the loop: turn it until an event is queued or the deadline passes.
     for (long turns = 0; turns < (1L << 40); ++turns) {
@@ -391,6 +417,14 @@ NodeStats Node::stats() const {
     std::lock_guard lock(m.stats_mutex);
     return m.stats_snapshot;
   }
+  if (m.shared && m.running.load()) {
+    {
+      std::lock_guard loop_lock(m.loop_mutex);  // take the loop for the snapshot
+      if (!m.loop_finished) m.loop->publish_stats();
+    }
+    std::lock_guard lock(m.stats_mutex);
+    return m.stats_snapshot;
+  }
   std::unique_lock lock(m.stats_mutex);
   if (m.running.load() && m.backend_for_wake) {
     const std::uint64_t gen = m.stats_generation;
@@ -413,8 +447,16 @@ Result<void> Node::set(std::string_view knob, std::string_view value) {
   if (auto r = copy.set(knob, value); !r) return r;
   m.config = copy;
   m.max_message_bytes.store(copy.max_message_bytes);
+  m.standby_ns.store(copy.loop_standby_us * kNsPerUs);
   m.config_dirty.store(true);
-  m.wake_always();
+  if (m.shared) {
+    // Not kick(): that would take the loop while this thread holds config_mutex, and
+    // the loop's apply_config takes config_mutex (lock order: loop, then config).
+    m.work_pending.store(true);
+    m.backend_for_wake->kick_standby();
+  } else {
+    m.wake_always();
+  }
   return {};
 }
 

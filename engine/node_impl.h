@@ -48,13 +48,31 @@ struct Command {
   MessageRef message;
 };
 
-// The event loop, driven by its own thread (Threading::Dedicated) or by the
-// application thread inside poll_event/wait_event (Threading::Inline).
+// A send() that reaches the loop directly (Shared threading, the loop was free): no
+// copy into the message pool, and the mesh's refusal comes back to the caller.
+struct DirectSend {
+  Command::Kind kind = Command::Kind::Send;
+  NodeId peer = 0;
+  std::span<const std::uint8_t> bytes;
+  SendOptions options;
+  MessageId id = 0;
+  bool submitted = false;  // false: commands were still queued ahead of it (use the queue)
+  Result<void> result;
+};
+
+// The event loop, driven by its own thread (Threading::Dedicated), by the application
+// thread inside poll_event/wait_event (Threading::Inline), or by whichever thread holds
+// the loop (Threading::Shared).
 class LoopDriver {
  public:
   virtual ~LoopDriver() = default;
+  // Shared threading, loop held: takes every queued command first, so that nothing this
+  // thread queued earlier is overtaken, then submits `send` to the mesh.
+  virtual void submit_direct(DirectSend& send) = 0;
   // One turn, waiting at most until `max_deadline` (0 = do not block). False once stopped.
   virtual bool turn(TimeNs max_deadline) = 0;
+  // When the loop must turn again (0 = at once), as of the end of the last turn.
+  virtual TimeNs next_deadline() const = 0;
   virtual void publish_stats() = 0;
 };
 
@@ -122,18 +140,53 @@ struct Node::Impl {
   void wake_always() {
     if (backend_for_wake) backend_for_wake->wake();
   }
+  Result<void> check_send(std::span<const std::uint8_t> bytes, const SendOptions& options) const;
   Result<MessageId> enqueue(engine::Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
                             const SendOptions& options);
+  Result<MessageId> send_any(engine::Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
+                             const SendOptions& options) {
+    return shared ? send_shared(kind, peer, bytes, options) : enqueue(kind, peer, bytes, options);
+  }
   Result<void> init_on_this_thread();
   void open_discovery();               // after the backend exists; logs and goes on when it fails  // backend + mesh; on the thread that will drive the loop
   std::unique_ptr<engine::LoopDriver> loop;
-  bool loop_finished = false;  // the loop's thread only
+  std::atomic<bool> loop_finished{false};  // written by whoever runs the loop
   bool drive(TimeNs max_deadline) {
-    if (loop_finished) return false;
-    if (!loop->turn(max_deadline)) loop_finished = true;
-    return !loop_finished;
+    if (loop_finished.load(std::memory_order_relaxed)) return false;
+    if (!loop->turn(max_deadline)) loop_finished.store(true);
+    return !loop_finished.load(std::memory_order_relaxed);
   }
   bool inline_mode() const { return options.threading == Threading::Inline; }
+
+  // ---- Shared threading (loop_role.cpp): the loop is a role, not a thread ----
+  // Whoever holds loop_mutex runs the loop, one non-blocking turn at a time; nobody holds
+  // it while blocked. send() runs the turn itself when the loop is free (try_lock: never
+  // waits), wait_event() runs turns and blocks in the backend between them, and the
+  // node's own thread does the same as the standby, so timers and failure detection go
+  // on when the application does not call in.
+  bool shared = false;                          // set before start() returns
+  std::mutex loop_mutex;
+  std::atomic<bool> work_pending{false};        // set before try_lock; the holder re-checks it
+  std::atomic<TimeNs> loop_deadline{0};         // when the loop must turn again (published by each turn)
+  std::atomic<TimeNs> last_application_turn{0};
+  std::atomic<bool> standby_long{false};        // the standby sleeps past loop_standby_us ...
+  std::atomic<TimeNs> standby_until{0};         // ... until then; an earlier deadline kicks it
+  std::atomic<TimeNs> standby_ns{kNsPerMs};     // loop_standby_us
+  // Runs turns while the loop is free and work is pending; waits for the loop only if
+  // `wait_for_loop`. Application threads pass `application` (the standby watches them).
+  void turn_shared(bool wait_for_loop, bool application, engine::DirectSend* direct = nullptr);
+  Result<MessageId> send_shared(engine::Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
+                                const SendOptions& options);
+  void run_standby();                           // the node's own thread
+  bool wait_event_shared(Event& out, TimeNs deadline);
+  // Wakes whoever must act on new work: runs it here (Shared), or wakes the loop thread.
+  void kick() {
+    if (shared) {
+      turn_shared(false, true);
+    } else {
+      wake_always();
+    }
+  }
 };
 
 namespace engine {

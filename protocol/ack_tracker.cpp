@@ -61,14 +61,17 @@ AckTracker::Arrival AckTracker::on_packet(std::uint64_t pn, TimeNs now) {
 }
 
 void AckTracker::on_packet_processed(bool ack_eliciting, bool urgent, bool reordered, TimeNs now,
-                                     TimeNs max_ack_delay_ns) {
+                                     TimeNs max_ack_delay_ns, TimeNs urgent_ack_delay_ns) {
   if (!ack_eliciting) return;  // ACK-only packets are never acked
   if (!ack_pending_) {
     ack_pending_ = true;
     ack_deadline_ = now + max_ack_delay_ns;
   }
   ++eliciting_since_ack_;
-  if (urgent || reordered || eliciting_since_ack_ >= 2 || max_ack_delay_ns == 0) ack_immediate_ = true;
+  const TimeNs urgent_delay = std::min(urgent_ack_delay_ns, max_ack_delay_ns);
+  if (urgent) ack_deadline_ = std::min(ack_deadline_, now + urgent_delay);
+  if ((urgent && urgent_delay == 0) || reordered || eliciting_since_ack_ >= 2 || max_ack_delay_ns == 0)
+    ack_immediate_ = true;
 }
 
 void AckTracker::on_duplicate(TimeNs now, TimeNs max_ack_delay_ns) {

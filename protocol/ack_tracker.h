@@ -1,7 +1,7 @@
 // Receive-side packet bookkeeping: which packet numbers arrived (as descending
 // ranges, the shape of an ACK frame), duplicate packet suppression, and when an
-// ACK is owed (immediately on reordering or urgent data, else after max_ack_delay
-// or every second ack-eliciting packet).
+// ACK is owed (immediately on reordering, within urgent_ack_delay for urgent data, else
+// after max_ack_delay or every second ack-eliciting packet).
 #pragma once
 
 #include <array>
@@ -26,9 +26,10 @@ class AckTracker {
 
   // Called once the whole datagram was processed.
   //   ack_eliciting: it carried a frame that needs an ack
-  //   urgent:        it carried Control/High data (ack without delay)
+  //   urgent:        it carried Control/High data: acked within urgent_ack_delay_ns (a
+  //                  LAN-sized wait for the reply that usually follows and carries it)
   void on_packet_processed(bool ack_eliciting, bool urgent, bool reordered, TimeNs now,
-                           TimeNs max_ack_delay_ns);
+                           TimeNs max_ack_delay_ns, TimeNs urgent_ack_delay_ns = 0);
   // A duplicate ack-eliciting packet: the peer may have missed our ack; ack it soon.
   void on_duplicate(TimeNs now, TimeNs max_ack_delay_ns);
 

@@ -26,6 +26,7 @@ void Connection::Impl::apply_config(TimeNs now) {
   loss_cfg.packet_threshold = cfg.packet_threshold;
   loss_cfg.time_threshold = cfg.time_threshold;
   loss_cfg.max_ack_delay_ns = cfg.max_ack_delay_us * kNsPerUs;
+  urgent_ack_delay_ns = cfg.urgent_ack_delay_us * kNsPerUs;
   loss_cfg.pto_floor_ns = cfg.pto_floor_us * kNsPerUs;
   loss_cfg.pto_cap_ns = cfg.pto_cap_us * kNsPerUs;
   scheduler.set_share(cfg.starvation_share_pct);

@@ -36,6 +36,7 @@ struct Connection::Impl {
   Config cfg;
   ConnectionIds ids;
   LossConfig loss_cfg;
+  TimeNs urgent_ack_delay_ns = 0;  // urgent_ack_delay_us knob
   std::size_t max_datagram = kDefaultDatagramBytes;
   void apply_config(TimeNs now);
 

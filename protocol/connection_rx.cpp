@@ -63,7 +63,8 @@ void Connection::Impl::on_datagram(const DatagramView& dv, TimeNs now) {
         break;
     }
   }
-  if (state == State::Open) acks.on_packet_processed(eliciting, urgent, reordered, now, loss_cfg.max_ack_delay_ns);
+  if (state == State::Open) acks.on_packet_processed(eliciting, urgent, reordered, now, loss_cfg.max_ack_delay_ns,
+                                                         urgent_ack_delay_ns);
 }
 
 void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {

@@ -47,13 +47,23 @@ struct DisplayInfo {
 };
 
 // Who runs the event loop.
-//  - Dedicated: a thread of the node's own (any application thread may call everything).
+//  - Shared (default): the loop is a role, not a thread. Whichever thread is awake runs
+//    it: send() transmits on the caller's thread when the loop is free, a thread blocked
+//    in wait_event() receives its own messages, and the node's own thread turns the loop
+//    whenever no application thread does (timers and failure detection never depend on
+//    the application calling in). No thread hand-off on a round trip. Any thread may call
+//    everything. Needs the epoll backend (io_uring completions belong to the thread that
+//    submitted them, so a ring cannot follow the role): backend Auto picks epoll; an
+//    explicit Uring runs as Dedicated.
+//  - Dedicated: a thread of the node's own runs the loop, application threads hand it
+//    their messages through the queues (four thread wake-ups per round trip).
 //  - Inline (Aeron's "invoker" mode): no extra thread; the thread that called start()
 //    runs the loop inside poll_event()/wait_event()/stats()/stop(), and must be the only
 //    one calling them. send()/broadcast()/connect()/set() still work from any thread.
-//    Saves two thread wake-ups per round trip: the lowest latency when the application
-//    polls anyway.
-enum class Threading : std::uint8_t { Dedicated, Inline };
+enum class Threading : std::uint8_t { Shared, Dedicated, Inline };
+constexpr std::string_view to_string(Threading t) {
+  return t == Threading::Shared ? "shared" : t == Threading::Dedicated ? "dedicated" : "inline";
+}
 
 // Node settings that are not numeric knobs (those live in hana::Config).
 struct NodeOptions {
@@ -71,7 +81,7 @@ struct NodeOptions {
   std::vector<DisplayInfo> displays;
   bool coordinator_eligible = true;
   IoBackend backend = IoBackend::Auto;          // Auto: io_uring, epoll when io_uring is unavailable
-  Threading threading = Threading::Dedicated;
+  Threading threading = Threading::Shared;
   std::uint64_t seed = 0;                       // mesh PRNG seed; 0 = from the clock
   bool log_to_stderr = true;                    // one line at start saying which backend runs
 };

@@ -36,6 +36,11 @@ struct Outcomes {
 TEST_P(NodeFailureTest, FullQueueAnswersQueueFullAndEveryAcceptedMessageSettles) {
   Config c;
   c.app_queue_messages = 1;  // one message per lane between the app and the loop
+  // Shared threading (epoll) submits on the sender's thread: its back-pressure is the
+  // connection's lane queue, which fills when the network is slower than the sender.
+  c.lane_queue_messages = 256;
+  c.token_rate_bytes_per_sec = 100'000;
+  c.token_burst_bytes = 4096;
   auto a = start_node(GetParam(), c);
   auto b = start_node(GetParam());
   ASSERT_TRUE(a && b);
@@ -45,7 +50,7 @@ TEST_P(NodeFailureTest, FullQueueAnswersQueueFullAndEveryAcceptedMessageSettles)
   const std::uint8_t payload[32] = {1};
   std::set<MessageId> accepted;
   int queue_full = 0;
-  // The app thread pushes far faster than the loop can take one message at a time.
+  // The app thread pushes far faster than the loop (Dedicated) or the network (Shared) takes them.
   for (int i = 0; i < 20000 && (queue_full == 0 || accepted.size() < 200); ++i) {
     auto r = a->send(b_id, Lane::Normal, payload);
     if (r.ok()) {

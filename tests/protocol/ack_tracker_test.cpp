@@ -77,7 +77,16 @@ TEST(AckTracker, AckTiming) {
   EXPECT_FALSE(t.ack_pending());
   t.on_packet(3, 20);
   t.on_packet_processed(true, true, false, 20, delay);
-  EXPECT_TRUE(t.ack_due(20)) << "urgent lanes are acked at once";
+  EXPECT_TRUE(t.ack_due(20)) << "urgent lanes are acked at once when urgent_ack_delay is 0";
+  t.on_ack_sent();
+  t.on_packet(4, 20);
+  t.on_packet_processed(true, true, false, 20, delay, 30);
+  EXPECT_FALSE(t.ack_due(49)) << "urgent lanes wait urgent_ack_delay for a reply to carry the ack";
+  EXPECT_TRUE(t.ack_due(50));
+  t.on_ack_sent();
+  t.on_packet(5, 20);
+  t.on_packet_processed(true, true, false, 20, 10, 30);
+  EXPECT_TRUE(t.ack_due(30)) << "never longer than max_ack_delay";
   t.on_ack_sent();
   t.on_packet(9, 30);
   t.on_packet_processed(true, false, true, 30, delay);

@@ -23,6 +23,26 @@ TEST(ConnectionExchange, SingleReliableMessageIsDeliveredAndConfirmed) {
   EXPECT_GT(p.a.stats().rtt_smoothed_us, 0u);
 }
 
+// A HIGH request answered at once costs two datagrams, like raw UDP: the receiver holds
+// the ack for urgent_ack_delay_us and the reply carries it. Without a reply the ack still
+// goes out within that delay, so the sender's confirmation is not held up.
+TEST(ConnectionExchange, HighPingPongCarriesTheAckOnTheReply) {
+  Pair p;
+  ASSERT_TRUE(p.a.send(bytes_of(1, 64), opts(Lane::High), p.now).ok());
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_b, Ev::Kind::Received) == 1; }));
+  EXPECT_EQ(p.produced_ba, 0u) << "no separate ack before the application could reply";
+  ASSERT_TRUE(p.b.send(bytes_of(2, 64), opts(Lane::High), p.now).ok());
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Received) == 1; }));
+  EXPECT_EQ(p.produced_ba, 1u) << "the reply carries the ack";
+  EXPECT_EQ(p.count(p.ev_a, Ev::Kind::Delivered), 1u) << "the ack rode on the reply";
+  EXPECT_EQ(p.produced_ab, 1u);
+  // No reply to the pong: a acks it on its own within the urgent delay.
+  const TimeNs pong_at = p.now;
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_b, Ev::Kind::Delivered) == 1; }));
+  EXPECT_LE(p.now - pong_at, Config{}.urgent_ack_delay_us * kNsPerUs + 2 * p.delay_ns);
+  EXPECT_EQ(p.produced_ab, 2u);
+}
+
 TEST(ConnectionExchange, LoneLostMessageIsRepairedByProbeWithinAFewMilliseconds) {
   Pair p;
   p.drop = [](bool a_to_b, std::uint64_t i) { return a_to_b && i == 0; };

@@ -39,6 +39,8 @@ Address parse_address_or_throw(const std::string& text, const char* what);
 Lane parse_lane_or_throw(const std::string& text);
 Delivery parse_delivery_or_throw(const std::string& text);
 IoBackend parse_backend_or_throw(const std::string& text);
+// --threading shared|dedicated|inline; `inline_flag` (--inline) wins when set.
+Threading parse_threading_or_throw(const std::string& text, bool inline_flag);
 // Creates and starts a node; prints the error and returns nullptr on failure. Options
 // Node::create refuses (InvalidArgument) throw UsageError instead.
 std::unique_ptr<Node> start_node(const Config& config, NodeOptions options);

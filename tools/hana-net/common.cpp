@@ -48,6 +48,13 @@ IoBackend parse_backend_or_throw(const std::string& text) {
   throw UsageError{"--backend: '" + text + "' is not one of uring, epoll, auto"};
 }
 
+Threading parse_threading_or_throw(const std::string& text, bool inline_flag) {
+  if (inline_flag || text == "inline") return Threading::Inline;
+  if (text == "shared") return Threading::Shared;
+  if (text == "dedicated") return Threading::Dedicated;
+  throw UsageError{"--threading: '" + text + "' is not one of shared, dedicated, inline"};
+}
+
 std::unique_ptr<Node> start_node(const Config& config, NodeOptions options) {
   auto node = Node::create(config, std::move(options));
   if (!node) {

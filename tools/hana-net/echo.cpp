@@ -13,15 +13,17 @@ void add_echo_command(CLI::App& app, Outcome& outcome) {
   auto backend = std::make_shared<std::string>("auto");
   auto busy = std::make_shared<bool>(false);
   auto inline_loop = std::make_shared<bool>(false);
+  auto threading = std::make_shared<std::string>("shared");
   cmd->add_option("--bind", *bind, "Address to listen on, ADDR:PORT")->required();
   cmd->add_option("--backend", *backend, "I/O backend: uring, epoll or auto");
   cmd->add_flag("--busy-poll", *busy, "Event loop and echo thread never sleep");
   cmd->add_flag("--inline", *inline_loop, "Run the event loop on the echo thread (no loop thread)");
-  cmd->callback([&outcome, bind, backend, busy, inline_loop] {
+  cmd->add_option("--threading", *threading, "Who runs the event loop: shared (default), dedicated or inline");
+  cmd->callback([&outcome, bind, backend, busy, inline_loop, threading] {
     NodeOptions options;
     options.bind = parse_address_or_throw(*bind, "--bind");
     options.backend = parse_backend_or_throw(*backend);
-    options.threading = *inline_loop ? Threading::Inline : Threading::Dedicated;
+    options.threading = parse_threading_or_throw(*threading, *inline_loop);
     Config config;
     config.busy_poll = *busy;
     install_signal_handlers();

@@ -19,6 +19,7 @@ namespace {
 
 struct PingArgs {
   std::string to, bind = "0.0.0.0:0", backend = "auto", lane = "high", delivery = "reliable-ordered";
+  std::string threading = "shared";
   std::uint64_t count = 1000;
   double rate = 1000;
   std::uint64_t size = 64;
@@ -43,7 +44,7 @@ int run_ping(const PingArgs& a) {
   const Address to = parse_address_or_throw(a.to, "--to");
   options.backend = parse_backend_or_throw(a.backend);
   options.log_to_stderr = !a.json;
-  options.threading = a.inline_loop ? Threading::Inline : Threading::Dedicated;
+  options.threading = parse_threading_or_throw(a.threading, a.inline_loop);
   const Lane lane = parse_lane_or_throw(a.lane);
   const Delivery delivery = parse_delivery_or_throw(a.delivery);
   if (a.count == 0 || a.count > 100'000'000) throw UsageError{"--count must be in [1, 100000000]"};
@@ -156,6 +157,7 @@ void add_ping_command(CLI::App& app, Outcome& outcome) {
   cmd->add_option("--backend", a->backend, "I/O backend: uring, epoll or auto (default auto)");
   cmd->add_flag("--busy-poll", a->busy_poll, "Event loop and ping thread never sleep");
   cmd->add_flag("--inline", a->inline_loop, "Run the event loop on the ping thread (no loop thread)");
+  cmd->add_option("--threading", a->threading, "Who runs the event loop: shared (default), dedicated or inline");
   cmd->add_flag("--json", a->json, "Print one JSON line");
   cmd->add_option("--connect-timeout", a->connect_timeout_s, "Seconds to wait for the connection (default 5)");
   cmd->add_option("--drain-timeout", a->drain_timeout_s, "Seconds to wait for the last echoes (default 2)");

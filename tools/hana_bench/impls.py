@@ -10,7 +10,9 @@ import os
 import re
 import subprocess
 
-ALL = ["udp-raw", "tcp", "enet", "hana-uring", "hana-epoll", "hana-inline", "hana-busypoll"]
+# `hana` is the default configuration (no flag at all: Shared threading, which picks the
+# epoll backend); the other hana rows are opt-in modes measured next to it.
+ALL = ["udp-raw", "tcp", "enet", "hana", "hana-uring", "hana-epoll", "hana-inline", "hana-busypoll"]
 BASELINES = ["udp-raw", "tcp", "enet"]
 
 
@@ -35,7 +37,7 @@ class Impl:
 
     @property
     def is_hana(self):
-        return self.name.startswith("hana-")
+        return self.name == "hana" or self.name.startswith("hana-")
 
     # ---- what it can do ---------------------------------------------------
     def help_text(self, sub):
@@ -167,8 +169,9 @@ def make_impls(peer_bin, hana_bin, names, rt=False, busypoll_anyway=False):
         if name in BASELINES:
             out.append(Choice(name, [Impl(name, peer_bin, ["--impl", name], ["--impl", name], pin, pin, peer_why)]))
             continue
-        backend = {"hana-uring": "uring", "hana-epoll": "epoll", "hana-inline": "uring", "hana-busypoll": "uring"}[name]
-        flags = ["--backend", backend] + (["--busy-poll"] if name == "hana-busypoll" else [])
+        backend = {"hana": None, "hana-uring": "uring", "hana-epoll": "epoll", "hana-inline": "uring",
+                   "hana-busypoll": "uring"}[name]
+        flags = (["--backend", backend] if backend else []) + (["--busy-poll"] if name == "hana-busypoll" else [])
         # hana-inline: Threading::Inline, the loop runs on the application's thread (no
         # hand-off between a loop thread and the caller: two wake-ups fewer per round trip).
         flags += ["--inline"] if name == "hana-inline" else []
@@ -176,7 +179,7 @@ def make_impls(peer_bin, hana_bin, names, rt=False, busypoll_anyway=False):
         cli = Impl(name, hana_bin, flags, [], pin, pin, why)
         if not why:
             # echo takes the backend flags too when it knows them
-            if cli.has_option("echo", "--backend"):
+            if backend and cli.has_option("echo", "--backend"):
                 cli.server_args += ["--backend", backend]
             if name == "hana-busypoll" and cli.has_option("echo", "--busy-poll"):
                 cli.server_args.append("--busy-poll")

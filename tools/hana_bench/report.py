@@ -82,7 +82,7 @@ def scenario_markdown(scen, rows, plots):
             m = r.get("metrics") or {}
             if r["status"] == "ok":
                 cells = [_fmt(m.get(k), f) for _, k, f in cols]
-                note = "via `%s`" % r["program"] if r["impl"].startswith("hana-") and r.get("program") else ""
+                note = "via `%s`" % r["program"] if r["impl"].startswith("hana") and r.get("program") else ""
             else:
                 cells = ["—"] * len(cols)
                 note = "%s: %s" % (r["status"], r.get("reason", ""))
