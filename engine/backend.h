@@ -79,10 +79,12 @@ class Backend {
   virtual bool shared_capable() const { return false; }
   // Blocks until a datagram may be waiting, wake() (application waiters) or
   // kick_standby() (the standby waiter), or `deadline`. A datagram wakes an application
-  // waiter when there is one, else the standby waiter (the node's own thread).
-  virtual void block(TimeNs deadline, bool standby) {
+  // waiter when there is one, else the standby waiter (the node's own thread). True when
+  // a socket is readable: the next turn must receive (turns skip the receive otherwise).
+  virtual bool block(TimeNs deadline, bool standby) {
     (void)deadline;
     (void)standby;
+    return true;
   }
   virtual void kick_standby() {}
   // When datagrams the backend holds back itself (fault injector delays) fall due.

@@ -147,16 +147,20 @@ class EpollBackend final : public Backend {
 
   bool shared_capable() const override { return true; }
   // Touches no member but the (atomic) pwait2 flag: any thread, without the loop.
-  void block(TimeNs deadline, bool standby) override {
+  bool block(TimeNs deadline, bool standby) override {
     const int own_event_fd = standby ? standby_event_fd_ : event_fd_;
     epoll_event events[3];
     const int n = epoll_until(standby ? standby_epoll_fd_ : epoll_fd_, deadline, events);
+    bool readable = false;
     for (int i = 0; i < n; ++i) {
       if (events[i].data.fd == own_event_fd) {
         std::uint64_t value;
         (void)!::read(own_event_fd, &value, sizeof value);
+      } else {
+        readable = true;
       }
     }
+    return readable;
   }
   void kick_standby() override { signal(standby_event_fd_); }
 

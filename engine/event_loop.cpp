@@ -88,7 +88,12 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     }
     const std::uint64_t received_before = received_;
     clock_stale_ = true;  // the wait may block: datagrams it delivers re-read the clock
-    m_.backend->wait(deadline, *this);
+    // Shared threading: a turn receives only when a blocker saw the socket readable (or
+    // the fault injector holds datagrams that are due): no recvmmsg that finds nothing.
+    if (deadline != 0 || !m_.shared || m_.socket_readable.exchange(false) || m_.backend->held_until() <= now)
+      m_.backend->wait(deadline, *this);
+    else
+      m_.backend->flush();
     m_.parked.store(false, std::memory_order_relaxed);
     bool more_after_receive = false;
     if (received_ != received_before) {

@@ -45,7 +45,7 @@ class FaultInjector final : public Backend {
   void set_gso(bool on) override { inner_->set_gso(on); }
   Result<void> add_receive_socket(int fd) override { return inner_->add_receive_socket(fd); }
   bool shared_capable() const override { return inner_->shared_capable(); }
-  void block(TimeNs deadline, bool standby) override { inner_->block(deadline, standby); }
+  bool block(TimeNs deadline, bool standby) override { return inner_->block(deadline, standby); }
   void kick_standby() override { inner_->kick_standby(); }
   TimeNs held_until() const override { return active_.empty() ? kNoDeadline : next_release(); }
 

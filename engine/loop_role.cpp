@@ -58,12 +58,22 @@ void Node::Impl::turn_shared(bool wait_for_loop, bool application, engine::Direc
 
 void Node::Impl::run_standby() {
   // Bounded by the stop: once stop() is called the loop finishes within stop_flush_ms.
+  bool readable = true;
   for (;;) {
-    turn_shared(true, false);
+    // A wake on cadence while an application thread waits in the backend and no timer is
+    // due needs nothing: that thread receives whatever arrives. A readable socket is
+    // always served (waiting for the loop if another thread holds it): epoll is level-
+    // triggered, so leaving it would return at once and spin, and under SCHED_FIFO a
+    // spinning standby starves the very thread it waits for.
+    if (readable || event_waiters.load() == 0 ||
+        loop_deadline.load(std::memory_order_relaxed) <= engine::monotonic_now_ns())
+      turn_shared(true, false);
     if (loop_finished.load()) return;
     const TimeNs now = engine::monotonic_now_ns();
     TimeNs until = loop_deadline.load(std::memory_order_relaxed);
-    if (until == 0) continue;
+    // Due already: another thread holds the loop and will turn it (it saw work_pending),
+    // or our own turn left work and kicked us.
+    if (until <= now) until = now + standby_ns.load(std::memory_order_relaxed);
     const TimeNs last_app = last_application_turn.load(std::memory_order_relaxed);
     if (now - std::min(now, last_app) < kActiveWindowNs) {
       standby_long.store(false, std::memory_order_relaxed);
@@ -72,9 +82,10 @@ void Node::Impl::run_standby() {
       standby_until.store(until, std::memory_order_relaxed);
       standby_long.store(true, std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_seq_cst);
-      until = std::min(until, loop_deadline.load(std::memory_order_relaxed));
+      until = std::max(now, std::min(until, loop_deadline.load(std::memory_order_relaxed)));
     }
-    if (until > now) backend_for_wake->block(until, /*standby=*/true);
+    readable = backend_for_wake->block(until, /*standby=*/true);
+    if (readable) socket_readable.store(true, std::memory_order_relaxed);
   }
 }
 
@@ -108,7 +119,8 @@ bool Node::Impl::wait_event_shared(Event& out, TimeNs deadline) {
       return true;
     }
     const TimeNs until = std::min(deadline, loop_deadline.load(std::memory_order_relaxed));
-    if (until > now) backend_for_wake->block(until, /*standby=*/false);
+    if (until > now && backend_for_wake->block(until, /*standby=*/false))
+      socket_readable.store(true, std::memory_order_relaxed);
     event_waiters.fetch_sub(1);
   }
   return false;
