@@ -40,6 +40,12 @@ class EpollBackend final : public Backend {
     send_hdrs_.resize(options.send_slots);
     for (std::uint32_t i = 0; i < recv_batch_; ++i) {
       recv_iov_[i] = {recv_memory_.get() + std::size_t{i} * recv_bytes_, recv_bytes_};
+      msghdr& m = recv_hdrs_[i].msg_hdr;
+      m = msghdr{};
+      m.msg_name = &recv_addr_[i];
+      m.msg_namelen = sizeof(sockaddr_storage);
+      m.msg_iov = &recv_iov_[i];
+      m.msg_iovlen = 1;
     }
   }
 
@@ -191,15 +197,9 @@ class EpollBackend final : public Backend {
   }
 
   void drain_socket(int fd, ReceiveSink& sink) {
+    // The headers are set up once (constructor); the kernel writes back only the name
+    // length and the flags of the entries it filled, which are restored below.
     for (int round = 0; round < kMaxRecvRounds; ++round) {
-      for (std::uint32_t i = 0; i < recv_batch_; ++i) {
-        msghdr& m = recv_hdrs_[i].msg_hdr;
-        m = msghdr{};
-        m.msg_name = &recv_addr_[i];
-        m.msg_namelen = sizeof(sockaddr_storage);
-        m.msg_iov = &recv_iov_[i];
-        m.msg_iovlen = 1;
-      }
       const int n = ::recvmmsg(fd, recv_hdrs_.data(), recv_batch_, MSG_DONTWAIT, nullptr);
       if (n <= 0) {
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -207,14 +207,18 @@ class EpollBackend final : public Backend {
         return;
       }
       for (int i = 0; i < n; ++i) {
-        const mmsghdr& h = recv_hdrs_[static_cast<std::size_t>(i)];
-        if (h.msg_hdr.msg_flags & MSG_TRUNC) {
+        mmsghdr& h = recv_hdrs_[static_cast<std::size_t>(i)];
+        const socklen_t name_len = h.msg_hdr.msg_namelen;
+        const bool truncated = h.msg_hdr.msg_flags & MSG_TRUNC;
+        h.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+        h.msg_hdr.msg_flags = 0;
+        if (truncated) {
           counters_.add(EngineCounter::truncated);
           continue;
         }
         counters_.add(EngineCounter::datagrams_received);
         counters_.add(EngineCounter::bytes_received, h.msg_len);
-        const Address from = from_sockaddr(reinterpret_cast<const sockaddr*>(h.msg_hdr.msg_name), h.msg_hdr.msg_namelen);
+        const Address from = from_sockaddr(reinterpret_cast<const sockaddr*>(h.msg_hdr.msg_name), name_len);
         sink.on_datagram(from, Bytes{static_cast<const std::uint8_t*>(recv_iov_[static_cast<std::size_t>(i)].iov_base), h.msg_len});
       }
       if (static_cast<std::uint32_t>(n) < recv_batch_) return;
