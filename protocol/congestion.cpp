@@ -13,6 +13,14 @@ void NewReno::on_ack(const AckEvent& ev) {
     if (ev.largest_acked_sent_time <= recovery_start_) return;
     in_recovery_ = false;
   }
+  if (queue_target_ns_ != 0 && ev.min_rtt_ns != 0 && ev.smoothed_rtt_ns > ev.min_rtt_ns + queue_target_ns_) {
+    if (ev.now >= last_delay_cut_ + ev.smoothed_rtt_ns) {
+      last_delay_cut_ = ev.now;
+      cwnd_ = std::max(min_cwnd_, cwnd_ - cwnd_ / 8);
+      ssthresh_ = std::min(ssthresh_, cwnd_);  // leave slow start: the path is full
+    }
+    return;
+  }
   if (cwnd_ < ssthresh_) {
     cwnd_ += ev.acked_bytes;
     return;

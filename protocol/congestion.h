@@ -14,6 +14,7 @@ struct AckEvent {
   TimeNs largest_acked_sent_time = 0;  // send time of the largest newly acked packet
   TimeNs now = 0;
   TimeNs smoothed_rtt_ns = 0;
+  TimeNs min_rtt_ns = 0;  // 0 = no sample yet
 };
 
 struct LossEvent {
@@ -33,10 +34,15 @@ class CongestionController {
   // Bytes per second to pace at (0 = do not pace).
   virtual std::uint64_t pacing_rate_bytes_per_sec(TimeNs smoothed_rtt_ns) const = 0;
   virtual void set_min_cwnd(std::uint64_t bytes) = 0;
+  // Queueing delay (smoothed minus minimum RTT) above which the window must not grow.
+  virtual void set_queue_delay_target(TimeNs target_ns) = 0;
 };
 
 // NewReno (RFC 9002 section 7): slow start, congestion avoidance, one window halving
-// per recovery period.
+// per recovery period. Plus a delay guard (after Vegas and LEDBAT): on a LAN the queue a
+// loss-based window builds in socket buffers before anything is dropped is what a High
+// message waits behind, so once the smoothed RTT exceeds the minimum by the target the
+// window stops growing and gives up 1/8 per round trip.
 class NewReno final : public CongestionController {
  public:
   NewReno(std::uint64_t mss_bytes, std::uint64_t initial_cwnd_bytes, std::uint64_t min_cwnd_bytes);
@@ -46,6 +52,7 @@ class NewReno final : public CongestionController {
   bool in_recovery() const override { return in_recovery_; }
   std::uint64_t pacing_rate_bytes_per_sec(TimeNs smoothed_rtt_ns) const override;
   void set_min_cwnd(std::uint64_t bytes) override;
+  void set_queue_delay_target(TimeNs target_ns) override { queue_target_ns_ = target_ns; }
   std::uint64_t ssthresh_bytes() const { return ssthresh_; }
 
  private:
@@ -56,6 +63,8 @@ class NewReno final : public CongestionController {
   std::uint64_t acked_in_ca_ = 0;  // bytes acked since the last window increase
   TimeNs recovery_start_ = 0;
   bool in_recovery_ = false;
+  TimeNs queue_target_ns_ = 0;  // 0 = no delay guard
+  TimeNs last_delay_cut_ = 0;
 };
 
 }  // namespace hana::protocol

@@ -31,6 +31,7 @@ void Connection::Impl::apply_config(TimeNs now) {
   loss_cfg.pto_cap_ns = cfg.pto_cap_us * kNsPerUs;
   scheduler.set_share(cfg.starvation_share_pct);
   cc.set_min_cwnd(std::uint64_t{cfg.min_cwnd_packets} * cfg.max_datagram_bytes);
+  cc.set_queue_delay_target(cfg.cc_queue_delay_us * kNsPerUs);
   bucket.refill(now);
   bucket.configure(cfg.token_rate_bytes_per_sec, cfg.token_burst_bytes);
 }

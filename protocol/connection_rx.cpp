@@ -122,7 +122,8 @@ void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {
   }
   pto_backoff = 0;
   probes_pending = 0;
-  if (acked_bytes > 0) cc.on_ack(AckEvent{acked_bytes, largest_time, now, rtt.smoothed_ns()});
+  if (acked_bytes > 0)
+    cc.on_ack(AckEvent{acked_bytes, largest_time, now, rtt.smoothed_ns(), rtt.has_sample() ? rtt.min_ns() : 0});
   detect_losses(now);
   pacer.update(cc.pacing_rate_bytes_per_sec(rtt.smoothed_ns()), max_datagram, now);
   report_congestion();
