@@ -110,20 +110,18 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
   }
 
   void on_datagram(const Address& from, Bytes bytes) override {
-    // Validate header and checksum here so garbage is counted at the engine and
-    // never reaches the mesh.
-    if (!protocol::decode_datagram(bytes).datagram) {
-      m_.counters.add(EngineCounter::bad_packets);
-      return;
-    }
-    ++received_;
     // Arrival time, not the turn's start: stamped before a blocking wait, every RTT
     // sample (probe acks, connection acks) would be short by the time spent waiting.
     if (clock_stale_) {
       now_ = engine::monotonic_now_ns();
       clock_stale_ = false;
     }
-    m_.mesh->on_datagram(from, bytes, now_);
+    // The mesh decodes each datagram once (header, checksum) and says whether it was one.
+    if (m_.mesh->on_datagram(from, bytes, now_) != topology::DatagramVerdict::Accepted) {
+      m_.counters.add(EngineCounter::bad_packets);
+      return;
+    }
+    ++received_;
   }
 
  private:

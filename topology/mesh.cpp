@@ -40,7 +40,9 @@ void Mesh::set_beacon_target(std::optional<Address> target) {
   impl_->recompute_deadline();
 }
 
-void Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs now) {
+// Authentication seam (receive side): the one decode below is where a sealed datagram
+// would be opened, before anything is routed.
+DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs now) {
   Impl& m = *impl_;
   m.last_now = now;
   ++m.counters.datagrams_in;
@@ -48,7 +50,7 @@ void Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs now) {
   const auto decoded = protocol::decode_datagram(datagram);
   if (!decoded.datagram) {
     ++m.counters.bad_datagrams;
-    return;
+    return decoded.error == protocol::DecodeError::BadChecksum ? DatagramVerdict::BadChecksum : DatagramVerdict::Malformed;
   }
   const auto& view = *decoded.datagram;
   const std::uint32_t cid = view.header.connection_id;
@@ -83,6 +85,7 @@ void Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs now) {
     if (reader.error()) ++m.counters.bad_datagrams;
   }
   m.recompute_deadline();
+  return DatagramVerdict::Accepted;
 }
 
 void Mesh::on_timeout(TimeNs now) {
