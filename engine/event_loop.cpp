@@ -26,15 +26,7 @@ constexpr int kCommandsPerTurn = 1024;     // per turn, all lanes: bounds one tu
 constexpr int kTransmitsPerTurn = 1024;
 constexpr TimeNs kStopRecheckNs = 1 * kNsPerMs;
 
-FailReason fail_reason_of(Errc e) {
-  switch (e) {
-    case Errc::NotConnected:
-    case Errc::UnknownPeer: return FailReason::PeerDead;
-    case Errc::QueueFull:
-    case Errc::MessageTooLarge: return FailReason::ResourceLimit;
-    default: return FailReason::Closed;
-  }
-}
+using topology::fail_reason_of;  // the one mapping, shared with Mesh::broadcast
 
 class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
  public:
@@ -176,11 +168,8 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       if (!r) reject(cmd.peer, cmd, r.error().code);
       return;
     }
-    for (const auto& member : m_.mesh->members()) {
-      if (!member.connected) continue;
-      auto r = m_.mesh->send(member.id, bytes, o, now, cmd.id);
-      if (!r) reject(member.id, cmd, r.error().code);
-    }
+    // Members it could not be queued to come back as MessageFailed events.
+    if (auto r = m_.mesh->broadcast(bytes, o, now, cmd.id)) m_.counters.add(EngineCounter::send_rejected, r->rejected);
   }
 
   void reject(NodeId peer, const Command& cmd, Errc code) {

@@ -265,23 +265,29 @@ Result<MessageId> Mesh::send(NodeId peer, Bytes message, const SendOptions& opti
   return r;
 }
 
-Result<MessageId> Mesh::broadcast(Bytes message, const SendOptions& options, TimeNs now) {
+Result<Broadcast> Mesh::broadcast(Bytes message, const SendOptions& options, TimeNs now, MessageId id) {
   Impl& m = *impl_;
   m.last_now = now;
-  const MessageId id = m.next_message_id++;
+  if (id & kMeshMessageIdBit) return Error{Errc::InvalidArgument, "message ids with the top bit set are the mesh's own"};
+  Broadcast b;
+  b.id = id != 0 ? id : m.next_message_id++;
   for (std::size_t i = 0; i < m.members.size(); ++i) {
+    if (!m.members[i].connected) continue;
     Session& s = m.peers[i].session;
-    if (!s.conn || !is_live(m.members[i].state)) continue;
-    auto r = s.conn->send(message, options, now, id);
-    if (!r) {
-      if (r.error().code == Errc::MessageTooLarge) return r;
-      m.events.push_back(MessageFailed{m.members[i].id, id, options.lane,
-                                       r.error().code == Errc::QueueFull ? FailReason::ResourceLimit : FailReason::Closed});
+    // As send(): a connection to a member we do not hold live (a healing partition) is
+    // not sent on.
+    auto r = is_live(m.members[i].state) ? s.conn->send(message, options, now, b.id)
+                                         : Result<MessageId>(Error{Errc::NotConnected, "member is not connected"});
+    if (r) {
+      ++b.queued;
+    } else {
+      ++b.rejected;
+      m.events.push_back(MessageFailed{m.members[i].id, b.id, options.lane, fail_reason_of(r.error().code)});
     }
     m.connection_touched(m.members[i].id);
   }
   m.recompute_deadline();
-  return id;
+  return b;
 }
 
 void Mesh::leave(TimeNs now) {

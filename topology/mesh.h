@@ -135,6 +135,26 @@ struct Transmit {
   std::size_t size;
 };
 
+// What Mesh::broadcast did: the id, and to how many members the message was queued or
+// not (each of those gets a MessageFailed event).
+struct Broadcast {
+  MessageId id = 0;
+  std::uint32_t queued = 0;
+  std::uint32_t rejected = 0;
+};
+
+// The reason a message fails with when the mesh refuses to queue it (an error of send()
+// or one member of a broadcast): the one mapping, for the engine and the mesh alike.
+constexpr FailReason fail_reason_of(Errc e) {
+  switch (e) {
+    case Errc::NotConnected:
+    case Errc::UnknownPeer: return FailReason::PeerDead;
+    case Errc::QueueFull:
+    case Errc::MessageTooLarge: return FailReason::ResourceLimit;
+    default: return FailReason::Closed;
+  }
+}
+
 class Mesh {
  public:
   // `seed` feeds the mesh's deterministic PRNG (cookies, jitter, probe order).
@@ -156,9 +176,11 @@ class Mesh {
 
   // id 0 = let the mesh number it. Errors as Connection::send, plus UnknownPeer / NotConnected.
   Result<MessageId> send(NodeId peer, Bytes message, const SendOptions& options, TimeNs now, MessageId id = 0);
-  // Sends to every connected peer with one id; outcomes come per peer. Returns the id
-  // and how many peers it was queued to (peers whose lane queue is full are reported via MessageFailed).
-  Result<MessageId> broadcast(Bytes message, const SendOptions& options, TimeNs now);
+  // The one broadcast path: sends to every connected member with one id (0 = let the
+  // mesh number it); outcomes come per member. A member it cannot be queued to (lane
+  // queue full, too large, not live) gets a MessageFailed event with fail_reason_of(error).
+  // Errors: InvalidArgument for an id of the mesh's own (top bit set).
+  Result<Broadcast> broadcast(Bytes message, const SendOptions& options, TimeNs now, MessageId id = 0);
 
   // Announce a graceful leave and close every connection.
   void leave(TimeNs now);
