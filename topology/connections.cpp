@@ -11,15 +11,15 @@ void Mesh::Impl::connection_touched(NodeId id) {
   Session& s = p->session;
   if (!s.tx_dirty) {
     s.tx_dirty = true;
-    transmit_dirty.push_back(id);
+    conns.transmit_dirty.push_back(id);
   }
   if (!s.ev_dirty) {
     s.ev_dirty = true;
-    event_dirty.push_back(id);
+    conns.event_dirty.push_back(id);
   }
   if (!s.dl_dirty) {
     s.dl_dirty = true;
-    deadline_dirty.push_back(id);
+    conns.deadline_dirty.push_back(id);
   }
 }
 
@@ -37,7 +37,7 @@ void Mesh::Impl::install_connection(std::uint32_t i, std::uint32_t local_cid, st
   s.conn = std::make_unique<protocol::Connection>(conn_config, protocol::ConnectionIds{local_cid, remote_cid}, now);
   s.local_cid = local_cid;
   s.remote_cid = remote_cid;
-  by_cid[local_cid] = members[i].id;
+  conns.by_cid[local_cid] = members[i].id;
   members[i].connected = true;
   p.redial.reconnect.reset();
   p.health.last_heard = now;
@@ -54,8 +54,8 @@ void Mesh::Impl::drop_connection(std::uint32_t i, std::optional<FailReason> abor
   Session& s = p.session;
   if (!s.conn) return;
   if (abort_reason) s.conn->abort(*abort_reason, now);
-  by_cid.erase(s.local_cid);
-  retired.push_back(Retired{members[i].id, members[i].address, std::move(s.conn), false});
+  conns.by_cid.erase(s.local_cid);
+  conns.retired.push_back(RetiredConnection{members[i].id, members[i].address, std::move(s.conn), false});
   s.conn.reset();
   s.local_cid = s.remote_cid = 0;
   s.conn_deadline = kNever;

@@ -15,7 +15,7 @@ namespace hana::topology {
 std::uint32_t Mesh::Impl::fresh_cid() {
   for (;;) {
     const auto cid = static_cast<std::uint32_t>(rng.next());
-    if (cid == protocol::kConnectionlessId || by_cid.count(cid)) continue;
+    if (cid == protocol::kConnectionlessId || conns.by_cid.count(cid)) continue;
     if (std::any_of(dialer.dials.begin(), dialer.dials.end(), [&](const Dial& d) { return d.cid == cid; })) continue;
     return cid;
   }

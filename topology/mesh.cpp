@@ -55,8 +55,8 @@ DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs no
   const auto& view = *decoded.datagram;
   const std::uint32_t cid = view.header.connection_id;
   if (cid != protocol::kConnectionlessId) {
-    auto it = m.by_cid.find(cid);
-    if (it != m.by_cid.end()) {
+    auto it = m.conns.by_cid.find(cid);
+    if (it != m.conns.by_cid.end()) {
       if (Peer* p = m.peer_of(it->second); p && p->session.conn) {
         p->session.conn->on_datagram(view, now);
         p->health.last_heard = now;
@@ -109,7 +109,7 @@ void Mesh::on_timeout(TimeNs now) {
       m.connection_touched(m.members[i].id);
     }
   }
-  for (auto& r : m.retired)
+  for (auto& r : m.conns.retired)
     if (auto t = r.conn->next_timeout(); t && *t <= now) {
       r.conn->on_timeout(now);
       r.tx_done = false;
@@ -138,11 +138,11 @@ std::optional<Transmit> Mesh::poll_transmit(MutableBytes buffer, TimeNs now) {
       return sent(item.to, n);
     }
   }
-  while (!m.transmit_dirty.empty()) {
-    const NodeId id = m.transmit_dirty.back();
+  while (!m.conns.transmit_dirty.empty()) {
+    const NodeId id = m.conns.transmit_dirty.back();
     auto it = m.index.find(id);
     if (it == m.index.end() || !m.peers[it->second].session.conn) {
-      m.transmit_dirty.pop_back();
+      m.conns.transmit_dirty.pop_back();
       if (it != m.index.end()) m.peers[it->second].session.tx_dirty = false;
       continue;
     }
@@ -150,11 +150,11 @@ std::optional<Transmit> Mesh::poll_transmit(MutableBytes buffer, TimeNs now) {
     const std::size_t n = s.conn->poll_transmit(buffer, now);
     if (!s.dl_dirty) {
       s.dl_dirty = true;
-      m.deadline_dirty.push_back(id);
+      m.conns.deadline_dirty.push_back(id);
     }
     if (!s.ev_dirty) {
       s.ev_dirty = true;
-      m.event_dirty.push_back(id);
+      m.conns.event_dirty.push_back(id);
     }
     if (n) {
       ++m.counters.connection_out;
@@ -163,10 +163,10 @@ std::optional<Transmit> Mesh::poll_transmit(MutableBytes buffer, TimeNs now) {
       return sent(m.members[it->second].address, n);
     }
     s.tx_dirty = false;
-    m.transmit_dirty.pop_back();
+    m.conns.transmit_dirty.pop_back();
   }
   bool polled = false;
-  for (auto& r : m.retired) {
+  for (auto& r : m.conns.retired) {
     if (r.tx_done) continue;
     polled = true;
     if (const std::size_t n = r.conn->poll_transmit(buffer, now)) {
@@ -178,7 +178,7 @@ std::optional<Transmit> Mesh::poll_transmit(MutableBytes buffer, TimeNs now) {
   }
   // Nothing to send is the common case (the simulator asks every node every step):
   // only pay for a deadline recomputation if a connection was actually asked.
-  if (polled || !m.deadline_dirty.empty()) m.recompute_deadline();
+  if (polled || !m.conns.deadline_dirty.empty()) m.recompute_deadline();
   return std::nullopt;
 }
 
@@ -197,11 +197,11 @@ std::optional<MeshEvent> Mesh::poll_event() {
     if (auto* c = std::get_if<protocol::CongestionEvent>(&ev)) return CongestionChanged{peer, c->in_recovery, c->cwnd_bytes};
     return std::nullopt;
   };
-  while (!m.event_dirty.empty()) {
-    const NodeId id = m.event_dirty.back();
+  while (!m.conns.event_dirty.empty()) {
+    const NodeId id = m.conns.event_dirty.back();
     auto it = m.index.find(id);
     if (it == m.index.end() || !m.peers[it->second].session.conn) {
-      m.event_dirty.pop_back();
+      m.conns.event_dirty.pop_back();
       if (it != m.index.end()) m.peers[it->second].session.ev_dirty = false;
       continue;
     }
@@ -209,7 +209,7 @@ std::optional<MeshEvent> Mesh::poll_event() {
     auto ev = s.conn->poll_event();
     if (!ev) {
       s.ev_dirty = false;
-      m.event_dirty.pop_back();
+      m.conns.event_dirty.pop_back();
       continue;
     }
     if (auto* closed = std::get_if<protocol::ClosedEvent>(&*ev)) {
@@ -236,8 +236,8 @@ std::optional<MeshEvent> Mesh::poll_event() {
     }
     if (auto out = convert(id, *ev)) return out;
   }
-  while (!m.retired.empty()) {
-    auto& r = m.retired.front();
+  while (!m.conns.retired.empty()) {
+    auto& r = m.conns.retired.front();
     if (auto ev = r.conn->poll_event()) {
       if (is_mesh_outcome(*ev)) continue;
       if (auto* rx = std::get_if<protocol::ReceivedEvent>(&*ev); rx && rx->mesh) continue;
@@ -245,7 +245,7 @@ std::optional<MeshEvent> Mesh::poll_event() {
       continue;
     }
     if (!r.tx_done) break;  // still has a CLOSE to send
-    m.retired.pop_front();
+    m.conns.retired.pop_front();
   }
   return std::nullopt;
 }

@@ -62,7 +62,7 @@ void Mesh::Impl::maintenance(TimeNs now) {
 }
 
 void Mesh::Impl::recompute_deadline() {
-  for (NodeId id : deadline_dirty) {
+  for (NodeId id : conns.deadline_dirty) {
     if (Peer* p = peer_of(id)) {
       p->session.dl_dirty = false;
       p->session.conn_deadline = kNever;
@@ -70,7 +70,7 @@ void Mesh::Impl::recompute_deadline() {
         if (auto t = p->session.conn->next_timeout()) p->session.conn_deadline = *t;
     }
   }
-  deadline_dirty.clear();
+  conns.deadline_dirty.clear();
   TimeNs t = next_maintenance_at;
   if (!leaving) {
     t = std::min(t, fd.next_probe_at);
@@ -86,7 +86,7 @@ void Mesh::Impl::recompute_deadline() {
     t = std::min(t, p.session.conn_deadline);
     t = std::min(t, p.health.suspicion_deadline);
   }
-  for (const Retired& r : retired)
+  for (const RetiredConnection& r : conns.retired)
     if (auto c = r.conn->next_timeout()) t = std::min(t, *c);
   deadline = t;
 }

@@ -11,7 +11,7 @@
 //     (probes, suspicion, gossip queue)      (failure_detector.h)        gossip.cpp, members.cpp
 //   dialer and handshake (dials, cookies,  Dialer, Redial (dialer.h)   dialer.cpp
 //     backoff, beacons)
-//   connections to members                 Session (here)              connections.cpp
+//   connections to members                 Connections, Session (here) connections.cpp
 //   link table (records and reports)       LinkTable, LinkRecord       link_table.cpp,
 //                                            (link_table.h)              link_reports.cpp
 //   election                               ElectionState (election.h)  election.cpp
@@ -89,6 +89,25 @@ struct Session {
   bool tx_dirty = false, ev_dirty = false, dl_dirty = false;
 };
 
+// A connection that ended (closed, aborted, replaced) but still holds events for the
+// application or a CLOSE to send.
+struct RetiredConnection {
+  NodeId peer = 0;
+  Address to;
+  std::unique_ptr<protocol::Connection> conn;
+  bool tx_done = false;
+};
+
+// The connections component's state (connections.cpp): which member a connection id
+// belongs to, which connections the router must poll, and the retired ones.
+struct Connections {
+  std::unordered_map<std::uint32_t, NodeId> by_cid;
+  std::vector<NodeId> transmit_dirty;  // members whose connection may have datagrams
+  std::vector<NodeId> event_dirty;     // members whose connection may have events
+  std::vector<NodeId> deadline_dirty;  // members whose connection's deadline may have moved
+  std::deque<RetiredConnection> retired;
+};
+
 // Per-member state that is not part of the public Member view (same index as members):
 // one record per component.
 struct Peer {
@@ -120,7 +139,6 @@ struct Mesh::Impl {
   std::vector<Member> members;
   std::vector<Peer> peers;
   std::unordered_map<NodeId, std::uint32_t> index;
-  std::unordered_map<std::uint32_t, NodeId> by_cid;
 
   // ---- component state
   Dialer dialer;          // must follow rng: its cookie secret is drawn from it
@@ -128,22 +146,13 @@ struct Mesh::Impl {
   LinkTable link_table;
   ElectionState election;
   std::uint64_t display_version = 1;  // of this node's own displays (displays.cpp)
+  Connections conns;
 
-  // ---- output and events (mesh.cpp, outbox.cpp, connections.cpp)
+  // ---- output and events (mesh.cpp, outbox.cpp)
   // Rings grow to their high-water mark and then never allocate again (a std::deque
   // would allocate and free blocks as probes come and go).
   protocol::Ring<OutItem> out{256};
   protocol::Ring<MeshEvent> events{64};
-  std::vector<NodeId> event_dirty;     // members whose connection may have events
-  std::vector<NodeId> transmit_dirty;  // members whose connection may have datagrams
-  std::vector<NodeId> deadline_dirty;  // members whose connection's deadline may have moved
-  struct Retired {
-    NodeId peer = 0;
-    Address to;
-    std::unique_ptr<protocol::Connection> conn;
-    bool tx_done = false;
-  };
-  std::deque<Retired> retired;  // aborted/closed connections still holding events
   std::vector<std::uint8_t> scratch;  // gossip body being built
   MessageId next_message_id = 1;
   TimeNs deadline = kNever;  // cached next_timeout()
