@@ -26,15 +26,7 @@ constexpr int kCommandsPerTurn = 1024;     // per turn, all lanes: bounds one tu
 constexpr int kTransmitsPerTurn = 1024;
 constexpr TimeNs kStopRecheckNs = 1 * kNsPerMs;
 
-FailReason fail_reason_of(Errc e) {
-  switch (e) {
-    case Errc::NotConnected:
-    case Errc::UnknownPeer: return FailReason::PeerDead;
-    case Errc::QueueFull:
-    case Errc::MessageTooLarge: return FailReason::ResourceLimit;
-    default: return FailReason::Closed;
-  }
-}
+using topology::fail_reason_of;  // the one mapping, shared with Mesh::broadcast
 
 class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
  public:
@@ -125,20 +117,18 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
   }
 
   void on_datagram(const Address& from, Bytes bytes) override {
-    // Validate header and checksum here so garbage is counted at the engine and
-    // never reaches the mesh.
-    if (!protocol::decode_datagram(bytes).datagram) {
-      m_.counters.add(EngineCounter::bad_packets);
-      return;
-    }
-    ++received_;
     // Arrival time, not the turn's start: stamped before a blocking wait, every RTT
     // sample (probe acks, connection acks) would be short by the time spent waiting.
     if (clock_stale_) {
       now_ = engine::monotonic_now_ns();
       clock_stale_ = false;
     }
-    m_.mesh->on_datagram(from, bytes, now_);
+    // The mesh decodes each datagram once (header, checksum) and says whether it was one.
+    if (m_.mesh->on_datagram(from, bytes, now_) != topology::DatagramVerdict::Accepted) {
+      m_.counters.add(EngineCounter::bad_packets);
+      return;
+    }
+    ++received_;
   }
 
  private:
@@ -207,11 +197,8 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       if (!r) return r.error();
       return {};
     }
-    for (const auto& member : m_.mesh->members()) {
-      if (!member.connected) continue;
-      auto r = m_.mesh->send(member.id, bytes, o, now, id);
-      if (!r) reject(member.id, id, o.lane, r.error().code);
-    }
+    // Members it could not be queued to come back as MessageFailed events.
+    if (auto r = m_.mesh->broadcast(bytes, o, now, id)) m_.counters.add(EngineCounter::send_rejected, r->rejected);
     return {};
   }
 

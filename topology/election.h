@@ -1,7 +1,8 @@
-// Coordinator claims and the rule that orders them. A claim is (term, node): the
-// higher term wins (fences a stale coordinator, and decides after a partition heals);
-// at equal terms the lower node id wins, so concurrent claims for the same vacancy
-// resolve the same way on every node.
+// Coordinator claims and the rule that orders them (pure, tested alone). A claim is
+// (term, node): the higher term wins (fences a stale coordinator, and decides after a
+// partition heals); at equal terms the lower node id wins, so concurrent claims for the
+// same vacancy resolve the same way on every node. The mesh's election around it
+// (vacancies, eligibility, the grace period) is in election.cpp.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +41,12 @@ class Election {
  private:
   std::optional<Claim> current_;
   std::uint64_t highest_term_ = 0;
+};
+
+// The election component's state in the mesh (its code is in election.cpp).
+struct ElectionState {
+  Election claims;
+  TimeNs vacancy_grace_until = 0;  // no claim before this (see observe_claim)
 };
 
 }  // namespace hana::topology

@@ -3,7 +3,8 @@
 // the engine feeds datagrams (with their source address) and the time, and drains
 // datagrams to send (with their destination) and events.
 //
-//   - every datagram received (unicast or multicast): on_datagram(from, bytes, now)
+//   - every datagram received (unicast or multicast): on_datagram(from, bytes, now);
+//     the mesh is the one place that decodes it, and says what became of it
 //   - when now >= next_timeout():                      on_timeout(now)
 //   - then: while (auto t = poll_transmit(buf, now)) sendto(t->to, buf[0..t->size])
 //   - then drain poll_event().
@@ -93,7 +94,7 @@ struct MeshCounters {
   std::uint64_t beacon_out = 0;
   std::uint64_t connection_out = 0;     // datagrams of the per-peer connections
   std::uint64_t connection_bytes_out = 0;
-  std::uint64_t bad_datagrams = 0;      // failed decode_datagram or a frame/body parse
+  std::uint64_t bad_datagrams = 0;      // rejected (see DatagramVerdict) or a frame/body that did not parse
   std::uint64_t unknown_connection = 0; // non-zero connection id we do not know
   std::uint64_t rate_limited = 0;       // handshake/beacon datagrams dropped by the limiter
   std::uint64_t bad_cookies = 0;
@@ -119,10 +120,40 @@ struct LinkEntry {
   TimeNs reported_at = 0;  // when the observer's report arrived (own: when it last changed)
 };
 
+// What became of a received datagram. The mesh decodes every datagram exactly once
+// (header, then checksum) and counts the rejected ones itself too (bad_datagrams); the
+// engine counts them as its bad packets.
+enum class DatagramVerdict : std::uint8_t {
+  Accepted,     // a hana datagram, routed to its connection or component, which may still
+                // drop it (unknown connection id, a malformed frame or body: see MeshCounters)
+  BadChecksum,  // the checksum trailer does not match: corrupted on the way, or not ours
+  Malformed,    // not a hana datagram: truncated, wrong magic or version, unknown header flags
+};
+
 struct Transmit {
   Address to;
   std::size_t size;
 };
+
+// What Mesh::broadcast did: the id, and to how many members the message was queued or
+// not (each of those gets a MessageFailed event).
+struct Broadcast {
+  MessageId id = 0;
+  std::uint32_t queued = 0;
+  std::uint32_t rejected = 0;
+};
+
+// The reason a message fails with when the mesh refuses to queue it (an error of send()
+// or one member of a broadcast): the one mapping, for the engine and the mesh alike.
+constexpr FailReason fail_reason_of(Errc e) {
+  switch (e) {
+    case Errc::NotConnected:
+    case Errc::UnknownPeer: return FailReason::PeerDead;
+    case Errc::QueueFull:
+    case Errc::MessageTooLarge: return FailReason::ResourceLimit;
+    default: return FailReason::Closed;
+  }
+}
 
 class Mesh {
  public:
@@ -137,7 +168,7 @@ class Mesh {
   // Where beacons go (a multicast group or a subnet broadcast address); unset = no beacons.
   void set_beacon_target(std::optional<Address> target);
 
-  void on_datagram(const Address& from, Bytes datagram, TimeNs now);
+  DatagramVerdict on_datagram(const Address& from, Bytes datagram, TimeNs now);
   void on_timeout(TimeNs now);
   std::optional<TimeNs> next_timeout() const;
   std::optional<Transmit> poll_transmit(MutableBytes buffer, TimeNs now);
@@ -145,9 +176,11 @@ class Mesh {
 
   // id 0 = let the mesh number it. Errors as Connection::send, plus UnknownPeer / NotConnected.
   Result<MessageId> send(NodeId peer, Bytes message, const SendOptions& options, TimeNs now, MessageId id = 0);
-  // Sends to every connected peer with one id; outcomes come per peer. Returns the id
-  // and how many peers it was queued to (peers whose lane queue is full are reported via MessageFailed).
-  Result<MessageId> broadcast(Bytes message, const SendOptions& options, TimeNs now);
+  // The one broadcast path: sends to every connected member with one id (0 = let the
+  // mesh number it); outcomes come per member. A member it cannot be queued to (lane
+  // queue full, too large, not live) gets a MessageFailed event with fail_reason_of(error).
+  // Errors: InvalidArgument for an id of the mesh's own (top bit set).
+  Result<Broadcast> broadcast(Bytes message, const SendOptions& options, TimeNs now, MessageId id = 0);
 
   // Announce a graceful leave and close every connection.
   void leave(TimeNs now);

@@ -2,7 +2,7 @@
 // makes a node a candidate, so a non-eligible lowest id cannot hold up the election.
 #include <gtest/gtest.h>
 
-#include "topology/sim_cluster.h"
+#include "topology/sim/cluster.h"
 
 namespace hana::topology::test {
 namespace {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "protocol/codec.h"
-#include "topology/sim_cluster.h"
+#include "topology/sim/cluster.h"
 
 namespace hana::topology::test {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <set>
 
-#include "topology/sim_mesh_scenario.h"
+#include "topology/sim/mesh_scenario.h"
 
 namespace hana::topology::test {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <map>
 
-#include "topology/sim_cluster.h"
+#include "topology/sim/cluster.h"
 
 namespace hana::topology::test {
 namespace {

@@ -1,4 +1,4 @@
-// `hana-sim mesh`: N topology::Mesh nodes in virtual time (see topology/sim_mesh_scenario.h):
+// `hana-sim mesh`: N topology::Mesh nodes in virtual time (see topology/sim/mesh_scenario.h):
 // cold start, idle bandwidth, kill/restart detection trials, coordinator failovers, a
 // lossy soak and a 50/50 partition that heals. Prints the figures as text or JSON.
 // Exit 1 if a correctness property failed (no agreement, a false Dead), 2 on bad usage.
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "commands.h"
-#include "topology/sim_mesh_scenario.h"
+#include "topology/sim/mesh_scenario.h"
 
 namespace hana::tools {
 namespace {

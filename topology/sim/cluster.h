@@ -1,5 +1,5 @@
-// Simulator harness (header-only, for tests and hana-sim; links hana_sim): N
-// topology::Mesh nodes over sim::Network in virtual time.
+// Simulator harness, not production code (header-only, for tests and hana-sim; links
+// hana_sim): N topology::Mesh nodes over sim::Network in virtual time.
 // Every run is bounded in virtual time and in steps; nothing sleeps.
 //
 // It drives the nodes itself over sim::Network instead of using sim::Driver: the

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "topology/rng.h"
-#include "topology/sim_cluster.h"
+#include "topology/sim/cluster.h"
 
 namespace hana::topology::test {
 

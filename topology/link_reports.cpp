@@ -1,4 +1,4 @@
-// Mesh-wide link quality. Each node measures its links (evaluate_links, with hysteresis)
+// Mesh-wide link quality. Each node measures its links (link_table.cpp, with hysteresis)
 // and reports every change to every connected member as a mesh-internal message
 // (kDataMesh) on the CONTROL lane: reliable, latest-value keyed by the observed peer's
 // id with one increasing version per observer, so an unsent older report of the same
@@ -33,10 +33,10 @@ std::uint32_t loss_ppm(double rate) {
 
 bool Mesh::Impl::send_link_report(std::uint32_t to, std::uint32_t about, TimeNs now) {
   Peer& p = peers[to];
-  const Peer& a = peers[about];
+  const LinkRecord& a = peers[about].links;
   // Any member with a connection: one made while we still hold it Dead (a healing
   // partition; it refutes a moment later) gets the table now, or never.
-  if (!p.conn || a.link_version == 0) return false;
+  if (!p.session.conn || a.link_version == 0) return false;
   const LinkQuality& q = members[about].link;
   LinkReportBody body;
   body.peer = members[about].id;
@@ -48,9 +48,9 @@ bool Mesh::Impl::send_link_report(std::uint32_t to, std::uint32_t about, TimeNs 
   BodyWriter w(MutableBytes(buf.data(), buf.size()));
   encode_link_report(w, body);
   if (!w.ok()) return false;
-  auto r = p.conn->send(w.written(), report_options(body.peer, a.link_version), now, next_mesh_message_id++, true);
+  auto r = p.session.conn->send(w.written(), report_options(body.peer, a.link_version), now, link_table.next_message_id++, true);
   if (!r) {
-    p.resend_links = true;  // lane queue full: try the whole table again later
+    p.links.resend_links = true;  // lane queue full: try the whole table again later
     return false;
   }
   ++counters.link_reports_out;
@@ -60,13 +60,13 @@ bool Mesh::Impl::send_link_report(std::uint32_t to, std::uint32_t about, TimeNs 
 
 void Mesh::Impl::report_link(std::uint32_t i, TimeNs now) {
   if (leaving) return;
-  peers[i].link_version = ++link_report_version;
-  peers[i].link_changed_at = now;
+  peers[i].links.link_version = ++link_table.report_version;
+  peers[i].links.link_changed_at = now;
   for (std::uint32_t to = 0; to < members.size(); ++to) send_link_report(to, i, now);
 }
 
 void Mesh::Impl::send_link_table(std::uint32_t to, TimeNs now) {
-  peers[to].resend_links = false;
+  peers[to].links.resend_links = false;
   if (leaving) return;
   for (std::uint32_t about = 0; about < members.size(); ++about)
     if (is_live(members[about].state)) send_link_report(to, about, now);
@@ -84,7 +84,7 @@ void Mesh::Impl::on_mesh_message(std::uint32_t from, const protocol::ReceivedEve
   q.jitter_us = body.jitter_us;
   q.loss_rate = static_cast<double>(body.loss_ppm) / kLossPpmMax;
   q.throughput_bytes_per_sec = body.throughput_bytes_per_sec;
-  auto& list = peers[from].reported;
+  auto& list = peers[from].links.reported;
   auto it = std::find_if(list.begin(), list.end(), [&](const RemoteLink& l) { return l.peer == body.peer; });
   if (it == list.end()) {
     // An observer has at most max_peers peers: more entries is a misbehaving sender.
@@ -107,24 +107,7 @@ void Mesh::Impl::on_mesh_outcome(std::uint32_t i, const protocol::ConnectionEven
   // lost a report on a live connection: send the table again.
   if (const auto* f = std::get_if<protocol::FailedEvent>(&e))
     if (f->reason != FailReason::Superseded && f->reason != FailReason::Closed && f->reason != FailReason::PeerDead)
-      peers[i].resend_links = true;
-}
-
-void Mesh::Impl::forget_links(std::uint32_t i) {
-  Peer& p = peers[i];
-  p.reported.clear();
-  p.reported.shrink_to_fit();
-  // Our own measurement goes too (every receiver just dropped it): if the member comes
-  // back, its first measurement is reported afresh.
-  members[i].link = LinkQuality{};
-  p.link_version = 0;
-  p.probe_rtt_us = 0;
-  p.last_packets_sent = p.last_packets_lost = p.last_bytes = 0;
-  p.probe_samples = p.last_probe_samples = p.last_rtt_samples = 0;
-}
-
-void Mesh::Impl::forget_links_about(NodeId id) {
-  for (auto& p : peers) std::erase_if(p.reported, [&](const RemoteLink& l) { return l.peer == id; });
+      peers[i].links.resend_links = true;
 }
 
 std::vector<LinkEntry> Mesh::links() const {
@@ -133,8 +116,8 @@ std::vector<LinkEntry> Mesh::links() const {
   for (std::size_t i = 0; i < m.members.size(); ++i) {
     if (!is_live(m.members[i].state)) continue;
     const Peer& p = m.peers[i];
-    if (p.link_version != 0) out.push_back(LinkEntry{m.self.id, m.members[i].id, m.members[i].link, p.link_changed_at});
-    for (const RemoteLink& l : p.reported) {
+    if (p.links.link_version != 0) out.push_back(LinkEntry{m.self.id, m.members[i].id, m.members[i].link, p.links.link_changed_at});
+    for (const RemoteLink& l : p.links.reported) {
       // About a member this node holds Dead or Left: hidden until it is back.
       if (auto it = m.index.find(l.peer); it != m.index.end() && !is_live(m.members[it->second].state)) continue;
       out.push_back(LinkEntry{m.members[i].id, l.peer, l.quality, l.at});

@@ -1,4 +1,5 @@
-// Handshakes (stateless cookie), connections to members, beacons, link quality.
+// The dialer and handshake: dials with jittered backoff, the stateless-cookie handshake,
+// seeds and beacons, and admitting the member a handshake completes with.
 //
 // Handshake: Hello -> Retry(cookie) -> HelloCookie(cookie) -> Accept. The responder
 // keeps no state until a HelloCookie with a valid cookie arrives from the address the
@@ -6,7 +7,6 @@
 // dialing the sender itself ignores the sender's Hello if its own id is lower (the
 // higher id yields and answers the lower id's Hello instead).
 #include <algorithm>
-#include <cmath>
 
 #include "topology/mesh_impl.h"
 
@@ -15,20 +15,20 @@ namespace hana::topology {
 std::uint32_t Mesh::Impl::fresh_cid() {
   for (;;) {
     const auto cid = static_cast<std::uint32_t>(rng.next());
-    if (cid == protocol::kConnectionlessId || by_cid.count(cid)) continue;
-    if (std::any_of(dials.begin(), dials.end(), [&](const Dial& d) { return d.cid == cid; })) continue;
+    if (cid == protocol::kConnectionlessId || conns.by_cid.count(cid)) continue;
+    if (std::any_of(dialer.dials.begin(), dialer.dials.end(), [&](const Dial& d) { return d.cid == cid; })) continue;
     return cid;
   }
 }
 
 Dial* Mesh::Impl::dial_to(const Address& to) {
-  for (auto& d : dials)
+  for (auto& d : dialer.dials)
     if (d.to == to) return &d;
   return nullptr;
 }
 
 void Mesh::Impl::cancel_dial(const Address& to) {
-  std::erase_if(dials, [&](const Dial& d) { return d.to == to; });
+  std::erase_if(dialer.dials, [&](const Dial& d) { return d.to == to; });
 }
 
 void Mesh::Impl::start_dial(const Address& to, NodeId node, TimeNs now) {
@@ -39,13 +39,13 @@ void Mesh::Impl::start_dial(const Address& to, NodeId node, TimeNs now) {
   d.cid = fresh_cid();
   d.backoff.set_limits(config.reconnect_backoff_min_ms * kNsPerMs, config.reconnect_backoff_max_ms * kNsPerMs);
   d.next_at = now;
-  dials.push_back(d);
+  dialer.dials.push_back(d);
   dial_tick(now);
 }
 
 void Mesh::Impl::dial_tick(TimeNs now) {
   const TimeNs cookie_life = config.cookie_lifetime_ms * kNsPerMs;
-  for (Dial& d : dials) {
+  for (Dial& d : dialer.dials) {
     if (d.next_at > now) continue;
     if (d.have_cookie && d.cookie_at + cookie_life <= now) d.have_cookie = false;  // may have expired
     OutItem h;
@@ -60,99 +60,41 @@ void Mesh::Impl::dial_tick(TimeNs now) {
   }
 }
 
+void Mesh::Impl::beacon_tick(TimeNs now) {
+  if (!dialer.beacon_target || now < dialer.next_beacon_at) return;
+  OutItem b;
+  b.type = OutType::Beacon;
+  b.to = *dialer.beacon_target;
+  push_out(b);
+  const TimeNs interval = config.beacon_interval_ms * kNsPerMs;
+  dialer.next_beacon_at = now + interval - interval / 10 + rng.below(interval / 5 + 1);
+}
+
 bool Mesh::Impl::should_dial(std::uint32_t i, TimeNs now) const {
   const Member& m = members[i];
   const Peer& p = peers[i];
-  if (p.conn || m.state == MemberState::Left || now < p.next_dial_at) return false;
-  for (const Dial& d : dials)
+  if (p.session.conn || m.state == MemberState::Left || now < p.redial.next_dial_at) return false;
+  for (const Dial& d : dialer.dials)
     if (d.to == m.address || d.node == m.id) return false;
   return true;
-}
-
-void Mesh::Impl::connection_touched(NodeId id) {
-  Peer* p = peer_of(id);
-  if (!p) return;
-  if (!p->tx_dirty) {
-    p->tx_dirty = true;
-    transmit_dirty.push_back(id);
-  }
-  if (!p->ev_dirty) {
-    p->ev_dirty = true;
-    event_dirty.push_back(id);
-  }
-  if (!p->dl_dirty) {
-    p->dl_dirty = true;
-    deadline_dirty.push_back(id);
-  }
-}
-
-void Mesh::Impl::maybe_peer_up(std::uint32_t i) {
-  Peer& p = peers[i];
-  if (p.up_reported || !p.conn || members[i].state != MemberState::Alive) return;
-  p.up_reported = true;
-  events.push_back(PeerUp{members[i].id, members[i].address});
-}
-
-void Mesh::Impl::install_connection(std::uint32_t i, std::uint32_t local_cid, std::uint32_t remote_cid, TimeNs now) {
-  Peer& p = peers[i];
-  if (p.conn) drop_connection(i, FailReason::Closed, now);  // replaced by a newer handshake
-  p.conn = std::make_unique<protocol::Connection>(conn_config, protocol::ConnectionIds{local_cid, remote_cid}, now);
-  p.local_cid = local_cid;
-  p.remote_cid = remote_cid;
-  by_cid[local_cid] = members[i].id;
-  members[i].connected = true;
-  p.reconnect.reset();
-  p.last_heard = now;
-  // What it reported over its previous connection may belong to a previous life; it
-  // sends its whole table again on this one, as we do.
-  p.reported.clear();
-  send_link_table(i, now);
-  connection_touched(members[i].id);
-  maybe_peer_up(i);
-}
-
-void Mesh::Impl::drop_connection(std::uint32_t i, std::optional<FailReason> abort_reason, TimeNs now) {
-  Peer& p = peers[i];
-  if (!p.conn) return;
-  if (abort_reason) p.conn->abort(*abort_reason, now);
-  by_cid.erase(p.local_cid);
-  retired.push_back(Retired{members[i].id, members[i].address, std::move(p.conn), false});
-  p.conn.reset();
-  p.local_cid = p.remote_cid = 0;
-  p.conn_deadline = kNever;
-  p.up_reported = false;
-  members[i].connected = false;
-  p.next_dial_at = now + p.reconnect.next(rng);
-}
-
-// A hello's incarnation against our record of that node.
-void Mesh::Impl::reconcile(std::uint32_t i, const Address& from, std::uint64_t inc, TimeNs now) {
-  Member& mem = members[i];
-  if (inc > mem.incarnation) {
-    mem.address = from;
-    if (mem.state != MemberState::Alive) set_state(i, MemberState::Alive, inc, 0, now);
-    else mem.incarnation = inc;
-  } else if (mem.state != MemberState::Alive) {
-    notice(i, now);  // it thinks it is fine; tell it what we think, it will refute
-  }
 }
 
 void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFrame& h, TimeNs now) {
   using protocol::HandshakeKind;
   if (leaving || h.node_id == self.id || h.node_id == 0) return;
   if (h.kind == HandshakeKind::Hello || h.kind == HandshakeKind::HelloCookie) {
-    if (!handshake_limiter.allow(now)) {
+    if (!dialer.handshake_limiter.allow(now)) {
       ++counters.rate_limited;
       return;
     }
-    if (h.kind == HandshakeKind::HelloCookie && !cookies.verify(from, h.cookie, now)) {
+    if (h.kind == HandshakeKind::HelloCookie && !dialer.cookies.verify(from, h.cookie, now)) {
       ++counters.bad_cookies;
       return;
     }
     // Simultaneous open: the lower id's dial wins.
     // A dial to the same node at another address is stale (it restarted elsewhere, e.g. on a
     // new port): drop it and accept, or neither side would ever complete.
-    for (const Dial& d : dials)
+    for (const Dial& d : dialer.dials)
       if (d.to == from || d.node == h.node_id) {
         if (d.to == from && self.id < h.node_id) return;
         cancel_dial(d.to);
@@ -164,14 +106,14 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
       r.to = from;
       r.hkind = HandshakeKind::Retry;
       r.with_cookie = true;
-      r.cookie = cookies.make(from, now);
+      r.cookie = dialer.cookies.make(from, now);
       push_out(r);
       return;
     }
     // HelloCookie with a valid cookie: now we keep state.
     if (auto it = index.find(h.node_id);
-        it != index.end() && peers[it->second].conn && peers[it->second].remote_cid == h.connection_id) {
-      send_accept(from, peers[it->second].local_cid);  // our Accept was lost: say it again
+        it != index.end() && peers[it->second].session.conn && peers[it->second].session.remote_cid == h.connection_id) {
+      send_accept(from, peers[it->second].session.local_cid);  // our Accept was lost: say it again
       return;
     }
     bool sync = false;
@@ -186,7 +128,7 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
       return;
     }
     install_connection(i, fresh_cid(), h.connection_id, now);
-    send_accept(from, peers[i].local_cid);
+    send_accept(from, peers[i].session.local_cid);
     introduce(from, sync);
     elect(now);
     return;
@@ -271,7 +213,7 @@ void Mesh::Impl::introduce(const Address& to, bool sync) {
 }
 
 void Mesh::Impl::on_refuse(const Address& from, std::uint32_t cid, protocol::CloseReason reason, TimeNs now) {
-  for (Dial& d : dials) {
+  for (Dial& d : dialer.dials) {
     if (d.cid != cid || d.to != from) continue;
     (void)reason;
     d.refused = true;
@@ -281,7 +223,7 @@ void Mesh::Impl::on_refuse(const Address& from, std::uint32_t cid, protocol::Clo
 }
 
 void Mesh::Impl::on_beacon(const Address& from, Bytes body, TimeNs now) {
-  if (!handshake_limiter.allow(now)) {
+  if (!dialer.handshake_limiter.allow(now)) {
     ++counters.rate_limited;
     return;
   }
@@ -303,7 +245,7 @@ void Mesh::Impl::on_beacon(const Address& from, Bytes body, TimeNs now) {
     }
   } else {
     Peer& p = peers[it->second];
-    p.last_heard = now;
+    p.health.last_heard = now;
     reconcile(it->second, addr, b.incarnation, now);
     // First-hand eligibility (a runtime knob change shows up here too).
     if (b.incarnation >= members[it->second].incarnation && p.eligible != b.eligible) {
@@ -312,62 +254,6 @@ void Mesh::Impl::on_beacon(const Address& from, Bytes body, TimeNs now) {
     }
   }
   if (b.term != 0 && b.coordinator_id != 0) observe_claim(Claim{b.term, b.coordinator_id}, now);
-}
-
-void Mesh::Impl::evaluate_links(TimeNs now) {
-  const TimeNs every = config.link_report_interval_ms * kNsPerMs;
-  for (std::uint32_t i = 0; i < members.size(); ++i) {
-    Peer& p = peers[i];
-    Member& m = members[i];
-    // Until the first measurement is reported the link is evaluated every turn: "report
-    // when first measured" must not wait for the interval (with last_link_eval = 0 and a
-    // long interval it waited until the monotonic clock passed the interval, i.e. never on
-    // a machine booted less than an interval ago).
-    const bool reported = m.link.rtt_us != 0;
-    if (!is_live(m.state) || (reported && now < p.last_link_eval + every)) continue;
-    const TimeNs dt = now - p.last_link_eval;
-    p.last_link_eval = now;
-    LinkQuality q = m.link;
-    if (p.conn) {
-      const ConnectionStats& s = p.conn->stats();
-      // The RTT comes from whichever measured since the last evaluation: the connection
-      // (busy link: probes are skipped while traffic flows) or the failure detector's
-      // direct probes (idle link: the connection's estimate is as old as its last
-      // traffic). Before its first sample a connection's RTT is the initial_rtt_us
-      // assumption, not a measurement.
-      if (s.rtt_samples != p.last_rtt_samples && s.rtt_samples != 0) {  // != : a new connection counts afresh
-        q.rtt_us = s.rtt_smoothed_us;
-        q.jitter_us = s.rtt_var_us;
-      } else if (p.probe_samples > p.last_probe_samples || s.rtt_samples == 0) {
-        q.rtt_us = static_cast<std::uint64_t>(p.probe_rtt_us);
-      }
-      p.last_rtt_samples = s.rtt_samples;
-      p.last_probe_samples = p.probe_samples;
-      const std::uint64_t sent = s.packets_sent - std::min(s.packets_sent, p.last_packets_sent);
-      const std::uint64_t lost = s.packets_lost - std::min(s.packets_lost, p.last_packets_lost);
-      if (sent >= 20) q.loss_rate = static_cast<double>(lost) / static_cast<double>(sent);
-      const std::uint64_t bytes = s.bytes_received - std::min(s.bytes_received, p.last_bytes);
-      q.throughput_bytes_per_sec = dt ? static_cast<std::uint64_t>(static_cast<double>(bytes) * 1e9 / static_cast<double>(dt)) : 0;
-      p.last_packets_sent = s.packets_sent;
-      p.last_packets_lost = s.packets_lost;
-      p.last_bytes = s.bytes_received;
-    } else {
-      q.rtt_us = static_cast<std::uint64_t>(p.probe_rtt_us);
-    }
-    // Hysteresis: report only changes that matter, never per packet.
-    const LinkQuality& old = m.link;
-    const auto diff = [](std::uint64_t a, std::uint64_t b) { return a > b ? a - b : b - a; };
-    const bool first = old.rtt_us == 0 && q.rtt_us != 0;
-    const bool rtt_moved = diff(q.rtt_us, old.rtt_us) > std::max<std::uint64_t>(old.rtt_us / 4, 100);
-    const bool loss_moved = std::fabs(q.loss_rate - old.loss_rate) > 0.01;
-    const bool tput_moved = diff(q.throughput_bytes_per_sec, old.throughput_bytes_per_sec) >
-                            std::max<std::uint64_t>(old.throughput_bytes_per_sec / 2, 64 * 1024);
-    if (first || rtt_moved || loss_moved || tput_moved) {
-      m.link = q;
-      events.push_back(LinkQualityChanged{m.id, q, self.id});
-      report_link(i, now);
-    }
-  }
 }
 
 }  // namespace hana::topology

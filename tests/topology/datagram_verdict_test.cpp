@@ -1,0 +1,54 @@
+// Mesh::on_datagram is the one decode of a received datagram: its verdict tells the
+// engine what to count, and the mesh counts the same rejects itself.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "topology/mesh.h"
+
+namespace hana::topology {
+namespace {
+
+Identity node(NodeId id, std::uint8_t last_octet) {
+  Identity me;
+  me.id = id;
+  me.name = "n" + std::to_string(id);
+  me.listen = Address::ipv4(10, 0, 0, last_octet, 7000);
+  return me;
+}
+
+// A real datagram: the Hello that a seed makes `from` send.
+std::vector<std::uint8_t> hello(Mesh& from, const Address& to) {
+  EXPECT_TRUE(from.add_seed(to, 0).ok());
+  std::vector<std::uint8_t> buf(2048);
+  auto t = from.poll_transmit(buf, 0);
+  EXPECT_TRUE(t.has_value());
+  buf.resize(t ? t->size : 0);
+  return buf;
+}
+
+TEST(DatagramVerdict, AcceptedBadChecksumMalformed) {
+  const Config config;
+  Mesh a(config, node(1, 1), 1, 0);
+  Mesh b(config, node(2, 2), 2, 0);
+  const auto dg = hello(a, Address::ipv4(10, 0, 0, 2, 7000));
+  ASSERT_GT(dg.size(), 8u);
+  const Address from = Address::ipv4(10, 0, 0, 1, 7000);
+
+  EXPECT_EQ(b.on_datagram(from, dg, 1), DatagramVerdict::Accepted);
+  EXPECT_EQ(b.counters().bad_datagrams, 0u);
+
+  auto corrupt = dg;
+  corrupt[corrupt.size() / 2] ^= 0x40;
+  EXPECT_EQ(b.on_datagram(from, corrupt, 2), DatagramVerdict::BadChecksum);
+
+  const std::vector<std::uint8_t> garbage(dg.size(), 0xa5);
+  EXPECT_EQ(b.on_datagram(from, garbage, 3), DatagramVerdict::Malformed);
+  EXPECT_EQ(b.on_datagram(from, protocol::Bytes(dg.data(), 3), 4), DatagramVerdict::Malformed);
+
+  EXPECT_EQ(b.counters().datagrams_in, 4u);
+  EXPECT_EQ(b.counters().bad_datagrams, 3u);
+}
+
+}  // namespace
+}  // namespace hana::topology

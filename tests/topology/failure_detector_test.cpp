@@ -1,0 +1,59 @@
+// The failure detector on its own terms: a crashed member goes Alive -> Suspect -> Dead
+// through probes (direct, then indirect), and a member that was only cut off refutes the
+// suspicion with a higher incarnation before its timeout, so nobody declares it Dead.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "topology/sim/cluster.h"
+
+namespace hana::topology::test {
+namespace {
+
+constexpr TimeNs kSec = kNsPerSec;
+
+TEST(FailureDetector, CrashedMemberIsProbedSuspectedAndDeclaredDead) {
+  Cluster c({.nodes = 4, .seed = 21});
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
+  c.kill(3);
+  ASSERT_TRUE(c.run_until([&] { return c.all_see(3, MemberState::Dead); }, 5 * kSec));
+  std::uint64_t probes = 0, indirect = 0, suspicions = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& k = c.node(i).counters();
+    probes += k.probes;
+    indirect += k.indirect_probes;
+    suspicions += k.suspicions;
+    EXPECT_EQ(k.declared_dead, 1u) << i;
+  }
+  EXPECT_GT(probes, 0u);
+  EXPECT_GE(indirect, 1u);  // nobody suspects before asking others to probe
+  EXPECT_GE(suspicions, 1u);
+}
+
+TEST(FailureDetector, CutOffMemberRefutesBeforeItsTimeout) {
+  Config config;
+  config.suspicion_mult = 4;  // a 200 ms floor: room for the notice to get through
+  Cluster c({.nodes = 4, .seed = 22, .config = config});
+  std::map<std::size_t, int> downs;
+  bool suspected = false;
+  c.on_event = [&](std::size_t n, const MeshEvent& e, TimeNs) {
+    if (const auto* s = std::get_if<PeerSuspect>(&e); s && s->peer == Cluster::id(3)) suspected = true;
+    if (std::holds_alternative<PeerDown>(e)) ++downs[n];
+  };
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
+  const std::uint64_t incarnation = c.node(3).incarnation();
+  const std::uint64_t refutations = c.node(3).counters().refutations;
+  suspected = false;
+  c.network().partition({{Cluster::address(0), Cluster::address(1), Cluster::address(2)}, {Cluster::address(3)}});
+  ASSERT_TRUE(c.run_until([&] { return suspected; }, 5 * kSec, 100'000));
+  c.network().heal();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
+  EXPECT_GT(c.node(3).counters().refutations, refutations);
+  EXPECT_GT(c.node(3).incarnation(), incarnation);
+  EXPECT_TRUE(downs.empty()) << "a member that refuted in time was declared Dead";
+}
+
+}  // namespace
+}  // namespace hana::topology::test

@@ -1,0 +1,52 @@
+// State of the dialer: handshakes we initiate (with their cookies and backoff), seeds,
+// beacons, and each member's reconnect schedule. Its code is in dialer.cpp; the cookie
+// and the rate limiter in cookie.h, the backoff in backoff.h.
+//
+// Authentication seam (handshake): a peer is admitted in Mesh::Impl::on_handshake
+// (dialer.cpp) — HelloCookie on the responder, Accept on the initiator — just before
+// install_connection; proving a key belongs there, and deriving the connection's
+// datagram key next to install_connection.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "hana/address.h"
+#include "hana/types.h"
+#include "topology/backoff.h"
+#include "topology/cookie.h"
+#include "topology/failure_detector.h"
+
+namespace hana::topology {
+
+// A handshake in progress that we initiated.
+struct Dial {
+  Address to;
+  NodeId node = 0;  // 0 = unknown (a seed)
+  std::uint32_t cid = 0;
+  bool have_cookie = false;
+  Cookie cookie{};
+  TimeNs cookie_at = 0;
+  TimeNs next_at = 0;
+  Backoff backoff;
+  bool refused = false;
+};
+
+// The dialer's record of one member (Peer::redial): when to dial it again.
+struct Redial {
+  TimeNs next_dial_at = 0;
+  Backoff reconnect;
+};
+
+struct Dialer {
+  Dialer(std::uint64_t cookie_secret, TimeNs cookie_lifetime_ns, std::uint32_t handshake_rate_per_sec)
+      : cookies(cookie_secret, cookie_lifetime_ns), handshake_limiter(handshake_rate_per_sec) {}
+  CookieJar cookies;
+  RateLimiter handshake_limiter;  // HELLO, HELLO_COOKIE and beacons
+  std::vector<Address> seeds;
+  std::vector<Dial> dials;
+  std::optional<Address> beacon_target;
+  TimeNs next_beacon_at = kNever;
+};
+
+}  // namespace hana::topology

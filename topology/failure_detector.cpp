@@ -1,0 +1,241 @@
+// SWIM failure detector: probes, indirect probes, suspicion with Lifeguard timeouts,
+// refutation.
+//
+// Each probe period one member is probed (round robin over a shuffled order). A member
+// we heard from within the last period is not probed unless gossip is waiting to go out
+// (traffic is the probe). No ack within probe_timeout: a second direct ping plus
+// PingReq to `indirect_probes` members; still nothing by the end of the period: the
+// member is suspected. The suspector pushes the suspicion to every member (so the
+// suspect can refute at once and every node starts its timer at about the same time)
+// and re-sends it to the suspect every period. A suspicion that is not refuted with a
+// higher incarnation before its Lifeguard timeout becomes Dead, which the suspector
+// pushes to everyone too. All changes are also piggybacked on probes and acks
+// (gossip.cpp).
+#include <algorithm>
+
+#include "topology/mesh_impl.h"
+
+namespace hana::topology {
+
+TimeNs Mesh::Impl::suspicion_timeout(std::uint32_t confirmations) const {
+  return suspicion_timeout_ns(config.suspicion_mult, config.suspicion_max_mult, live_members() + 1, probe_interval_ns(),
+                              confirmations, config.indirect_probes);
+}
+
+void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
+  GossipView v;
+  if (!decode_gossip(body, v)) {
+    ++counters.bad_datagrams;
+    return;
+  }
+  const GossipHeader& h = v.header;
+  if (h.sender == self.id || leaving) return;
+  fd.last_gossip_rx = now;
+  UpdateReader reader(v);
+  Update u;
+  while (reader.next(u)) apply_update(u, h.sender, from, now);
+  if (auto it = index.find(h.sender); it != index.end()) {
+    peers[it->second].health.last_heard = now;
+    // It talks to us but we hold it Suspect/Dead: tell it, so it refutes.
+    if (members[it->second].state != MemberState::Alive && members[it->second].state != MemberState::Left)
+      notice(it->second, now);
+  }
+
+  switch (h.kind) {
+    case GossipKind::Ping: {
+      if (h.target != self.id) break;  // meant for a previous owner of this address
+      GossipHeader ack;
+      ack.kind = GossipKind::Ack;
+      ack.seq = h.seq;
+      if (h.relay_for != 0) {
+        ack.target = self.id;
+        ack.relay_for = h.relay_for;
+      }
+      send_gossip(from, ack);
+      break;
+    }
+    case GossipKind::Ack: {
+      if (h.relay_for != 0 && h.relay_for != self.id) {
+        // We mediate an indirect probe: pass the answer on to the requester.
+        if (Member* req = find(h.relay_for)) {
+          GossipHeader fwd = h;
+          send_gossip(req->address, fwd);
+        }
+        break;
+      }
+      // The probe's answer. Mesh clock seam: a clock-offset sample from the probe's
+      // timestamps is taken here, beside the RTT sample.
+      Probe& probe = fd.probe;
+      const NodeId answered = h.relay_for == self.id ? h.target : h.sender;
+      if (probe.active && !probe.acked && probe.seq == h.seq && probe.target == answered) {
+        probe.acked = true;
+        if (fd.local_health > 0) --fd.local_health;
+        if (auto it = index.find(answered); it != index.end()) {
+          // A relayed ack's time includes the relay's hops: not a sample of this link.
+          if (h.relay_for != self.id) on_probe_rtt(it->second, now - probe.sent);
+          peers[it->second].health.last_heard = now;
+        }
+      }
+      break;
+    }
+    case GossipKind::PingReq: {
+      Member* target = find(h.target);
+      if (!target || h.target == self.id) break;
+      GossipHeader ping;
+      ping.kind = GossipKind::Ping;
+      ping.seq = h.seq;
+      ping.target = h.target;
+      ping.relay_for = h.sender;
+      send_gossip(target->address, ping);
+      break;
+    }
+    case GossipKind::Push: break;
+  }
+}
+
+void Mesh::Impl::probe_tick(TimeNs now) {
+  const TimeNs interval = scaled(probe_interval_ns());
+  Probe& probe = fd.probe;
+  if (probe.active && !probe.acked) {
+    if (!probe.indirect_sent && now >= probe.direct_deadline) {
+      probe.indirect_sent = true;
+      if (Member* t = find(probe.target)) {
+        GossipHeader ping;
+        ping.kind = GossipKind::Ping;
+        ping.seq = probe.seq;
+        ping.target = probe.target;
+        send_gossip(t->address, ping);  // a second direct try: cheap insurance against one lost datagram
+        // k random live members other than the target.
+        std::array<std::uint32_t, kMaxIndirect> chosen{};
+        std::size_t n = 0;
+        const std::size_t k = std::min<std::size_t>(config.indirect_probes, kMaxIndirect);
+        for (std::size_t tries = 0; n < k && tries < 4 * k + members.size(); ++tries) {
+          if (members.empty()) break;
+          const auto c = static_cast<std::uint32_t>(rng.below(members.size()));
+          if (members[c].id == probe.target || members[c].state != MemberState::Alive) continue;
+          if (std::find(chosen.begin(), chosen.begin() + static_cast<std::ptrdiff_t>(n), c) != chosen.begin() + static_cast<std::ptrdiff_t>(n)) continue;
+          chosen[n++] = c;
+        }
+        for (std::size_t j = 0; j < n; ++j) {
+          GossipHeader req;
+          req.kind = GossipKind::PingReq;
+          req.seq = probe.seq;
+          req.target = probe.target;
+          send_gossip(members[chosen[j]].address, req);
+        }
+        ++counters.indirect_probes;
+      }
+    }
+    if (now >= probe.end) {
+      probe.active = false;
+      // Lifeguard: a missed ack counts against our own health only if we heard nothing
+      // at all meanwhile (no nacks here; any gossip received shows our link works).
+      if (fd.last_gossip_rx < probe.sent && fd.local_health < 8) ++fd.local_health;
+      if (auto it = index.find(probe.target); it != index.end() && members[it->second].incarnation == probe.incarnation) {
+        Member& m = members[it->second];
+        if (m.state == MemberState::Alive) {
+          ++counters.suspicions;
+          set_state(it->second, MemberState::Suspect, m.incarnation, self.id, now);
+          push_to_all(m.id, Entry::State, false);
+        } else if (m.state == MemberState::Suspect) {
+          Health& h = peers[it->second].health;
+          if (h.confirmations < kMaxConfirmations &&
+              std::find(h.confirmers.begin(), h.confirmers.begin() + h.confirmations, self.id) == h.confirmers.begin() + h.confirmations) {
+            h.confirmers[h.confirmations++] = self.id;
+            h.suspicion_deadline = h.suspicion_start + suspicion_timeout(h.confirmations);
+            // An independent confirmation (Lifeguard): tell everyone, their timers shrink too.
+            push_to_all(m.id, Entry::State, false, self.id);
+          }
+        }
+      }
+    }
+  }
+  if (probe.active && probe.acked) probe.active = false;
+  if (now < fd.next_probe_at) return;
+  fd.next_probe_at = now + interval;
+
+  // Next target in the rotation; reshuffle after a full round (SWIM's bounded detection time).
+  NodeId target = 0;
+  auto& order = fd.probe_order;
+  for (std::size_t scanned = 0; scanned <= order.size() && target == 0; ++scanned) {
+    if (fd.probe_pos >= order.size()) {
+      fd.probe_pos = 0;
+      // Drop forgotten members, then Fisher-Yates.
+      std::erase_if(order, [&](NodeId id) { return index.find(id) == index.end(); });
+      for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+      if (order.empty()) break;
+    }
+    const NodeId id = order[fd.probe_pos++];
+    if (auto it = index.find(id); it != index.end() && is_live(members[it->second].state)) target = id;
+  }
+  if (target == 0) return;
+  const std::uint32_t i = index[target];
+  // A member with no RTT measured yet (neither a probe nor its connection) is probed
+  // anyway, once: its link quality needs a first measurement to be reported.
+  const Peer& p = peers[i];
+  const ConnectionStats* cs = p.session.conn ? &p.session.conn->stats() : nullptr;
+  const bool rtt_known = p.links.probe_rtt_us != 0 || (cs && cs->rtt_samples != 0);
+  if (p.health.last_heard + probe_interval_ns() >= now && fd.gossip.empty() && members[i].state == MemberState::Alive &&
+      rtt_known) {
+    ++counters.probes_skipped;  // traffic from it is as good as an ack
+    return;
+  }
+  ++counters.probes;
+  probe = Probe{};
+  probe.active = true;
+  probe.target = target;
+  probe.incarnation = members[i].incarnation;
+  probe.seq = fd.next_seq++;
+  probe.sent = now;
+  probe.direct_deadline = now + std::min(scaled(config.probe_timeout_ms * kNsPerMs), interval / 2);
+  // Indirect probes get twice the direct wait (they take two round trips); on a LAN
+  // that is far below the probe period, so a dead member is suspected sooner.
+  probe.end = std::min(now + interval, probe.direct_deadline + 2 * scaled(config.probe_timeout_ms * kNsPerMs));
+  GossipHeader ping;
+  ping.kind = GossipKind::Ping;
+  ping.seq = probe.seq;
+  ping.target = target;
+  send_gossip(members[i].address, ping);
+}
+
+void Mesh::Impl::refute(std::uint64_t seen_inc, TimeNs now) {
+  (void)now;
+  incarnation = std::max(incarnation, seen_inc) + 1;
+  ++counters.refutations;
+  if (fd.local_health < 8) ++fd.local_health;  // Lifeguard: being suspected hints we are slow
+  enqueue_gossip(self.id, Entry::State);
+  push_to_all(self.id, Entry::State, true);
+}
+
+void Mesh::Impl::check_suspicions(TimeNs now) {
+  for (std::uint32_t i = 0; i < members.size(); ++i) {
+    Health& h = peers[i].health;
+    if (members[i].state != MemberState::Suspect) continue;
+    if (h.suspicion_deadline <= now) {
+      const bool mine = h.declared_by == self.id;
+      set_state(i, MemberState::Dead, members[i].incarnation, self.id, now);
+      if (mine) push_to_all(members[i].id, Entry::State, false);
+    } else if (h.declared_by == self.id && now >= h.next_notice_at) {
+      notice(i, now);  // keep telling the suspect, in case it missed the push
+    }
+  }
+}
+
+// Tells member i what we hold about it (Suspect/Dead), at most once per probe period.
+void Mesh::Impl::notice(std::uint32_t i, TimeNs now) {
+  Health& h = peers[i].health;
+  if (now < h.next_notice_at) return;
+  h.next_notice_at = now + probe_interval_ns();
+  OutItem item;
+  item.type = OutType::Gossip;
+  item.to = members[i].address;
+  item.gossip.kind = GossipKind::Push;
+  item.gossip.sender = self.id;
+  item.has_subject = true;
+  item.subject = members[i].id;
+  item.subject_entry = Entry::State;
+  item.piggyback = false;
+  push_out(item);
+}
+
+}  // namespace hana::topology

@@ -1,0 +1,68 @@
+// State of the SWIM failure detector and the membership gossip queue (component (a) of
+// the mesh; its code is in failure_detector.cpp and gossip.cpp, the merge rules in
+// membership.h).
+//
+// Mesh clock seam: probes and their acks are timed in one place, the Ack case of
+// Mesh::Impl::on_gossip (failure_detector.cpp), which today feeds the probe RTT to the
+// link table. A clock-offset sample from the probe's timestamps lands there too, and
+// the per-member estimate beside Health.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "hana/types.h"
+#include "topology/outbox.h"
+
+namespace hana::topology {
+
+inline constexpr TimeNs kNever = ~TimeNs{0};
+inline constexpr std::size_t kMaxConfirmations = 8;
+inline constexpr std::size_t kMaxIndirect = 16;
+
+// The failure detector's record of one member (Peer::health).
+struct Health {
+  NodeId declared_by = 0;         // Suspect/Dead: who declared it
+  TimeNs suspicion_start = 0;
+  TimeNs suspicion_deadline = kNever;
+  std::uint32_t confirmations = 0;
+  std::array<NodeId, kMaxConfirmations> confirmers{};
+  TimeNs state_since = 0;
+  TimeNs last_heard = 0;
+  TimeNs next_notice_at = 0;     // rate limit of "you are suspected/dead" notices to it
+};
+
+// The probe in flight (one per probe period).
+struct Probe {
+  NodeId target = 0;
+  std::uint64_t incarnation = 0;  // a failed probe only suspects the incarnation it probed
+  std::uint64_t seq = 0;
+  TimeNs sent = 0;
+  TimeNs direct_deadline = kNever;
+  TimeNs end = kNever;
+  bool active = false;
+  bool acked = false;
+  bool indirect_sent = false;
+};
+
+// A membership change waiting to be piggybacked `left` more times.
+struct GossipEntry {
+  NodeId node = 0;
+  Entry entry = Entry::State;
+  std::uint32_t left = 0;  // transmissions left
+};
+
+struct FailureDetector {
+  Probe probe;
+  TimeNs next_probe_at = 0;
+  std::vector<NodeId> probe_order;  // shuffled rotation of members
+  std::size_t probe_pos = 0;
+  std::uint64_t next_seq = 1;
+  std::uint32_t local_health = 0;  // Lifeguard local health multiplier (0..8)
+  TimeNs last_gossip_rx = 0;       // any gossip received (evidence our own link works)
+  std::vector<GossipEntry> gossip;  // the gossip queue
+};
+
+}  // namespace hana::topology
