@@ -174,6 +174,7 @@ Result<std::size_t> encode_display_message(const DisplayGroupUpdate& u, std::spa
   w.f32(u.rotation.z);
   w.u64(u.timestamp_us);
   w.u32(u.version);
+  w.u64(u.author);
   if (!w.ok()) return Error{Errc::BufferTooSmall, "buffer too small for DisplayGroupUpdate"};
   return w.size();
 }
@@ -188,6 +189,7 @@ Result<std::size_t> encode_display_message(const DisplaySync& s, std::span<std::
   w.text(s.display_id);
   w.u8(static_cast<std::uint8_t>(s.status));
   w.u32(s.version);
+  w.u64(s.author);
   w.varint(s.windows.size());
   for (const auto& win : s.windows) {
     w.varint(win.id);
@@ -219,6 +221,7 @@ bool decode_display_message(std::span<const std::uint8_t> in, DisplayGroupUpdate
     u.rotation = {r.f32(), r.f32(), r.f32(), r.f32()};
     u.timestamp_us = r.u64();
     u.version = r.u32();
+    u.author = r.u64();
   }
   return finish(r, error);
 }
@@ -231,6 +234,7 @@ bool decode_display_message(std::span<const std::uint8_t> in, DisplaySync& s, Di
     if (!r.failed() && status > kMaxDisplayStatus) r.fail(DisplayDecodeError::BadStatus);
     s.status = static_cast<DisplayStatus>(status);
     s.version = r.u32();
+    s.author = r.u64();
     const std::uint64_t count = r.varint();
     if (!r.failed() && count > kMaxWindowsPerDisplay) r.fail(DisplayDecodeError::TooManyWindows);
     s.windows.clear();

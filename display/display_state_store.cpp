@@ -30,7 +30,7 @@ DisplayStateStore::Outcome DisplayStateStore::apply(const DisplayGroupUpdate& u,
     it = groups_.emplace(u.group_id, GroupEntry{}).first;
     it->second.metrics.type = DisplayMessageType::GroupUpdate;
     it->second.metrics.id = u.group_id;
-  } else if (u.version <= it->second.update.version) {
+  } else if (stamp_of(u) <= stamp_of(it->second.update)) {
     ++it->second.metrics.stale_dropped;
     return ++stale_, Outcome::Stale;
   }
@@ -38,6 +38,7 @@ DisplayStateStore::Outcome DisplayStateStore::apply(const DisplayGroupUpdate& u,
   if (&u != &e.update) e.update = u;
   if (&u != &scratch_update_) scratch_update_ = u;
   e.metrics.applied_version = u.version;
+  e.metrics.applied_author = u.author;
   ++e.metrics.applied;
   e.metrics.last_age_us = now_wall_us > u.timestamp_us ? now_wall_us - u.timestamp_us : 0;
   record_age(e.metrics.last_age_us);
@@ -51,7 +52,7 @@ DisplayStateStore::Outcome DisplayStateStore::apply(const DisplaySync& s, std::u
     it = displays_.emplace(s.display_id, DisplayEntry{}).first;
     it->second.metrics.type = DisplayMessageType::DisplaySync;
     it->second.metrics.id = s.display_id;
-  } else if (s.version <= it->second.sync.version) {
+  } else if (stamp_of(s) <= stamp_of(it->second.sync)) {
     ++it->second.metrics.stale_dropped;
     return ++stale_, Outcome::Stale;
   }
@@ -59,6 +60,7 @@ DisplayStateStore::Outcome DisplayStateStore::apply(const DisplaySync& s, std::u
   if (&s != &e.sync) e.sync = s;
   if (&s != &scratch_sync_) scratch_sync_ = s;
   e.metrics.applied_version = s.version;
+  e.metrics.applied_author = s.author;
   ++e.metrics.applied;
   last_type_ = DisplayMessageType::DisplaySync;
   return ++applied_, Outcome::Applied;

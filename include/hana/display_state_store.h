@@ -1,6 +1,7 @@
-// Receiver-side display state: applies a DisplayGroupUpdate / DisplaySync only if its version
-// is newer than the one applied for that id (the seed's `if sync.version > current`), counts
-// stale ones, and keeps the display synchronization metrics (applied version, update age).
+// Receiver-side display state: applies a DisplayGroupUpdate / DisplaySync only if its
+// (version, author) stamp is above the one applied for that id (the seed's
+// `if sync.version > current`, made total across authors), counts stale ones, and keeps the
+// display synchronization metrics (applied version, update age).
 // Pure logic, no I/O: hana::DisplayState (display_state.h) feeds it from a Node.
 #pragma once
 
@@ -21,6 +22,7 @@ struct DisplaySyncMetrics {
   DisplayMessageType type = DisplayMessageType::GroupUpdate;
   std::string id;
   std::uint32_t applied_version = 0;
+  NodeId applied_author = 0;
   std::uint64_t applied = 0;        // updates applied for this id
   std::uint64_t stale_dropped = 0;  // updates dropped as not newer
   std::uint64_t last_age_us = 0;    // receive time - sender timestamp of the last applied update
@@ -44,7 +46,7 @@ class DisplayStateStore {
 
   DisplayStateStore();
 
-  // Decodes `body` and applies it if newer. `now_wall_us` is the receiver's wall clock
+  // Decodes `body` and applies it if its stamp is above the held one. `now_wall_us` is the receiver's wall clock
   // (same epoch as DisplayGroupUpdate::timestamp_us). After Applied, last_group_update()
   // or last_display_sync() (per last_type()) holds the applied message.
   Outcome apply(std::span<const std::uint8_t> body, std::uint64_t now_wall_us);
