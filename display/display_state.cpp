@@ -1,6 +1,7 @@
 #include "hana/display_state.h"
 
 #include <chrono>
+#include <limits>
 
 namespace hana {
 
@@ -10,54 +11,78 @@ std::uint64_t wall_clock_us() {
           .count());
 }
 
-DisplayState::DisplayState(Node& node) : node_(node) { scratch_.resize(kMaxDisplaySyncBytes); }
+// The sequence starts at the wall clock so that a restarted node's messages sort after its
+// previous incarnation's in any receive table a peer kept (sends are far rarer than 1/µs).
+DisplayState::DisplayState(Node& node) : node_(node), send_sequence_(wall_clock_us()) {
+  scratch_.resize(kMaxDisplaySyncBytes);
+}
 
 namespace {
 
-SendOptions latest_value_options(std::uint64_t key, std::uint32_t version) {
-  SendOptions o;
-  o.lane = Lane::High;
-  o.delivery = Delivery::ReliableUnordered;  // versions order themselves; no head-of-line wait
-  o.latest_value = true;
-  o.key = key;
-  o.version = version;
-  return o;
+const std::string& id_of(const DisplayGroupUpdate& u) { return u.group_id; }
+const std::string& id_of(const DisplaySync& s) { return s.display_id; }
+DisplayMessageType type_of(const DisplayGroupUpdate&) { return DisplayMessageType::GroupUpdate; }
+DisplayMessageType type_of(const DisplaySync&) { return DisplayMessageType::DisplaySync; }
+
+// One above the held version; 0 (none left) once the 32-bit space is used up.
+std::uint32_t after(const auto* held) {
+  if (!held) return 1;
+  return held->version == std::numeric_limits<std::uint32_t>::max() ? 0 : held->version + 1;
 }
 
 }  // namespace
 
+// The store holds the highest stamp of every id this node applied, and a node applies what
+// it authors, so "above the held version" is above everything applied or authored here.
+std::uint32_t DisplayState::next_group_version(std::string_view id) const { return after(store_.group(id)); }
+std::uint32_t DisplayState::next_display_version(std::string_view id) const { return after(store_.display(id)); }
+
+SendOptions DisplayState::next_send_options(std::uint64_t key) {
+  SendOptions o;
+  o.lane = Lane::High;
+  o.delivery = Delivery::ReliableUnordered;  // stamps order themselves; no head-of-line wait
+  o.latest_value = true;
+  o.key = key;
+  o.version = ++send_sequence_;
+  return o;
+}
+
 template <class Message>
-Result<MessageId> DisplayState::propagate(const Message& message, DisplayMessageType type, const std::string& id,
-                                          std::uint32_t version) {
-  auto size = encode_display_message(message, scratch_);
+Result<MessageId> DisplayState::propagate(Message& outgoing, std::uint32_t next_version) {
+  outgoing.author = node_.id();
+  if (outgoing.version == 0) {
+    if (next_version == 0) return Error{Errc::InvalidArgument, "every 32-bit version of this id is used"};
+    outgoing.version = next_version;
+  }
+  auto size = encode_display_message(outgoing, scratch_);
   if (!size.ok()) return size.error();
-  const std::uint64_t key = display_key(type, id);
   const std::span<const std::uint8_t> body{scratch_.data(), *size};
-  auto sent = node_.broadcast(body, latest_value_options(key, version));
+  auto sent = node_.broadcast(body, next_send_options(display_key(type_of(outgoing), id_of(outgoing))));
   if (!sent.ok()) return sent.error();
-  // Remember it for late joiners, and apply it locally so this node's view is complete too.
-  Authored& a = authored_[id];
-  a.key = key;
-  a.version = version;
-  a.body.assign(body.begin(), body.end());
-  store_.apply(message, wall_clock_us());
+  // Applied locally too: this node's view is complete, it answers joiners with it, and its
+  // next auto version is above it.
+  store_.apply(outgoing, wall_clock_us());
   return sent;
 }
 
 Result<MessageId> DisplayState::propagate_group_update(const DisplayGroupUpdate& update) {
-  return propagate(update, DisplayMessageType::GroupUpdate, update.group_id, update.version);
+  outgoing_update_ = update;
+  return propagate(outgoing_update_, next_group_version(update.group_id));
 }
 
 Result<MessageId> DisplayState::propagate_display_sync(const DisplaySync& sync) {
-  return propagate(sync, DisplayMessageType::DisplaySync, sync.display_id, sync.version);
+  outgoing_sync_ = sync;
+  return propagate(outgoing_sync_, next_display_version(sync.display_id));
 }
 
 void DisplayState::send_snapshot(NodeId peer) {
-  for (const auto& [id, a] : authored_) {
+  store_.for_each([&](const auto& held) {
+    auto size = encode_display_message(held, scratch_);
+    if (!size.ok()) return;  // cannot happen: it decoded or was encoded before
     // Best effort: a full queue here is reported by the next propagate; the peer also
-    // receives every later version.
-    (void)node_.send(peer, a.body, latest_value_options(a.key, a.version));
-  }
+    // receives every later version, and every other member sends it the same state.
+    (void)node_.send(peer, {scratch_.data(), *size}, next_send_options(display_key(type_of(held), id_of(held))));
+  });
 }
 
 bool DisplayState::handle(const Event& event) {
