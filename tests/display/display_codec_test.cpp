@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <vector>
 
 #include "hana/display_types.h"
@@ -154,6 +156,30 @@ TEST(DisplayDecode, BadStatusTooManyWindowsBadFlagsTrailing) {
   b = good;
   b.push_back(0);
   EXPECT_EQ(sync_error(b), DisplayDecodeError::TrailingBytes);
+}
+
+// The fuzz target's seeds must stay valid bodies of the current encoding, or fuzzing starts
+// from nothing but decode errors.
+TEST(DisplayCodec, FuzzCorpusSeedsDecodeAndReencodeIdentically) {
+  for (const char* name : {"group_update", "display_sync"}) {
+    std::ifstream in(std::string(HANA_SOURCE_DIR) + "/fuzz/corpus/display_message/" + name, std::ios::binary);
+    ASSERT_TRUE(in) << name;
+    const ByteVec seed{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    DisplayDecodeError err{};
+    ByteVec again;
+    if (std::string_view(name) == "group_update") {
+      DisplayGroupUpdate u;
+      ASSERT_TRUE(decode_display_message(seed, u, err)) << name << ": " << to_string(err);
+      EXPECT_NE(u.author, 0u);
+      again = encode(u);
+    } else {
+      DisplaySync s;
+      ASSERT_TRUE(decode_display_message(seed, s, err)) << name << ": " << to_string(err);
+      EXPECT_NE(s.author, 0u);
+      again = encode(s);
+    }
+    EXPECT_EQ(again, seed) << name;
+  }
 }
 
 TEST(DisplayKey, DependsOnTypeAndId) {

@@ -50,6 +50,13 @@ TEST(DisplayStateIntegration, BadUpdatesAreApiErrors) {
   auto r = a.display->propagate_group_update(group_at(std::string(100, 'x'), 1, 1));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, Errc::InvalidArgument);
+  // Past the last 32-bit version there is no next one to assign: an error, never a wrap to 1.
+  ASSERT_TRUE(a.display->propagate_group_update(group_at("last", 1, UINT32_MAX)).ok());
+  EXPECT_EQ(a.display->next_group_version("last"), 0u);
+  auto exhausted = a.display->propagate_group_update(group_at("last", 2));
+  ASSERT_FALSE(exhausted.ok());
+  EXPECT_EQ(exhausted.error().code, Errc::InvalidArgument);
+  EXPECT_EQ(a.group("last")->position.x, 1.0f);
 }
 
 }  // namespace
