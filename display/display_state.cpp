@@ -12,7 +12,8 @@ std::uint64_t wall_clock_us() {
 }
 
 // The sequence starts at the wall clock so that a restarted node's messages sort after its
-// previous incarnation's in any receive table a peer kept (sends are far rarer than 1/µs).
+// previous incarnation's in any receive table a peer kept (sends are far rarer than 1/µs),
+// and far above kBelowEverySequence.
 DisplayState::DisplayState(Node& node) : node_(node), send_sequence_(wall_clock_us()) {
   scratch_.resize(kMaxDisplaySyncBytes);
 }
@@ -23,6 +24,8 @@ const std::string& id_of(const DisplayGroupUpdate& u) { return u.group_id; }
 const std::string& id_of(const DisplaySync& s) { return s.display_id; }
 DisplayMessageType type_of(const DisplayGroupUpdate&) { return DisplayMessageType::GroupUpdate; }
 DisplayMessageType type_of(const DisplaySync&) { return DisplayMessageType::DisplaySync; }
+const DisplayGroupUpdate* held_of(const DisplayStateStore& s, const DisplayGroupUpdate& u) { return s.group(u.group_id); }
+const DisplaySync* held_of(const DisplayStateStore& s, const DisplaySync& d) { return s.display(d.display_id); }
 
 // One above the held version; 0 (none left) once the 32-bit space is used up.
 std::uint32_t after(const auto* held) {
@@ -37,13 +40,16 @@ std::uint32_t after(const auto* held) {
 std::uint32_t DisplayState::next_group_version(std::string_view id) const { return after(store_.group(id)); }
 std::uint32_t DisplayState::next_display_version(std::string_view id) const { return after(store_.display(id)); }
 
-SendOptions DisplayState::next_send_options(std::uint64_t key) {
+SendOptions DisplayState::send_options(std::uint64_t key, bool above_held) {
   SendOptions o;
   o.lane = Lane::High;
   o.delivery = Delivery::ReliableUnordered;  // stamps order themselves; no head-of-line wait
   o.latest_value = true;
   o.key = key;
-  o.version = ++send_sequence_;
+  // A state below what this node holds goes out below every sequence number: the transport
+  // drops it as stale (at the sender if a newer one is still queued, else at the receiver),
+  // so it can never replace a newer state still waiting in a queue.
+  o.version = above_held ? ++send_sequence_ : kBelowEverySequence;
   return o;
 }
 
@@ -57,7 +63,9 @@ Result<MessageId> DisplayState::propagate(Message& outgoing, std::uint32_t next_
   auto size = encode_display_message(outgoing, scratch_);
   if (!size.ok()) return size.error();
   const std::span<const std::uint8_t> body{scratch_.data(), *size};
-  auto sent = node_.broadcast(body, next_send_options(display_key(type_of(outgoing), id_of(outgoing))));
+  const auto* held = held_of(store_, outgoing);
+  const bool above_held = !held || stamp_of(outgoing) > stamp_of(*held);
+  auto sent = node_.broadcast(body, send_options(display_key(type_of(outgoing), id_of(outgoing)), above_held));
   if (!sent.ok()) return sent.error();
   // Applied locally too: this node's view is complete, it answers joiners with it, and its
   // next auto version is above it.
@@ -81,7 +89,7 @@ void DisplayState::send_snapshot(NodeId peer) {
     if (!size.ok()) return;  // cannot happen: it decoded or was encoded before
     // Best effort: a full queue here is reported by the next propagate; the peer also
     // receives every later version, and every other member sends it the same state.
-    (void)node_.send(peer, {scratch_.data(), *size}, next_send_options(display_key(type_of(held), id_of(held))));
+    (void)node_.send(peer, {scratch_.data(), *size}, send_options(display_key(type_of(held), id_of(held)), true));
   });
 }
 

@@ -60,7 +60,7 @@ class DisplayState {
   template <class Message>
   Result<MessageId> propagate(Message& outgoing, std::uint32_t next_version);
   void send_snapshot(NodeId peer);
-  SendOptions next_send_options(std::uint64_t key);
+  SendOptions send_options(std::uint64_t key, bool above_held);
 
   Node& node_;
   DisplayStateStore store_;
@@ -71,6 +71,7 @@ class DisplayState {
   // a node may relay several authors' states of one id; the transport only has to keep one
   // sender's messages in that sender's order, so a per-sender sequence is exactly enough.
   std::uint64_t send_sequence_;
+  static constexpr std::uint64_t kBelowEverySequence = 1;
   DisplayGroupUpdate outgoing_update_;  // stamped copies, reused so propagate stops allocating
   DisplaySync outgoing_sync_;
   std::vector<std::uint8_t> scratch_;
