@@ -21,16 +21,8 @@ class Writer {
   bool ok() const { return ok_; }
   std::size_t size() const { return pos_; }
   void u8(std::uint8_t v) { raw(&v, 1); }
-  void u32(std::uint32_t v) {
-    std::uint8_t b[4];
-    for (int i = 0; i < 4; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
-    raw(b, 4);
-  }
-  void u64(std::uint64_t v) {
-    std::uint8_t b[8];
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
-    raw(b, 8);
-  }
+  void u32(std::uint32_t v) { little_endian(v); }
+  void u64(std::uint64_t v) { little_endian(v); }
   void f32(float v) { u32(std::bit_cast<std::uint32_t>(v)); }
   void varint(std::uint64_t v) {
     std::uint8_t b[10];
@@ -42,6 +34,12 @@ class Writer {
   }
 
  private:
+  template <class T>
+  void little_endian(T v) {
+    std::uint8_t b[sizeof(T)];
+    for (std::size_t i = 0; i < sizeof(T); ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
+    raw(b, sizeof(T));
+  }
   void raw(const std::uint8_t* p, std::size_t n) {
     if (!ok_ || n > out_.size() - pos_) {
       ok_ = false;
@@ -78,20 +76,8 @@ class Reader {
     const auto* p = take(1);
     return p ? *p : 0;
   }
-  std::uint32_t u32() {
-    const auto* p = take(4);
-    std::uint32_t v = 0;
-    if (p)
-      for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-    return v;
-  }
-  std::uint64_t u64() {
-    const auto* p = take(8);
-    std::uint64_t v = 0;
-    if (p)
-      for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-    return v;
-  }
+  std::uint32_t u32() { return little_endian<std::uint32_t>(); }
+  std::uint64_t u64() { return little_endian<std::uint64_t>(); }
   float f32() {
     const float v = std::bit_cast<float>(u32());
     if (!std::isfinite(v)) fail(DisplayDecodeError::BadFloat);
@@ -113,6 +99,14 @@ class Reader {
   }
 
  private:
+  template <class T>
+  T little_endian() {
+    const auto* p = take(sizeof(T));
+    T v = 0;
+    if (p)
+      for (std::size_t i = sizeof(T); i-- > 0;) v = static_cast<T>((v << 8) | p[i]);
+    return v;
+  }
   std::span<const std::uint8_t> in_;
   std::size_t pos_ = 0;
   bool failed_ = false;

@@ -65,8 +65,8 @@ class DisplayStateStore {
   // Every group/display state currently held (for a snapshot to a late joiner).
   template <class F>
   void for_each(F&& f) const {
-    for (const auto& [id, e] : groups_) f(e.update);
-    for (const auto& [id, e] : displays_) f(e.sync);
+    for (const auto& [id, e] : groups_) f(e.held);
+    for (const auto& [id, e] : displays_) f(e.held);
   }
 
  private:
@@ -74,18 +74,22 @@ class DisplayStateStore {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  struct GroupEntry {
-    DisplayGroupUpdate update;
+  template <class Message>
+  struct Entry {
+    Message held;
     DisplaySyncMetrics metrics;
   };
-  struct DisplayEntry {
-    DisplaySync sync;
-    DisplaySyncMetrics metrics;
-  };
+  template <class Message>
+  using Map = std::unordered_map<std::string, Entry<Message>, StringHash, std::equal_to<>>;
+  // The part of apply() common to groups and displays: the held entry of `m`'s id, updated,
+  // or nullptr (counted stale) when `m`'s stamp is not above the held one.
+  template <class Message>
+  Entry<Message>* store(Map<Message>& map, const Message& m, const std::string& id, DisplayMessageType type,
+                        Message& last);
   void record_age(std::uint64_t age_us);
 
-  std::unordered_map<std::string, GroupEntry, StringHash, std::equal_to<>> groups_;
-  std::unordered_map<std::string, DisplayEntry, StringHash, std::equal_to<>> displays_;
+  Map<DisplayGroupUpdate> groups_;
+  Map<DisplaySync> displays_;
   DisplayGroupUpdate scratch_update_;
   DisplaySync scratch_sync_;
   DisplayMessageType last_type_ = DisplayMessageType::GroupUpdate;

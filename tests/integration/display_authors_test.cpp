@@ -26,12 +26,24 @@ void author_updates(DisplayNode& author, const std::vector<DisplayNode*>& all, c
   }));
 }
 
+// Three nodes seeded so that they mesh: b knows a, c knows both.
+struct Trio {
+  DisplayNode a, b, c;
+  bool started() const { return a.node && b.node && c.node; }
+};
+
+Trio start_trio() {
+  Trio t;
+  t.a = start_display_node();
+  if (t.a.node) t.b = start_display_node({t.a.node->local_address()});
+  if (t.b.node) t.c = start_display_node({t.a.node->local_address(), t.b.node->local_address()});
+  return t;
+}
+
 TEST(DisplayAuthors, AuthorDiesAndAnotherContinuesAboveItsVersions) {
-  DisplayNode a = start_display_node();
-  ASSERT_TRUE(a.node);
-  DisplayNode b = start_display_node({a.node->local_address()});
-  DisplayNode c = start_display_node({a.node->local_address(), b.node->local_address()});
-  ASSERT_TRUE(b.node && c.node);
+  Trio t = start_trio();
+  ASSERT_TRUE(t.started());
+  DisplayNode &a = t.a, &b = t.b, &c = t.c;
   author_updates(a, {&a, &b, &c}, "wall", 20);
 
   a.kill();
@@ -71,11 +83,9 @@ TEST(DisplayAuthors, LateJoinerAfterTheAuthorsDeathCatchesUpFromAHolder) {
 }
 
 TEST(DisplayAuthors, TwoConcurrentAuthorsConvergeOnTheSameLastWriter) {
-  DisplayNode a = start_display_node();
-  ASSERT_TRUE(a.node);
-  DisplayNode b = start_display_node({a.node->local_address()});
-  DisplayNode c = start_display_node({a.node->local_address(), b.node->local_address()});
-  ASSERT_TRUE(b.node && c.node);
+  Trio t = start_trio();
+  ASSERT_TRUE(t.started());
+  DisplayNode &a = t.a, &b = t.b, &c = t.c;
   // Neither has seen the other's update: both take version 1, and the author id decides.
   ASSERT_TRUE(a.display->propagate_group_update(group_at("wall", 1)).ok());
   ASSERT_TRUE(b.display->propagate_group_update(group_at("wall", 2)).ok());
