@@ -1,7 +1,9 @@
 // A minimal hana display node, using only the public headers (include/hana/).
 //   display_node NAME [SEED_ADDR:PORT]
 // Every node announces one display, applies the display-group updates it receives (only
-// versions newer than the one it holds) and, if it is the coordinator, moves group "lobby".
+// versions newer than the one it holds) and, while it is the coordinator, moves group
+// "lobby". When the coordinator dies the next one carries on: DisplayState numbers its
+// updates above everything it has applied, so they are never taken for stale.
 #include <hana/display_state.h>
 #include <hana/node.h>
 
@@ -21,6 +23,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s NAME [SEED_ADDR:PORT]\n", argv[0]);
     return 2;
   }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // one line at a time, also into a pipe or a log file
   hana::NodeOptions options;
   options.bind = hana::Address::ipv4(127, 0, 0, 1, 0);
   options.name = argv[1];
@@ -39,31 +42,38 @@ int main(int argc, char** argv) {
 
   hana::DisplayState displays(node);
   displays.on_group_update([](const hana::DisplayGroupUpdate& u, hana::NodeId from) {
-    std::printf("group %s v%u at (%.2f, %.2f, %.2f) from %016llx\n", u.group_id.c_str(), u.version, u.position.x,
-                u.position.y, u.position.z, static_cast<unsigned long long>(from));
+    std::printf("group %s v%u by %016llx at (%.2f, %.2f, %.2f) from %016llx\n", u.group_id.c_str(), u.version,
+                static_cast<unsigned long long>(u.author), u.position.x, u.position.y, u.position.z,
+                static_cast<unsigned long long>(from));
   });
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  std::uint32_t version = 0;
-  auto next_move = std::chrono::steady_clock::now();
+  bool coordinator = false;  // this node holds the role (from RoleChanged events)
+  const auto start = std::chrono::steady_clock::now();
+  auto next_move = start;
   hana::Event event;
   while (!g_stop) {
     if (node.wait_event(event, 10 * hana::kNsPerMs) && !displays.handle(event)) {
-      if (event.kind == hana::EventKind::RoleChanged)
+      if (event.kind == hana::EventKind::RoleChanged) {
         std::printf("role change: node %016llx is %s (term %llu)\n", static_cast<unsigned long long>(event.peer),
                     std::string(hana::to_string(event.role)).c_str(), static_cast<unsigned long long>(event.term));
+        if (event.role == hana::Role::Coordinator) {
+          const bool was = coordinator;
+          coordinator = event.peer == node.id();
+          if (coordinator && !was) next_move = std::chrono::steady_clock::now();  // start now, no catch-up burst
+        }
+      }
       if (event.kind == hana::EventKind::DisplayAvailable || event.kind == hana::EventKind::DisplayUnavailable)
         std::printf("display %s (%s) of node %016llx is %s\n", event.display.id.c_str(), event.display.metadata.c_str(),
                     static_cast<unsigned long long>(event.peer), event.display.available ? "available" : "unavailable");
     }
-    const hana::NodeStats stats = node.stats();
-    const bool coordinator = stats.coordinator && *stats.coordinator == node.id();
     if (coordinator && std::chrono::steady_clock::now() >= next_move) {
+      const float t = std::chrono::duration<float>(std::chrono::steady_clock::now() - start).count();
       hana::DisplayGroupUpdate u;
       u.group_id = "lobby";
-      u.version = ++version;
-      u.position = {std::cos(version / 10.0f), std::sin(version / 10.0f), 0.0f};
+      u.version = 0;  // DisplayState takes the next one: above every version of "lobby" seen here
+      u.position = {std::cos(t), std::sin(t), 0.0f};
       u.timestamp_us = hana::wall_clock_us();
       if (auto sent = displays.propagate_group_update(u); !sent)
         std::fprintf(stderr, "propagate: %s\n", sent.error().message);  // e.g. QueueFull: back-pressure

@@ -1,12 +1,14 @@
 // hana::DisplayState: the seed's display state API on top of a Node. A thin layer over the
 // latest-value channel, not a second transport:
-//   - propagate_group_update() / propagate_display_sync() broadcast on the HIGH lane as
-//     reliable latest-value messages keyed by the group / display id (an unsent older
-//     version of the same id is replaced in place by the newer one);
-//   - handle(event) applies received ones only if version > current (stale ones counted,
-//     never applied) and then calls on_group_update / on_display_sync;
-//   - when a peer connects, the latest state this node authored is sent to it (the late
-//     joiner's snapshot);
+//   - propagate_group_update() / propagate_display_sync() stamp the message with this node
+//     as its author (and, for version 0, the next version of that id), apply it locally and
+//     broadcast it on the HIGH lane as a reliable latest-value message keyed by the id (an
+//     unsent older one of the same id is replaced in place by the newer one);
+//   - handle(event) applies received ones only if their (version, author) stamp is above
+//     the held one (stale ones counted, never applied), then calls on_group_update /
+//     on_display_sync;
+//   - when a peer connects, every state this node holds, whoever wrote it, is sent to it:
+//     a late joiner catches up from any member, so a dead author never freezes the wall;
 //   - stats()/metrics() give applied versions, stale drops and update age.
 // Not thread-safe: use one DisplayState from the thread that polls the Node's events.
 #pragma once
@@ -14,7 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
 #include "hana/display_state_store.h"
@@ -31,9 +33,17 @@ class DisplayState {
 
   explicit DisplayState(Node& node);
 
-  // Errors: InvalidArgument (bad message), QueueFull (back-pressure), Closed.
+  // `author` is always set to this node's id. Version 0 asks for next_*_version(id); an
+  // explicit version is sent as given (receivers drop it if not above what they hold).
+  // Errors: InvalidArgument (bad message, or the id's 32-bit versions are used up),
+  // QueueFull (back-pressure), Closed.
   Result<MessageId> propagate_group_update(const DisplayGroupUpdate& update);
   Result<MessageId> propagate_display_sync(const DisplaySync& sync);
+
+  // The version a version-0 update of `id` gets now: one above every version of that id this
+  // node has applied or authored (0 when none is left).
+  std::uint32_t next_group_version(std::string_view id) const;
+  std::uint32_t next_display_version(std::string_view id) const;
 
   void on_group_update(GroupUpdateHandler handler) { on_group_update_ = std::move(handler); }
   void on_display_sync(DisplaySyncHandler handler) { on_display_sync_ = std::move(handler); }
@@ -48,21 +58,22 @@ class DisplayState {
 
  private:
   template <class Message>
-  Result<MessageId> propagate(const Message& message, DisplayMessageType type, const std::string& id,
-                              std::uint32_t version);
+  Result<MessageId> propagate(Message& outgoing, std::uint32_t next_version);
   void send_snapshot(NodeId peer);
+  SendOptions send_options(std::uint64_t key, bool above_held);
 
   Node& node_;
   DisplayStateStore store_;
   GroupUpdateHandler on_group_update_;
   DisplaySyncHandler on_display_sync_;
-  // The latest encoded body this node authored per id, re-sent to peers that join later.
-  struct Authored {
-    std::uint64_t key;
-    std::uint32_t version;
-    std::vector<std::uint8_t> body;
-  };
-  std::unordered_map<std::string, Authored> authored_;
+  // The transport's latest-value version of every message this node sends. The display
+  // order is (version, author), which does not fit the transport's one 64-bit version, and
+  // a node may relay several authors' states of one id; the transport only has to keep one
+  // sender's messages in that sender's order, so a per-sender sequence is exactly enough.
+  std::uint64_t send_sequence_;
+  static constexpr std::uint64_t kBelowEverySequence = 1;
+  DisplayGroupUpdate outgoing_update_;  // stamped copies, reused so propagate stops allocating
+  DisplaySync outgoing_sync_;
   std::vector<std::uint8_t> scratch_;
 };
 

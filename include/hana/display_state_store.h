@@ -1,6 +1,7 @@
-// Receiver-side display state: applies a DisplayGroupUpdate / DisplaySync only if its version
-// is newer than the one applied for that id (the seed's `if sync.version > current`), counts
-// stale ones, and keeps the display synchronization metrics (applied version, update age).
+// Receiver-side display state: applies a DisplayGroupUpdate / DisplaySync only if its
+// (version, author) stamp is above the one applied for that id (the seed's
+// `if sync.version > current`, made total across authors), counts stale ones, and keeps the
+// display synchronization metrics (applied version, update age).
 // Pure logic, no I/O: hana::DisplayState (display_state.h) feeds it from a Node.
 #pragma once
 
@@ -21,6 +22,7 @@ struct DisplaySyncMetrics {
   DisplayMessageType type = DisplayMessageType::GroupUpdate;
   std::string id;
   std::uint32_t applied_version = 0;
+  NodeId applied_author = 0;
   std::uint64_t applied = 0;        // updates applied for this id
   std::uint64_t stale_dropped = 0;  // updates dropped as not newer
   std::uint64_t last_age_us = 0;    // receive time - sender timestamp of the last applied update
@@ -44,7 +46,7 @@ class DisplayStateStore {
 
   DisplayStateStore();
 
-  // Decodes `body` and applies it if newer. `now_wall_us` is the receiver's wall clock
+  // Decodes `body` and applies it if its stamp is above the held one. `now_wall_us` is the receiver's wall clock
   // (same epoch as DisplayGroupUpdate::timestamp_us). After Applied, last_group_update()
   // or last_display_sync() (per last_type()) holds the applied message.
   Outcome apply(std::span<const std::uint8_t> body, std::uint64_t now_wall_us);
@@ -63,8 +65,8 @@ class DisplayStateStore {
   // Every group/display state currently held (for a snapshot to a late joiner).
   template <class F>
   void for_each(F&& f) const {
-    for (const auto& [id, e] : groups_) f(e.update);
-    for (const auto& [id, e] : displays_) f(e.sync);
+    for (const auto& [id, e] : groups_) f(e.held);
+    for (const auto& [id, e] : displays_) f(e.held);
   }
 
  private:
@@ -72,18 +74,22 @@ class DisplayStateStore {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  struct GroupEntry {
-    DisplayGroupUpdate update;
+  template <class Message>
+  struct Entry {
+    Message held;
     DisplaySyncMetrics metrics;
   };
-  struct DisplayEntry {
-    DisplaySync sync;
-    DisplaySyncMetrics metrics;
-  };
+  template <class Message>
+  using Map = std::unordered_map<std::string, Entry<Message>, StringHash, std::equal_to<>>;
+  // The part of apply() common to groups and displays: the held entry of `m`'s id, updated,
+  // or nullptr (counted stale) when `m`'s stamp is not above the held one.
+  template <class Message>
+  Entry<Message>* store(Map<Message>& map, const Message& m, const std::string& id, DisplayMessageType type,
+                        Message& last);
   void record_age(std::uint64_t age_us);
 
-  std::unordered_map<std::string, GroupEntry, StringHash, std::equal_to<>> groups_;
-  std::unordered_map<std::string, DisplayEntry, StringHash, std::equal_to<>> displays_;
+  Map<DisplayGroupUpdate> groups_;
+  Map<DisplaySync> displays_;
   DisplayGroupUpdate scratch_update_;
   DisplaySync scratch_sync_;
   DisplayMessageType last_type_ = DisplayMessageType::GroupUpdate;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "hana/result.h"
+#include "hana/types.h"
 
 namespace hana {
 
@@ -24,13 +25,16 @@ struct Quaternion {
   bool operator==(const Quaternion&) const = default;
 };
 
-// A display group moved or turned. Receivers apply it only if version > current.
+// A display group moved or turned. Receivers apply it only if (version, author) is above
+// the held one (DisplayStamp). hana::DisplayState fills `author` with the sending node's id
+// and, for version 0, assigns the next version itself.
 struct DisplayGroupUpdate {
   std::string group_id;        // <= kMaxDisplayIdBytes
   Vector3 position;
   Quaternion rotation;
   std::uint64_t timestamp_us = 0;  // sender's wall clock (µs since the Unix epoch); used for "update age"
   std::uint32_t version = 0;
+  NodeId author = 0;  // the node that wrote this version (breaks version ties between authors)
   bool operator==(const DisplayGroupUpdate&) const = default;
 };
 
@@ -51,25 +55,38 @@ struct WindowState {
 enum class DisplayStatus : std::uint8_t { Online = 0, Offline = 1, Degraded = 2, Standby = 3 };
 inline constexpr std::uint8_t kMaxDisplayStatus = 3;
 
-// The whole window layout of one display. Receivers apply it only if version > current.
+// The whole window layout of one display. Same ordering and version rules as a group update.
 struct DisplaySync {
   std::string display_id;          // <= kMaxDisplayIdBytes
   std::vector<WindowState> windows;  // <= kMaxWindowsPerDisplay
   DisplayStatus status = DisplayStatus::Online;
   std::uint32_t version = 0;
+  NodeId author = 0;
   bool operator==(const DisplaySync&) const = default;
 };
 
+// The total order of one id's states across authors, Lamport style: version first, the
+// author's node id breaks ties. Two authors never tie, so every node keeps the same last writer.
+struct DisplayStamp {
+  std::uint32_t version = 0;
+  NodeId author = 0;
+  auto operator<=>(const DisplayStamp&) const = default;
+};
+inline DisplayStamp stamp_of(const DisplayGroupUpdate& u) { return {u.version, u.author}; }
+inline DisplayStamp stamp_of(const DisplaySync& s) { return {s.version, s.author}; }
+
 inline constexpr std::size_t kMaxDisplayIdBytes = 64;
 inline constexpr std::size_t kMaxWindowsPerDisplay = 256;
-inline constexpr std::uint8_t kDisplayEncodingVersion = 1;
+// 2: the author id follows the version (1 had none; a 1 body is unknown-version now).
+inline constexpr std::uint8_t kDisplayEncodingVersion = 2;
 
 enum class DisplayMessageType : std::uint8_t { GroupUpdate = 1, DisplaySync = 2 };
 
 // Largest encodings, for sizing buffers.
-inline constexpr std::size_t kMaxGroupUpdateBytes = 2 + 1 + kMaxDisplayIdBytes + 12 + 16 + 8 + 4;
+inline constexpr std::size_t kMaxGroupUpdateBytes = 2 + 1 + kMaxDisplayIdBytes + 12 + 16 + 8 + 4 + 8;
 inline constexpr std::size_t kMaxWindowBytes = 10 + 4 * 5 + 1;
-inline constexpr std::size_t kMaxDisplaySyncBytes = 2 + 1 + kMaxDisplayIdBytes + 1 + 4 + 2 + kMaxWindowsPerDisplay * kMaxWindowBytes;
+inline constexpr std::size_t kMaxDisplaySyncBytes =
+    2 + 1 + kMaxDisplayIdBytes + 1 + 4 + 8 + 2 + kMaxWindowsPerDisplay * kMaxWindowBytes;
 
 // Encode into `out`; errors: InvalidArgument (id too long, too many windows, non-finite
 // coordinates) or BufferTooSmall. Returns the bytes written.

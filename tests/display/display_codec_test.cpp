@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <vector>
 
 #include "hana/display_types.h"
@@ -18,6 +20,7 @@ DisplayGroupUpdate sample_update() {
   u.rotation = {1.0f, 0.0f, 0.0f, 0.0f};
   u.timestamp_us = 0x0102030405060708ull;
   u.version = 7;
+  u.author = 0x1112131415161718ull;
   return u;
 }
 
@@ -26,6 +29,7 @@ DisplaySync sample_sync() {
   s.display_id = "wall-left";
   s.status = DisplayStatus::Degraded;
   s.version = 300;
+  s.author = 5;
   s.windows.push_back({42, {-10, 20, 1920, 1080}, 3, true});
   s.windows.push_back({43, {0, 0, 640, 480}, -1, false});
   return s;
@@ -41,11 +45,12 @@ ByteVec encode(const T& msg) {
 }
 
 TEST(DisplayCodec, GroupUpdateGoldenBytes) {
-  const ByteVec golden = {0x01, 0x01, 0x02, 'g', '1',
+  const ByteVec golden = {0x01, 0x02, 0x02, 'g', '1',
                           0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x60, 0xc0,  // position
                           0x00, 0x00, 0x80, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,              // rotation
                           0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,                          // timestamp
-                          0x07, 0x00, 0x00, 0x00};                                                 // version
+                          0x07, 0x00, 0x00, 0x00,                                                  // version
+                          0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11};                         // author
   EXPECT_EQ(encode(sample_update()), golden);
   DisplayGroupUpdate back;
   DisplayDecodeError err{};
@@ -117,7 +122,9 @@ TEST(DisplayDecode, EveryTruncationIsTruncated) {
 TEST(DisplayDecode, WrongTypeAndVersion) {
   ByteVec b = encode(sample_update());
   EXPECT_EQ(sync_error(b), DisplayDecodeError::UnknownType);
-  b[1] = 2;
+  b[1] = 1;  // encoding 1 had no author id: refused rather than misread
+  EXPECT_EQ(update_error(b), DisplayDecodeError::UnknownVersion);
+  b[1] = 3;
   EXPECT_EQ(update_error(b), DisplayDecodeError::UnknownVersion);
 }
 
@@ -140,7 +147,8 @@ TEST(DisplayDecode, BadStatusTooManyWindowsBadFlagsTrailing) {
   b[status_at] = 9;
   EXPECT_EQ(sync_error(b), DisplayDecodeError::BadStatus);
   b = good;
-  b[status_at + 5] = 0x81, b.insert(b.begin() + static_cast<std::ptrdiff_t>(status_at + 6), 0x02);  // 257 windows
+  const std::size_t count_at = status_at + 1 + 4 + 8;  // after status, version and author
+  b[count_at] = 0x81, b.insert(b.begin() + static_cast<std::ptrdiff_t>(count_at + 1), 0x02);  // 257 windows
   EXPECT_EQ(sync_error(b), DisplayDecodeError::TooManyWindows);
   b = good;
   b.back() = 2;  // last window's visible flag
@@ -148,6 +156,30 @@ TEST(DisplayDecode, BadStatusTooManyWindowsBadFlagsTrailing) {
   b = good;
   b.push_back(0);
   EXPECT_EQ(sync_error(b), DisplayDecodeError::TrailingBytes);
+}
+
+// The fuzz target's seeds must stay valid bodies of the current encoding, or fuzzing starts
+// from nothing but decode errors.
+TEST(DisplayCodec, FuzzCorpusSeedsDecodeAndReencodeIdentically) {
+  for (const char* name : {"group_update", "display_sync"}) {
+    std::ifstream in(std::string(HANA_SOURCE_DIR) + "/fuzz/corpus/display_message/" + name, std::ios::binary);
+    ASSERT_TRUE(in) << name;
+    const ByteVec seed{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    DisplayDecodeError err{};
+    ByteVec again;
+    if (std::string_view(name) == "group_update") {
+      DisplayGroupUpdate u;
+      ASSERT_TRUE(decode_display_message(seed, u, err)) << name << ": " << to_string(err);
+      EXPECT_NE(u.author, 0u);
+      again = encode(u);
+    } else {
+      DisplaySync s;
+      ASSERT_TRUE(decode_display_message(seed, s, err)) << name << ": " << to_string(err);
+      EXPECT_NE(s.author, 0u);
+      again = encode(s);
+    }
+    EXPECT_EQ(again, seed) << name;
+  }
 }
 
 TEST(DisplayKey, DependsOnTypeAndId) {

@@ -6,10 +6,11 @@
 namespace hana {
 namespace {
 
-DisplayGroupUpdate update(std::string id, std::uint32_t version, std::uint64_t ts = 1000) {
+DisplayGroupUpdate update(std::string id, std::uint32_t version, std::uint64_t ts = 1000, NodeId author = 1) {
   DisplayGroupUpdate u;
   u.group_id = std::move(id);
   u.version = version;
+  u.author = author;
   u.timestamp_us = ts;
   u.position = {static_cast<float>(version), 0, 0};
   return u;
@@ -40,6 +41,22 @@ TEST(DisplayStateStore, AppliesOnlyNewerVersionsPerGroup) {
   EXPECT_EQ(m[0].id, "a");
   EXPECT_EQ(m[0].applied_version, 9u);
   EXPECT_EQ(m[0].stale_dropped, 2u);
+}
+
+TEST(DisplayStateStore, EqualVersionsFromTwoAuthorsOrderByAuthorId) {
+  // Whatever order two concurrent authors' updates arrive in, every store keeps the same one.
+  DisplayStateStore first_low, first_high;
+  const DisplayGroupUpdate low = update("g", 4, 1000, 7), high = update("g", 4, 1000, 9);
+  EXPECT_EQ(first_low.apply(low, 0), DisplayStateStore::Outcome::Applied);
+  EXPECT_EQ(first_low.apply(high, 0), DisplayStateStore::Outcome::Applied);
+  EXPECT_EQ(first_high.apply(high, 0), DisplayStateStore::Outcome::Applied);
+  EXPECT_EQ(first_high.apply(low, 0), DisplayStateStore::Outcome::Stale);
+  EXPECT_EQ(first_low.group("g")->author, 9u);
+  EXPECT_EQ(*first_low.group("g"), *first_high.group("g"));
+  EXPECT_EQ(first_low.metrics()[0].applied_author, 9u);
+  // A higher version wins whatever its author.
+  EXPECT_EQ(first_high.apply(update("g", 5, 1000, 1), 0), DisplayStateStore::Outcome::Applied);
+  EXPECT_EQ(first_high.group("g")->author, 1u);
 }
 
 TEST(DisplayStateStore, DecodesBodiesAndCountsMalformed) {

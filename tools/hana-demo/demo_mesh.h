@@ -1,5 +1,5 @@
-// The demo's mesh: N in-process nodes on loopback, each with its own event-loop thread,
-// driven from one demo thread that polls their events and runs the controller.
+// The demo's mesh: N in-process nodes on loopback, each with an application thread of its
+// own that applies display updates and, while it is the author, moves the display groups.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +14,9 @@ struct Options {
   int rate_hz = 60;
   double loss = 0;
   int kill_coordinator_after_s = 0;
+  // Who moves the groups: "controller" (the last node, always) or "coordinator" (whichever
+  // node RoleChanged names; after a coordinator crash the next one carries on).
+  std::string author = "controller";
   std::string backend = "auto";
   bool quiet = false;
 };

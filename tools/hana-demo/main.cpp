@@ -1,7 +1,8 @@
-// hana-demo: a local mesh of display nodes on loopback. A controller node moves display
-// groups at 60 Hz; every node applies the updates through hana::DisplayState; a table
-// refreshed once a second shows role, peers, updates applied, stale dropped, update age,
-// RTT and loss per node, and a final summary says whether every node converged.
+// hana-demo: a local mesh of display nodes on loopback. A controller node (or, with
+// --author coordinator, the coordinator of the moment) moves display groups at 60 Hz; every
+// node applies the updates through hana::DisplayState; a table refreshed once a second shows
+// role, peers, updates applied, stale dropped, update age, RTT and loss per node, and a final
+// summary says whether every node converged and who wrote.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -20,6 +21,9 @@ int main(int argc, char** argv) {
   app.add_option("--kill-coordinator-after", o.kill_coordinator_after_s,
                  "Crash the coordinator after this many seconds (0 = never)")
       ->check(CLI::Range(0, 3600));
+  app.add_option("--author", o.author,
+                 "Who moves the groups: controller (the last node) or coordinator (whichever node holds the role)")
+      ->check(CLI::IsMember({"controller", "coordinator"}));
   app.add_option("--backend", o.backend, "I/O backend: auto, uring or epoll")
       ->check(CLI::IsMember({"auto", "uring", "epoll"}));
   app.add_flag("--quiet", o.quiet, "Only print the final summary");

@@ -20,25 +20,50 @@ void print_table(const std::vector<Row>& rows, double elapsed_s) {
   std::fflush(stdout);
 }
 
-void print_summary(const std::vector<Row>& rows, std::uint32_t final_version, int groups, bool converged,
-                   std::uint64_t stale_applied, std::uint64_t send_errors) {
+const AuthorRow* successor(const Summary& s) {
+  const AuthorRow* next = nullptr;
+  for (const auto& a : s.authors)
+    if (!a.crashed && a.last_s > s.crash_s && (!next || a.span_s < next->span_s)) next = &a;
+  return next;
+}
+
+bool summary_ok(const Summary& s) {
+  return s.converged && s.stale_applied == 0 && (s.crash_s < 0 || successor(s) != nullptr);
+}
+
+void print_summary(const std::vector<Row>& rows, const Summary& s) {
   std::uint64_t worst_p99 = 0, p50_sum = 0;
   std::size_t receivers = 0;
   for (const auto& r : rows) {
-    if (r.name.back() == '*') continue;  // the controller applies its own updates at age ~0
+    if (r.name.back() == '*') continue;  // an author applies its own updates at age ~0
     ++receivers;
     worst_p99 = std::max(worst_p99, r.age_p99_us);
     p50_sum += r.age_p50_us;
   }
-  std::printf("\nsummary: %zu live nodes, %d groups, final version %u\n", rows.size(), groups, final_version);
-  std::printf("  converged (every node holds the final version of every group): %s\n", converged ? "yes" : "NO");
+  std::printf("\nsummary: %zu live nodes, %d groups, final version %u by %s\n", rows.size(), s.groups, s.final_version,
+              s.final_author.c_str());
+  std::printf("  converged (every node holds the final version of every group): %s\n", s.converged ? "yes" : "NO");
   std::printf("  stale versions applied: %llu (stale versions dropped are counted per node above)\n",
-              static_cast<unsigned long long>(stale_applied));
+              static_cast<unsigned long long>(s.stale_applied));
   std::printf("  update age at the %zu receiving nodes: mean of node p50 %.2f ms, worst node p99 %.2f ms\n", receivers,
               receivers == 0 ? 0.0 : static_cast<double>(p50_sum) / static_cast<double>(receivers) / 1000.0,
               static_cast<double>(worst_p99) / 1000.0);
-  std::printf("  controller send errors (back-pressure): %llu\n", static_cast<unsigned long long>(send_errors));
-  std::printf("  result: %s\n", converged && stale_applied == 0 ? "OK" : "FAILED");
+  for (const auto& a : s.authors)
+    std::printf("  author %s: %llu updates, t=%.1f..%.1fs%s\n", a.name.c_str(),
+                static_cast<unsigned long long>(a.updates), a.first_s, a.last_s, a.crashed ? " (crashed)" : "");
+  std::printf("  author send errors (back-pressure): %llu\n", static_cast<unsigned long long>(s.send_errors));
+  if (s.crash_s >= 0) {
+    const AuthorRow* next = successor(s);
+    if (next && next->span_s < s.crash_s)
+      std::printf("  after crashing %s at t=%.1fs: updates kept flowing from %s (writing all along)\n",
+                  s.crashed.c_str(), s.crash_s, next->name.c_str());
+    else if (next)
+      std::printf("  after crashing %s at t=%.1fs: updates kept flowing from %s (from t=%.1fs, %.1f s later)\n",
+                  s.crashed.c_str(), s.crash_s, next->name.c_str(), next->span_s, next->span_s - s.crash_s);
+    else
+      std::printf("  after crashing %s at t=%.1fs: NO live node wrote another update\n", s.crashed.c_str(), s.crash_s);
+  }
+  std::printf("  result: %s\n", summary_ok(s) ? "OK" : "FAILED");
 }
 
 }  // namespace hana::demo

@@ -21,16 +21,8 @@ class Writer {
   bool ok() const { return ok_; }
   std::size_t size() const { return pos_; }
   void u8(std::uint8_t v) { raw(&v, 1); }
-  void u32(std::uint32_t v) {
-    std::uint8_t b[4];
-    for (int i = 0; i < 4; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
-    raw(b, 4);
-  }
-  void u64(std::uint64_t v) {
-    std::uint8_t b[8];
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
-    raw(b, 8);
-  }
+  void u32(std::uint32_t v) { little_endian(v); }
+  void u64(std::uint64_t v) { little_endian(v); }
   void f32(float v) { u32(std::bit_cast<std::uint32_t>(v)); }
   void varint(std::uint64_t v) {
     std::uint8_t b[10];
@@ -42,6 +34,12 @@ class Writer {
   }
 
  private:
+  template <class T>
+  void little_endian(T v) {
+    std::uint8_t b[sizeof(T)];
+    for (std::size_t i = 0; i < sizeof(T); ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
+    raw(b, sizeof(T));
+  }
   void raw(const std::uint8_t* p, std::size_t n) {
     if (!ok_ || n > out_.size() - pos_) {
       ok_ = false;
@@ -78,20 +76,8 @@ class Reader {
     const auto* p = take(1);
     return p ? *p : 0;
   }
-  std::uint32_t u32() {
-    const auto* p = take(4);
-    std::uint32_t v = 0;
-    if (p)
-      for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-    return v;
-  }
-  std::uint64_t u64() {
-    const auto* p = take(8);
-    std::uint64_t v = 0;
-    if (p)
-      for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-    return v;
-  }
+  std::uint32_t u32() { return little_endian<std::uint32_t>(); }
+  std::uint64_t u64() { return little_endian<std::uint64_t>(); }
   float f32() {
     const float v = std::bit_cast<float>(u32());
     if (!std::isfinite(v)) fail(DisplayDecodeError::BadFloat);
@@ -113,6 +99,14 @@ class Reader {
   }
 
  private:
+  template <class T>
+  T little_endian() {
+    const auto* p = take(sizeof(T));
+    T v = 0;
+    if (p)
+      for (std::size_t i = sizeof(T); i-- > 0;) v = static_cast<T>((v << 8) | p[i]);
+    return v;
+  }
   std::span<const std::uint8_t> in_;
   std::size_t pos_ = 0;
   bool failed_ = false;
@@ -174,6 +168,7 @@ Result<std::size_t> encode_display_message(const DisplayGroupUpdate& u, std::spa
   w.f32(u.rotation.z);
   w.u64(u.timestamp_us);
   w.u32(u.version);
+  w.u64(u.author);
   if (!w.ok()) return Error{Errc::BufferTooSmall, "buffer too small for DisplayGroupUpdate"};
   return w.size();
 }
@@ -188,6 +183,7 @@ Result<std::size_t> encode_display_message(const DisplaySync& s, std::span<std::
   w.text(s.display_id);
   w.u8(static_cast<std::uint8_t>(s.status));
   w.u32(s.version);
+  w.u64(s.author);
   w.varint(s.windows.size());
   for (const auto& win : s.windows) {
     w.varint(win.id);
@@ -219,6 +215,7 @@ bool decode_display_message(std::span<const std::uint8_t> in, DisplayGroupUpdate
     u.rotation = {r.f32(), r.f32(), r.f32(), r.f32()};
     u.timestamp_us = r.u64();
     u.version = r.u32();
+    u.author = r.u64();
   }
   return finish(r, error);
 }
@@ -231,6 +228,7 @@ bool decode_display_message(std::span<const std::uint8_t> in, DisplaySync& s, Di
     if (!r.failed() && status > kMaxDisplayStatus) r.fail(DisplayDecodeError::BadStatus);
     s.status = static_cast<DisplayStatus>(status);
     s.version = r.u32();
+    s.author = r.u64();
     const std::uint64_t count = r.varint();
     if (!r.failed() && count > kMaxWindowsPerDisplay) r.fail(DisplayDecodeError::TooManyWindows);
     s.windows.clear();

@@ -24,54 +24,53 @@ DisplayStateStore::Outcome DisplayStateStore::apply(std::span<const std::uint8_t
   return apply(scratch_sync_, now_wall_us);
 }
 
-DisplayStateStore::Outcome DisplayStateStore::apply(const DisplayGroupUpdate& u, std::uint64_t now_wall_us) {
-  auto it = groups_.find(std::string_view(u.group_id));
-  if (it == groups_.end()) {
-    it = groups_.emplace(u.group_id, GroupEntry{}).first;
-    it->second.metrics.type = DisplayMessageType::GroupUpdate;
-    it->second.metrics.id = u.group_id;
-  } else if (u.version <= it->second.update.version) {
+template <class Message>
+DisplayStateStore::Entry<Message>* DisplayStateStore::store(Map<Message>& map, const Message& m, const std::string& id,
+                                                            DisplayMessageType type, Message& last) {
+  auto it = map.find(std::string_view(id));
+  if (it == map.end()) {
+    it = map.emplace(id, Entry<Message>{}).first;
+    it->second.metrics.type = type;
+    it->second.metrics.id = id;
+  } else if (stamp_of(m) <= stamp_of(it->second.held)) {
     ++it->second.metrics.stale_dropped;
-    return ++stale_, Outcome::Stale;
+    ++stale_;
+    return nullptr;
   }
-  GroupEntry& e = it->second;
-  if (&u != &e.update) e.update = u;
-  if (&u != &scratch_update_) scratch_update_ = u;
-  e.metrics.applied_version = u.version;
+  Entry<Message>& e = it->second;
+  // `m` may be the held value itself or the decode scratch (`last`): copy only what differs.
+  if (&m != &e.held) e.held = m;
+  if (&m != &last) last = m;
+  e.metrics.applied_version = m.version;
+  e.metrics.applied_author = m.author;
   ++e.metrics.applied;
-  e.metrics.last_age_us = now_wall_us > u.timestamp_us ? now_wall_us - u.timestamp_us : 0;
-  record_age(e.metrics.last_age_us);
-  last_type_ = DisplayMessageType::GroupUpdate;
-  return ++applied_, Outcome::Applied;
+  last_type_ = type;
+  ++applied_;
+  return &e;
 }
 
+DisplayStateStore::Outcome DisplayStateStore::apply(const DisplayGroupUpdate& u, std::uint64_t now_wall_us) {
+  auto* e = store(groups_, u, u.group_id, DisplayMessageType::GroupUpdate, scratch_update_);
+  if (!e) return Outcome::Stale;
+  e->metrics.last_age_us = now_wall_us > u.timestamp_us ? now_wall_us - u.timestamp_us : 0;
+  record_age(e->metrics.last_age_us);
+  return Outcome::Applied;
+}
+
+// DisplaySync carries no timestamp: no update age.
 DisplayStateStore::Outcome DisplayStateStore::apply(const DisplaySync& s, std::uint64_t) {
-  auto it = displays_.find(std::string_view(s.display_id));
-  if (it == displays_.end()) {
-    it = displays_.emplace(s.display_id, DisplayEntry{}).first;
-    it->second.metrics.type = DisplayMessageType::DisplaySync;
-    it->second.metrics.id = s.display_id;
-  } else if (s.version <= it->second.sync.version) {
-    ++it->second.metrics.stale_dropped;
-    return ++stale_, Outcome::Stale;
-  }
-  DisplayEntry& e = it->second;
-  if (&s != &e.sync) e.sync = s;
-  if (&s != &scratch_sync_) scratch_sync_ = s;
-  e.metrics.applied_version = s.version;
-  ++e.metrics.applied;
-  last_type_ = DisplayMessageType::DisplaySync;
-  return ++applied_, Outcome::Applied;
+  return store(displays_, s, s.display_id, DisplayMessageType::DisplaySync, scratch_sync_) ? Outcome::Applied
+                                                                                            : Outcome::Stale;
 }
 
 const DisplayGroupUpdate* DisplayStateStore::group(std::string_view id) const {
   auto it = groups_.find(id);
-  return it == groups_.end() ? nullptr : &it->second.update;
+  return it == groups_.end() ? nullptr : &it->second.held;
 }
 
 const DisplaySync* DisplayStateStore::display(std::string_view id) const {
   auto it = displays_.find(id);
-  return it == displays_.end() ? nullptr : &it->second.sync;
+  return it == displays_.end() ? nullptr : &it->second.held;
 }
 
 std::vector<DisplaySyncMetrics> DisplayStateStore::metrics() const {
