@@ -37,8 +37,9 @@ TEST_P(NodeFailureTest, FullQueueAnswersQueueFullAndEveryAcceptedMessageSettles)
   Config c;
   c.app_queue_messages = 1;  // one message per lane between the app and the loop
   // Shared threading (epoll) submits on the sender's thread: its back-pressure is the
-  // connection's lane queue, which fills when the network is slower than the sender.
-  c.lane_queue_messages = 256;
+  // connection's lane queue (lane_queue_messages, left at its default so that Dedicated's
+  // accepted messages are never refused behind the app queue), which fills when the
+  // network is slower than the sender.
   c.token_rate_bytes_per_sec = 100'000;
   c.token_burst_bytes = 4096;
   auto a = start_node(GetParam(), c);
