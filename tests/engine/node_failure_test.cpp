@@ -37,11 +37,14 @@ TEST_P(NodeFailureTest, FullQueueAnswersQueueFullAndEveryAcceptedMessageSettles)
   Config c;
   c.app_queue_messages = 1;  // one message per lane between the app and the loop
   // Shared threading (epoll) submits on the sender's thread: its back-pressure is the
-  // connection's lane queue (lane_queue_messages, left at its default so that Dedicated's
-  // accepted messages are never refused behind the app queue), which fills when the
-  // network is slower than the sender.
-  c.token_rate_bytes_per_sec = 100'000;
-  c.token_burst_bytes = 4096;
+  // connection's lane queue, which fills when the network is slower than the sender. Only
+  // there: Dedicated's back-pressure is the one-message app queue, and a throttled link
+  // only stretches the test (under TSan long enough to meet a reconnection, see the note
+  // on issue 11).
+  if (GetParam() == IoBackend::Epoll) {
+    c.token_rate_bytes_per_sec = 100'000;
+    c.token_burst_bytes = 4096;
+  }
   auto a = start_node(GetParam(), c);
   auto b = start_node(GetParam());
   ASSERT_TRUE(a && b);
