@@ -172,7 +172,7 @@ struct Node::Impl {
   std::atomic<TimeNs> standby_armed_at{0};      // the standby's timer, as last armed by a leave
   std::atomic<bool> standby_long{false};        // the standby covers: it sleeps until ...
   std::atomic<TimeNs> standby_until{0};         // ... then; an earlier deadline kicks it
-  std::atomic<TimeNs> standby_ns{5 * kNsPerMs}; // loop_standby_us
+  std::atomic<TimeNs> standby_ns{kNsPerMs};     // loop_standby_us
   std::atomic<bool> socket_readable{true};      // a blocker saw a readable socket: the next turn receives
   // Runs turns while the loop is free and work is pending; waits for the loop only if
   // `wait_for_loop`. Application threads pass `application` (the standby watches them).
