@@ -87,9 +87,6 @@ class Backend {
     return true;
   }
   virtual void kick_standby() {}
-  // Wakes the standby waiter at `at` (monotonic ns) unless re-armed before: an
-  // application thread arms it as it leaves the library, so the standby needs no cadence.
-  virtual void arm_standby(TimeNs at) { (void)at; }
   // When datagrams the backend holds back itself (fault injector delays) fall due.
   virtual TimeNs held_until() const { return kNoDeadline; }
 };

@@ -4,16 +4,13 @@
 // its own message; the node's own thread is the standby that turns the loop when no
 // application thread does. See node_impl.h for the state and backend.h for block().
 //
-// The standby has no cadence: a wake-up of a thread costs more than a round trip on a
-// virtual machine (measured: a 1 ms cadence took the default p50 from 37 to 74 us). It
-// is dormant while an application thread is inside the library or left it less than
-// loop_standby_us/2 ago; each application thread re-arms the standby's timer to
-// loop_standby_us as it leaves (at most one timerfd_settime per loop_standby_us/2), so
-// the standby wakes only when the application has stayed away. Then it covers: it sleeps
-// until the loop's deadline, and an application turn that moves the deadline earlier
-// kicks it once. Datagrams wake it directly (the backend's standby epoll set) whenever
-// no application thread waits, dormant or not. So a timer that falls due while the
-// application is away from the library runs at most loop_standby_us late.
+// The standby sleeps at most loop_standby_us while the application is active (its last
+// turn is less than kActiveWindowNs old): a timer that falls due while no application
+// thread is inside the library runs at most that late, and no application call ever has
+// to wake it. After kActiveWindowNs without an application turn it sleeps until the
+// loop's deadline; an application turn that then moves the deadline earlier kicks it
+// once. Datagrams wake it directly (the backend's standby epoll set) whenever no
+// application thread waits.
 #include <mutex>
 
 #include "engine/clock.h"
@@ -22,6 +19,7 @@
 namespace hana {
 
 namespace {
+constexpr TimeNs kActiveWindowNs = 100 * kNsPerMs;
 // Turns one call runs back to back while other threads keep adding work; past it the
 // standby takes over, so a sender is never held for long.
 constexpr int kMaxTurnsPerCall = 16;
@@ -43,6 +41,7 @@ void Node::Impl::turn_shared(bool wait_for_loop, bool application, engine::Direc
     loop_deadline.store(next, std::memory_order_relaxed);
     loop_mutex.unlock();
     if (application) {
+      last_application_turn.store(engine::monotonic_now_ns(), std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_seq_cst);
       // Pairs with run_standby(): it announces a long sleep, fences, then re-reads the deadline.
       if (standby_long.load(std::memory_order_relaxed) && next < standby_until.load(std::memory_order_relaxed) &&
@@ -75,11 +74,10 @@ void Node::Impl::run_standby() {
     // Due already: another thread holds the loop and will turn it (it saw work_pending),
     // or our own turn left work and kicked us.
     if (until <= now) until = now + standby_ns.load(std::memory_order_relaxed);
-    const TimeNs left = last_leave.load(std::memory_order_relaxed);
-    if (event_waiters.load() > 0 || now - std::min(now, left) < standby_ns.load(std::memory_order_relaxed) / 2) {
-      // Dormant: the application covers the loop; its next leave arms our timer.
+    const TimeNs last_app = last_application_turn.load(std::memory_order_relaxed);
+    if (now - std::min(now, last_app) < kActiveWindowNs) {
       standby_long.store(false, std::memory_order_relaxed);
-      until = engine::kNoDeadline;
+      until = std::min(until, now + standby_ns.load(std::memory_order_relaxed));
     } else {
       standby_until.store(until, std::memory_order_relaxed);
       standby_long.store(true, std::memory_order_relaxed);
@@ -89,15 +87,6 @@ void Node::Impl::run_standby() {
     readable = backend_for_wake->block(until, /*standby=*/true);
     if (readable) socket_readable.store(true, std::memory_order_relaxed);
   }
-}
-
-void Node::Impl::leave() {
-  const TimeNs now = engine::monotonic_now_ns();
-  last_leave.store(now, std::memory_order_relaxed);
-  const TimeNs period = standby_ns.load(std::memory_order_relaxed);
-  if (standby_armed_at.load(std::memory_order_relaxed) >= now + period / 2) return;
-  standby_armed_at.store(now + period, std::memory_order_relaxed);
-  backend_for_wake->arm_standby(now + period);
 }
 
 Result<MessageId> Node::Impl::send_shared(engine::Command::Kind kind, NodeId peer,
@@ -110,23 +99,12 @@ Result<MessageId> Node::Impl::send_shared(engine::Command::Kind kind, NodeId pee
   direct.options = options;
   direct.id = next_id.fetch_add(1, std::memory_order_relaxed);
   turn_shared(false, true, &direct);  // never waits: a busy loop means the queue
-  Result<MessageId> r = direct.id;
-  if (!direct.submitted) {
-    r = enqueue(kind, peer, bytes, options);  // the loop's holder takes it
-  } else if (!direct.result) {
-    r = direct.result.error();
-  }
-  leave();
-  return r;
+  if (!direct.submitted) return enqueue(kind, peer, bytes, options);  // the loop's holder takes it
+  if (!direct.result) return direct.result.error();
+  return direct.id;
 }
 
 bool Node::Impl::wait_event_shared(Event& out, TimeNs deadline) {
-  const bool got = wait_event_turns(out, deadline);
-  leave();
-  return got;
-}
-
-bool Node::Impl::wait_event_turns(Event& out, TimeNs deadline) {
   // Bounded by the deadline: every round blocks until a datagram, an event or the deadline.
   for (long rounds = 0; rounds < (1L << 40); ++rounds) {
     turn_shared(true, true);

@@ -365,7 +365,6 @@ bool Node::poll_event(Event& out) {
   if (!m.running.load()) return false;
   if (m.shared) {
     m.turn_shared(false, true);
-    m.leave();
     return m.events.try_pop(out);
   }
   if (m.inline_mode()) {

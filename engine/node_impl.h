@@ -168,10 +168,9 @@ struct Node::Impl {
   std::mutex loop_mutex;
   std::atomic<bool> work_pending{false};        // set before try_lock; the holder re-checks it
   std::atomic<TimeNs> loop_deadline{0};         // when the loop must turn again (published by each turn)
-  std::atomic<TimeNs> last_leave{0};            // an application thread last left the library
-  std::atomic<TimeNs> standby_armed_at{0};      // the standby's timer, as last armed by a leave
-  std::atomic<bool> standby_long{false};        // the standby covers: it sleeps until ...
-  std::atomic<TimeNs> standby_until{0};         // ... then; an earlier deadline kicks it
+  std::atomic<TimeNs> last_application_turn{0};
+  std::atomic<bool> standby_long{false};        // the standby sleeps past loop_standby_us ...
+  std::atomic<TimeNs> standby_until{0};         // ... until then; an earlier deadline kicks it
   std::atomic<TimeNs> standby_ns{kNsPerMs};     // loop_standby_us
   std::atomic<bool> socket_readable{true};      // a blocker saw a readable socket: the next turn receives
   // Runs turns while the loop is free and work is pending; waits for the loop only if
@@ -180,9 +179,7 @@ struct Node::Impl {
   Result<MessageId> send_shared(engine::Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
                                 const SendOptions& options);
   void run_standby();                           // the node's own thread
-  void leave();                                 // an application thread leaves the library
   bool wait_event_shared(Event& out, TimeNs deadline);
-  bool wait_event_turns(Event& out, TimeNs deadline);
   // Wakes whoever must act on new work: runs it here (Shared), or wakes the loop thread.
   void kick() {
     if (shared) {
