@@ -87,6 +87,10 @@ class Backend {
     return true;
   }
   virtual void kick_standby() {}
+  // Wakes the standby waiter at `at` (monotonic ns; kNoDeadline disarms), replacing the
+  // previous arm. Shared threading keeps it equal to the loop's deadline, so the standby
+  // needs no cadence. Any thread, one at a time (the caller holds the loop).
+  virtual void arm_standby(TimeNs at) { (void)at; }
   // When datagrams the backend holds back itself (fault injector delays) fall due.
   virtual TimeNs held_until() const { return kNoDeadline; }
 };

@@ -39,7 +39,7 @@ namespace hana::engine {
   X(timers_late_1ms, "mesh timers that ran more than 1 ms after their deadline")           \
   X(turns_application, "Shared threading: loop turns run by application threads")          \
   X(turns_standby, "Shared threading: loop turns run by the node's own (standby) thread")  \
-  X(standby_kicks, "Shared threading: times an application turn woke a long-sleeping standby")
+  X(standby_arms, "Shared threading: times a turn re-armed the standby's timer to a changed loop deadline")
 
 enum class EngineCounter : std::uint8_t {
 #define HANA_X(name, doc) name,

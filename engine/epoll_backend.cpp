@@ -9,6 +9,7 @@
 // wakes for a datagram only when no application thread is waiting.
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,7 +51,7 @@ class EpollBackend final : public Backend {
   }
 
   ~EpollBackend() override {
-    for (int fd : {epoll_fd_, event_fd_, standby_epoll_fd_, standby_event_fd_})
+    for (int fd : {epoll_fd_, event_fd_, standby_epoll_fd_, standby_event_fd_, standby_timer_fd_})
       if (fd >= 0) ::close(fd);
   }
 
@@ -79,6 +80,10 @@ class EpollBackend final : public Backend {
     ev.data.fd = standby_event_fd_;
     if (::epoll_ctl(standby_epoll_fd_, EPOLL_CTL_ADD, standby_event_fd_, &ev) != 0)
       return Error{Errc::Unavailable, "epoll_ctl(standby eventfd) failed"};
+    standby_timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    ev.data.fd = standby_timer_fd_;
+    if (standby_timer_fd_ < 0 || ::epoll_ctl(standby_epoll_fd_, EPOLL_CTL_ADD, standby_timer_fd_, &ev) != 0)
+      return Error{Errc::Unavailable, "timerfd for the standby failed"};
     return {};
   }
 
@@ -159,9 +164,10 @@ class EpollBackend final : public Backend {
     const int n = epoll_until(standby ? standby_epoll_fd_ : epoll_fd_, deadline, events);
     bool readable = false;
     for (int i = 0; i < n; ++i) {
-      if (events[i].data.fd == own_event_fd) {
+      const int fd = events[i].data.fd;
+      if (fd == own_event_fd || fd == standby_timer_fd_) {
         std::uint64_t value;
-        (void)!::read(own_event_fd, &value, sizeof value);
+        (void)!::read(fd, &value, sizeof value);
       } else {
         readable = true;
       }
@@ -169,6 +175,15 @@ class EpollBackend final : public Backend {
     return readable;
   }
   void kick_standby() override { signal(standby_event_fd_); }
+  void arm_standby(TimeNs at) override {
+    itimerspec its{};  // zero: disarmed
+    if (at != kNoDeadline) {
+      at = std::max<TimeNs>(at, 1);  // zero would disarm; a past time fires at once
+      its.it_value.tv_sec = static_cast<time_t>(at / kNsPerSec);
+      its.it_value.tv_nsec = static_cast<long>(at % kNsPerSec);
+    }
+    (void)::timerfd_settime(standby_timer_fd_, TFD_TIMER_ABSTIME, &its, nullptr);
+  }
 
  private:
   static void signal(int event_fd) {
@@ -242,6 +257,7 @@ class EpollBackend final : public Backend {
   int extra_fd_ = -1;  // the discovery socket, receive only
   int standby_epoll_fd_ = -1;
   int standby_event_fd_ = -1;
+  int standby_timer_fd_ = -1;  // armed by arm_standby(): the loop's deadline
   std::atomic<bool> use_pwait2_{true};
 };
 

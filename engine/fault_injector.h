@@ -47,6 +47,7 @@ class FaultInjector final : public Backend {
   bool shared_capable() const override { return inner_->shared_capable(); }
   bool block(TimeNs deadline, bool standby) override { return inner_->block(deadline, standby); }
   void kick_standby() override { inner_->kick_standby(); }
+  void arm_standby(TimeNs at) override { inner_->arm_standby(at); }
   TimeNs held_until() const override { return active_.empty() ? kNoDeadline : next_release(); }
 
  private:

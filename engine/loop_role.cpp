@@ -4,12 +4,14 @@
 // its own message; the node's own thread is the standby that turns the loop when no
 // application thread does. See node_impl.h for the state and backend.h for block().
 //
-// The standby sleeps at most loop_standby_us while the application is active (its last
-// turn is less than kActiveWindowNs old): a timer that falls due while no application
-// thread is inside the library runs at most that late, and no application call ever has
-// to wake it. After kActiveWindowNs without an application turn it sleeps until the
-// loop's deadline; an application turn that then moves the deadline earlier kicks it
-// once. Datagrams wake it directly (the backend's standby epoll set) whenever no
+// The standby has no cadence: waking a thread costs about a round trip on a virtual
+// machine (a 1 ms cadence took the default p50 from ~50 to ~75 us). Its timer mirrors
+// the loop's deadline instead: every turn, whoever runs it, re-arms the standby's timer
+// when the deadline it publishes changed (under loop_mutex, so the last arm is the
+// latest deadline). The standby therefore wakes exactly when a timer falls due that no
+// turn has run, and never for one an application turn already served or moved. Waiters
+// in wait_event() block for datagrams and events only; timers are the standby's.
+// Datagrams wake the standby directly (the backend's standby epoll set) whenever no
 // application thread waits.
 #include <mutex>
 
@@ -19,7 +21,6 @@
 namespace hana {
 
 namespace {
-constexpr TimeNs kActiveWindowNs = 100 * kNsPerMs;
 // Turns one call runs back to back while other threads keep adding work; past it the
 // standby takes over, so a sender is never held for long.
 constexpr int kMaxTurnsPerCall = 16;
@@ -39,17 +40,13 @@ void Node::Impl::turn_shared(bool wait_for_loop, bool application, engine::Direc
     const bool alive = drive(0);
     const TimeNs next = alive ? loop->next_deadline() : engine::kNoDeadline;
     loop_deadline.store(next, std::memory_order_relaxed);
-    loop_mutex.unlock();
-    if (application) {
-      last_application_turn.store(engine::monotonic_now_ns(), std::memory_order_relaxed);
-      std::atomic_thread_fence(std::memory_order_seq_cst);
-      // Pairs with run_standby(): it announces a long sleep, fences, then re-reads the deadline.
-      if (standby_long.load(std::memory_order_relaxed) && next < standby_until.load(std::memory_order_relaxed) &&
-          standby_long.exchange(false)) {
-        counters.add(engine::EngineCounter::standby_kicks);
-        backend_for_wake->kick_standby();
-      }
+    // next == 0: work is left and this call turns again (or kicks the standby below).
+    if (next != 0 && next != standby_armed) {
+      standby_armed = next;
+      counters.add(engine::EngineCounter::standby_arms);
+      backend_for_wake->arm_standby(next);
     }
+    loop_mutex.unlock();
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (!alive || (next != 0 && !work_pending.load(std::memory_order_relaxed))) return;
   }
@@ -58,34 +55,14 @@ void Node::Impl::turn_shared(bool wait_for_loop, bool application, engine::Direc
 
 void Node::Impl::run_standby() {
   // Bounded by the stop: once stop() is called the loop finishes within stop_flush_ms.
-  bool readable = true;
+  // Every wake has a reason to turn: the armed deadline fell due, a kick (work left by a
+  // call that hit kMaxTurnsPerCall, a knob, the stop), or a readable socket that no
+  // application thread took (epoll is level-triggered: leaving it would spin).
   for (;;) {
-    // A wake on cadence while an application thread waits in the backend and no timer is
-    // due needs nothing: that thread receives whatever arrives. A readable socket is
-    // always served (waiting for the loop if another thread holds it): epoll is level-
-    // triggered, so leaving it would return at once and spin, and under SCHED_FIFO a
-    // spinning standby starves the very thread it waits for.
-    if (readable || event_waiters.load() == 0 ||
-        loop_deadline.load(std::memory_order_relaxed) <= engine::monotonic_now_ns())
-      turn_shared(true, false);
+    turn_shared(true, false);
     if (loop_finished.load()) return;
-    const TimeNs now = engine::monotonic_now_ns();
-    TimeNs until = loop_deadline.load(std::memory_order_relaxed);
-    // Due already: another thread holds the loop and will turn it (it saw work_pending),
-    // or our own turn left work and kicked us.
-    if (until <= now) until = now + standby_ns.load(std::memory_order_relaxed);
-    const TimeNs last_app = last_application_turn.load(std::memory_order_relaxed);
-    if (now - std::min(now, last_app) < kActiveWindowNs) {
-      standby_long.store(false, std::memory_order_relaxed);
-      until = std::min(until, now + standby_ns.load(std::memory_order_relaxed));
-    } else {
-      standby_until.store(until, std::memory_order_relaxed);
-      standby_long.store(true, std::memory_order_relaxed);
-      std::atomic_thread_fence(std::memory_order_seq_cst);
-      until = std::max(now, std::min(until, loop_deadline.load(std::memory_order_relaxed)));
-    }
-    readable = backend_for_wake->block(until, /*standby=*/true);
-    if (readable) socket_readable.store(true, std::memory_order_relaxed);
+    if (backend_for_wake->block(engine::kNoDeadline, /*standby=*/true))
+      socket_readable.store(true, std::memory_order_relaxed);
   }
 }
 
@@ -118,8 +95,8 @@ bool Node::Impl::wait_event_shared(Event& out, TimeNs deadline) {
       event_waiters.fetch_sub(1);
       return true;
     }
-    const TimeNs until = std::min(deadline, loop_deadline.load(std::memory_order_relaxed));
-    if (until > now && backend_for_wake->block(until, /*standby=*/false))
+    // Until the caller's deadline only: the standby's timer serves the loop's deadlines.
+    if (backend_for_wake->block(deadline, /*standby=*/false))
       socket_readable.store(true, std::memory_order_relaxed);
     event_waiters.fetch_sub(1);
   }

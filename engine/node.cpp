@@ -229,7 +229,6 @@ Result<void> Node::Impl::init_on_this_thread() {
   backend = std::move(injector);
   backend_for_wake = backend.get();
   shared = want_shared && backend->shared_capable();
-  standby_ns.store(loop_config.loop_standby_us * kNsPerUs);
   open_discovery();
   topology::Identity self;
   self.id = self_id;
@@ -447,7 +446,6 @@ Result<void> Node::set(std::string_view knob, std::string_view value) {
   if (auto r = copy.set(knob, value); !r) return r;
   m.config = copy;
   m.max_message_bytes.store(copy.max_message_bytes);
-  m.standby_ns.store(copy.loop_standby_us * kNsPerUs);
   m.config_dirty.store(true);
   if (m.shared) {
     // Not kick(): that would take the loop while this thread holds config_mutex, and

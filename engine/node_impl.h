@@ -168,13 +168,10 @@ struct Node::Impl {
   std::mutex loop_mutex;
   std::atomic<bool> work_pending{false};        // set before try_lock; the holder re-checks it
   std::atomic<TimeNs> loop_deadline{0};         // when the loop must turn again (published by each turn)
-  std::atomic<TimeNs> last_application_turn{0};
-  std::atomic<bool> standby_long{false};        // the standby sleeps past loop_standby_us ...
-  std::atomic<TimeNs> standby_until{0};         // ... until then; an earlier deadline kicks it
-  std::atomic<TimeNs> standby_ns{kNsPerMs};     // loop_standby_us
+  TimeNs standby_armed = 0;                     // the standby's timer as last armed (guarded by loop_mutex)
   std::atomic<bool> socket_readable{true};      // a blocker saw a readable socket: the next turn receives
   // Runs turns while the loop is free and work is pending; waits for the loop only if
-  // `wait_for_loop`. Application threads pass `application` (the standby watches them).
+  // `wait_for_loop`. `application`: counted as an application turn, not the standby's.
   void turn_shared(bool wait_for_loop, bool application, engine::DirectSend* direct = nullptr);
   Result<MessageId> send_shared(engine::Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
                                 const SendOptions& options);

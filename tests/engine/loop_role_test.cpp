@@ -85,7 +85,7 @@ TEST(LoopRole, RoleMovesBetweenThreadsWithoutLosingOrDuplicatingMessages) {
   threads.emplace_back([&] {
     for (int i = 0; !done.load() && engine::monotonic_now_ns() < deadline && i < 100'000; ++i) {
       (void)a->stats();
-      EXPECT_TRUE(a->set("loop_standby_us", i % 2 ? "500" : "1000").ok());
+      EXPECT_TRUE(a->set("max_ack_delay_us", i % 2 ? "50" : "100").ok());
       std::this_thread::sleep_for(std::chrono::milliseconds(2));  // pacing only, not synchronisation
     }
   });
@@ -136,6 +136,63 @@ TEST(LoopRole, StandbyRunsTheLoopWhenTheApplicationIsAway) {
   EXPECT_TRUE(delivered);
   EXPECT_FALSE(down);
   EXPECT_GT(b->stats().engine_counter("turns_standby"), 0u);
+}
+
+// Retransmission timers run while the application is away: node a sends through a
+// lossy link (its fault injector drops half of what it sends) and then never calls in
+// again. Its last turn armed the standby's timer at the loop's deadline; the standby
+// wakes, turns the loop and repairs every loss by probe timeout. Waiting happens on b only.
+TEST(LoopRole, StandbyRepairsLossesAfterTheApplicationLeft) {
+  auto a = start_node(IoBackend::Epoll);
+  auto b = start_node(IoBackend::Epoll);
+  ASSERT_TRUE(a && b);
+  const auto ids = connect_pair(*a, *b);
+  ASSERT_NE(ids.first, 0u);
+  ASSERT_TRUE(a->set("fault_loss_pct", "50").ok());
+  constexpr int kMessages = 20;
+  const std::uint8_t msg[16] = {3};
+  for (int i = 0; i < kMessages; ++i) ASSERT_TRUE(a->send(ids.first, Lane::High, msg).ok());
+  int received = 0;
+  pump_until(*b, [&](Event& e) { received += e.kind == EventKind::Received; }, [&] { return received >= kMessages; },
+             20 * kNsPerSec);
+  EXPECT_EQ(received, kMessages);
+  EXPECT_GT(a->stats().engine_counter("fault_dropped"), 0u) << "nothing was lost: the test proved nothing";
+  EXPECT_GT(a->stats().engine_counter("turns_standby"), 0u);
+}
+
+// The same while another application thread of a blocks in wait_event() with a long
+// timeout: a blocked waiter must not hide a deadline that a sender's turn moved earlier
+// (the waiter sleeps for datagrams and events; the standby's timer serves the deadline).
+TEST(LoopRole, TimersRunWhileAnotherThreadWaitsWithALongTimeout) {
+  auto a = start_node(IoBackend::Epoll);
+  auto b = start_node(IoBackend::Epoll);
+  ASSERT_TRUE(a && b);
+  const auto ids = connect_pair(*a, *b);
+  ASSERT_NE(ids.first, 0u);
+  std::atomic<bool> done{false};
+  const std::uint64_t turns_before = a->stats().engine_counter("turns_application");
+  std::thread waiter([&] {
+    Event e;
+    const TimeNs until = engine::monotonic_now_ns() + 30 * kNsPerSec;
+    // Each call blocks up to 1 s (a thousand probe timeouts); bounded by `until`.
+    for (int i = 0; i < 1'000'000 && !done.load() && engine::monotonic_now_ns() < until; ++i)
+      (void)a->wait_event(e, kNsPerSec);
+  });
+  // The waiter's first turn: it blocks right after, before the sends create their deadlines.
+  const TimeNs settle = engine::monotonic_now_ns() + 5 * kNsPerSec;
+  while (a->stats().engine_counter("turns_application") == turns_before && engine::monotonic_now_ns() < settle)
+    std::this_thread::yield();
+  ASSERT_TRUE(a->set("fault_loss_pct", "50").ok());
+  constexpr int kMessages = 20;
+  const std::uint8_t msg[16] = {4};
+  for (int i = 0; i < kMessages; ++i) ASSERT_TRUE(a->send(ids.first, Lane::High, msg).ok());
+  int received = 0;
+  pump_until(*b, [&](Event& e) { received += e.kind == EventKind::Received; }, [&] { return received >= kMessages; },
+             20 * kNsPerSec);
+  EXPECT_EQ(received, kMessages);
+  EXPECT_GT(a->stats().engine_counter("fault_dropped"), 0u) << "nothing was lost: the test proved nothing";
+  done.store(true);
+  waiter.join();
 }
 
 }  // namespace
