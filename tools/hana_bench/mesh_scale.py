@@ -62,6 +62,7 @@ class Mesh:
         self.dir = tempfile.mkdtemp(prefix="hana-mesh-scale-")
         self.procs = {}
         self.spawn_us = {}
+        self._events = {}
         self.config = None
         if knobs:
             self.config = os.path.join(self.dir, "knobs.conf")
@@ -70,16 +71,22 @@ class Mesh:
                     f.write(k.replace("=", " = ", 1) + "\n")
 
     def events(self, name):
+        """The node's --events log so far; read incrementally (100 logs are polled often)."""
         path = os.path.join(self.dir, name + ".events")
-        out = []
+        cache = self._events.setdefault(name, {"offset": 0, "rest": "", "list": []})
         if os.path.exists(path):
             with open(path) as f:
-                for line in f:
-                    try:
-                        out.append(json.loads(line))
-                    except ValueError:
-                        pass  # a line being written
-        return out
+                f.seek(cache["offset"])
+                chunk = f.read()
+                cache["offset"] = f.tell()
+            lines = (cache["rest"] + chunk).split("\n")
+            cache["rest"] = lines.pop()  # a line being written
+            for line in lines:
+                try:
+                    cache["list"].append(json.loads(line))
+                except ValueError:
+                    pass
+        return cache["list"]
 
     def start(self, name, seed=None):
         args = [self.hana_net, "node", "--bind", "127.0.0.1:0", "--id", name,
