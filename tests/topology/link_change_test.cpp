@@ -37,28 +37,38 @@ TEST(LinkChange, FirstMeasurementIsAlwaysAChange) {
   EXPECT_FALSE(rtt_changed(0, RttWindow{}));
 }
 
-// Samples of a loaded host: a base RTT plus one-sided noise, a fifth of them late by
-// 1-5 ms (the peer process was not running), and the whole level flipping between two
-// values ×1.6 apart every few windows (which CPU the processes run on). Judged window by
-// window against the value last reported, as the link table does, the test must stay
-// quiet once the link's history shows how it moves.
-TEST(LinkChange, HostNoiseIsNotAChange) {
-  Rng rng(7);
+// Feeds `samples` RTT samples from draw(i) through a window, judged as the link table
+// judges it (against the value last reported, once per full window); returns how many
+// counted as changes (the first report included).
+template <class Draw>
+int changes_over(int samples, Draw draw) {
   RttWindow w;
   std::uint64_t reported = 0;
   int changes = 0;
-  std::uint64_t level = 100;
-  for (int i = 0; i < 20'000; ++i) {
-    if (i % 24 == 0) level = rng.below(2) ? 100 : 160;
-    std::uint64_t s = level + rng.below(level / 2);
-    if (rng.below(5) == 0) s += 1000 + rng.below(4000);
-    w.add(s);
+  for (int i = 0; i < samples; ++i) {
+    w.add(draw(i));
     if (rtt_changed(reported, w)) {
       reported = w.median();
       ++changes;
     }
     if (w.window_full()) w.close_window();
   }
+  return changes;
+}
+
+// Samples of a loaded host: a base RTT plus one-sided noise, a fifth of them late by
+// 1-5 ms (the peer process was not running), and the whole level flipping between two
+// values ×1.6 apart every few windows (which CPU the processes run on). The test must
+// stay quiet once the link's history shows how it moves.
+TEST(LinkChange, HostNoiseIsNotAChange) {
+  Rng rng(7);
+  std::uint64_t level = 100;
+  const int changes = changes_over(20'000, [&](int i) {
+    if (i % 24 == 0) level = rng.below(2) ? 100 : 160;
+    std::uint64_t s = level + rng.below(level / 2);
+    if (rng.below(5) == 0) s += 1000 + rng.below(4000);
+    return s;
+  });
   // 20 000 samples are 2 500 windows: fewer than 1 in 100 may count (a flip that lasts
   // three windows is hard to tell from a change; the history keeps most of them quiet).
   EXPECT_LE(changes, 25) << "noise was reported as a change";
@@ -67,19 +77,11 @@ TEST(LinkChange, HostNoiseIsNotAChange) {
 // The same host without level flips: only the first report.
 TEST(LinkChange, SteadyNoiseWithLateAcksIsNeverAChange) {
   Rng rng(9);
-  RttWindow w;
-  std::uint64_t reported = 0;
-  int changes = 0;
-  for (int i = 0; i < 20'000; ++i) {
+  const int changes = changes_over(20'000, [&](int) {
     std::uint64_t s = 100 + rng.below(60);
     if (rng.below(5) == 0) s += 1000 + rng.below(4000);
-    w.add(s);
-    if (rtt_changed(reported, w)) {
-      reported = w.median();
-      ++changes;
-    }
-    if (w.window_full()) w.close_window();
-  }
+    return s;
+  });
   EXPECT_EQ(changes, 1) << "noise was reported as a change";
 }
 
