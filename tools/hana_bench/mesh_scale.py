@@ -18,6 +18,7 @@ Every wait is bounded; every process started is killed on exit.
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -158,6 +159,7 @@ class Mesh:
         for p in self.procs.values():
             p.wait()
         self.procs = {}
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def wait_for(what, pred, timeout_s, every_s=0.2):
