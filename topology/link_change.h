@@ -57,7 +57,10 @@ struct ChangeTest {
   // underestimates σ for the lumpy distributions of real hosts; the history does not.
   double rtt_level_devs = 5.0;
   std::uint64_t rtt_floor_us = 20; // ... nor one below the measurement's resolution on a host
-  double rtt_first_rel = 0.25;     // rtt_settles: a first full window this far from the first report corrects it
+  // rtt_settles: a first full window this far from the first report corrects it. Tight,
+  // not rtt_rel: a provisional value left up to ×1.75 off biases every later judgement
+  // (tried: idle reports at 32 simulated nodes rose from ~0 to 0.44 per node per second).
+  double rtt_first_rel = 0.25;
   double loss_points = 0.01;       // a loss move smaller than 1 point never counts
   double loss_sigmas = 3.0;        // ... nor one a binomial draw at the reported rate explains
 };
