@@ -174,7 +174,7 @@ void Mesh::Impl::probe_tick(TimeNs now) {
   // anyway, once: its link quality needs a first measurement to be reported.
   const Peer& p = peers[i];
   const ConnectionStats* cs = p.session.conn ? &p.session.conn->stats() : nullptr;
-  const bool rtt_known = p.links.probe_rtt_us != 0 || (cs && cs->rtt_samples != 0);
+  const bool rtt_known = !p.links.probe_rtt.empty() || (cs && cs->rtt_samples != 0);
   if (p.health.last_heard + probe_interval_ns() >= now && fd.gossip.empty() && members[i].state == MemberState::Alive &&
       rtt_known) {
     ++counters.probes_skipped;  // traffic from it is as good as an ack

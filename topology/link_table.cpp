@@ -1,68 +1,86 @@
 // This node's measurement of its link to each member: RTT from the connection (busy
 // link) or the failure detector's probes (idle link), loss and throughput from the
-// connection's counters, reported only when a change matters (hysteresis). The reports
-// themselves travel in link_reports.cpp.
+// connection's counters, reported only when a change stands out of the link's own noise
+// (link_change.h). The reports themselves travel in link_reports.cpp.
 #include <algorithm>
-#include <cmath>
 
 #include "topology/mesh_impl.h"
 
 namespace hana::topology {
 
+namespace {
+// New connection RTT samples in one evaluation that make a link "busy" (its connection's
+// estimate counts as a measurement).
+constexpr std::uint64_t kBusyRttSamples = 8;
+}  // namespace
+
 void Mesh::Impl::on_probe_rtt(std::uint32_t i, TimeNs rtt_ns) {
   LinkRecord& l = peers[i].links;
-  const double rtt_us = static_cast<double>(rtt_ns) / 1000.0;
-  l.probe_rtt_us = l.probe_rtt_us == 0 ? rtt_us : 0.875 * l.probe_rtt_us + 0.125 * rtt_us;
+  l.probe_rtt.add(rtt_ns / 1000);
   ++l.probe_samples;
 }
 
 void Mesh::Impl::evaluate_links(TimeNs now) {
-  const TimeNs every = config.link_report_interval_ms * kNsPerMs;
+  const bool tick = now >= link_table.next_eval_at;
+  if (tick) link_table.next_eval_at = now + config.link_report_interval_ms * kNsPerMs;
   for (std::uint32_t i = 0; i < members.size(); ++i) {
     Peer& p = peers[i];
     LinkRecord& l = p.links;
     Member& m = members[i];
-    // Until the first measurement is reported the link is evaluated every turn: "report
-    // when first measured" must not wait for the interval (with last_link_eval = 0 and a
-    // long interval it waited until the monotonic clock passed the interval, i.e. never on
-    // a machine booted less than an interval ago).
+    // Until the first measurement is reported the link is evaluated every pass: "report
+    // when first measured" must not wait for the interval (nor, on a machine booted less
+    // than an interval ago, for the monotonic clock to pass it).
     const bool reported = m.link.rtt_us != 0;
-    if (!is_live(m.state) || (reported && now < l.last_link_eval + every)) continue;
+    if (!is_live(m.state) || (reported && !tick)) continue;
     const TimeNs dt = now - l.last_link_eval;
     l.last_link_eval = now;
     LinkQuality q = m.link;
+    bool loss_moved = false;
     if (p.session.conn) {
       const ConnectionStats& s = p.session.conn->stats();
-      // The RTT comes from whichever measured since the last evaluation: the connection
-      // (busy link: probes are skipped while traffic flows) or the failure detector's
-      // direct probes (idle link: the connection's estimate is as old as its last
-      // traffic). Before its first sample a connection's RTT is the initial_rtt_us
-      // assumption, not a measurement.
-      if (s.rtt_samples != l.last_rtt_samples && s.rtt_samples != 0) {  // != : a new connection counts afresh
-        q.rtt_us = s.rtt_smoothed_us;
-        q.jitter_us = s.rtt_var_us;
-      } else if (l.probe_samples > l.last_probe_samples || s.rtt_samples == 0) {
-        q.rtt_us = static_cast<std::uint64_t>(l.probe_rtt_us);
-      }
+      // A busy link's RTT comes from its connection (probes are skipped while traffic
+      // flows): its smoothed estimate is one sample per evaluation that saw at least
+      // kBusyRttSamples new RTT samples. An idle link's comes from the failure detector's
+      // direct probes (on_probe_rtt): the odd sample the mesh's own reports produce on an
+      // idle connection is one late ack smoothed in for seconds, i.e. noise that, reported,
+      // made more reports. The two are kept apart: they differ by a bias of their own
+      // (ack delay, processing), and a window mixing them moved with the mix, not the link.
+      // A new connection (fewer samples than last time) counts afresh.
+      const std::uint64_t fresh = s.rtt_samples >= l.last_rtt_samples ? s.rtt_samples - l.last_rtt_samples : s.rtt_samples;
+      l.busy = fresh >= kBusyRttSamples;
+      // A link not reported yet takes the connection's first samples (the handshake's) as
+      // a provisional measurement, so the picture fills at connect time instead of one
+      // probe round later; the first full window settles it (rtt_settles).
+      if (l.busy || (!reported && fresh > 0 && l.probe_rtt.empty())) l.conn_rtt.add(s.rtt_smoothed_us);
       l.last_rtt_samples = s.rtt_samples;
-      l.last_probe_samples = l.probe_samples;
       const std::uint64_t sent = s.packets_sent - std::min(s.packets_sent, l.last_packets_sent);
       const std::uint64_t lost = s.packets_lost - std::min(s.packets_lost, l.last_packets_lost);
-      if (sent >= 20) q.loss_rate = static_cast<double>(lost) / static_cast<double>(sent);
+      if (sent >= 20) {
+        loss_moved = loss_changed(m.link.loss_rate, lost, sent);
+        q.loss_rate = static_cast<double>(lost) / static_cast<double>(sent);
+      }
       const std::uint64_t bytes = s.bytes_received - std::min(s.bytes_received, l.last_bytes);
       q.throughput_bytes_per_sec = dt ? static_cast<std::uint64_t>(static_cast<double>(bytes) * 1e9 / static_cast<double>(dt)) : 0;
       l.last_packets_sent = s.packets_sent;
       l.last_packets_lost = s.packets_lost;
       l.last_bytes = s.bytes_received;
-    } else {
-      q.rtt_us = static_cast<std::uint64_t>(l.probe_rtt_us);
     }
-    // Hysteresis: report only changes that matter, never per packet.
+    RttWindow& rtt = l.busy || l.probe_rtt.empty() ? l.conn_rtt : l.probe_rtt;
+    if (!rtt.empty()) {
+      q.rtt_us = rtt.median();
+      q.jitter_us = rtt.spread();
+    }
+    // Report only what the link's own noise does not explain (link_change.h), never per
+    // packet. An RTT is judged once per full window of fresh samples.
     const LinkQuality& old = m.link;
     const auto diff = [](std::uint64_t a, std::uint64_t b) { return a > b ? a - b : b - a; };
-    const bool first = old.rtt_us == 0 && q.rtt_us != 0;
-    const bool rtt_moved = diff(q.rtt_us, old.rtt_us) > std::max<std::uint64_t>(old.rtt_us / 4, 100);
-    const bool loss_moved = std::fabs(q.loss_rate - old.loss_rate) > 0.01;
+    const bool first = !reported && q.rtt_us != 0;
+    bool rtt_moved = reported && rtt_changed(old.rtt_us, rtt);
+    if (reported && rtt.window_full() && !l.rtt_settled) {
+      rtt_moved = rtt_moved || rtt_settles(old.rtt_us, rtt);
+      l.rtt_settled = true;
+    }
+    if (rtt.window_full()) rtt.close_window();
     const bool tput_moved = diff(q.throughput_bytes_per_sec, old.throughput_bytes_per_sec) >
                             std::max<std::uint64_t>(old.throughput_bytes_per_sec / 2, 64 * 1024);
     if (first || rtt_moved || loss_moved || tput_moved) {
@@ -81,9 +99,12 @@ void Mesh::Impl::forget_links(std::uint32_t i) {
   // back, its first measurement is reported afresh.
   members[i].link = LinkQuality{};
   l.link_version = 0;
-  l.probe_rtt_us = 0;
+  l.probe_rtt.clear();
+  l.conn_rtt.clear();
+  l.busy = false;
+  l.rtt_settled = false;
   l.last_packets_sent = l.last_packets_lost = l.last_bytes = 0;
-  l.probe_samples = l.last_probe_samples = l.last_rtt_samples = 0;
+  l.probe_samples = l.last_rtt_samples = 0;
 }
 
 void Mesh::Impl::forget_links_about(NodeId id) {

@@ -9,6 +9,7 @@
 
 #include "hana/events.h"
 #include "hana/types.h"
+#include "topology/link_change.h"
 
 namespace hana::topology {
 
@@ -25,14 +26,16 @@ struct RemoteLink {
 
 // The link table's record of one member (Peer::links). Member::link holds the quality.
 struct LinkRecord {
-  double probe_rtt_us = 0;          // smoothed over direct probe acks
+  RttWindow probe_rtt;              // recent direct probe acks (an idle link)
+  RttWindow conn_rtt;               // the connection's estimate, once per busy evaluation
+  bool busy = false;                // the last evaluation's RTT came from the connection
+  bool rtt_settled = false;         // a full window has judged the first (provisional) report
   std::uint64_t probe_samples = 0;  // direct probe acks timed
   std::uint64_t last_packets_sent = 0;
   std::uint64_t last_packets_lost = 0;
   std::uint64_t last_bytes = 0;
   TimeNs last_link_eval = 0;
   std::uint64_t last_rtt_samples = 0;    // connection RTT samples at the last evaluation
-  std::uint64_t last_probe_samples = 0;  // probe_samples at the last evaluation
   TimeNs link_changed_at = 0;
   std::uint64_t link_version = 0;  // version of our last report about this member (0 = none yet)
   bool resend_links = false;       // a link report to it failed: send it the table again
@@ -40,6 +43,10 @@ struct LinkRecord {
 };
 
 struct LinkTable {
+  // Every link is evaluated at the same tick (once per link_report_interval_ms), so all
+  // the links that changed in an interval leave in the same turn and share one datagram
+  // per member instead of one each.
+  TimeNs next_eval_at = 0;
   std::uint64_t report_version = 0;  // per-observer increasing version of our link reports
   MessageId next_message_id = kMeshMessageIdBit | 1;
 };

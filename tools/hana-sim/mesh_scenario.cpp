@@ -22,6 +22,13 @@ struct MeshCli {
   bool seeds = false;
   bool no_partition = false;
   double delay_us = 25;
+  // What a loaded host adds (issue 18): defaults from real processes, see docs/topology.md
+  // "A simulator that sees what hosts see". --quiet-host sets them all to 0.
+  double jitter_us = 30;
+  double host_typical_us = 60;
+  double host_late_chance = 0.002;
+  double host_late_max_ms = 8;
+  bool quiet_host = false;
   std::vector<std::string> knobs;
 };
 
@@ -49,6 +56,12 @@ int run(MeshCli& cli) {
   o.discovery = cli.seeds ? topology::test::Discovery::Seeds : topology::test::Discovery::Beacons;
   o.partition = !cli.no_partition;
   o.delay_ns = static_cast<TimeNs>(cli.delay_us * 1000);
+  if (!cli.quiet_host) {
+    o.jitter_ns = static_cast<TimeNs>(cli.jitter_us * 1000);
+    o.host = {.typical_ns = static_cast<TimeNs>(cli.host_typical_us * 1000),
+              .late_chance = cli.host_late_chance,
+              .late_max_ns = static_cast<TimeNs>(cli.host_late_max_ms * 1e6)};
+  }
   const auto r = topology::test::run_mesh_scenario(o);
   const bool pass = r.ok && r.false_positives == 0 && (!o.partition || r.coordinators_after_heal == 1);
   if (cli.json) {
@@ -58,6 +71,8 @@ int run(MeshCli& cli) {
         {"nodes", o.nodes},
         {"loss", o.loss},
         {"kill", o.kill},
+        {"jitter_us", o.jitter_ns / 1000},
+        {"host", {{"typical_us", o.host.typical_ns / 1000}, {"late_chance", o.host.late_chance}, {"late_max_ms", o.host.late_max_ns / 1e6}}},
         {"seed", o.seed},
         {"trials", o.trials},
         {"discovery", cli.seeds ? "seeds" : "beacons"},
@@ -127,6 +142,13 @@ std::function<int()> register_mesh_command(CLI::App& app) {
   mesh->add_flag("--no-partition", cli->no_partition, "Skip the partition phase");
   mesh->add_flag("--seeds", cli->seeds, "Discover through a seed (node 0) instead of multicast beacons");
   mesh->add_option("--delay-us", cli->delay_us, "One-way link delay in microseconds")->capture_default_str();
+  mesh->add_option("--jitter-us", cli->jitter_us, "Extra one-way delay per datagram, uniform in [0, this]")->capture_default_str();
+  mesh->add_option("--host-typical-us", cli->host_typical_us, "Every wake-up of a node (timer or datagram) is late by up to this")
+      ->capture_default_str();
+  mesh->add_option("--host-late-chance", cli->host_late_chance, "Chance that a wake-up is late by 1 ms or more (the process was not running)")
+      ->capture_default_str();
+  mesh->add_option("--host-late-max-ms", cli->host_late_max_ms, "Largest lateness of such a wake-up")->capture_default_str();
+  mesh->add_flag("--quiet-host", cli->quiet_host, "No jitter and no late wake-ups: every node runs exactly on time");
   mesh->add_option("--knob", cli->knobs, "Override a knob, NAME=VALUE (repeatable)");
   mesh->add_flag("--json", cli->json, "Print one JSON document");
   return [cli] { return run(*cli); };

@@ -22,10 +22,25 @@
 
 #include "protocol/sim/network.h"
 #include "topology/mesh.h"
+#include "topology/rng.h"
 
 namespace hana::topology::test {
 
 enum class Discovery { Beacons, Seeds };
+
+// What a loaded host does to a process (issue 18: the simulator must see what hosts see).
+// Every wake-up of a node, for a timer or for a datagram, comes late: by up to typical_ns
+// (uniform) always, and with late_chance by [1 ms, late_max_ns] more (the process was not
+// running). Datagrams for one node keep their order (a late process reads its socket's
+// queue in order). All zero: nodes run exactly on time (the default; no random draws).
+// Real figures: `hana-net stats --json` counters timer_late_max_ns / timers_late_1ms (see
+// docs/topology.md, "A simulator that sees what hosts see").
+struct HostNoise {
+  TimeNs typical_ns = 0;
+  double late_chance = 0;
+  TimeNs late_max_ns = 0;
+  bool on() const { return typical_ns != 0 || late_chance != 0; }
+};
 
 struct ClusterOptions {
   std::size_t nodes = 5;
@@ -36,16 +51,19 @@ struct ClusterOptions {
   bool unspecified_listen = false;  // nodes announce 0.0.0.0:port, as if bound to INADDR_ANY
   std::vector<Display> displays{};  // every node announces these from its start
   std::vector<std::size_t> not_eligible{};  // nodes started with coordinator_eligible = false
+  HostNoise host{};
 };
 
 class Cluster {
  public:
   explicit Cluster(const ClusterOptions& o)
-      : opts_(o), net_(o.seed, o.link), group_(Address::ipv4(239, 1, 2, 3, 7000)), buffer_(65'536) {
+      : opts_(o), net_(o.seed, o.link), group_(Address::ipv4(239, 1, 2, 3, 7000)), buffer_(65'536), noise_rng_(o.seed * 0x9E37 + 11) {
     net_.add_group(group_);
     nodes_.resize(o.nodes);
     up_.assign(o.nodes, false);
     deadline_.assign(o.nodes, kNone);
+    due_.assign(o.nodes, kNone);
+    ready_at_.assign(o.nodes, 0);
   }
 
   static Address address(std::size_t i) {
@@ -66,6 +84,7 @@ class Cluster {
     net_.add_endpoint(address(i));
     by_address_[address(i)] = i;
     up_[i] = true;
+    due_[i] = kNone;  // a new process: its first deadline is drawn afresh
     if (opts_.discovery == Discovery::Beacons) {
       nodes_[i]->set_beacon_target(group_);
     } else if (i != 0) {
@@ -105,9 +124,10 @@ class Cluster {
       if (on_event) on_event(i, *e, now_);
     const auto d = m.next_timeout();
     const TimeNs t = d ? std::max(*d, now_) : kNone;
-    if (t != deadline_[i]) {
-      deadline_[i] = t;
-      if (t != kNone) heap_.push({t, i});
+    if (t != due_[i]) {  // a new deadline: it fires late on a noisy host (drawn once per deadline)
+      due_[i] = t;
+      deadline_[i] = t == kNone ? kNone : t + lateness();
+      if (t != kNone) heap_.push({deadline_[i], i});
     }
   }
 
@@ -118,6 +138,7 @@ class Cluster {
       while (!heap_.empty() && (heap_.top().first != deadline_[heap_.top().second] || !up_[heap_.top().second])) heap_.pop();
       TimeNs next = heap_.empty() ? kNone : heap_.top().first;
       if (auto a = net_.next_delivery_time()) next = std::min(next, *a);
+      if (!held_.empty()) next = std::min(next, held_.top().at);
       if (next == kNone || next > until) {
         now_ = until;
         return true;
@@ -126,17 +147,33 @@ class Cluster {
       ++steps_;
       while (auto d = net_.poll_delivery(now_)) {
         auto it = by_address_.find(d->to);
+        if (it != by_address_.end() && up_[it->second] && opts_.host.on()) {
+          // The receiving process reads it when it runs again, after what it already holds.
+          const std::size_t i = it->second;
+          ready_at_[i] = std::max(ready_at_[i], now_ + lateness());
+          held_.push(Held{ready_at_[i], held_order_++, i, std::move(*d)});
+          continue;
+        }
         if (it != by_address_.end() && up_[it->second]) {
           nodes_[it->second]->on_datagram(d->from, sim::ByteView(d->bytes), now_);
           after_call(it->second);
         }
         net_.recycle(std::move(d->bytes));
       }
+      while (!held_.empty() && held_.top().at <= now_) {
+        Held h = std::move(const_cast<Held&>(held_.top()));
+        held_.pop();
+        if (up_[h.node]) {
+          nodes_[h.node]->on_datagram(h.d.from, sim::ByteView(h.d.bytes), now_);
+          after_call(h.node);
+        }
+        net_.recycle(std::move(h.d.bytes));
+      }
       while (!heap_.empty() && heap_.top().first <= now_) {
         const auto [t, i] = heap_.top();
         heap_.pop();
         if (t != deadline_[i] || !up_[i]) continue;
-        deadline_[i] = kNone;
+        deadline_[i] = due_[i] = kNone;
         nodes_[i]->on_timeout(now_);
         after_call(i);
       }
@@ -207,18 +244,38 @@ class Cluster {
  private:
   static constexpr TimeNs kNone = ~TimeNs{0};
   using Wake = std::pair<TimeNs, std::size_t>;
+  // A datagram delivered by the network, waiting for its (late) process.
+  struct Held {
+    TimeNs at;
+    std::uint64_t order;
+    std::size_t node;
+    sim::Datagram d;
+    bool operator>(const Held& o) const { return at != o.at ? at > o.at : order > o.order; }
+  };
+  TimeNs lateness() {
+    const HostNoise& h = opts_.host;
+    if (!h.on()) return 0;
+    TimeNs late = noise_rng_.up_to(h.typical_ns);
+    if (noise_rng_.chance(h.late_chance)) late += kNsPerMs + noise_rng_.up_to(h.late_max_ns > kNsPerMs ? h.late_max_ns - kNsPerMs : 0);
+    return late;
+  }
   ClusterOptions opts_;
   sim::Network net_;
   Address group_;
   std::vector<std::uint8_t> buffer_;
   TimeNs now_ = 0;
   std::uint64_t steps_ = 0;
-  std::vector<TimeNs> deadline_;
+  std::vector<TimeNs> deadline_;  // when node i's timer fires (due_ plus its lateness)
+  std::vector<TimeNs> due_;       // node i's deadline as it asked for it
+  std::vector<TimeNs> ready_at_;  // node i reads no held datagram before this (keeps their order)
+  std::priority_queue<Held, std::vector<Held>, std::greater<Held>> held_;
+  std::uint64_t held_order_ = 0;
   std::priority_queue<Wake, std::vector<Wake>, std::greater<Wake>> heap_;
   std::unordered_map<Address, std::size_t, AddressHash> by_address_;
   std::vector<std::unique_ptr<Mesh>> nodes_;
   std::vector<bool> up_;
   std::uint64_t restarts_ = 0;
+  Rng noise_rng_;
 };
 
 }  // namespace hana::topology::test

@@ -29,6 +29,8 @@ struct MeshScenarioOptions {
   Discovery discovery = Discovery::Beacons;
   Config config{};
   TimeNs delay_ns = 25 * kNsPerUs;  // one-way link delay
+  TimeNs jitter_ns = 0;             // extra one-way delay, uniform in [0, jitter_ns]
+  HostNoise host{};                 // late wake-ups of a loaded host (cluster.h)
 };
 
 struct Percentiles {
@@ -83,7 +85,8 @@ inline MeshScenarioResult run_mesh_scenario(const MeshScenarioOptions& o) {
   sim::LinkParams link;
   link.loss = o.loss;
   link.delay_ns = o.delay_ns;
-  Cluster c({.nodes = o.nodes, .seed = o.seed, .discovery = o.discovery, .link = link, .config = o.config});
+  link.jitter_ns = o.jitter_ns;
+  Cluster c({.nodes = o.nodes, .seed = o.seed, .discovery = o.discovery, .link = link, .config = o.config, .host = o.host});
   Rng rng(o.seed * 31 + 7);
 
   std::vector<std::vector<TimeNs>> down_at(o.nodes);  // per observer, last PeerDown time per subject
