@@ -441,10 +441,11 @@ Result<void> Node::set(std::string_view knob, std::string_view value) {
   if (!info) return Error{Errc::InvalidArgument, "unknown knob name"};
   // Sizes of pools and queues are fixed when the node is created: only runtime knobs here.
   if (!info->runtime)
-    return Error{Errc::InvalidArgument, "knob is not runtime-changeable (set it in the Config given to Node::create)"};
+    return Error{Errc::InvalidArgument, "not runtime-changeable (set it in the Config given to Node::create, or --config)"};
   std::lock_guard lock(m.config_mutex);
   Config copy = m.config;
   if (auto r = copy.set(knob, value); !r) return r;
+  if (auto r = copy.validate(); !r) return r;  // the cross-knob rules (knobs.def)
   m.config = copy;
   m.max_message_bytes.store(copy.max_message_bytes);
   m.standby_ns.store(copy.loop_standby_us * kNsPerUs);
