@@ -373,6 +373,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
   void publish_stats() override {
     NodeStats s;
     s.self = m_.self_id;
+    s.name = m_.options.name;
     s.backend = std::string(to_string(m_.actual_backend));
     s.local_address = m_.socket.local_address();
     s.coordinator = m_.mesh->coordinator();

@@ -167,6 +167,7 @@ struct PeerStats {
 
 struct NodeStats {
   NodeId self = 0;
+  std::string name;                  // NodeOptions::name
   std::string backend;               // "uring" or "epoll"
   Address local_address;
   std::optional<NodeId> coordinator;

@@ -51,8 +51,10 @@ Config load_config(const std::string& path) {
     if (eq == std::string::npos) throw UsageError{path + ":" + std::to_string(lineno) + ": expected knob = value"};
     const std::string knob = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
     if (auto r = config.set(knob, value); !r.ok())
-      throw UsageError{path + ":" + std::to_string(lineno) + ": " + r.error().message + " ('" + knob + "')"};
+      throw UsageError{path + ":" + std::to_string(lineno) + ": " + describe_knob_error(knob, value, r.error())};
   }
+  // Rules between knobs hold for the whole file, not for each line on its way.
+  if (auto r = config.validate(); !r.ok()) throw UsageError{path + ": " + r.error().message};
   return config;
 }
 
@@ -88,6 +90,10 @@ int run_node(const NodeArgs& a) {
   opt.backend = parse_backend_or_throw(a.backend);
   opt.coordinator_eligible = !a.not_eligible;
 
+  if (std::string error; !a.control.empty() && !claim_control_path(a.control, error)) {
+    std::fprintf(stderr, "hana-net: %s\n", error.c_str());
+    return kExitFailure;
+  }
   install_signal_handlers();
   std::unique_ptr<Node> node;
   try {

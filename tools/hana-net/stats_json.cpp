@@ -44,6 +44,7 @@ json connection_json(const ConnectionStats& c) {
           {"rtt_min_us", c.rtt_min_us},
           {"rtt_var_us", c.rtt_var_us},
           {"rtt_latest_us", c.rtt_latest_us},
+          {"rtt_samples", c.rtt_samples},
           {"cwnd_bytes", c.cwnd_bytes},
           {"bytes_in_flight", c.bytes_in_flight},
           {"pacing_rate_bytes_per_sec", c.pacing_rate_bytes_per_sec},
@@ -52,6 +53,9 @@ json connection_json(const ConnectionStats& c) {
           {"token_bucket_delays", c.token_bucket_delays},
           {"token_bucket_drops", c.token_bucket_drops},
           {"reassembly_bytes", c.reassembly_bytes},
+          {"resource_limit_closes", c.resource_limit_closes},
+          {"unexpected_acks", c.unexpected_acks},
+          {"bad_frames", c.bad_frames},
           {"lanes", lanes_json(c.lanes)}};
 }
 
@@ -102,6 +106,7 @@ json stats_json(const NodeStats& s) {
                      {"connection", connection_json(p.connection)}});
   return {{"node",
            {{"id", node_id_hex(s.self)},
+            {"name", s.name},
             {"backend", s.backend},
             {"address", s.local_address.to_string()},
             {"coordinator", s.coordinator ? json(node_id_hex(*s.coordinator)) : json(nullptr)},
