@@ -56,10 +56,7 @@ bool in_range(T v, double lo, double hi) {
   return static_cast<double>(v) >= lo && static_cast<double>(v) <= hi;
 }
 
-// Config::set's errors; describe_knob_error() quotes the value next to them.
 constexpr const char* kUnknownKnob = "unknown knob name";
-constexpr const char* kValueDoesNotParse = "value does not parse";
-constexpr const char* kValueOutOfRange = "value out of range";
 
 std::string format_bound(const KnobInfo& k, double v) {
   char buf[64];
@@ -110,9 +107,9 @@ Result<void> Config::set(std::string_view knob, std::string_view value) {
   if (knob == #name) {                                                                     \
     type parsed{};                                                                         \
     if (!parse_value(value, parsed))                                                       \
-      return Error{Errc::InvalidArgument, kValueDoesNotParse};                             \
+      return Error{Errc::InvalidArgument, "knob " #name ": value does not parse"};          \
     if (!in_range(parsed, static_cast<double>(lo), static_cast<double>(hi)))               \
-      return Error{Errc::InvalidArgument, kValueOutOfRange};                               \
+      return Error{Errc::InvalidArgument, "knob " #name ": value out of range [" #lo ", " #hi "]"}; \
     name = parsed;                                                                         \
     return {};                                                                             \
   }
@@ -147,9 +144,13 @@ std::string knob_expects(const KnobInfo& k) {
 std::string describe_knob_error(std::string_view knob, std::string_view value, const Error& error) {
   const KnobInfo* k = Config::find(knob);
   if (!k) return "unknown knob '" + std::string(knob) + "' (`hana-net knobs` lists them)";
-  std::string out = std::string(knob) + ": '" + std::string(value) + "' rejected: " + error.message;
-  if (error.message == kValueDoesNotParse || error.message == kValueOutOfRange) out += "; expected " + knob_expects(*k);
-  return out;
+  // Config::set's own errors ("knob NAME: value does not parse" / "...: value out of range [..]")
+  // are replaced by what the knob expects in user terms; other errors (rules, runtime) kept.
+  const std::string message = error.message;
+  std::string out = std::string(knob) + ": '" + std::string(value) + "' rejected: ";
+  if (message.find(": value does not parse") != std::string::npos) return out + "not " + knob_expects(*k);
+  if (message.find(": value out of range") != std::string::npos) return out + "expected " + knob_expects(*k);
+  return out + message;
 }
 
 Result<std::string> Config::get(std::string_view knob) const {
