@@ -217,12 +217,7 @@ void Node::Impl::open_discovery() {
 }
 
 Result<void> Node::Impl::init_on_this_thread() {
-  engine::BackendOptions bo;
-  bo.max_datagram_bytes = loop_config.max_datagram_bytes;
-  bo.recv_buffers = loop_config.recv_buffers;
-  bo.send_slots = loop_config.send_slots;
-  bo.uring_entries = loop_config.uring_entries;
-  bo.gso = loop_config.gso;
+  const engine::BackendOptions bo = engine::BackendOptions::from(loop_config);
   Result<std::unique_ptr<engine::Backend>> b = Error{Errc::Internal, ""};
   // Shared threading needs a backend any thread can drive: Auto means epoll there.
   const bool want_shared = options.threading == Threading::Shared;
