@@ -196,6 +196,7 @@ struct NodeStats {
   std::array<std::uint64_t, kLaneCount> app_queue_depth{};   // messages waiting for the loop
   std::uint64_t event_queue_depth = 0;
   std::vector<std::pair<std::string_view, std::uint64_t>> engine;  // engine counters by name
+  MeshStats mesh;                    // the mesh's own counters (suspicions, probes, bad cookies, ...)
   std::vector<PeerStats> peers;
   std::vector<LinkReport> links;  // the mesh-wide link picture, this node's own links included
   std::uint64_t engine_counter(std::string_view name) const;

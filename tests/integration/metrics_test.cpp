@@ -89,6 +89,12 @@ TEST(Metrics, ScrapeAfterTrafficShowsNodePeerAndLaneSeries) {
   EXPECT_GT(metric_value(text, "hana_peer_rtt_samples_total", {"peer=\""}), 0);
   EXPECT_GE(metric_value(text, "hana_peer_link_loss_ratio", {"peer=\""}), 0);
   EXPECT_GE(metric_value(text, "hana_peer_link_jitter_seconds", {"peer=\""}), 0);
+  // Families generated from the stats tables (hana/stats.def), the mesh's own counters included.
+  EXPECT_GT(metric_value(text, "hana_mesh_datagrams_in_total"), 0);
+  EXPECT_GE(metric_value(text, "hana_mesh_suspicions_total"), 0);
+  EXPECT_GE(metric_value(text, "hana_mesh_bad_cookies_total"), 0);
+  EXPECT_GE(metric_value(text, "hana_peer_acks_sent_total", {"peer=\""}), 0);  // present (the sender of data acks little)
+  EXPECT_NE(text.find("# TYPE hana_peer_in_recovery gauge"), std::string::npos);
   // The node's identity, and the maxima as gauges in seconds (not counters in ns).
   EXPECT_EQ(metric_value(text, "hana_node_info", {"id=\"", "version=\"", "backend=\""}), 1);
   EXPECT_NE(text.find("# TYPE hana_engine_loop_cycle_max_seconds gauge"), std::string::npos);

@@ -78,6 +78,13 @@ PY
 "$hana_net" knobs --control "$sock" | grep -Eq '^fault_loss_pct .* 5 \*' || fail "knobs table marks changed values"
 echo "ok: knobs lists $n_table knobs with the node's values"
 
+# stats --json carries the mesh's own counters (hana/stats.def's mesh table).
+"$hana_net" stats --control "$sock" --json | python3 -c "import json,sys
+m=json.load(sys.stdin)['node']['mesh']
+assert {'suspicions','refutations','indirect_probes','rate_limited','bad_cookies','bad_datagrams'} <= set(m), m" \
+  || fail "stats --json lacks the mesh counters"
+echo "ok: stats --json has the mesh counters"
+
 # A node removes only its own socket: a's file is moved away, c takes the path, a stops.
 mv "$sock" "$dir/a-moved.sock"
 start c "$sock"
