@@ -7,6 +7,7 @@
 #   lib/cmake/hana/                      find_package(hana CONFIG)
 #   lib/pkgconfig/hana-net.pc            pkg-config hana-net (and hana-net-metrics)
 #   bin/hana-net                         the CLI
+#   lib/systemd/system/hana-net@.service a unit template for `hana-net node`
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -76,6 +77,8 @@ foreach(pc hana-net hana-net-metrics)
 endforeach()
 if(TARGET hana-net)
   install(TARGETS hana-net RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT cli)
+  # systemd unit template (Type=notify; hana-net speaks the sd_notify protocol itself).
+  install(FILES packaging/hana-net@.service DESTINATION lib/systemd/system COMPONENT cli)
 endif()
 
 # ---- cpack -G DEB: libhana-net0.1, libhana-net-metrics0.1, libhana-net-dev, hana-net ----

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "control.h"
 #include "event_log.h"
+#include "service_notify.h"
 #include "hana/interface.h"
 #include "hana/metrics_exporter.h"
 #include "stats_json.h"
@@ -140,12 +141,19 @@ int run_node(const NodeArgs& a) {
     }
   }
 
+  ServiceNotifier service;  // systemd Type=notify: ready once the node and its sockets run
+  service.ready("node " + node_id_hex(node->id()) + " on " + node->local_address().to_string());
+  const auto started = std::chrono::steady_clock::now();
   Event e;
   while (!interrupted()) {
+    service.tick(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::steady_clock::now() - started)
+                                                .count()));
     // The daemon has no application: events are drained so queues never fill.
     if (!node->wait_event(e, 100 * kNsPerMs)) continue;
     if (event_log) event_log->write(e);
   }
+  service.stopping();
   std::fprintf(stderr, "hana-net: leaving the mesh\n");
   metrics.reset();
   control.reset();
