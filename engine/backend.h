@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "engine/counters.h"
+#include "hana/config.h"
 #include "engine/socket.h"
 #include "hana/address.h"
 #include "hana/result.h"
@@ -41,12 +42,18 @@ constexpr std::string_view to_string(BackendKind k) {
   return k == BackendKind::Uring ? "uring" : k == BackendKind::Epoll ? "epoll" : "auto";
 }
 
+// Built from the knobs of the same names (from()); the defaults are the knob table's, not a
+// second copy of them.
 struct BackendOptions {
-  std::uint32_t max_datagram_bytes = 1452;  // receive buffers hold this much; larger = MSG_TRUNC
-  std::uint32_t recv_buffers = 256;
-  std::uint32_t send_slots = 256;
-  std::uint32_t uring_entries = 256;
-  bool gso = true;
+  std::uint32_t max_datagram_bytes = Config{}.max_datagram_bytes;  // receive buffers hold this much; larger = MSG_TRUNC
+  std::uint32_t recv_buffers = Config{}.recv_buffers;
+  std::uint32_t send_slots = Config{}.send_slots;
+  std::uint32_t uring_entries = Config{}.uring_entries;
+  bool gso = Config{}.gso;
+
+  static BackendOptions from(const Config& config) {
+    return {config.max_datagram_bytes, config.recv_buffers, config.send_slots, config.uring_entries, config.gso};
+  }
 };
 
 class Backend {

@@ -11,6 +11,7 @@
 #include "engine/clock.h"
 #include "engine/node_impl.h"
 #include "protocol/codec.h"
+#include "topology/mesh_stats.h"
 
 namespace hana {
 
@@ -373,12 +374,14 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
   void publish_stats() override {
     NodeStats s;
     s.self = m_.self_id;
+    s.name = m_.options.name;
     s.backend = std::string(to_string(m_.actual_backend));
     s.local_address = m_.socket.local_address();
     s.coordinator = m_.mesh->coordinator();
     s.term = m_.mesh->term();
     for (std::size_t i = 0; i < kLaneCount; ++i) s.app_queue_depth[i] = m_.lanes[i]->depth();
     s.event_queue_depth = m_.events.depth();
+    s.mesh = topology::to_mesh_stats(m_.mesh->counters());
     const auto counters = m_.counters.snapshot();
     for (std::size_t i = 0; i < engine::kEngineCounterCount; ++i)
       s.engine.emplace_back(engine::to_string(static_cast<EngineCounter>(i)), counters[i]);
@@ -395,7 +398,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       for (const auto& d : member.displays) p.displays.push_back(DisplayInfo{d.id, d.available, d.metadata});
       if (const ConnectionStats* cs = m_.mesh->peer_stats(member.id)) {
         p.connection = *cs;
-        for (std::size_t l = 0; l < kLaneCount; ++l) add(s.lanes[l], cs->lanes[l]);
+        for (std::size_t l = 0; l < kLaneCount; ++l) s.lanes[l] += cs->lanes[l];
       }
       s.peers.push_back(std::move(p));
     }
@@ -410,19 +413,6 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     m_.stats_cv.notify_all();
   }
 
-  static void add(LaneStats& a, const LaneStats& b) {
-    a.messages_sent += b.messages_sent;
-    a.messages_received += b.messages_received;
-    a.bytes_sent += b.bytes_sent;
-    a.bytes_received += b.bytes_received;
-    a.delivered += b.delivered;
-    a.failed += b.failed;
-    a.retransmits += b.retransmits;
-    a.duplicates += b.duplicates;
-    a.stale_dropped += b.stale_dropped;
-    a.coalesced += b.coalesced;
-    a.queue_depth += b.queue_depth;
-  }
 
   Node::Impl& m_;
   TimeNs now_ = 0;

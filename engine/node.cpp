@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cstdarg>
 #include <cstdio>
 #include <future>
 #include <random>
@@ -14,6 +15,22 @@
 #include "topology/bodies.h"
 
 namespace hana {
+namespace {
+
+// One log line to the node's LogSink (NodeOptions::log), printf-style.
+[[gnu::format(printf, 3, 4)]] void log_line(const LogSink& sink, LogLevel level, const char* format, ...) {
+  if (level < sink.level || sink.level == LogLevel::Off) return;
+  char line[512];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(line, sizeof line, format, args);
+  va_end(args);
+  if (sink.callback) sink.callback(level, line);
+  else std::fprintf(stderr, "hana-net: %s\n", line);
+}
+
+}  // namespace
+
 
 using engine::Command;
 using engine::EngineCounter;
@@ -184,29 +201,23 @@ void Node::Impl::open_discovery() {
   Result<void> added = s ? backend->add_receive_socket(s->fd()) : Result<void>(s.error());
   if (added) {
     beacon_socket = std::move(*s);
-    if (options.log_to_stderr) {
+    {
       char name[IF_NAMESIZE] = "?";
       const char* interface = discovery->kind == engine::BeaconKind::Broadcast ? "(broadcast)"
                               : discovery->ifindex == 0                          ? "chosen by the kernel"
                               : ::if_indextoname(discovery->ifindex, name)       ? name
                                                                                  : "?";
-      std::fprintf(stderr, "hana-net: discovery: beacons to %s, interface %s\n", discovery->target.to_string().c_str(),
-                   interface);
+      log_line(options.log, LogLevel::Info, "discovery: beacons to %s, interface %s",
+               discovery->target.to_string().c_str(), interface);
     }
     return;
   }
-  if (options.log_to_stderr)
-    std::fprintf(stderr, "hana-net: discovery on %s disabled: %s\n", options.beacon_target->to_string().c_str(),
-                 added.error().message);
+  log_line(options.log, LogLevel::Warning, "discovery on %s disabled: %s",
+           options.beacon_target->to_string().c_str(), added.error().message);
 }
 
 Result<void> Node::Impl::init_on_this_thread() {
-  engine::BackendOptions bo;
-  bo.max_datagram_bytes = loop_config.max_datagram_bytes;
-  bo.recv_buffers = loop_config.recv_buffers;
-  bo.send_slots = loop_config.send_slots;
-  bo.uring_entries = loop_config.uring_entries;
-  bo.gso = loop_config.gso;
+  const engine::BackendOptions bo = engine::BackendOptions::from(loop_config);
   Result<std::unique_ptr<engine::Backend>> b = Error{Errc::Internal, ""};
   // Shared threading needs a backend any thread can drive: Auto means epoll there.
   const bool want_shared = options.threading == Threading::Shared;
@@ -215,7 +226,7 @@ Result<void> Node::Impl::init_on_this_thread() {
   } else {
     b = engine::make_uring_backend(socket, bo, counters);
     if (!b && options.backend == IoBackend::Auto) {
-      if (options.log_to_stderr) std::fprintf(stderr, "hana-net: %s; falling back to epoll\n", b.error().message);
+      log_line(options.log, LogLevel::Warning, "%s; falling back to epoll", b.error().message);
       b = engine::make_epoll_backend(socket, bo, counters);
     }
   }
@@ -242,8 +253,7 @@ Result<void> Node::Impl::init_on_this_thread() {
   mesh->set_beacon_target(discovery ? std::optional<Address>(discovery->target) : std::nullopt);
   for (const auto& s : options.seeds) (void)mesh->add_seed(s, now);
   loop = engine::make_loop(*this);
-  if (options.log_to_stderr)
-    std::fprintf(stderr, "hana-net: node %016llx on %s (%s threading), udp %s\n",
+  log_line(options.log, LogLevel::Info, "node %016llx on %s (%s threading), udp %s",
                  static_cast<unsigned long long>(self_id), actual_backend == IoBackend::Uring ? "io_uring" : "epoll",
                  shared ? "shared" : inline_mode() ? "inline" : "dedicated", socket.local_address().to_string().c_str());
   running.store(true);
@@ -440,10 +450,11 @@ Result<void> Node::set(std::string_view knob, std::string_view value) {
   if (!info) return Error{Errc::InvalidArgument, "unknown knob name"};
   // Sizes of pools and queues are fixed when the node is created: only runtime knobs here.
   if (!info->runtime)
-    return Error{Errc::InvalidArgument, "knob is not runtime-changeable (set it in the Config given to Node::create)"};
+    return Error{Errc::InvalidArgument, "not runtime-changeable (set it in the Config given to Node::create, or --config)"};
   std::lock_guard lock(m.config_mutex);
   Config copy = m.config;
   if (auto r = copy.set(knob, value); !r) return r;
+  if (auto r = copy.validate(); !r) return r;  // the cross-knob rules (knobs.def)
   m.config = copy;
   m.max_message_bytes.store(copy.max_message_bytes);
   m.config_dirty.store(true);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "hana/config.h"
 #include "hana/types.h"
 #include "protocol/rtt_estimator.h"
 #include "protocol/sent_packets.h"
@@ -17,12 +18,14 @@ namespace hana::protocol {
 // 25-80 us RTTs and an event loop that wakes on time needs far less.
 inline constexpr TimeNs kTimerGranularityNs = 20 * kNsPerUs;
 
+// Set from the knobs of the same names (Connection::Impl::apply_config); the defaults are
+// the knob table's, not a second copy of them.
 struct LossConfig {
-  std::uint32_t packet_threshold = 3;
-  double time_threshold = 1.125;
-  TimeNs max_ack_delay_ns = 100 * kNsPerUs;
-  TimeNs pto_floor_ns = 1 * kNsPerMs;
-  TimeNs pto_cap_ns = 100 * kNsPerMs;
+  std::uint32_t packet_threshold = Config{}.packet_threshold;
+  double time_threshold = Config{}.time_threshold;
+  TimeNs max_ack_delay_ns = Config{}.max_ack_delay_us * kNsPerUs;
+  TimeNs pto_floor_ns = Config{}.pto_floor_us * kNsPerUs;
+  TimeNs pto_cap_ns = Config{}.pto_cap_us * kNsPerUs;
 };
 
 // How long after a later packet was acked an earlier one counts as lost.

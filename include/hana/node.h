@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -65,6 +66,25 @@ constexpr std::string_view to_string(Threading t) {
   return t == Threading::Shared ? "shared" : t == Threading::Dedicated ? "dedicated" : "inline";
 }
 
+enum class LogLevel : std::uint8_t { Debug, Info, Warning, Error, Off };
+constexpr std::string_view to_string(LogLevel l) {
+  return l == LogLevel::Debug     ? "debug"
+         : l == LogLevel::Info    ? "info"
+         : l == LogLevel::Warning ? "warning"
+         : l == LogLevel::Error   ? "error"
+                                  : "off";
+}
+
+// Where a node's few log lines go: at start, which backend and threading run and where
+// discovery beacons go (Info); a fallback or a disabled feature (Warning).
+struct LogSink {
+  LogLevel level = LogLevel::Info;  // lines below it are not produced; Off: none
+  // Receives each line (no trailing newline). Empty: stderr, as "hana-net: <line>". It runs
+  // on the thread that starts the node or turns its loop: keep it short, and never call
+  // the Node from it.
+  std::function<void(LogLevel, std::string_view)> callback;
+};
+
 // Node settings that are not numeric knobs (those live in hana::Config).
 struct NodeOptions {
   Address bind = Address::ipv4(0, 0, 0, 0, 0);  // port 0 = the kernel picks one
@@ -83,7 +103,7 @@ struct NodeOptions {
   IoBackend backend = IoBackend::Auto;          // Auto: io_uring, epoll when io_uring is unavailable
   Threading threading = Threading::Shared;
   std::uint64_t seed = 0;                       // mesh PRNG seed; 0 = from the clock
-  bool log_to_stderr = true;                    // one line at start saying which backend runs
+  LogSink log;                                  // default: Info and up to stderr
 };
 
 enum class EventKind : std::uint8_t {
@@ -167,6 +187,7 @@ struct PeerStats {
 
 struct NodeStats {
   NodeId self = 0;
+  std::string name;                  // NodeOptions::name
   std::string backend;               // "uring" or "epoll"
   Address local_address;
   std::optional<NodeId> coordinator;
@@ -175,6 +196,7 @@ struct NodeStats {
   std::array<std::uint64_t, kLaneCount> app_queue_depth{};   // messages waiting for the loop
   std::uint64_t event_queue_depth = 0;
   std::vector<std::pair<std::string_view, std::uint64_t>> engine;  // engine counters by name
+  MeshStats mesh;                    // the mesh's own counters (suspicions, probes, bad cookies, ...)
   std::vector<PeerStats> peers;
   std::vector<LinkReport> links;  // the mesh-wide link picture, this node's own links included
   std::uint64_t engine_counter(std::string_view name) const;

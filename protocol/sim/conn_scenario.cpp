@@ -45,18 +45,7 @@ void add_stats(ConnectionStats& a, const ConnectionStats& b) {
   a.rtt_var_us = b.rtt_var_us;
   a.cwnd_bytes = b.cwnd_bytes;
   for (std::size_t l = 0; l < kLaneCount; ++l) {
-    LaneStats& x = a.lanes[l];
-    const LaneStats& y = b.lanes[l];
-    x.messages_sent += y.messages_sent;
-    x.messages_received += y.messages_received;
-    x.bytes_sent += y.bytes_sent;
-    x.bytes_received += y.bytes_received;
-    x.delivered += y.delivered;
-    x.failed += y.failed;
-    x.retransmits += y.retransmits;
-    x.duplicates += y.duplicates;
-    x.stale_dropped += y.stale_dropped;
-    x.coalesced += y.coalesced;
+    a.lanes[l] += b.lanes[l];
   }
 }
 

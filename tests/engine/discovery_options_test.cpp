@@ -21,7 +21,7 @@ NodeOptions discovery(Address bind, std::optional<Address> group, std::string in
   o.bind = bind;
   o.beacon_target = group;
   o.beacon_interface = std::move(interface);
-  o.log_to_stderr = false;
+  o.log.level = LogLevel::Off;
   return o;
 }
 

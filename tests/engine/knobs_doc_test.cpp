@@ -14,29 +14,6 @@
 namespace hana {
 namespace {
 
-std::string format_bound(const KnobInfo& k, double v) {
-  char buf[64];
-  if (k.type == KnobType::Bool) return v != 0 ? "true" : "false";
-  if (k.type == KnobType::F64) {
-    std::snprintf(buf, sizeof buf, "%g", v);
-  } else if (v >= 1.8e19) {
-    return "2^64-1";
-  } else {
-    std::snprintf(buf, sizeof buf, "%.0f", v);
-  }
-  return buf;
-}
-
-const char* type_name(KnobType t) {
-  switch (t) {
-    case KnobType::U32: return "u32";
-    case KnobType::U64: return "u64";
-    case KnobType::F64: return "f64";
-    case KnobType::Bool: return "bool";
-  }
-  return "?";
-}
-
 std::string render() {
   std::ostringstream out;
   out << "# Knobs\n\n"
@@ -45,21 +22,23 @@ std::string render() {
       << "`HANA_UPDATE_DOCS=1 build/tests/hana_engine_tests --gtest_filter='KnobsDoc.*'`.\n\n"
       << "Set knobs in the `Config` passed to `hana::Node::create`; knobs marked *runtime* can also\n"
       << "change on a running node with `Node::set(name, value)` (validated: an unknown name, a value\n"
-      << "that does not parse or one outside the range is an `InvalidArgument` error naming the knob).\n"
+      << "that does not parse, one outside the range or one breaking a rule below is an\n"
+      << "`InvalidArgument` error; `hana::describe_knob_error` words it for an operator, quoting the\n"
+      << "value and what the knob expects). `hana-net knobs [--json] [--control PATH]` lists them,\n"
+      << "with the running node's values when given one.\n"
       << "Booleans accept true/false, 1/0, on/off.\n\n"
       << "| knob | type | default | range | runtime | meaning |\n"
       << "|---|---|---|---|---|---|\n";
   const Config defaults;
   for (const KnobInfo& k : Config::knobs()) {
     const auto def = defaults.get(k.name);
-    out << "| `" << k.name << "` | " << type_name(k.type) << " | " << (def.ok() ? *def : "?") << " | ";
-    if (k.type == KnobType::Bool) {
-      out << "true/false";
-    } else {
-      out << format_bound(k, k.min) << " .. " << format_bound(k, k.max);
-    }
-    out << " | " << (k.runtime ? "yes" : "no") << " | " << k.doc << " |\n";
+    out << "| `" << k.name << "` | " << to_string(k.type) << " | " << (def.ok() ? *def : "?") << " | ";
+    out << knob_range(k) << " | " << (k.runtime ? "yes" : "no") << " | " << k.doc << " |\n";
   }
+  out << "\n## Rules between knobs\n\n"
+      << "Checked by `Config::validate()`: by `Node::create`, by `Node::set` on the changed\n"
+      << "configuration, and by `hana-net node --config` once the whole file is read.\n\n";
+  for (const KnobRule& r : Config::rules()) out << "- `" << r.lower << "` ≤ `" << r.upper << "`: " << r.why << "\n";
   return out.str();
 }
 

@@ -68,7 +68,7 @@ void expect_three_nodes_discover(const MulticastNetns& ns, IoBackend backend, Ad
     o.beacon_target = group;
     o.backend = backend;
     o.name = "mc" + std::to_string(i);
-    o.log_to_stderr = true;  // a discovery failure is then visible in the test log
+    o.log.level = LogLevel::Info;  // a discovery failure is then visible in the test log
     nodes.push_back(ns.start_node(std::move(o)));
     ASSERT_TRUE(nodes.back());
     ASSERT_EQ(nodes.back()->backend(), backend);
@@ -101,7 +101,7 @@ TEST_P(MulticastDiscovery, NodeStartsWhenTheGroupCannotBeJoined) {
   o.bind = Address::ipv4(127, 0, 0, 1, 0);
   o.beacon_target = Address::ipv4(239, 77, 0, 8, 45'678);
   o.backend = GetParam();
-  o.log_to_stderr = true;
+  o.log.level = LogLevel::Info;
   auto a = ns.start_node(o);
   o.beacon_target.reset();
   auto b = ns.start_node(o);

@@ -40,7 +40,7 @@ std::vector<std::unique_ptr<Node>> start_all(std::vector<Placement> placements, 
     NodeOptions& o = placements[i].options;
     o.backend = backend;
     o.name = "veth" + std::to_string(i);
-    o.log_to_stderr = true;  // a discovery failure is then visible in the test log
+    o.log.level = LogLevel::Info;  // a discovery failure is then visible in the test log
     nodes.push_back(start_node_in(*placements[i].ns, o));
     if (!nodes.back()) return {};
   }

@@ -40,7 +40,7 @@ class NetnsLab {
   static std::unique_ptr<Node> start_in(const std::string& ns, Address bind, const Config& config) {
     NodeOptions o;
     o.bind = bind;
-    o.log_to_stderr = false;
+    o.log.level = LogLevel::Off;
     return start_node_in(ns, std::move(o), config);
   }
   const std::string& a() const { return pair_.a(); }

@@ -19,7 +19,7 @@ inline NodeOptions loopback_options(IoBackend backend) {
   NodeOptions o;
   o.bind = Address::ipv4(127, 0, 0, 1, 0);
   o.backend = backend;
-  o.log_to_stderr = false;
+  o.log.level = LogLevel::Off;
   return o;
 }
 

@@ -16,7 +16,7 @@ std::unique_ptr<Node> start_inline(IoBackend backend) {
   NodeOptions o;
   o.bind = Address::ipv4(127, 0, 0, 1, 0);
   o.backend = backend;
-  o.log_to_stderr = false;
+  o.log.level = LogLevel::Off;
   o.threading = Threading::Inline;
   auto n = Node::create({}, o);
   if (!n.ok() || !(*n)->start().ok()) return nullptr;

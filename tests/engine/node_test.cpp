@@ -23,6 +23,45 @@ TEST(NodeConfig, OutOfRangeKnobIsAClearError) {
   EXPECT_NE(std::string(n.error().message).find("pto_floor_us"), std::string::npos) << n.error().message;
 }
 
+TEST(NodeConfig, CrossKnobRulesAreCheckedAtCreate) {
+  Config c;
+  c.reconnect_backoff_min_ms = 5000;  // above reconnect_backoff_max_ms (2000)
+  auto n = Node::create(c, {});
+  ASSERT_FALSE(n.ok());
+  EXPECT_NE(std::string(n.error().message).find("reconnect_backoff_max_ms"), std::string::npos) << n.error().message;
+  // What an operator reads: the value quoted, and what the knob takes in user terms.
+  EXPECT_EQ(describe_knob_error("fault_loss_pct", "abc", c.set("fault_loss_pct", "abc").error()),
+            "fault_loss_pct: 'abc' rejected: not a number in 0 .. 100");
+  EXPECT_EQ(describe_knob_error("max_peers", "0", c.set("max_peers", "0").error()),
+            "max_peers: '0' rejected: expected an integer in 1 .. 1000");
+}
+
+TEST(NodeConfig, LogLinesGoToTheSinkAtOrAboveItsLevel) {
+  std::vector<std::pair<LogLevel, std::string>> lines;
+  NodeOptions o = loopback_options(IoBackend::Epoll);
+  o.log.callback = [&](LogLevel level, std::string_view line) { lines.emplace_back(level, line); };
+  {
+    auto n = start_node_with({}, o);
+    ASSERT_TRUE(n);
+  }
+  ASSERT_TRUE(lines.empty()) << "level Off: no line";
+  o.log.level = LogLevel::Info;
+  {
+    auto n = start_node_with({}, o);
+    ASSERT_TRUE(n);
+  }
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].first, LogLevel::Info);
+  EXPECT_NE(lines[0].second.find("epoll"), std::string::npos) << lines[0].second;
+  lines.clear();
+  o.log.level = LogLevel::Warning;  // the start line is Info
+  {
+    auto n = start_node_with({}, o);
+    ASSERT_TRUE(n);
+  }
+  EXPECT_TRUE(lines.empty());
+}
+
 TEST(NodeConfig, BadOptionsAreRejected) {
   NodeOptions o;
   o.bind.family = 5;
@@ -53,6 +92,13 @@ TEST_P(NodeTest, RuntimeKnobsAreValidated) {
   EXPECT_FALSE(a->set("no_such_knob", "1").ok());
   EXPECT_FALSE(a->set("max_datagram_bytes", "1000").ok());  // not runtime-changeable
   EXPECT_EQ(*a->get("max_datagram_bytes"), "1452");
+  // Rules between knobs (knobs.def) hold for runtime changes too; the error names the rule.
+  auto floor_above_cap = a->set("pto_floor_us", "200000");
+  ASSERT_FALSE(floor_above_cap.ok());
+  EXPECT_NE(std::string(floor_above_cap.error().message).find("pto_cap_us"), std::string::npos);
+  EXPECT_EQ(*a->get("pto_floor_us"), "1000");
+  EXPECT_TRUE(a->set("pto_cap_us", "300000").ok());
+  EXPECT_TRUE(a->set("pto_floor_us", "200000").ok());
   const std::uint8_t b[8] = {};
   EXPECT_EQ(a->send(1, static_cast<Lane>(9), b).error().code, Errc::InvalidArgument);
   std::vector<std::uint8_t> big(2'000'000);

@@ -167,7 +167,7 @@ std::vector<std::unique_ptr<DemoNode>> start_nodes(const Options& o, const Confi
     opt.backend = parse_backend(o.backend);
     opt.seeds = addresses;  // every earlier node: the mesh forms without multicast on loopback
     opt.displays = {{n->name + "-display", true, "3840x2160@60"}};
-    opt.log_to_stderr = i == 1;
+    if (i != 1) opt.log.level = LogLevel::Off;
     auto created = Node::create(config, opt);
     if (!created.ok()) {
       std::fprintf(stderr, "hana-demo: cannot create %s: %s\n", n->name.c_str(), created.error().message);

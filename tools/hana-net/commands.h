@@ -33,6 +33,7 @@ void add_echo_command(CLI::App& app, Outcome& outcome);
 void add_ping_command(CLI::App& app, Outcome& outcome);
 void add_node_command(CLI::App& app, Outcome& outcome);      // node_command.cpp
 void add_control_commands(CLI::App& app, Outcome& outcome);  // control_commands.cpp: peers, stats, links, get, set
+void add_knobs_command(CLI::App& app, Outcome& outcome);     // knobs_command.cpp
 
 // ---- shared helpers (common.cpp) ----
 Address parse_address_or_throw(const std::string& text, const char* what);

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -58,28 +59,55 @@ bool write_all(int fd, const std::string& s) {
 
 }  // namespace
 
+bool claim_control_path(const std::string& path, std::string& error) {
+  sockaddr_un addr;
+  if (!make_address(path, addr, error)) return false;
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return true;  // nothing there
+  if (!S_ISSOCK(st.st_mode)) {
+    error = "--control " + path + " exists and is not a socket: not replacing it";
+    return false;
+  }
+  const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return error = std::string("socket: ") + std::strerror(errno), false;
+  const bool live = ::connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(probe);
+  if (live) {
+    error = "--control " + path + " belongs to a running node: give this node another path";
+    return false;
+  }
+  ::unlink(path.c_str());
+  return true;
+}
+
 std::unique_ptr<ControlServer> ControlServer::start(Node& node, const std::string& path, std::string& error) {
   sockaddr_un addr;
   if (!make_address(path, addr, error)) return nullptr;
+  if (!claim_control_path(path, error)) return nullptr;
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return error = std::string("socket: ") + std::strerror(errno), nullptr;
-  ::unlink(path.c_str());
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 16) != 0) {
+  struct stat st {};
+  // bind() fails with EADDRINUSE if another node created the path since claim_path().
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 16) != 0 ||
+      ::lstat(path.c_str(), &st) != 0) {
     error = "cannot listen on " + path + ": " + std::strerror(errno);
     ::close(fd);
     return nullptr;
   }
-  return std::unique_ptr<ControlServer>(new ControlServer(node, fd, path));
+  return std::unique_ptr<ControlServer>(new ControlServer(node, fd, path, st.st_dev, st.st_ino));
 }
 
-ControlServer::ControlServer(Node& node, int fd, std::string path)
-    : node_(node), fd_(fd), path_(std::move(path)), thread_([this] { serve(); }) {}
+ControlServer::ControlServer(Node& node, int fd, std::string path, dev_t dev, ino_t ino)
+    : node_(node), fd_(fd), path_(std::move(path)), dev_(dev), ino_(ino), thread_([this] { serve(); }) {}
 
 ControlServer::~ControlServer() {
   stop_ = true;
   thread_.join();
   ::close(fd_);
-  ::unlink(path_.c_str());
+  // Only our own socket file: if it was removed and another node now listens there, that
+  // node's socket stays.
+  struct stat st;
+  if (::lstat(path_.c_str(), &st) == 0 && st.st_dev == dev_ && st.st_ino == ino_) ::unlink(path_.c_str());
 }
 
 void ControlServer::serve() {
@@ -109,19 +137,25 @@ json ControlServer::handle(const json& request) {
   if (cmd == "peers") return {{"ok", true}, {"result", peers_json(node_.stats())}};
   if (cmd == "stats") return {{"ok", true}, {"result", stats_json(node_.stats())}};
   if (cmd == "links") return {{"ok", true}, {"result", links_json(node_.stats())}};
+  if (cmd == "knobs") {  // every knob's current value; `hana-net knobs` adds the table's columns
+    json values = json::object();
+    for (const KnobInfo& k : Config::knobs())
+      if (auto v = node_.get(k.name)) values[k.name] = *v;
+    return {{"ok", true}, {"result", values}};
+  }
   const std::string knob = request.value("knob", "");
   if (cmd == "get") {
     auto v = node_.get(knob);
-    if (!v.ok()) return {{"ok", false}, {"error", std::string(v.error().message) + ": '" + knob + "'"}};
+    if (!v.ok()) return {{"ok", false}, {"error", describe_knob_error(knob, "", v.error())}};
     return {{"ok", true}, {"result", {{"knob", knob}, {"value", *v}}}};
   }
   if (cmd == "set") {
     const std::string value = request.value("value", "");
     auto r = node_.set(knob, value);
-    if (!r.ok()) return {{"ok", false}, {"error", std::string(r.error().message) + ": '" + knob + "'"}};
+    if (!r.ok()) return {{"ok", false}, {"error", describe_knob_error(knob, value, r.error())}};
     return {{"ok", true}, {"result", {{"knob", knob}, {"value", *node_.get(knob)}}}};
   }
-  return {{"ok", false}, {"error", "unknown command '" + cmd + "' (peers, stats, links, get, set)"}};
+  return {{"ok", false}, {"error", "unknown command '" + cmd + "' (peers, stats, links, knobs, get, set)"}};
 }
 
 std::optional<json> control_request(const std::string& path, const json& request, std::string& error) {

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "control.h"
+#include "text_table.h"
 
 namespace hana::cli {
 namespace {
@@ -40,44 +41,47 @@ std::optional<json> ask(const ControlArgs& a, const json& request, int& exit_cod
 
 std::string str(const json& j) { return j.is_string() ? j.get<std::string>() : j.dump(); }
 
+std::string pct(const json& ratio) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", 100.0 * ratio.get<double>());
+  return buf;
+}
+
 void print_peers_table(const json& r) {
   std::printf("self %s  coordinator %s  term %s\n", str(r["self"]).c_str(), str(r["coordinator"]).c_str(),
               str(r["term"]).c_str());
-  std::printf("%-16s %-12s %-21s %-8s %-11s %5s %9s %7s  %s\n", "id", "name", "address", "state", "role", "inc",
-              "rtt_us", "loss", "displays");
+  TextTable t({"id", "name", "address", "state", "role", ">inc", ">rtt_us", ">loss", "displays"});
   for (const auto& p : r["peers"]) {
     std::string displays;
     for (const auto& d : p["displays"])
       displays += str(d["id"]) + (d["available"].get<bool>() ? "" : "(off)") + " ";
-    std::printf("%-16s %-12s %-21s %-8s %-11s %5s %9s %6.2f%%  %s\n", str(p["id"]).c_str(), str(p["name"]).c_str(),
-                str(p["address"]).c_str(), str(p["state"]).c_str(), str(p["role"]).c_str(),
-                str(p["incarnation"]).c_str(), str(p["rtt_us"]).c_str(), 100.0 * p["loss"].get<double>(),
-                displays.c_str());
+    t.add_row({str(p["id"]), str(p["name"]), str(p["address"]), str(p["state"]), str(p["role"]), str(p["incarnation"]),
+               str(p["rtt_us"]), pct(p["loss"]), displays});
   }
+  t.print();
 }
 
 void print_stats_table(const json& r) {
   const json& n = r["node"];
-  std::printf("node %s  backend %s  address %s  coordinator %s  term %s\n", str(n["id"]).c_str(),
+  std::printf("node %s  backend %s  address %s  coordinator %s  term %s\n\n", str(n["id"]).c_str(),
               str(n["backend"]).c_str(), str(n["address"]).c_str(), str(n["coordinator"]).c_str(),
               str(n["term"]).c_str());
-  std::printf("\n%-8s %12s %12s %10s %8s %10s %8s %8s\n", "lane", "sent", "received", "delivered", "failed",
-              "retransmit", "stale", "queued");
+  TextTable lanes({"lane", ">sent", ">received", ">delivered", ">failed", ">retransmit", ">stale", ">queued"});
   for (const char* lane : {"control", "high", "normal", "bulk"}) {
     const json& l = n["lanes"][lane];
-    std::printf("%-8s %12s %12s %10s %8s %10s %8s %8s\n", lane, str(l["messages_sent"]).c_str(),
-                str(l["messages_received"]).c_str(), str(l["delivered"]).c_str(), str(l["failed"]).c_str(),
-                str(l["retransmits"]).c_str(), str(l["stale_dropped"]).c_str(), str(l["queue_depth"]).c_str());
+    lanes.add_row({lane, str(l["messages_sent"]), str(l["messages_received"]), str(l["delivered"]), str(l["failed"]),
+                   str(l["retransmits"]), str(l["stale_dropped"]), str(l["queue_depth"])});
   }
-  std::printf("\n%-16s %-12s %-8s %10s %10s %8s %8s %9s %10s %9s\n", "peer", "name", "state", "pkts_out", "pkts_in",
-              "lost", "retx", "rtt_us", "cwnd", "inflight");
+  lanes.print();
+  std::printf("\n");
+  TextTable peers({"peer", "name", "state", ">pkts_out", ">pkts_in", ">lost", ">retx", ">rtt_us", ">cwnd", ">inflight"});
   for (const auto& p : r["peers"]) {
     const json& c = p["connection"];
-    std::printf("%-16s %-12s %-8s %10s %10s %8s %8s %9s %10s %9s\n", str(p["id"]).c_str(), str(p["name"]).c_str(),
-                str(p["state"]).c_str(), str(c["packets_sent"]).c_str(), str(c["packets_received"]).c_str(),
-                str(c["packets_lost"]).c_str(), str(c["retransmits"]).c_str(), str(c["rtt_smoothed_us"]).c_str(),
-                str(c["cwnd_bytes"]).c_str(), str(c["bytes_in_flight"]).c_str());
+    peers.add_row({str(p["id"]), str(p["name"]), str(p["state"]), str(c["packets_sent"]), str(c["packets_received"]),
+                   str(c["packets_lost"]), str(c["retransmits"]), str(c["rtt_smoothed_us"]), str(c["cwnd_bytes"]),
+                   str(c["bytes_in_flight"])});
   }
+  peers.print();
   std::printf("\nengine:");
   for (const auto& [name, v] : n["engine"].items()) std::printf(" %s=%s", name.c_str(), str(v).c_str());
   std::printf("\n");
@@ -95,13 +99,17 @@ void print_links_table(const json& r) {
     return n.empty() ? str(l[id]) : n + " " + str(l[id]).substr(0, 6);
   };
   std::printf("self %s  %zu links\n", str(r["self"]).c_str(), rows.size());
-  std::printf("%-24s %-24s %9s %9s %7s %14s %9s\n", "observer", "peer", "rtt_us", "jitter_us", "loss", "throughput_B/s",
-              "age_ms");
+  TextTable t({"observer", "peer", ">rtt_us", ">jitter_us", ">loss", ">throughput_B/s", ">age_ms"});
   for (const json* l : rows)
-    std::printf("%-24s %-24s %9s %9s %6.2f%% %14s %9s\n", who(*l, "observer", "observer_name").c_str(),
-                who(*l, "peer", "peer_name").c_str(), str((*l)["rtt_us"]).c_str(), str((*l)["jitter_us"]).c_str(),
-                100.0 * (*l)["loss"].get<double>(), str((*l)["throughput_bytes_per_sec"]).c_str(),
-                str((*l)["age_ms"]).c_str());
+    t.add_row({who(*l, "observer", "observer_name"), who(*l, "peer", "peer_name"), str((*l)["rtt_us"]),
+               str((*l)["jitter_us"]), pct((*l)["loss"]), str((*l)["throughput_bytes_per_sec"]), str((*l)["age_ms"])});
+  t.print();
+}
+
+// `get`/`set` print `knob = value`, or the reply itself with --json.
+void print_knob_value(const ControlArgs& a, const json& r) {
+  if (a.json_output) std::printf("%s\n", r.dump(2).c_str());
+  else std::printf("%s = %s\n", str(r["knob"]).c_str(), str(r["value"]).c_str());
 }
 
 CLI::App* add_control_command(CLI::App& app, const char* name, const char* help, std::shared_ptr<ControlArgs> args) {
@@ -143,20 +151,21 @@ void add_control_commands(CLI::App& app, Outcome& outcome) {
   {
     auto a = std::make_shared<ControlArgs>();
     auto* cmd = add_control_command(app, "get", "Read a knob", a);
-    cmd->add_option("knob", a->knob, "Knob name (docs/knobs.md)")->required();
+    cmd->add_option("knob", a->knob, "Knob name (`hana-net knobs` lists them)")->required();
+    cmd->add_flag("--json", a->json_output, "One JSON document");
     cmd->callback([a, &outcome] {
-      if (auto r = ask(*a, {{"cmd", "get"}, {"knob", a->knob}}, outcome.exit_code))
-        std::printf("%s = %s\n", a->knob.c_str(), str((*r)["value"]).c_str());
+      if (auto r = ask(*a, {{"cmd", "get"}, {"knob", a->knob}}, outcome.exit_code)) print_knob_value(*a, *r);
     });
   }
   {
     auto a = std::make_shared<ControlArgs>();
     auto* cmd = add_control_command(app, "set", "Change a runtime knob (validated)", a);
-    cmd->add_option("knob", a->knob, "Knob name (docs/knobs.md)")->required();
+    cmd->add_option("knob", a->knob, "Knob name (`hana-net knobs` lists them)")->required();
     cmd->add_option("value", a->value, "New value")->required();
+    cmd->add_flag("--json", a->json_output, "One JSON document");
     cmd->callback([a, &outcome] {
       if (auto r = ask(*a, {{"cmd", "set"}, {"knob", a->knob}, {"value", a->value}}, outcome.exit_code))
-        std::printf("%s = %s\n", a->knob.c_str(), str((*r)["value"]).c_str());
+        print_knob_value(*a, *r);
     });
   }
 }

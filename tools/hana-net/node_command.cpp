@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "control.h"
 #include "event_log.h"
+#include "service_notify.h"
 #include "hana/interface.h"
 #include "hana/metrics_exporter.h"
 #include "stats_json.h"
@@ -51,8 +52,10 @@ Config load_config(const std::string& path) {
     if (eq == std::string::npos) throw UsageError{path + ":" + std::to_string(lineno) + ": expected knob = value"};
     const std::string knob = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
     if (auto r = config.set(knob, value); !r.ok())
-      throw UsageError{path + ":" + std::to_string(lineno) + ": " + r.error().message + " ('" + knob + "')"};
+      throw UsageError{path + ":" + std::to_string(lineno) + ": " + describe_knob_error(knob, value, r.error())};
   }
+  // Rules between knobs hold for the whole file, not for each line on its way.
+  if (auto r = config.validate(); !r.ok()) throw UsageError{path + ": " + r.error().message};
   return config;
 }
 
@@ -88,6 +91,10 @@ int run_node(const NodeArgs& a) {
   opt.backend = parse_backend_or_throw(a.backend);
   opt.coordinator_eligible = !a.not_eligible;
 
+  if (std::string error; !a.control.empty() && !claim_control_path(a.control, error)) {
+    std::fprintf(stderr, "hana-net: %s\n", error.c_str());
+    return kExitFailure;
+  }
   install_signal_handlers();
   std::unique_ptr<Node> node;
   try {
@@ -134,12 +141,19 @@ int run_node(const NodeArgs& a) {
     }
   }
 
+  ServiceNotifier service;  // systemd Type=notify: ready once the node and its sockets run
+  service.ready("node " + node_id_hex(node->id()) + " on " + node->local_address().to_string());
+  const auto started = std::chrono::steady_clock::now();
   Event e;
   while (!interrupted()) {
+    service.tick(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::steady_clock::now() - started)
+                                                .count()));
     // The daemon has no application: events are drained so queues never fill.
     if (!node->wait_event(e, 100 * kNsPerMs)) continue;
     if (event_log) event_log->write(e);
   }
+  service.stopping();
   std::fprintf(stderr, "hana-net: leaving the mesh\n");
   metrics.reset();
   control.reset();

@@ -43,7 +43,7 @@ int run_ping(const PingArgs& a) {
   options.bind = parse_address_or_throw(a.bind, "--bind");
   const Address to = parse_address_or_throw(a.to, "--to");
   options.backend = parse_backend_or_throw(a.backend);
-  options.log_to_stderr = !a.json;
+  if (a.json) options.log.level = LogLevel::Off;
   options.threading = parse_threading_or_throw(a.threading, a.inline_loop);
   const Lane lane = parse_lane_or_throw(a.lane);
   const Delivery delivery = parse_delivery_or_throw(a.delivery);

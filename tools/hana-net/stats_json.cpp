@@ -14,13 +14,12 @@ std::string node_id_hex(NodeId id) {
 
 namespace {
 
+// Every field of the stats tables (hana/stats.def), by its field name.
 json lane_json(const LaneStats& l) {
-  return {{"messages_sent", l.messages_sent}, {"messages_received", l.messages_received},
-          {"bytes_sent", l.bytes_sent},       {"bytes_received", l.bytes_received},
-          {"delivered", l.delivered},         {"failed", l.failed},
-          {"retransmits", l.retransmits},     {"duplicates", l.duplicates},
-          {"stale_dropped", l.stale_dropped}, {"coalesced", l.coalesced},
-          {"queue_depth", l.queue_depth}};
+  json out = json::object();
+#define HANA_LANE_STAT(kind, name, prom, doc) out[#name] = l.name;
+#include "hana/stats.def"
+  return out;
 }
 
 json lanes_json(const std::array<LaneStats, kLaneCount>& lanes) {
@@ -30,29 +29,18 @@ json lanes_json(const std::array<LaneStats, kLaneCount>& lanes) {
 }
 
 json connection_json(const ConnectionStats& c) {
-  return {{"packets_sent", c.packets_sent},
-          {"packets_received", c.packets_received},
-          {"bytes_sent", c.bytes_sent},
-          {"bytes_received", c.bytes_received},
-          {"packets_lost", c.packets_lost},
-          {"retransmits", c.retransmits},
-          {"duplicate_packets", c.duplicate_packets},
-          {"bad_packets", c.bad_packets},
-          {"pto_count", c.pto_count},
-          {"acks_sent", c.acks_sent},
-          {"rtt_smoothed_us", c.rtt_smoothed_us},
-          {"rtt_min_us", c.rtt_min_us},
-          {"rtt_var_us", c.rtt_var_us},
-          {"rtt_latest_us", c.rtt_latest_us},
-          {"cwnd_bytes", c.cwnd_bytes},
-          {"bytes_in_flight", c.bytes_in_flight},
-          {"pacing_rate_bytes_per_sec", c.pacing_rate_bytes_per_sec},
-          {"congestion_events", c.congestion_events},
-          {"in_recovery", c.in_recovery},
-          {"token_bucket_delays", c.token_bucket_delays},
-          {"token_bucket_drops", c.token_bucket_drops},
-          {"reassembly_bytes", c.reassembly_bytes},
-          {"lanes", lanes_json(c.lanes)}};
+  json out = json::object();
+#define HANA_CONNECTION_STAT(kind, type, name, prom, doc) out[#name] = c.name;
+#include "hana/stats.def"
+  out["lanes"] = lanes_json(c.lanes);
+  return out;
+}
+
+json mesh_json(const MeshStats& m) {
+  json out = json::object();
+#define HANA_MESH_STAT(name, doc) out[#name] = m.name;
+#include "hana/stats.def"
+  return out;
 }
 
 double loss_rate(const PeerStats& p) {
@@ -102,6 +90,7 @@ json stats_json(const NodeStats& s) {
                      {"connection", connection_json(p.connection)}});
   return {{"node",
            {{"id", node_id_hex(s.self)},
+            {"name", s.name},
             {"backend", s.backend},
             {"address", s.local_address.to_string()},
             {"coordinator", s.coordinator ? json(node_id_hex(*s.coordinator)) : json(nullptr)},
@@ -109,6 +98,7 @@ json stats_json(const NodeStats& s) {
             {"event_queue_depth", s.event_queue_depth},
             {"app_queue_depth", app_queue},
             {"engine", engine},
+            {"mesh", mesh_json(s.mesh)},
             {"lanes", lanes_json(s.lanes)}}},
           {"peers", peers}};
 }

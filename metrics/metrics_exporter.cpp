@@ -5,6 +5,10 @@
 #include <prometheus/text_serializer.h>
 
 #include <cstdio>
+#include <string_view>
+
+#include "engine/counters.h"  // each engine counter's doc: the HELP text of its family
+#include "hana/version.h"
 
 namespace hana {
 namespace {
@@ -13,12 +17,13 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-std::string peer_label(const PeerStats& p) {
-  if (!p.name.empty()) return p.name;
+std::string id_hex(NodeId id) {
   char buf[24];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(p.peer));
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(id));
   return buf;
 }
+
+std::string peer_label(const PeerStats& p) { return p.name.empty() ? id_hex(p.peer) : p.name; }
 
 class FamilyBuilder {
  public:
@@ -47,37 +52,72 @@ constexpr auto kGauge = MetricType::Gauge;
 
 double us_to_s(std::uint64_t us) { return static_cast<double>(us) / 1e6; }
 
-void add_lane(FamilyBuilder& b, const LaneStats& l, std::vector<ClientMetric::Label> labels) {
-  auto c = [&](const char* name, const char* help, std::uint64_t v) {
-    b.add(std::string("hana_lane_") + name, help, kCounter, static_cast<double>(v), labels);
+std::string engine_counter_doc(std::string_view name) {
+  constexpr std::pair<std::string_view, std::string_view> kDocs[] = {
+#define HANA_X(name, doc) {#name, doc},
+      HANA_ENGINE_COUNTERS(HANA_X)
+#undef HANA_X
   };
-  c("messages_sent_total", "Messages accepted by send() on this lane", l.messages_sent);
-  c("messages_received_total", "Messages delivered to the application on this lane", l.messages_received);
-  c("sent_bytes_total", "Payload bytes accepted on this lane", l.bytes_sent);
-  c("received_bytes_total", "Payload bytes delivered on this lane", l.bytes_received);
-  c("delivered_total", "Delivery confirmations on this lane", l.delivered);
-  c("failed_total", "Messages failed on this lane", l.failed);
-  c("retransmits_total", "Frames of this lane sent again", l.retransmits);
-  c("duplicates_total", "Duplicate messages suppressed on this lane", l.duplicates);
-  c("stale_dropped_total", "Latest-value/sequenced versions dropped as old", l.stale_dropped);
-  c("coalesced_total", "Unsent latest-value versions replaced by newer ones", l.coalesced);
-  b.add("hana_lane_queue_depth", "Messages waiting to be sent on this lane", kGauge,
-        static_cast<double>(l.queue_depth), labels);
+  for (const auto& [n, doc] : kDocs)
+    if (n == name) return std::string(doc);
+  return "Engine counter " + std::string(name);
+}
+
+// Engine counters are counters, except the maxima (`*_max_ns`): those are gauges, and in
+// seconds like every Prometheus duration (hana_engine_loop_cycle_max_seconds).
+void add_engine_counter(FamilyBuilder& b, std::string_view name, std::uint64_t value) {
+  constexpr std::string_view kMaxNs = "_max_ns";
+  const std::string help = engine_counter_doc(name);
+  if (name.size() > kMaxNs.size() && name.substr(name.size() - kMaxNs.size()) == kMaxNs) {
+    const std::string base(name.substr(0, name.size() - 3));  // drop "_ns"
+    b.add("hana_engine_" + base + "_seconds", help + " (since start)", kGauge, static_cast<double>(value) / 1e9);
+  } else {
+    b.add("hana_engine_" + std::string(name) + "_total", help, kCounter, static_cast<double>(value));
+  }
+}
+
+// One row of a stats table (hana/stats.def) as a sample of family `prefix + prom`: a
+// counter gets _total; a field in microseconds is rendered in seconds (prom ends _seconds).
+template <class T>
+void add_stat(FamilyBuilder& b, const std::string& prefix, StatKind kind, std::string_view field, const char* prom,
+              const char* help, T value, const std::vector<ClientMetric::Label>& labels) {
+  double v = static_cast<double>(value);
+  if (field.size() > 3 && field.substr(field.size() - 3) == "_us") v /= 1e6;
+  if (kind == StatKind::Counter) b.add(prefix + prom + "_total", help, kCounter, v, labels);
+  else b.add(prefix + prom, help, kGauge, v, labels);
+}
+
+void add_lane(FamilyBuilder& b, const LaneStats& l, const std::vector<ClientMetric::Label>& labels) {
+#define HANA_LANE_STAT(kind, name, prom, doc) \
+  add_stat(b, "hana_lane_", StatKind::kind, #name, #prom, doc, l.name, labels);
+#include "hana/stats.def"
+}
+
+void add_connection(FamilyBuilder& b, const ConnectionStats& c, const std::vector<ClientMetric::Label>& labels) {
+#define HANA_CONNECTION_STAT(kind, type, name, prom, doc) \
+  add_stat(b, "hana_peer_", StatKind::kind, #name, #prom, doc, c.name, labels);
+#include "hana/stats.def"
+}
+
+void add_mesh(FamilyBuilder& b, const MeshStats& m) {
+#define HANA_MESH_STAT(name, doc) add_stat(b, "hana_mesh_", StatKind::Counter, #name, #name, doc, m.name, {});
+#include "hana/stats.def"
 }
 
 std::vector<MetricFamily> families(const NodeStats& s) {
   std::vector<MetricFamily> out;
   FamilyBuilder b(out);
-  b.add("hana_node_info", "Constant 1, labelled with the node's backend", kGauge, 1, {{"backend", s.backend}});
+  b.add("hana_node_info", "Constant 1, labelled with the node's id, name, hana-net version and I/O backend", kGauge,
+        1,
+        {{"id", id_hex(s.self)}, {"name", s.name}, {"version", std::string(kVersion)}, {"backend", s.backend}});
   b.add("hana_coordinator_term", "Term of the coordinator this node follows", kGauge, static_cast<double>(s.term));
   std::uint64_t by_state[4] = {};
   for (const auto& p : s.peers) ++by_state[static_cast<std::size_t>(p.state)];
   for (std::size_t i = 0; i < 4; ++i)
     b.add("hana_peers", "Members of this node's view by state", kGauge, static_cast<double>(by_state[i]),
           {{"state", std::string(to_string(static_cast<MemberState>(i)))}});
-  for (const auto& [name, value] : s.engine)
-    b.add("hana_engine_" + std::string(name) + "_total", "Engine counter " + std::string(name), kCounter,
-          static_cast<double>(value));
+  for (const auto& [name, value] : s.engine) add_engine_counter(b, name, value);
+  add_mesh(b, s.mesh);
   for (std::size_t lane = 0; lane < kLaneCount; ++lane)
     b.add("hana_app_queue_depth", "Messages queued by application threads for the event loop", kGauge,
           static_cast<double>(s.app_queue_depth[lane]), {{"lane", std::string(to_string(static_cast<Lane>(lane)))}});
@@ -85,34 +125,16 @@ std::vector<MetricFamily> families(const NodeStats& s) {
   for (const auto& p : s.peers) {
     const std::vector<ClientMetric::Label> peer = {{"peer", peer_label(p)}};
     const ConnectionStats& c = p.connection;
-    auto counter = [&](const char* name, const char* help, std::uint64_t v) {
-      b.add(std::string("hana_peer_") + name, help, kCounter, static_cast<double>(v), peer);
-    };
     auto gauge = [&](const char* name, const char* help, double v) {
       b.add(std::string("hana_peer_") + name, help, kGauge, v, peer);
     };
     gauge("up", "1 if the peer is alive and connected", (p.connected && p.state == MemberState::Alive) ? 1 : 0);
     gauge("coordinator", "1 if the peer is the coordinator", p.role == Role::Coordinator ? 1 : 0);
-    counter("packets_sent_total", "Datagrams sent to the peer", c.packets_sent);
-    counter("packets_received_total", "Datagrams received from the peer", c.packets_received);
-    counter("sent_bytes_total", "Datagram bytes sent to the peer", c.bytes_sent);
-    counter("received_bytes_total", "Datagram bytes received from the peer", c.bytes_received);
-    counter("packets_lost_total", "Packets declared lost", c.packets_lost);
-    counter("retransmits_total", "Frames retransmitted", c.retransmits);
-    counter("duplicate_packets_total", "Duplicate datagrams received", c.duplicate_packets);
-    counter("bad_packets_total", "Undecodable datagrams from the peer", c.bad_packets);
-    counter("probe_timeouts_total", "Probe timeouts fired", c.pto_count);
-    counter("congestion_events_total", "Entries into congestion recovery", c.congestion_events);
-    counter("token_bucket_delays_total", "Sends held back by the token bucket", c.token_bucket_delays);
-    counter("token_bucket_drops_total", "Unreliable messages dropped by the token bucket", c.token_bucket_drops);
-    gauge("rtt_smoothed_seconds", "Smoothed round-trip time", us_to_s(c.rtt_smoothed_us));
-    gauge("rtt_min_seconds", "Minimum round-trip time", us_to_s(c.rtt_min_us));
-    gauge("rtt_variance_seconds", "Round-trip time variation", us_to_s(c.rtt_var_us));
-    gauge("cwnd_bytes", "Congestion window", static_cast<double>(c.cwnd_bytes));
-    gauge("bytes_in_flight", "Bytes sent and not yet acknowledged", static_cast<double>(c.bytes_in_flight));
-    gauge("pacing_rate_bytes_per_second", "Pacing rate", static_cast<double>(c.pacing_rate_bytes_per_sec));
-    gauge("in_recovery", "1 while in congestion recovery", c.in_recovery ? 1 : 0);
-    gauge("reassembly_bytes", "Bytes held in partially received messages", static_cast<double>(c.reassembly_bytes));
+    add_connection(b, c, peer);
+    gauge("link_rtt_seconds", "Link round-trip time as the link-quality record holds it", us_to_s(p.link.rtt_us));
+    gauge("link_jitter_seconds", "Link jitter (variation of the round-trip time)", us_to_s(p.link.jitter_us));
+    gauge("link_loss_ratio", "Link loss rate, 0..1", p.link.loss_rate);
+    gauge("link_throughput_bytes_per_second", "Link throughput", static_cast<double>(p.link.throughput_bytes_per_sec));
     for (std::size_t lane = 0; lane < kLaneCount; ++lane) {
       auto labels = peer;
       labels.push_back({"lane", std::string(to_string(static_cast<Lane>(lane)))});
