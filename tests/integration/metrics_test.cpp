@@ -108,11 +108,11 @@ TEST(Metrics, ScrapeAfterTrafficShowsNodePeerAndLaneSeries) {
   EXPECT_EQ(text.find("Engine counter "), std::string::npos);
 }
 
-// promtool (Debian's prometheus package, installed by tools/setup) lints the exposition:
+// promtool (Debian's prometheus package; .ci/run installs it) lints the exposition:
 // names, types, HELP, units and counter suffixes.
 TEST(Metrics, PromtoolAcceptsTheExposition) {
   if (std::system("command -v promtool >/dev/null 2>&1") != 0)
-    GTEST_SKIP() << "promtool not found (Debian package prometheus; tools/setup installs it)";
+    GTEST_SKIP() << "promtool not found (Debian package prometheus: apt-get install --no-install-recommends prometheus; CI installs it)";
   auto a = start_node(IoBackend::Auto);
   auto b = start_node(IoBackend::Auto);
   ASSERT_TRUE(a && b);
