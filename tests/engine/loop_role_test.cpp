@@ -22,8 +22,9 @@ constexpr int kEchoers = 2;
 constexpr std::uint32_t kPerSender = 300;
 
 TEST(LoopRole, RoleMovesBetweenThreadsWithoutLosingOrDuplicatingMessages) {
-  auto a = start_node(IoBackend::Epoll);
-  auto b = start_node(IoBackend::Epoll);
+  const Config c = patient_failure_detection();  // five busy threads must not look like a dead peer
+  auto a = start_node(IoBackend::Epoll, c);
+  auto b = start_node(IoBackend::Epoll, c);
   ASSERT_TRUE(a && b);
   const auto ids = connect_pair(*a, *b);
   const NodeId b_id = ids.first;

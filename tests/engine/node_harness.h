@@ -23,6 +23,17 @@ inline NodeOptions loopback_options(IoBackend backend) {
   return o;
 }
 
+// Knobs for tests of delivery, not of failure detection: a loop thread starved by busy
+// test threads under a sanitizer on 2 vCPUs must not be declared dead (the default
+// detects in ~0.2 s, which is right for a display mesh and wrong for a TSan stress test).
+inline Config patient_failure_detection() {
+  Config c;
+  c.probe_interval_ms = 500;
+  c.probe_timeout_ms = 200;
+  c.suspicion_mult = 10.0;
+  return c;
+}
+
 // Creates and starts a node; nullptr (and a test failure) when either step fails.
 inline std::unique_ptr<Node> start_node_with(const Config& config, NodeOptions options) {
   const IoBackend backend = options.backend;

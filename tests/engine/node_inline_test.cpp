@@ -12,22 +12,18 @@
 namespace hana::test {
 namespace {
 
-std::unique_ptr<Node> start_inline(IoBackend backend) {
-  NodeOptions o;
-  o.bind = Address::ipv4(127, 0, 0, 1, 0);
-  o.backend = backend;
-  o.log.level = LogLevel::Off;
+std::unique_ptr<Node> start_inline(IoBackend backend, const Config& config = {}) {
+  NodeOptions o = loopback_options(backend);
   o.threading = Threading::Inline;
-  auto n = Node::create({}, o);
-  if (!n.ok() || !(*n)->start().ok()) return nullptr;
-  return std::move(*n);
+  return start_node_with(config, std::move(o));
 }
 
 class NodeInlineTest : public ::testing::TestWithParam<IoBackend> {};
 
 TEST_P(NodeInlineTest, InlineNodeSendsReceivesAndConfirmsWhileOtherThreadsSend) {
-  auto a = start_inline(GetParam());
-  auto b = start_node(GetParam());
+  const Config c = patient_failure_detection();  // a busy sender thread must not look like a dead peer
+  auto a = start_inline(GetParam(), c);
+  auto b = start_node(GetParam(), c);
   ASSERT_TRUE(a && b);
   EXPECT_EQ(a->backend(), GetParam());
   const auto ids = connect_pair(*a, *b);  // pumping `a` drives its loop
