@@ -39,7 +39,8 @@ namespace hana::engine {
   X(timers_late_1ms, "mesh timers that ran more than 1 ms after their deadline")           \
   X(turns_application, "Shared threading: loop turns run by application threads")          \
   X(turns_standby, "Shared threading: loop turns run by the node's own (standby) thread")  \
-  X(standby_arms, "Shared threading: times a turn re-armed the standby's timer to a changed loop deadline")
+  X(standby_arms, "Shared threading: times the standby's timer was armed (only when no application thread would serve the loop's deadline)") \
+  X(acks_flushed, "turns that sent held ACKs at once because the driving thread was about to sleep with every event taken")
 
 enum class EngineCounter : std::uint8_t {
 #define HANA_X(name, doc) name,

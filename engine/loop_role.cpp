@@ -1,18 +1,28 @@
 // Shared threading: the event loop is a role that whichever thread is already awake
 // takes (leader/follower), so a round trip costs no thread hand-off. An application
 // thread that sends runs the turn that transmits; one blocked in wait_event() receives
-// its own message; the node's own thread is the standby that turns the loop when no
-// application thread does. See node_impl.h for the state and backend.h for block().
+// its own message and serves the loop's timers; the node's own thread is the standby
+// that turns the loop when no application thread does. See node_impl.h for the state
+// and backend.h for block().
 //
-// The standby has no cadence: waking a thread costs about a round trip on a virtual
-// machine (a 1 ms cadence took the default p50 from ~50 to ~75 us). Its timer mirrors
-// the loop's deadline instead: every turn, whoever runs it, re-arms the standby's timer
-// when the deadline it publishes changed (under loop_mutex, so the last arm is the
-// latest deadline). The standby therefore wakes exactly when a timer falls due that no
-// turn has run, and never for one an application turn already served or moved. Waiters
-// in wait_event() block for datagrams and events only; timers are the standby's.
-// Datagrams wake the standby directly (the backend's standby epoll set) whenever no
-// application thread waits.
+// Timers cost more than syscalls here: arming a timer that becomes the CPU's next expiry
+// reprograms the clock-event device, a VM exit (measured 11-14 us per arm for one due in
+// 30-100 us on the 2-vCPU VMs, against ~1.2 us for a plain syscall). Mirroring every
+// deadline change into the standby's timerfd cost three such arms per round trip and
+// took the default p50 from ~50 to ~90 us. So the standby's timer is armed only when
+// nobody else will serve the deadline:
+// - a thread that blocks in wait_event() blocks until min(its deadline, the loop's) and
+//   serves the loop's timers itself (inline mode's behaviour): no arm;
+// - a turn that moves the deadline earlier than a blocked waiter will wake arms the
+//   standby exactly (the multi-threaded case: a sender thread, an event thread asleep);
+// - a thread that returns to the application while none is blocked leaves the standby
+//   armed no earlier than standby_grace_us ahead when an application thread blocked in
+//   wait_event() within that grace (it will most likely be back and serve the deadline
+//   itself), exactly otherwise (an application that only sends);
+// - the standby re-arms its own timer exactly when the application is away.
+// An armed timer that is still pending and not late is left alone: an early wake only
+// makes the standby look and re-arm, which costs less than re-arming on every turn.
+#include <algorithm>
 #include <mutex>
 
 #include "engine/clock.h"
@@ -26,7 +36,33 @@ namespace {
 constexpr int kMaxTurnsPerCall = 16;
 }  // namespace
 
-void Node::Impl::turn_shared(bool wait_for_loop, bool application, engine::DirectSend* direct) {
+void Node::Impl::cover_deadline(TimeNs next, TurnThen then) {
+  if (then == TurnThen::Block) return;  // this thread blocks until min(its deadline, next)
+  const TimeNs now = engine::monotonic_now_ns();
+  if (then == TurnThen::Standby && standby_armed != engine::kNoDeadline && standby_armed <= now)
+    standby_armed = engine::kNoDeadline;  // this turn is the one its firing woke
+  if (standby_armed != engine::kNoDeadline && standby_armed <= now) return;  // fired: the standby's turn re-arms
+  TimeNs want = next, latest_ok = next;
+  if (event_waiters.load() > 0) {
+    if (waiter_wakes_at.load() <= next) return;  // a blocked application thread serves it
+  } else {
+    const TimeNs grace = static_cast<TimeNs>(loop_config.standby_grace_us) * kNsPerUs;
+    if (grace > 0 && now - last_block_ns.load(std::memory_order_relaxed) < grace) {
+      want = std::max(next, now + grace);
+      latest_ok = want + grace;
+    }
+  }
+  // The application's turns keep a pending timer that fires in time (an early wake is
+  // cheaper than an arm); the standby mirrors its own timer, since it is the one to wake.
+  const bool keep = then == TurnThen::Leave ? standby_armed != engine::kNoDeadline && standby_armed <= latest_ok
+                                            : standby_armed == want;
+  if (keep) return;
+  standby_armed = want;
+  counters.add(engine::EngineCounter::standby_arms);
+  backend_for_wake->arm_standby(want);
+}
+
+void Node::Impl::turn_shared(bool wait_for_loop, bool application, engine::DirectSend* direct, TurnThen then) {
   work_pending.store(true, std::memory_order_seq_cst);
   for (int round = 0; round < kMaxTurnsPerCall; ++round) {
     if (wait_for_loop && round == 0) {
@@ -37,14 +73,13 @@ void Node::Impl::turn_shared(bool wait_for_loop, bool application, engine::Direc
     work_pending.store(false, std::memory_order_relaxed);
     if (direct && round == 0) loop->submit_direct(*direct);
     counters.add(application ? engine::EngineCounter::turns_application : engine::EngineCounter::turns_standby);
-    const bool alive = drive(0);
+    const bool alive = drive(0, then == TurnThen::Block);
     const TimeNs next = alive ? loop->next_deadline() : engine::kNoDeadline;
-    loop_deadline.store(next, std::memory_order_relaxed);
+    loop_deadline.store(next);
     // next == 0: work is left and this call turns again (or kicks the standby below).
-    if (next != 0 && next != standby_armed) {
-      standby_armed = next;
-      counters.add(engine::EngineCounter::standby_arms);
-      backend_for_wake->arm_standby(next);
+    if (next != 0) {
+      // A waiter's turn that queued an event returns to the application instead of blocking.
+      cover_deadline(next, then == TurnThen::Block && events.depth() > 0 ? TurnThen::Leave : then);
     }
     loop_mutex.unlock();
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -59,7 +94,7 @@ void Node::Impl::run_standby() {
   // call that hit kMaxTurnsPerCall, a knob, the stop), or a readable socket that no
   // application thread took (epoll is level-triggered: leaving it would spin).
   for (;;) {
-    turn_shared(true, false);
+    turn_shared(true, false, nullptr, TurnThen::Standby);
     if (loop_finished.load()) return;
     if (backend_for_wake->block(engine::kNoDeadline, /*standby=*/true))
       socket_readable.store(true, std::memory_order_relaxed);
@@ -84,20 +119,25 @@ Result<MessageId> Node::Impl::send_shared(engine::Command::Kind kind, NodeId pee
 bool Node::Impl::wait_event_shared(Event& out, TimeNs deadline) {
   // Bounded by the deadline: every round blocks until a datagram, an event or the deadline.
   for (long rounds = 0; rounds < (1L << 40); ++rounds) {
-    turn_shared(true, true);
+    turn_shared(true, true, nullptr, TurnThen::Block);
     if (events.try_pop(out)) return true;
     if (loop_finished.load()) return false;
     const TimeNs now = engine::monotonic_now_ns();
     if (now >= deadline) return false;
-    // Announce the wait, then re-check (the loop writes the wake-up only for announced waiters).
+    // Announce the wait, then re-check (the loop writes the wake-up only for announced
+    // waiters), then read the loop's deadline: a turn that moves it after this read sees
+    // this waiter and its wake time (cover_deadline).
     event_waiters.fetch_add(1);
     if (events.try_pop(out)) {
       event_waiters.fetch_sub(1);
       return true;
     }
-    // Until the caller's deadline only: the standby's timer serves the loop's deadlines.
-    if (backend_for_wake->block(deadline, /*standby=*/false))
+    const TimeNs wake = std::min(deadline, loop_deadline.load());
+    waiter_wakes_at.store(wake);
+    last_block_ns.store(now, std::memory_order_relaxed);
+    if (wake > now && backend_for_wake->block(wake, /*standby=*/false))
       socket_readable.store(true, std::memory_order_relaxed);
+    waiter_wakes_at.store(engine::kNoDeadline);  // another waiter's may be lost: the others then arm (safe)
     event_waiters.fetch_sub(1);
   }
   return false;

@@ -70,7 +70,9 @@ class LoopDriver {
   // thread queued earlier is overtaken, then submits `send` to the mesh.
   virtual void submit_direct(DirectSend& send) = 0;
   // One turn, waiting at most until `max_deadline` (0 = do not block). False once stopped.
-  virtual bool turn(TimeNs max_deadline) = 0;
+  // `caller_sleeps` (Shared threading): the calling thread blocks after a turn that
+  // leaves no event, so held ACKs go out now (a blocking turn decides that itself).
+  virtual bool turn(TimeNs max_deadline, bool caller_sleeps) = 0;
   // When the loop must turn again (0 = at once), as of the end of the last turn.
   virtual TimeNs next_deadline() const = 0;
   virtual void publish_stats() = 0;
@@ -151,9 +153,9 @@ struct Node::Impl {
   void open_discovery();               // after the backend exists; logs and goes on when it fails  // backend + mesh; on the thread that will drive the loop
   std::unique_ptr<engine::LoopDriver> loop;
   std::atomic<bool> loop_finished{false};  // written by whoever runs the loop
-  bool drive(TimeNs max_deadline) {
+  bool drive(TimeNs max_deadline, bool caller_sleeps = false) {
     if (loop_finished.load(std::memory_order_relaxed)) return false;
-    if (!loop->turn(max_deadline)) loop_finished.store(true);
+    if (!loop->turn(max_deadline, caller_sleeps)) loop_finished.store(true);
     return !loop_finished.load(std::memory_order_relaxed);
   }
   bool inline_mode() const { return options.threading == Threading::Inline; }
@@ -168,11 +170,17 @@ struct Node::Impl {
   std::mutex loop_mutex;
   std::atomic<bool> work_pending{false};        // set before try_lock; the holder re-checks it
   std::atomic<TimeNs> loop_deadline{0};         // when the loop must turn again (published by each turn)
-  TimeNs standby_armed = 0;                     // the standby's timer as last armed (guarded by loop_mutex)
+  TimeNs standby_armed = engine::kNoDeadline;  // the standby's timer as last armed (guarded by loop_mutex)
+  std::atomic<TimeNs> waiter_wakes_at{engine::kNoDeadline};  // when the latest blocked wait_event() wakes
+  std::atomic<TimeNs> last_block_ns{0};         // when an application thread last blocked in wait_event()
   std::atomic<bool> socket_readable{true};      // a blocker saw a readable socket: the next turn receives
   // Runs turns while the loop is free and work is pending; waits for the loop only if
   // `wait_for_loop`. `application`: counted as an application turn, not the standby's.
-  void turn_shared(bool wait_for_loop, bool application, engine::DirectSend* direct = nullptr);
+  // What the calling thread does after the turn, which decides who serves the deadline.
+  enum class TurnThen { Leave, Block, Standby };
+  void turn_shared(bool wait_for_loop, bool application, engine::DirectSend* direct = nullptr,
+                   TurnThen then = TurnThen::Leave);
+  void cover_deadline(TimeNs next, TurnThen then);  // arms the standby if nobody else serves `next`
   Result<MessageId> send_shared(engine::Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
                                 const SendOptions& options);
   void run_standby();                           // the node's own thread

@@ -33,6 +33,12 @@ class AckTracker {
   // A duplicate ack-eliciting packet: the peer may have missed our ack; ack it soon.
   void on_duplicate(TimeNs now, TimeNs max_ack_delay_ns);
 
+  // Nothing will carry a held ACK soon (the application thread is about to sleep): owe it
+  // now. True if one was pending.
+  bool expedite() {
+    if (ack_pending_) ack_immediate_ = true;
+    return ack_pending_;
+  }
   // True if an ACK should go out now (also piggybacks whenever anything is pending).
   bool ack_due(TimeNs now) const { return ack_pending_ && (ack_immediate_ || now >= ack_deadline_); }
   bool ack_pending() const { return ack_pending_; }

@@ -214,6 +214,8 @@ void Connection::abort(FailReason reason, TimeNs /*now*/) {
   s.held_bytes = 0;
 }
 
+bool Connection::flush_acks() { return impl_->state != Impl::State::Closed && impl_->acks.expedite(); }
+
 bool Connection::is_closed() const { return impl_->state == Impl::State::Closed; }
 
 void Connection::apply_runtime_config(const Config& config) {

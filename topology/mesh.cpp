@@ -117,6 +117,20 @@ void Mesh::on_timeout(TimeNs now) {
   m.recompute_deadline();
 }
 
+bool Mesh::flush_acks() {
+  Impl& m = *impl_;
+  bool any = false;
+  for (std::size_t i = 0; i < m.peers.size(); ++i) {
+    Session& s = m.peers[i].session;
+    if (s.conn && s.conn->flush_acks()) {
+      m.connection_touched(m.members[i].id);
+      any = true;
+    }
+  }
+  if (any) m.recompute_deadline();
+  return any;
+}
+
 std::optional<TimeNs> Mesh::next_timeout() const {
   if (impl_->deadline == kNever) return std::nullopt;
   return impl_->deadline;

@@ -182,6 +182,10 @@ class Mesh {
   // Errors: InvalidArgument for an id of the mesh's own (top bit set).
   Result<Broadcast> broadcast(Bytes message, const SendOptions& options, TimeNs now, MessageId id = 0);
 
+  // The driving thread is about to sleep with every event taken: held ACKs go out with
+  // the next poll_transmit (Connection::flush_acks). True if any was held.
+  bool flush_acks();
+
   // Announce a graceful leave and close every connection.
   void leave(TimeNs now);
   void set_displays(std::vector<Display> displays, TimeNs now);

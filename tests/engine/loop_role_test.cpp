@@ -139,6 +139,38 @@ TEST(LoopRole, StandbyRunsTheLoopWhenTheApplicationIsAway) {
   EXPECT_GT(b->stats().engine_counter("turns_standby"), 0u);
 }
 
+// A ping-pong as an application writes it: a sends, b's thread echoes, a waits for the
+// echo and goes back to waiting. The echo carries b's ack; a's ack of the echo goes out
+// when a's thread goes back to sleep (acks_flushed), not at its ack-delay timer, and
+// b's echo is confirmed. The grace is long so that only a's own waiting can send it.
+TEST(LoopRole, AReplyIsAckedWhenItsReceiverGoesBackToWaiting) {
+  Config c;
+  c.standby_grace_us = 1'000'000;
+  auto a = start_node(IoBackend::Epoll, c);
+  auto b = start_node(IoBackend::Epoll, c);
+  ASSERT_TRUE(a && b);
+  const auto ids = connect_pair(*a, *b);
+  ASSERT_NE(ids.first, 0u);
+  const std::uint64_t flushed_before = a->stats().engine_counter("acks_flushed");
+  const std::uint8_t ping[16] = {1};
+  ASSERT_TRUE(a->send(ids.first, Lane::High, ping).ok());
+  Result<MessageId> echo_id = Error{Errc::InvalidArgument, "not yet"};
+  pump_until(*b, [&](Event& e) {
+    if (e.kind == EventKind::Received) echo_id = b->send(e.peer, Lane::High, e.payload.bytes());
+  }, [&] { return echo_id.ok(); }, 10 * kNsPerSec);
+  ASSERT_TRUE(echo_id.ok());
+  bool echoed = false;
+  pump_until(*a, [&](Event& e) { echoed |= e.kind == EventKind::Received; }, [&] { return echoed; }, 10 * kNsPerSec);
+  ASSERT_TRUE(echoed);
+  Event e;
+  (void)a->wait_event(e, 5 * kNsPerMs);  // a's thread sleeps: nothing will carry its ack
+  EXPECT_GT(a->stats().engine_counter("acks_flushed"), flushed_before);
+  bool confirmed = false;
+  pump_until(*b, [&](Event& ev) { confirmed |= ev.kind == EventKind::Delivered && ev.id == *echo_id; },
+             [&] { return confirmed; }, 10 * kNsPerSec);
+  EXPECT_TRUE(confirmed);
+}
+
 // Retransmission timers run while the application is away: node a sends through a
 // lossy link (its fault injector drops half of what it sends) and then never calls in
 // again. Its last turn armed the standby's timer at the loop's deadline; the standby
@@ -168,7 +200,7 @@ TEST(LoopRole, StandbyRepairsLossesAfterTheApplicationLeft) {
 
 // The same while another application thread of a blocks in wait_event() with a long
 // timeout: a blocked waiter must not hide a deadline that a sender's turn moved earlier
-// (the waiter sleeps for datagrams and events; the standby's timer serves the deadline).
+// than the waiter will wake (that turn arms the standby's timer exactly).
 TEST(LoopRole, TimersRunWhileAnotherThreadWaitsWithALongTimeout) {
   auto a = start_node(IoBackend::Epoll);
   auto b = start_node(IoBackend::Epoll);

@@ -93,6 +93,19 @@ TEST(AckTracker, AckTiming) {
   EXPECT_TRUE(t.ack_due(30)) << "reordering is acked at once";
 }
 
+TEST(AckTracker, ExpediteOwesAHeldAckAtOnceAndOnlyIfOneIsHeld) {
+  AckTracker t;
+  EXPECT_FALSE(t.expedite()) << "nothing received, nothing to flush";
+  t.on_packet(1, 10);
+  t.on_packet_processed(true, true, false, 10, 100, 30);
+  EXPECT_FALSE(t.ack_due(11));
+  EXPECT_TRUE(t.expedite());
+  EXPECT_TRUE(t.ack_due(11)) << "the driving thread sleeps next: the held ack goes now";
+  t.on_ack_sent();
+  EXPECT_FALSE(t.expedite()) << "already sent";
+  EXPECT_FALSE(t.ack_due(1000));
+}
+
 }  // namespace
 }  // namespace hana::protocol
 

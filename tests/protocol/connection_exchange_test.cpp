@@ -1,6 +1,7 @@
 // Two Connections exchanging datagrams directly, with deterministic drops and reordering.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <map>
 #include <set>
 
@@ -41,6 +42,21 @@ TEST(ConnectionExchange, HighPingPongCarriesTheAckOnTheReply) {
   ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_b, Ev::Kind::Delivered) == 1; }));
   EXPECT_LE(p.now - pong_at, Config{}.urgent_ack_delay_us * kNsPerUs + 2 * p.delay_ns);
   EXPECT_EQ(p.produced_ab, 2u);
+}
+
+// The side that got the reply goes to sleep with nothing more to say: flush_acks() sends
+// the held ack at once instead of at its timer, and only when one is held.
+TEST(ConnectionExchange, FlushAcksSendsTheHeldAckWithoutWaitingForItsTimer) {
+  Pair p;
+  EXPECT_FALSE(p.b.flush_acks());
+  ASSERT_TRUE(p.a.send(bytes_of(1, 64), opts(Lane::High), p.now).ok());
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_b, Ev::Kind::Received) == 1; }));
+  std::array<std::uint8_t, 2048> buf{};
+  EXPECT_EQ(p.b.poll_transmit(MutableBytes{buf.data(), buf.size()}, p.now), 0u) << "held for a reply";
+  EXPECT_TRUE(p.b.flush_acks());
+  const std::size_t n = p.b.poll_transmit(MutableBytes{buf.data(), buf.size()}, p.now);
+  EXPECT_GT(n, 0u) << "flushed: the ack leaves now";
+  EXPECT_FALSE(p.b.flush_acks()) << "nothing held any more";
 }
 
 TEST(ConnectionExchange, LoneLostMessageIsRepairedByProbeWithinAFewMilliseconds) {
