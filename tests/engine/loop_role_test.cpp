@@ -142,10 +142,13 @@ TEST(LoopRole, StandbyRunsTheLoopWhenTheApplicationIsAway) {
 // A ping-pong as an application writes it: a sends, b's thread echoes, a waits for the
 // echo and goes back to waiting. The echo carries b's ack; a's ack of the echo goes out
 // when a's thread goes back to sleep (acks_flushed), not at its ack-delay timer, and
-// b's echo is confirmed. The grace is long so that only a's own waiting can send it.
+// b's echo is confirmed. The ack delay and the grace are long so that neither a's ack
+// timer nor its standby can send it first on a slow (sanitized, loaded) machine.
 TEST(LoopRole, AReplyIsAckedWhenItsReceiverGoesBackToWaiting) {
   Config c;
   c.standby_grace_us = 1'000'000;
+  c.max_ack_delay_us = 500'000;
+  c.urgent_ack_delay_us = 500'000;
   auto a = start_node(IoBackend::Epoll, c);
   auto b = start_node(IoBackend::Epoll, c);
   ASSERT_TRUE(a && b);
