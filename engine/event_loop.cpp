@@ -35,7 +35,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
 
   // One loop turn. Waits in the backend at most until `max_deadline` (0 = never block).
   // Returns false once the node has finished stopping.
-  bool turn(TimeNs max_deadline, bool caller_sleeps) override {
+  bool turn(TimeNs max_deadline, TimeNs caller_sleeps_until) override {
     const TimeNs now = engine::monotonic_now_ns();
     now_ = now;
     m_.counters.add(EngineCounter::loop_turns);
@@ -70,13 +70,14 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     TimeNs deadline = std::min(own_deadline(now), max_deadline);
     if (busy_poll_ || more_commands || more_transmits || inline_events) deadline = 0;
     // The driving thread sleeps next and the application has taken every event: no
-    // reply will carry a held ACK before the thread wakes again, so it goes now rather
-    // than at its ack-delay timer (one timer arm and one wake-up less per round trip;
-    // arming a near timer costs a VM exit). A busy receiver still bundles: it does not
-    // sleep between batches. Dedicated threading keeps the ACK while the event it just
-    // queued is unread, for the reply the application is about to send.
-    const bool sleeps_next = m_.shared ? caller_sleeps : deadline != 0;
-    if (sleeps_next && !busy_poll_ && m_.events.depth() == 0 && m_.mesh->flush_acks()) {
+    // reply will carry a held ACK before the thread wakes again, so one due before then
+    // goes now rather than at its ack-delay timer (one timer arm and one wake-up less per
+    // round trip; arming a near timer costs a VM exit). One due after the thread's own
+    // wake-up stays held for what it sends then. A busy receiver still bundles: it does
+    // not sleep between batches. Dedicated threading keeps the ACK while the event it
+    // just queued is unread, for the reply the application is about to send.
+    const TimeNs sleeps_until = m_.shared ? caller_sleeps_until : deadline != 0 ? max_deadline : 0;
+    if (sleeps_until != 0 && !busy_poll_ && m_.events.depth() == 0 && m_.mesh->flush_acks(sleeps_until)) {
       m_.counters.add(EngineCounter::acks_flushed);
       if (transmit(now)) deadline = 0;
       else if (deadline != 0) deadline = std::min(own_deadline(now), max_deadline);

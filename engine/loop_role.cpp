@@ -62,7 +62,8 @@ void Node::Impl::cover_deadline(TimeNs next, TurnThen then) {
   backend_for_wake->arm_standby(want);
 }
 
-void Node::Impl::turn_shared(bool wait_for_loop, bool application, engine::DirectSend* direct, TurnThen then) {
+void Node::Impl::turn_shared(bool wait_for_loop, bool application, engine::DirectSend* direct, TurnThen then,
+                             TimeNs sleeps_until) {
   work_pending.store(true, std::memory_order_seq_cst);
   for (int round = 0; round < kMaxTurnsPerCall; ++round) {
     if (wait_for_loop && round == 0) {
@@ -73,7 +74,7 @@ void Node::Impl::turn_shared(bool wait_for_loop, bool application, engine::Direc
     work_pending.store(false, std::memory_order_relaxed);
     if (direct && round == 0) loop->submit_direct(*direct);
     counters.add(application ? engine::EngineCounter::turns_application : engine::EngineCounter::turns_standby);
-    const bool alive = drive(0, then == TurnThen::Block);
+    const bool alive = drive(0, then == TurnThen::Block ? sleeps_until : 0);
     const TimeNs next = alive ? loop->next_deadline() : engine::kNoDeadline;
     loop_deadline.store(next);
     // next == 0: work is left and this call turns again (or kicks the standby below).
@@ -119,7 +120,7 @@ Result<MessageId> Node::Impl::send_shared(engine::Command::Kind kind, NodeId pee
 bool Node::Impl::wait_event_shared(Event& out, TimeNs deadline) {
   // Bounded by the deadline: every round blocks until a datagram, an event or the deadline.
   for (long rounds = 0; rounds < (1L << 40); ++rounds) {
-    turn_shared(true, true, nullptr, TurnThen::Block);
+    turn_shared(true, true, nullptr, TurnThen::Block, deadline);
     if (events.try_pop(out)) return true;
     if (loop_finished.load()) return false;
     const TimeNs now = engine::monotonic_now_ns();

@@ -70,9 +70,10 @@ class LoopDriver {
   // thread queued earlier is overtaken, then submits `send` to the mesh.
   virtual void submit_direct(DirectSend& send) = 0;
   // One turn, waiting at most until `max_deadline` (0 = do not block). False once stopped.
-  // `caller_sleeps` (Shared threading): the calling thread blocks after a turn that
-  // leaves no event, so held ACKs go out now (a blocking turn decides that itself).
-  virtual bool turn(TimeNs max_deadline, bool caller_sleeps) = 0;
+  // `caller_sleeps_until` (Shared threading; 0 = it does not): the calling thread blocks
+  // until then after a turn that leaves no event, so ACKs due by then go out now (a
+  // blocking turn decides that itself).
+  virtual bool turn(TimeNs max_deadline, TimeNs caller_sleeps_until) = 0;
   // When the loop must turn again (0 = at once), as of the end of the last turn.
   virtual TimeNs next_deadline() const = 0;
   virtual void publish_stats() = 0;
@@ -153,9 +154,9 @@ struct Node::Impl {
   void open_discovery();               // after the backend exists; logs and goes on when it fails  // backend + mesh; on the thread that will drive the loop
   std::unique_ptr<engine::LoopDriver> loop;
   std::atomic<bool> loop_finished{false};  // written by whoever runs the loop
-  bool drive(TimeNs max_deadline, bool caller_sleeps = false) {
+  bool drive(TimeNs max_deadline, TimeNs caller_sleeps_until = 0) {
     if (loop_finished.load(std::memory_order_relaxed)) return false;
-    if (!loop->turn(max_deadline, caller_sleeps)) loop_finished.store(true);
+    if (!loop->turn(max_deadline, caller_sleeps_until)) loop_finished.store(true);
     return !loop_finished.load(std::memory_order_relaxed);
   }
   bool inline_mode() const { return options.threading == Threading::Inline; }
@@ -178,8 +179,9 @@ struct Node::Impl {
   // `wait_for_loop`. `application`: counted as an application turn, not the standby's.
   // What the calling thread does after the turn, which decides who serves the deadline.
   enum class TurnThen { Leave, Block, Standby };
+  // `sleeps_until`: with Block, the caller's own deadline (it sleeps no longer).
   void turn_shared(bool wait_for_loop, bool application, engine::DirectSend* direct = nullptr,
-                   TurnThen then = TurnThen::Leave);
+                   TurnThen then = TurnThen::Leave, TimeNs sleeps_until = 0);
   void cover_deadline(TimeNs next, TurnThen then);  // arms the standby if nobody else serves `next`
   Result<MessageId> send_shared(engine::Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
                                 const SendOptions& options);

@@ -33,11 +33,12 @@ class AckTracker {
   // A duplicate ack-eliciting packet: the peer may have missed our ack; ack it soon.
   void on_duplicate(TimeNs now, TimeNs max_ack_delay_ns);
 
-  // Nothing will carry a held ACK soon (the application thread is about to sleep): owe it
-  // now. True if one was pending.
-  bool expedite() {
-    if (ack_pending_) ack_immediate_ = true;
-    return ack_pending_;
+  // The driving thread is about to sleep until `until`: an ACK held past that would need
+  // a wake-up of its own, so it is owed now. An ACK due later than `until` stays held: the
+  // thread wakes first, most likely to send something that carries it. True if owed now.
+  bool expedite(TimeNs until) {
+    if (ack_pending_ && !ack_immediate_ && ack_deadline_ <= until) ack_immediate_ = true;
+    return ack_pending_ && ack_immediate_;
   }
   // True if an ACK should go out now (also piggybacks whenever anything is pending).
   bool ack_due(TimeNs now) const { return ack_pending_ && (ack_immediate_ || now >= ack_deadline_); }

@@ -214,7 +214,9 @@ void Connection::abort(FailReason reason, TimeNs /*now*/) {
   s.held_bytes = 0;
 }
 
-bool Connection::flush_acks() { return impl_->state != Impl::State::Closed && impl_->acks.expedite(); }
+bool Connection::flush_acks(TimeNs until) {
+  return impl_->state != Impl::State::Closed && impl_->acks.expedite(until);
+}
 
 bool Connection::is_closed() const { return impl_->state == Impl::State::Closed; }
 

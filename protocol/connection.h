@@ -92,10 +92,11 @@ class Connection {
   void on_timeout(TimeNs now);
   std::optional<TimeNs> next_timeout() const;
 
-  // The caller is about to sleep with every event taken, so no reply will carry a held
-  // ACK soon: send it with the next poll_transmit instead of at its ack-delay timer (one
-  // timer and one wake-up less per round trip). True if an ACK was held.
-  bool flush_acks();
+  // The caller is about to sleep until `until` with every event taken, so no reply will
+  // carry a held ACK before then: one due by `until` goes with the next poll_transmit
+  // instead of at its ack-delay timer (one timer and one wake-up less per round trip).
+  // True if an ACK is owed now.
+  bool flush_acks(TimeNs until);
 
   // Writes at most one datagram into `buffer` and returns its size; 0 = nothing to send now.
   std::size_t poll_transmit(MutableBytes buffer, TimeNs now);

@@ -117,12 +117,12 @@ void Mesh::on_timeout(TimeNs now) {
   m.recompute_deadline();
 }
 
-bool Mesh::flush_acks() {
+bool Mesh::flush_acks(TimeNs until) {
   Impl& m = *impl_;
   bool any = false;
   for (std::size_t i = 0; i < m.peers.size(); ++i) {
     Session& s = m.peers[i].session;
-    if (s.conn && s.conn->flush_acks()) {
+    if (s.conn && s.conn->flush_acks(until)) {
       m.connection_touched(m.members[i].id);
       any = true;
     }

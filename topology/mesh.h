@@ -182,9 +182,9 @@ class Mesh {
   // Errors: InvalidArgument for an id of the mesh's own (top bit set).
   Result<Broadcast> broadcast(Bytes message, const SendOptions& options, TimeNs now, MessageId id = 0);
 
-  // The driving thread is about to sleep with every event taken: held ACKs go out with
-  // the next poll_transmit (Connection::flush_acks). True if any was held.
-  bool flush_acks();
+  // The driving thread is about to sleep until `until` with every event taken: ACKs due
+  // by then go out with the next poll_transmit (Connection::flush_acks). True if any.
+  bool flush_acks(TimeNs until);
 
   // Announce a graceful leave and close every connection.
   void leave(TimeNs now);

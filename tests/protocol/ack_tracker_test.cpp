@@ -95,14 +95,16 @@ TEST(AckTracker, AckTiming) {
 
 TEST(AckTracker, ExpediteOwesAHeldAckAtOnceAndOnlyIfOneIsHeld) {
   AckTracker t;
-  EXPECT_FALSE(t.expedite()) << "nothing received, nothing to flush";
+  EXPECT_FALSE(t.expedite(1000)) << "nothing received, nothing to flush";
   t.on_packet(1, 10);
   t.on_packet_processed(true, true, false, 10, 100, 30);
   EXPECT_FALSE(t.ack_due(11));
-  EXPECT_TRUE(t.expedite());
-  EXPECT_TRUE(t.ack_due(11)) << "the driving thread sleeps next: the held ack goes now";
+  EXPECT_FALSE(t.expedite(39)) << "the thread wakes before the ack is due: it may carry it";
+  EXPECT_FALSE(t.ack_due(11));
+  EXPECT_TRUE(t.expedite(40));
+  EXPECT_TRUE(t.ack_due(11)) << "the thread sleeps past the ack's deadline: it goes now";
   t.on_ack_sent();
-  EXPECT_FALSE(t.expedite()) << "already sent";
+  EXPECT_FALSE(t.expedite(1000)) << "already sent";
   EXPECT_FALSE(t.ack_due(1000));
 }
 

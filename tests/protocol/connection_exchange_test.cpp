@@ -48,15 +48,16 @@ TEST(ConnectionExchange, HighPingPongCarriesTheAckOnTheReply) {
 // the held ack at once instead of at its timer, and only when one is held.
 TEST(ConnectionExchange, FlushAcksSendsTheHeldAckWithoutWaitingForItsTimer) {
   Pair p;
-  EXPECT_FALSE(p.b.flush_acks());
+  EXPECT_FALSE(p.b.flush_acks(p.now + kNsPerSec));
   ASSERT_TRUE(p.a.send(bytes_of(1, 64), opts(Lane::High), p.now).ok());
   ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_b, Ev::Kind::Received) == 1; }));
   std::array<std::uint8_t, 2048> buf{};
   EXPECT_EQ(p.b.poll_transmit(MutableBytes{buf.data(), buf.size()}, p.now), 0u) << "held for a reply";
-  EXPECT_TRUE(p.b.flush_acks());
+  EXPECT_FALSE(p.b.flush_acks(p.now + kNsPerUs)) << "b wakes before the ack is due";
+  EXPECT_TRUE(p.b.flush_acks(p.now + kNsPerSec));
   const std::size_t n = p.b.poll_transmit(MutableBytes{buf.data(), buf.size()}, p.now);
   EXPECT_GT(n, 0u) << "flushed: the ack leaves now";
-  EXPECT_FALSE(p.b.flush_acks()) << "nothing held any more";
+  EXPECT_FALSE(p.b.flush_acks(p.now + kNsPerSec)) << "nothing held any more";
 }
 
 TEST(ConnectionExchange, LoneLostMessageIsRepairedByProbeWithinAFewMilliseconds) {
