@@ -4,6 +4,7 @@
 // recycles its blocks: no allocation per element.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <concurrentqueue/concurrentqueue.h>
 #include <cstddef>
@@ -14,8 +15,9 @@ namespace hana::engine {
 template <class T>
 class BoundedQueue {
  public:
-  explicit BoundedQueue(std::size_t capacity)
-      : capacity_(static_cast<std::int64_t>(capacity)), queue_(capacity, 0, 16) {}
+  // `preallocated`: elements allocated up front (default: all); the rest on demand, once.
+  explicit BoundedQueue(std::size_t capacity, std::size_t preallocated = SIZE_MAX)
+      : capacity_(static_cast<std::int64_t>(capacity)), queue_(std::min(capacity, preallocated), 0, 16) {}
 
   // The queue keeps FIFO order per producer, and without a token a producer is a
   // thread. A logical producer that runs on several threads in turn (the Shared loop:

@@ -35,6 +35,10 @@ class ReceiveSink {
  public:
   virtual ~ReceiveSink() = default;
   virtual void on_datagram(const Address& from, Bytes bytes) = 0;
+  // After each receive batch: true ends this turn's receiving (what is left stays in the
+  // socket for the next turn), so a High message that just arrived reaches the
+  // application now instead of after every Bulk datagram queued behind it.
+  virtual bool batch_done() { return false; }
 };
 
 enum class BackendKind : std::uint8_t { Auto, Uring, Epoll };

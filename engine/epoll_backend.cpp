@@ -236,7 +236,7 @@ class EpollBackend final : public Backend {
         const Address from = from_sockaddr(reinterpret_cast<const sockaddr*>(h.msg_hdr.msg_name), name_len);
         sink.on_datagram(from, Bytes{static_cast<const std::uint8_t*>(recv_iov_[static_cast<std::size_t>(i)].iov_base), h.msg_len});
       }
-      if (static_cast<std::uint32_t>(n) < recv_batch_) return;
+      if (static_cast<std::uint32_t>(n) < recv_batch_ || sink.batch_done()) return;
     }
   }
 

@@ -122,6 +122,19 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
 
   TimeNs next_deadline() const override { return next_deadline_; }
 
+  bool batch_done() override {
+    // Lanes end to end: a Control/High message completed by this batch goes to the
+    // application now, not after up to 8 more batches of Bulk behind it (measured: a
+    // turn receiving 512 datagrams took 1.4 ms). What is left stays in the socket.
+    urgent_pushed_ = false;
+    drain_events();
+    if (!urgent_pushed_) return false;
+    urgent_pushed_ = false;
+    m_.socket_readable.store(true, std::memory_order_relaxed);  // the next turn receives the rest
+    m_.counters.add(EngineCounter::receive_yields);
+    return true;
+  }
+
   void submit_direct(engine::DirectSend& d) override {
     now_ = engine::monotonic_now_ns();
     if (take_commands(now_)) return;  // still commands queued ahead of it: d goes to the queue
@@ -286,6 +299,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     if (m_.pool.store_or_heap(r.payload.data(), r.payload.size(), ref))
       m_.counters.add(EngineCounter::large_message_allocs);
     PayloadAccess::attach(ev.payload, m_.pool, ref);
+    urgent_pushed_ |= r.lane == Lane::Control || r.lane == Lane::High;
     push(std::move(ev));
   }
   void convert(const topology::MessageDelivered& d) {
@@ -433,11 +447,12 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
   bool stopping_ = false;
   TimeNs stop_deadline_ = kNoDeadline;
   bool pushed_ = false;
+  bool urgent_pushed_ = false;  // a Control/High message was queued since the last batch_done()
   std::uint64_t received_ = 0;
   bool busy_poll_ = m_.loop_config.busy_poll;
   TimeNs next_deadline_ = 0;
   // Events keep the loop's order whichever thread runs the turn (Shared threading).
-  engine::BoundedQueue<Event>::Producer events_producer_{m_.events};
+  engine::EventQueues::Producer events_producer_{m_.events};
 };
 
 }  // namespace

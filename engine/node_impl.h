@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "engine/app_queue.h"
+#include "engine/event_queues.h"
 #include "engine/backend.h"
 #include "engine/counters.h"
 #include "engine/fault_injector.h"
@@ -106,7 +107,7 @@ struct Node::Impl {
   engine::MessagePool pool;
   std::array<std::unique_ptr<engine::BoundedQueue<engine::Command>>, kLaneCount> lanes;
   engine::BoundedQueue<engine::Control> control{1024};
-  engine::BoundedQueue<Event> events;
+  engine::EventQueues events;  // Control/High and mesh events before Normal/Bulk traffic
   std::atomic<int> event_waiters{0};
   int event_fd = -1;                             // readable when events were queued for a waiter
   std::atomic<bool> accepting{false};            // sends allowed

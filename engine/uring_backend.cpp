@@ -253,6 +253,7 @@ class UringBackend final : public Backend {
         }
       }
       io_uring_cq_advance(&ring_, n);
+      if (sink.batch_done()) break;
     }
     // Re-arm after the batch: ENOBUFS ended the multishot, buffers are back now.
     for (std::uint32_t slot = 0; slot < 2; ++slot)

@@ -1,5 +1,6 @@
 // Both backends over real loopback sockets: send/receive, GSO, MSG_TRUNC, ENOBUFS re-arm,
 // wake-ups and timed waits. Every wait loop is bounded in count.
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <sys/socket.h>
@@ -39,6 +40,18 @@ std::unique_ptr<Endpoint> make_endpoint(BackendKind kind, BackendOptions options
   if (b.ok()) ep->backend = std::move(*b);
   return ep;
 }
+
+// Ends every turn's receiving after its first batch, as the loop does when a batch
+// completed a Control/High message.
+struct YieldingCollector final : ReceiveSink {
+  Collector inner;
+  int batches = 0;
+  void on_datagram(const Address& a, Bytes bytes) override { inner.on_datagram(a, bytes); }
+  bool batch_done() override {
+    ++batches;
+    return true;
+  }
+};
 
 // Waits (bounded) until `sink` holds `n` datagrams.
 void receive_until(Endpoint& ep, Collector& sink, std::size_t n, int max_waits = 2000) {
@@ -153,6 +166,39 @@ TEST_P(BackendTest, BurstLargerThanReceiveBuffersIsFullyReceived) {
   if (GetParam() == BackendKind::Uring) {
     EXPECT_GE(b->counters.get(EngineCounter::recv_enobufs), 1u);
   }
+}
+
+// A sink that ends the batch (an urgent message is ready for the application) leaves the
+// rest in the socket: one wait() hands over one batch, and nothing is lost.
+TEST_P(BackendTest, ASinkThatEndsTheBatchLeavesTheRestForTheNextTurn) {
+  BackendOptions few;
+  few.recv_buffers = 16;
+  auto b = make_endpoint(GetParam(), few);
+  auto a = make_endpoint(GetParam());
+  ASSERT_TRUE(a->backend && b->backend);
+  const Address to = b->socket.local_address();
+  constexpr std::uint32_t kCount = 100;
+  for (std::uint32_t i = 0; i < kCount; ++i) {
+    if (!send_one(*a, to, i, 64)) {
+      a->backend->flush();
+      Collector none;
+      a->backend->wait(0, none);
+      ASSERT_TRUE(send_one(*a, to, i, 64));
+    }
+  }
+  a->backend->flush();
+  YieldingCollector sink;
+  // Bounded: each wait hands over at least one datagram while any is left.
+  std::size_t most_in_one_wait = 0;
+  for (int i = 0; i < 2000 && sink.inner.got.size() < kCount; ++i) {
+    const std::size_t before = sink.inner.got.size();
+    b->backend->wait(monotonic_now_ns() + 5 * kNsPerMs, sink);
+    most_in_one_wait = std::max(most_in_one_wait, sink.inner.got.size() - before);
+  }
+  ASSERT_EQ(sink.inner.got.size(), kCount);
+  for (std::uint32_t i = 0; i < kCount; ++i) EXPECT_EQ(seq_of(sink.inner.got[i]), i);
+  EXPECT_LE(most_in_one_wait, std::size_t{few.recv_buffers}) << "a wait went on past the batch its sink ended";
+  EXPECT_GE(sink.batches, static_cast<int>(kCount / few.recv_buffers));
 }
 
 TEST_P(BackendTest, WakeFromAnotherThreadEndsAnUntimedWait) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/app_queue.h"
+#include "engine/event_queues.h"
 #include "engine/message_pool.h"
 
 namespace hana::engine {
@@ -25,6 +26,42 @@ TEST(BoundedQueue, RejectsBeyondCapacityAndRecovers) {
   EXPECT_EQ(v, 0);
   EXPECT_TRUE(q.try_push(5));
   EXPECT_FALSE(q.try_push(6));
+}
+
+Event traffic(EventKind kind, Lane lane, MessageId id) {
+  Event e;
+  e.kind = kind;
+  e.lane = lane;
+  e.id = id;
+  return e;
+}
+
+// Lanes end to end: a High message never waits behind Bulk events the application has
+// not read; the mesh's own events count as urgent; each class keeps its order.
+TEST(EventQueues, ControlHighAndMeshEventsComeBeforeQueuedNormalAndBulkTraffic) {
+  EventQueues q(8);
+  EventQueues::Producer p(q);
+  ASSERT_TRUE(q.try_push(p, traffic(EventKind::Received, Lane::Bulk, 1)));
+  ASSERT_TRUE(q.try_push(p, traffic(EventKind::Delivered, Lane::Normal, 2)));
+  ASSERT_TRUE(q.try_push(p, traffic(EventKind::Received, Lane::High, 3)));
+  ASSERT_TRUE(q.try_push(p, traffic(EventKind::PeerConnected, Lane::Bulk, 4)));  // lane is irrelevant
+  ASSERT_TRUE(q.try_push(p, traffic(EventKind::Failed, Lane::Control, 5)));
+  ASSERT_TRUE(q.try_push(p, traffic(EventKind::Received, Lane::Bulk, 6)));
+  EXPECT_EQ(q.depth(), 6u);
+  std::vector<MessageId> order;
+  Event e;
+  while (q.try_pop(e)) order.push_back(e.id);
+  EXPECT_EQ(order, (std::vector<MessageId>{3, 4, 5, 1, 2, 6}));
+  EXPECT_EQ(q.depth(), 0u);
+}
+
+TEST(EventQueues, EachClassIsBoundedOnItsOwn) {
+  EventQueues q(2);
+  EventQueues::Producer p(q);
+  EXPECT_TRUE(q.try_push(p, traffic(EventKind::Received, Lane::Bulk, 1)));
+  EXPECT_TRUE(q.try_push(p, traffic(EventKind::Received, Lane::Bulk, 2)));
+  EXPECT_FALSE(q.try_push(p, traffic(EventKind::Received, Lane::Bulk, 3))) << "Bulk class full";
+  EXPECT_TRUE(q.try_push(p, traffic(EventKind::Received, Lane::High, 4))) << "a full Bulk class cannot block High";
 }
 
 TEST(BoundedQueue, ManyProducersOneConsumerLoseNothingAndKeepPerProducerOrder) {

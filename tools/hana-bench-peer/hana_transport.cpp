@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <array>
 #include <deque>
 #include <unordered_map>
 
@@ -67,20 +68,27 @@ class HanaTransport final : public Transport {
     return "";
   }
 
+  // A refused message (QueueFull: back-pressure) waits in its channel's own overflow
+  // queue: a hana user's HIGH message is sent on its lane, never queued behind Bulk.
   void send(int peer, Channel channel, const std::uint8_t* data, std::size_t len) override {
-    if (!overflow_.empty() || !try_send(peer, channel, data, len))
-      overflow_.push_back({peer, channel, std::vector<std::uint8_t>(data, data + len)});
-  }
-
-  void flush() override {
-    while (!overflow_.empty()) {
-      auto& o = overflow_.front();
-      if (!try_send(o.peer, o.channel, o.bytes.data(), o.bytes.size())) return;
-      overflow_.pop_front();
+    auto& overflow = overflow_[channel == Channel::kBulk ? 1 : 0];
+    if (!overflow.empty() || !try_send(peer, channel, data, len)) {
+      overflow.push_back({peer, channel, std::vector<std::uint8_t>(data, data + len)});
+      ++overflowed_;
     }
   }
 
-  bool can_send_bulk(int) const override { return overflow_.empty(); }
+  void flush() override {
+    for (auto& overflow : overflow_) {  // HIGH first
+      while (!overflow.empty()) {
+        auto& o = overflow.front();
+        if (!try_send(o.peer, o.channel, o.bytes.data(), o.bytes.size())) break;
+        overflow.pop_front();
+      }
+    }
+  }
+
+  bool can_send_bulk(int) const override { return overflow_[1].empty(); }
 
   int poll(std::int64_t timeout_ns, const OnMessage& on_message) override {
     flush();
@@ -150,7 +158,7 @@ class HanaTransport final : public Transport {
   void dump_stats() const {
     auto st = node_->stats();
     std::fprintf(stderr, "stats %s: peers=%zu send_errors=%llu overflow=%zu", name_.c_str(), st.peers.size(),
-                 static_cast<unsigned long long>(send_errors_), overflow_.size());
+                 static_cast<unsigned long long>(send_errors_), overflowed_);
     for (const auto& [n, v] : st.engine)
       if (v != 0) std::fprintf(stderr, " %.*s=%llu", static_cast<int>(n.size()), n.data(), static_cast<unsigned long long>(v));
     std::fprintf(stderr, "\n");
@@ -194,7 +202,8 @@ class HanaTransport final : public Transport {
   std::unique_ptr<hana::Node> node_;
   std::vector<hana::NodeId> ids_;
   std::unordered_map<hana::NodeId, int> index_;
-  std::deque<Pending> overflow_;
+  std::array<std::deque<Pending>, 2> overflow_;  // [0] HIGH, [1] BULK
+  std::size_t overflowed_ = 0;                   // messages that had to wait (HANA_BENCH_STATS)
   std::uint64_t send_errors_ = 0;
 };
 
