@@ -5,7 +5,9 @@
 // bound and pops from many threads; moodycamel's per-producer sub-queues can miss items.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -44,7 +46,54 @@ class IndexStack {
   std::atomic<std::uint64_t> head_{kEmpty};
 };
 
-// A message's bytes: a pooled slot, or (larger than a slot) a heap copy.
+// Heap blocks for messages larger than a slot. A few released blocks are kept for reuse
+// (lock-free: a Payload is released on any application thread), so a stream of large
+// messages does not allocate, fault in and free a fresh block per message.
+class LargeBlocks {
+ public:
+  static constexpr std::size_t kKept = 4;
+  LargeBlocks() = default;
+  LargeBlocks(const LargeBlocks&) = delete;
+  LargeBlocks& operator=(const LargeBlocks&) = delete;
+  ~LargeBlocks() {
+    for (auto& s : kept_) destroy(s.exchange(nullptr));
+  }
+  std::uint8_t* take(std::size_t size) {
+    for (auto& s : kept_) {
+      std::uint8_t* b = s.exchange(nullptr, std::memory_order_acquire);
+      if (b == nullptr) continue;
+      if (capacity_of(b) >= size) return b;
+      destroy(b);  // too small for this message: make room for a bigger one
+    }
+    return create(size);
+  }
+  void give(std::uint8_t* b) {
+    for (auto& s : kept_) {
+      std::uint8_t* expected = nullptr;
+      if (s.compare_exchange_strong(expected, b, std::memory_order_release, std::memory_order_relaxed)) return;
+    }
+    destroy(b);
+  }
+
+ private:
+  static constexpr std::size_t kHeader = alignof(std::max_align_t);  // holds the capacity
+  static std::uint8_t* create(std::size_t size) {
+    auto* raw = static_cast<std::uint8_t*>(::operator new(size + kHeader));
+    std::memcpy(raw, &size, sizeof size);
+    return raw + kHeader;
+  }
+  static std::size_t capacity_of(const std::uint8_t* b) {
+    std::size_t c = 0;
+    std::memcpy(&c, b - kHeader, sizeof c);
+    return c;
+  }
+  static void destroy(std::uint8_t* b) {
+    if (b != nullptr) ::operator delete(b - kHeader);
+  }
+  std::array<std::atomic<std::uint8_t*>, kKept> kept_{};
+};
+
+// A message's bytes: a pooled slot, or (larger than a slot) a heap block.
 struct MessageRef {
   std::uint32_t slot = IndexStack::kEmpty;
   std::uint32_t size = 0;
@@ -66,7 +115,7 @@ class MessagePool {
     large = size > slot_bytes_;
     out.size = static_cast<std::uint32_t>(size);
     if (large) {
-      out.heap = new std::uint8_t[size];
+      out.heap = large_.take(size);
       out.slot = IndexStack::kEmpty;
       std::memcpy(out.heap, data, size);
       return true;
@@ -83,7 +132,7 @@ class MessagePool {
   bool store_or_heap(const std::uint8_t* data, std::size_t size, MessageRef& out) {
     bool large = false;
     if (store(data, size, out, large)) return large;
-    out.heap = new std::uint8_t[size ? size : 1];
+    out.heap = large_.take(size ? size : 1);
     out.size = static_cast<std::uint32_t>(size);
     if (size) std::memcpy(out.heap, data, size);
     return true;
@@ -93,7 +142,7 @@ class MessagePool {
 
   void release(MessageRef& ref) {
     if (ref.heap) {
-      delete[] ref.heap;
+      large_.give(ref.heap);
       ref.heap = nullptr;
     } else if (ref.slot != IndexStack::kEmpty) {
       free_.push(ref.slot);
@@ -108,6 +157,7 @@ class MessagePool {
   std::uint32_t slot_bytes_;
   std::unique_ptr<std::uint8_t[]> memory_;
   IndexStack free_;
+  LargeBlocks large_;
 };
 
 }  // namespace hana::engine

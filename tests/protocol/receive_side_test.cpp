@@ -1,4 +1,5 @@
 // Reassembly limits, ordered/unordered sequence tracking, latest-value table.
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -31,10 +32,27 @@ TEST(Reassembly, OutOfOrderOverlappingAndDuplicateFragments) {
   // Overlaps both neighbours: only the gap counts.
   ASSERT_EQ(r.add(0, 5, 1000, 200, frag(200, 500), false, 1 << 20, buf), Reassembly::Outcome::Complete);
   ASSERT_NE(buf, BufferPool::kNone);
-  EXPECT_EQ(pool[buf], msg);
+  EXPECT_TRUE(std::equal(pool[buf].begin(), pool[buf].end(), msg.begin(), msg.end()));
   EXPECT_EQ(r.bytes(), 0u);
   EXPECT_EQ(r.partials(), 0u);
   pool.release(buf);
+}
+
+// Buffers keep their capacity up to a budget, so a stream of 1 MiB messages does not
+// allocate, zero and fault in a fresh megabyte per message; beyond the budget they shrink.
+TEST(BufferPool, ReleasedBuffersKeepTheirCapacityWithinABudget) {
+  BufferPool pool;
+  const std::uint32_t a = pool.acquire(1 << 20);
+  const std::uint8_t* const first = pool[a].data();
+  pool.release(a);
+  EXPECT_GE(pool.kept_bytes(), std::size_t{1} << 20);
+  const std::uint32_t b = pool.acquire(1 << 20);
+  EXPECT_EQ(pool[b].data(), first) << "the same memory, no new allocation";
+  EXPECT_EQ(pool.kept_bytes(), 0u);
+  std::vector<std::uint32_t> held{b};
+  for (int i = 0; i < 7; ++i) held.push_back(pool.acquire(1 << 20));
+  for (std::uint32_t i : held) pool.release(i);
+  EXPECT_LE(pool.kept_bytes(), BufferPool::kKeepFreeBytes);
 }
 
 TEST(Reassembly, MemoryBudgetIsEnforced) {
