@@ -54,9 +54,11 @@ struct BackendOptions {
   std::uint32_t send_slots = Config{}.send_slots;
   std::uint32_t uring_entries = Config{}.uring_entries;
   bool gso = Config{}.gso;
+  bool gro = Config{}.gro;
 
   static BackendOptions from(const Config& config) {
-    return {config.max_datagram_bytes, config.recv_buffers, config.send_slots, config.uring_entries, config.gso};
+    return {config.max_datagram_bytes, config.recv_buffers, config.send_slots, config.uring_entries, config.gso,
+            config.gro};
   }
 };
 

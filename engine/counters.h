@@ -40,6 +40,7 @@ namespace hana::engine {
   X(turns_application, "Shared threading: loop turns run by application threads")          \
   X(turns_standby, "Shared threading: loop turns run by the node's own (standby) thread")  \
   X(standby_arms, "Shared threading: times the standby's timer was armed (only when no application thread would serve the loop's deadline)") \
+  X(gro_receives, "reads that carried several coalesced datagrams (UDP_GRO)")              \
   X(receive_yields, "turns that stopped receiving early to hand a Control/High message to the application before the datagrams behind it") \
   X(acks_flushed, "turns that sent held ACKs at once because the driving thread was about to sleep with every event taken")
 

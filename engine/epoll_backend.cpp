@@ -7,6 +7,8 @@
 // and passes it on only when that set has no waiter. So an application thread blocked in
 // wait_event() receives its message itself, and the node's own thread (the standby set)
 // wakes for a datagram only when no application thread is waiting.
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
@@ -15,6 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "engine/backend.h"
@@ -25,18 +28,22 @@ namespace hana::engine {
 namespace {
 
 constexpr std::uint32_t kMaxRecvBatch = 64;
+constexpr std::uint32_t kGroBufferBytes = 65536;  // the largest coalesced read (a GSO batch)
+constexpr std::uint32_t kMaxGroBatch = 32;        // entries per recvmmsg with GRO (each up to 64 KiB)
 constexpr int kMaxRecvRounds = 8;  // batches per turn, so timers and queues are not starved
 
 class EpollBackend final : public Backend {
  public:
   EpollBackend(const UdpSocket& socket, const BackendOptions& options, Counters& counters)
       : fd_(socket.fd()), counters_(counters), gso_(options.gso && socket.gso_supported()),
+        gro_(options.gro && socket.enable_gro()), max_datagram_(options.max_datagram_bytes),
         batch_(options.send_slots, options.max_datagram_bytes),
-        recv_batch_(std::min(options.recv_buffers, kMaxRecvBatch)),
-        // A datagram larger than max_datagram_bytes comes back with MSG_TRUNC.
-        recv_bytes_(options.max_datagram_bytes),
+        recv_batch_(std::min(options.recv_buffers, gro_ ? kMaxGroBatch : kMaxRecvBatch)),
+        // Without GRO a datagram larger than max_datagram_bytes comes back with MSG_TRUNC;
+        // with it, a buffer holds a whole coalesced read and the size is checked per segment.
+        recv_bytes_(gro_ ? kGroBufferBytes : options.max_datagram_bytes),
         recv_memory_(new std::uint8_t[std::size_t{recv_batch_} * recv_bytes_]),
-        recv_hdrs_(recv_batch_), recv_iov_(recv_batch_), recv_addr_(recv_batch_) {
+        recv_hdrs_(recv_batch_), recv_iov_(recv_batch_), recv_addr_(recv_batch_), recv_control_(recv_batch_) {
     ready_.reserve(options.send_slots);
     send_hdrs_.resize(options.send_slots);
     for (std::uint32_t i = 0; i < recv_batch_; ++i) {
@@ -47,6 +54,10 @@ class EpollBackend final : public Backend {
       m.msg_namelen = sizeof(sockaddr_storage);
       m.msg_iov = &recv_iov_[i];
       m.msg_iovlen = 1;
+      if (gro_) {
+        m.msg_control = &recv_control_[i];
+        m.msg_controllen = sizeof(ControlBuffer);
+      }
     }
   }
 
@@ -225,24 +236,59 @@ class EpollBackend final : public Backend {
         mmsghdr& h = recv_hdrs_[static_cast<std::size_t>(i)];
         const socklen_t name_len = h.msg_hdr.msg_namelen;
         const bool truncated = h.msg_hdr.msg_flags & MSG_TRUNC;
+        const std::uint32_t segment = gro_ ? gro_segment(h.msg_hdr) : 0;
         h.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
         h.msg_hdr.msg_flags = 0;
-        if (truncated) {
+        if (gro_) h.msg_hdr.msg_controllen = sizeof(ControlBuffer);  // the kernel wrote back what it used
+        const auto* data = static_cast<const std::uint8_t*>(recv_iov_[static_cast<std::size_t>(i)].iov_base);
+        const std::uint32_t step = segment != 0 ? segment : h.msg_len;
+        if (truncated) {  // larger than the buffer: only a datagram beyond any GRO read
           counters_.add(EngineCounter::truncated);
           continue;
         }
-        counters_.add(EngineCounter::datagrams_received);
-        counters_.add(EngineCounter::bytes_received, h.msg_len);
         const Address from = from_sockaddr(reinterpret_cast<const sockaddr*>(h.msg_hdr.msg_name), name_len);
-        sink.on_datagram(from, Bytes{static_cast<const std::uint8_t*>(recv_iov_[static_cast<std::size_t>(i)].iov_base), h.msg_len});
+        if (segment != 0 && h.msg_len > segment) counters_.add(EngineCounter::gro_receives);
+        // Coalesced segments are equal-size but the last; each is one datagram to the sink
+        // (an empty datagram is one too: step 0, one round).
+        std::uint32_t off = 0;
+        do {
+          const std::uint32_t len = std::min(step, h.msg_len - off);
+          if (len > max_datagram_) {
+            counters_.add(EngineCounter::truncated);  // what MSG_TRUNC says without GRO
+          } else {
+            counters_.add(EngineCounter::datagrams_received);
+            counters_.add(EngineCounter::bytes_received, len);
+            sink.on_datagram(from, Bytes{data + off, len});
+          }
+          off += len;
+        } while (off < h.msg_len);
       }
       if (static_cast<std::uint32_t>(n) < recv_batch_ || sink.batch_done()) return;
     }
   }
 
+  // The UDP_GRO cmsg's segment size, 0 when the read was one datagram.
+  static std::uint32_t gro_segment(const msghdr& m) {
+    for (const cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&m), const_cast<cmsghdr*>(c))) {
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+        int size = 0;
+        std::memcpy(&size, CMSG_DATA(c), sizeof size);
+        return size > 0 ? static_cast<std::uint32_t>(size) : 0;
+      }
+    }
+    return 0;
+  }
+
+  union ControlBuffer {  // one UDP_GRO cmsg, aligned for cmsghdr
+    char bytes[CMSG_SPACE(sizeof(int))];
+    cmsghdr align;
+  };
+
   int fd_;
   Counters& counters_;
   bool gso_;
+  bool gro_;
+  std::uint32_t max_datagram_;
   SendBatch batch_;
   std::vector<std::uint32_t> ready_;
   std::vector<mmsghdr> send_hdrs_;
@@ -252,6 +298,7 @@ class EpollBackend final : public Backend {
   std::vector<mmsghdr> recv_hdrs_;
   std::vector<iovec> recv_iov_;
   std::vector<sockaddr_storage> recv_addr_;
+  std::vector<ControlBuffer> recv_control_;
   int epoll_fd_ = -1;
   int event_fd_ = -1;
   int extra_fd_ = -1;  // the discovery socket, receive only

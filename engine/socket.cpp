@@ -102,6 +102,11 @@ Result<UdpSocket> UdpSocket::open(const SocketOptions& options) {
   return sock;
 }
 
+bool UdpSocket::enable_gro() const {
+  const int one = 1;
+  return ::setsockopt(fd_, IPPROTO_UDP, UDP_GRO, &one, sizeof one) == 0;
+}
+
 bool UdpSocket::gso_supported() const {
   int value = 0;
   socklen_t len = sizeof value;

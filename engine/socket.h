@@ -51,6 +51,9 @@ class UdpSocket {
   const Address& local_address() const { return local_; }  // with the bound port
   // Whether the kernel accepts UDP_SEGMENT (GSO) on this socket.
   bool gso_supported() const;
+  // Asks for coalesced receives (UDP_GRO: one read carries many equal-size segments of
+  // one sender, the segment size in a cmsg). False when the kernel refuses.
+  bool enable_gro() const;
 
   // Discovery: prepares `sender` (the node's main socket) to send beacons to `plan.target`
   // (multicast: loop on, TTL/hops 1, out of plan.ifindex when set; broadcast: SO_BROADCAST)
