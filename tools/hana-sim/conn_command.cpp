@@ -98,6 +98,12 @@ nlohmann::json to_json(const ConnOptions& o, const sim::ConnScenarioResult& r) {
       {"packets_sent", r.senders.packets_sent},
       {"packets_lost", r.senders.packets_lost},
       {"pto_count", r.senders.pto_count},
+      {"spurious_losses", r.senders.spurious_losses},
+      {"spurious_retransmits", r.senders.spurious_retransmits},
+      {"spurious_ratio", r.senders.retransmits ? static_cast<double>(r.senders.spurious_retransmits) /
+                                                     static_cast<double>(r.senders.retransmits)
+                                               : 0.0},
+      {"rtt_us", {{"smoothed", r.senders.rtt_smoothed_us}, {"var", r.senders.rtt_var_us}, {"min", r.senders.rtt_min_us}}},
       {"congestion_entered", r.congestion_entered},
       {"congestion_order_violations", r.congestion_order_violations},
       {"p50_ms", ms(r.all_latency.p50_ns)},
@@ -224,7 +230,8 @@ int run(const ConnOptions& o) {
               << "  duplicates " << j["duplicates"] << ", order violations " << j["order_violations"]
               << ", sequence violations " << j["sequence_violations"] << ", stale versions " << j["stale_versions"]
               << "\n"
-              << "  retransmits " << j["retransmits"] << ", p50 " << j["p50_ms"] << " ms, p99 " << j["p99_ms"]
+              << "  retransmits " << j["retransmits"] << " (spurious " << j["spurious_retransmits"] << ", ratio "
+              << j["spurious_ratio"] << "), p50 " << j["p50_ms"] << " ms, p99 " << j["p99_ms"]
               << " ms, goodput " << j["goodput_mbps"] << " Mbit/s, virtual time " << j["virtual_time_s"] << " s\n";
     for (const auto& p : result.report.problems) std::cout << "  problem: " << p << "\n";
   }
