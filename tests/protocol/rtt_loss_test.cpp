@@ -42,13 +42,23 @@ TEST(RttEstimator, EwmaAndAckDelayOnlySubtractedWhenPlausible) {
   EXPECT_EQ(c.min_ns(), us(10));
 }
 
-TEST(ProbeTimeout, FloorBackoffAndCap) {
+// One 40 us sample (rttvar 20 us), 100 us max ack delay, the given floor and cap.
+RttEstimator lan_rtt() {
   RttEstimator r(us(500));
   r.on_sample(us(40), 0, us(100));
+  return r;
+}
+LossConfig lan_loss_config(TimeNs floor, TimeNs cap) {
   LossConfig cfg;
   cfg.max_ack_delay_ns = us(100);
-  cfg.pto_floor_ns = us(1000);
-  cfg.pto_cap_ns = us(10000);
+  cfg.pto_floor_ns = floor;
+  cfg.pto_cap_ns = cap;
+  return cfg;
+}
+
+TEST(ProbeTimeout, FloorBackoffAndCap) {
+  const RttEstimator r = lan_rtt();
+  LossConfig cfg = lan_loss_config(us(1000), us(10000));
   // srtt 40 + max(4*20, 20) + 100 = 220 us < floor 1 ms.
   EXPECT_EQ(pto_duration_ns(r, cfg, 0), us(1000));
   EXPECT_EQ(pto_duration_ns(r, cfg, 1), us(2000));
@@ -140,12 +150,8 @@ TEST(ReorderWindow, ExtentIsTheLargestReorderedSampleAndDecaysWithLosses) {
 }
 
 TEST(ProbeTimeout, ReorderExtentRaisesTheBase) {
-  RttEstimator r(us(500));
-  r.on_sample(us(40), 0, us(100));
-  LossConfig cfg;
-  cfg.max_ack_delay_ns = us(100);
-  cfg.pto_floor_ns = us(50);
-  cfg.pto_cap_ns = us(100000);
+  const RttEstimator r = lan_rtt();
+  const LossConfig cfg = lan_loss_config(us(50), us(100000));
   EXPECT_EQ(pto_duration_ns(r, cfg, 0, 0), us(220));
   EXPECT_EQ(pto_duration_ns(r, cfg, 0, us(3000)), us(3100));  // extent + max_ack_delay
   EXPECT_EQ(pto_duration_ns(r, cfg, 1, us(3000)), us(6200));

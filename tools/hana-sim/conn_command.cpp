@@ -152,16 +152,9 @@ int run(const ConnOptions& o) {
   sc.link.reorder_delay_ns = static_cast<TimeNs>(o.reorder_delay_us * 1e3);
   sc.link.bandwidth_bits_per_sec = static_cast<std::uint64_t>(o.bandwidth_mbps * 1e6);
   sc.link.queue_limit_bytes = o.queue_kb * 1024;
-  for (const auto& kv : o.knobs) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos) {
-      std::cerr << "hana-sim: --knob wants name=value, got '" << kv << "'\n";
-      return kExitUsage;
-    }
-    if (auto set = sc.config.set(kv.substr(0, eq), kv.substr(eq + 1)); !set) {
-      std::cerr << "hana-sim: --knob " << kv << ": " << set.error().message << "\n";
-      return kExitUsage;
-    }
+  if (std::string error = apply_knob_assignments(sc.config, o.knobs); !error.empty()) {
+    std::cerr << "hana-sim: " << error << "\n";
+    return kExitUsage;
   }
   for (const auto& p : o.partitions) {
     double start = 0, end = 0;
