@@ -153,6 +153,17 @@ std::string describe_knob_error(std::string_view knob, std::string_view value, c
   return out + message;
 }
 
+std::string apply_knob_assignments(Config& config, std::span<const std::string> assignments) {
+  for (const std::string& a : assignments) {
+    const auto eq = a.find('=');
+    if (eq == std::string::npos || eq == 0) return "--knob '" + a + "': want NAME=VALUE";
+    const std::string_view name = std::string_view(a).substr(0, eq), value = std::string_view(a).substr(eq + 1);
+    if (auto r = config.set(name, value); !r) return "--knob " + describe_knob_error(name, value, r.error());
+  }
+  if (auto v = config.validate(); !v) return "--knob: " + std::string(v.error().message);
+  return {};
+}
+
 Result<std::string> Config::get(std::string_view knob) const {
 #define HANA_KNOB(type, name, def, lo, hi, runtime, doc) \
   if (knob == #name) return format_value(name);

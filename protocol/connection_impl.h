@@ -74,6 +74,8 @@ struct Connection::Impl {
   std::uint32_t probes_pending = 0;
   TimeNs last_eliciting_sent = 0;
   std::optional<TimeNs> loss_time;
+  ReorderWindow reorder;     // RACK reordering window
+  LostHistory lost_history;  // recently declared lost: a later ack of one is a spurious loss
   std::optional<TimeNs> blocked_until;  // pacing / token bucket wake-up
   bool reported_recovery = false;
   bool bucket_was_blocked = false;
@@ -133,10 +135,14 @@ struct Connection::Impl {
   std::optional<TimeNs> next_timeout() const;
   std::optional<TimeNs> pto_deadline() const;
   void on_packet_acked(const SentPacket& p);
-  void on_packet_lost(const SentPacket& p);
+  void on_packet_lost(std::uint64_t pn, SentPacket& p);
   void detect_losses(TimeNs now);
   void on_pto(TimeNs now);
-  void requeue_fragment(std::uint32_t slot, std::uint32_t fragment);
+  // Requeues the frames of `p` for a probe; `mark`: count them in p.requeued (a later
+  // ack of p then shows they were spurious; the deliberate repeat of a probe is not).
+  bool probe_packet(SentPacket& p, bool mark = true);
+  bool retransmission_waiting();
+  bool requeue_fragment(std::uint32_t slot, std::uint32_t fragment);
   void check_deadlines(TimeNs now);
 };
 

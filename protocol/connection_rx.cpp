@@ -84,6 +84,21 @@ void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {
       }
     if (!any) return;
   }
+  // An ack for a packet already declared lost: the loss was spurious (reordering or a
+  // late ack), and so were the retransmissions it caused; RACK widens its window.
+  if (!lost_history.empty()) {
+    std::uint64_t frames = 0;
+    std::uint32_t spurious = 0;
+    TimeNs first_sent = now;
+    for (const AckRange& r : ack.active()) spurious += lost_history.take(r.smallest, r.largest, frames, first_sent);
+    if (spurious > 0) {
+      stats.spurious_losses += spurious;
+      stats.spurious_retransmits += frames;
+      reorder.on_spurious_loss(now - first_sent);
+    }
+  }
+  const std::uint64_t previous_largest = largest_acked;
+  const bool had_largest = has_largest_acked;
   std::uint64_t acked_bytes = 0;
   bool newly_acked = false;
   bool largest_newly_acked_eliciting = false;
@@ -104,6 +119,8 @@ void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {
         largest_newly_acked_eliciting = p->ack_eliciting && pn == ack.largest() && !clamped;
       }
       if (p->time_sent > largest_time) largest_time = p->time_sent;
+      if (p->requeued) stats.spurious_retransmits += p->requeued;  // a probe resent it needlessly
+      if (had_largest && pn < previous_largest) reorder.on_reordered(now - p->time_sent);  // overtaken
       if (p->in_flight) {
         bytes_in_flight -= p->size_bytes;
         acked_bytes += p->size_bytes;

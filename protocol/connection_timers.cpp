@@ -21,30 +21,36 @@ void Connection::Impl::on_packet_acked(const SentPacket& p) {
   }
 }
 
-void Connection::Impl::requeue_fragment(std::uint32_t slot, std::uint32_t fragment) {
+bool Connection::Impl::requeue_fragment(std::uint32_t slot, std::uint32_t fragment) {
   OutMessage& m = out[slot];
-  if (m.fragment_acked(fragment)) return;
+  if (m.fragment_acked(fragment)) return false;
   ++m.retransmits;
   // The budget scales with the fragment count: each fragment may be resent
   // max_retransmits times on average before the message is given up.
   const std::uint64_t budget = std::uint64_t{cfg.max_retransmits} * m.fragment_count;
   if (m.retransmits > budget) {
     fail(slot, FailReason::RetryBudget);
-    return;
+    return false;
   }
   out.lane(m.lane).retx.push_back(RetxEntry{slot, m.gen, fragment});
+  return true;
 }
 
-void Connection::Impl::on_packet_lost(const SentPacket& p) {
+void Connection::Impl::on_packet_lost(std::uint64_t pn, SentPacket& p) {
   ++stats.packets_lost;
-  for (std::size_t i = 0; i < p.ref_count; ++i) {
-    const FrameRef& r = p.refs[i];
-    if (r.kind == FrameRef::Kind::Skip) {
-      pending_skips.push_back(SkipFrame{static_cast<Lane>(r.lane), static_cast<Delivery>(r.delivery), r.value});
-    } else if (out.valid(r.slot, static_cast<std::uint32_t>(r.value))) {
-      requeue_fragment(r.slot, r.fragment);
+  // A packet a probe timeout already resent is covered by the probe's own packet: its
+  // frames are not queued a second time.
+  if (p.requeued == 0) {
+    for (std::size_t i = 0; i < p.ref_count; ++i) {
+      const FrameRef& r = p.refs[i];
+      if (r.kind == FrameRef::Kind::Skip) {
+        pending_skips.push_back(SkipFrame{static_cast<Lane>(r.lane), static_cast<Delivery>(r.delivery), r.value});
+      } else if (out.valid(r.slot, static_cast<std::uint32_t>(r.value)) && requeue_fragment(r.slot, r.fragment)) {
+        ++p.requeued;
+      }
     }
   }
+  lost_history.add(pn, p.time_sent, p.requeued);
 }
 
 void Connection::Impl::detect_losses(TimeNs now) {
@@ -54,49 +60,78 @@ void Connection::Impl::detect_losses(TimeNs now) {
   }
   std::uint64_t lost_bytes = 0;
   TimeNs newest_lost = 0;
-  loss_time = detect_lost(sent, largest_acked, now, loss_delay_ns(rtt, loss_cfg.time_threshold),
-                          loss_cfg.packet_threshold, [&](std::uint64_t, SentPacket& p) {
+  bool any_lost = false;
+  // RACK: once the path has shown reordering, only time declares a packet lost, with the
+  // reordering window added; the packet count would misfire on every reordering.
+  const std::uint32_t threshold = reorder.seen() ? 0 : loss_cfg.packet_threshold;
+  loss_time = detect_lost(sent, largest_acked, now, loss_delay_ns(rtt, loss_cfg.time_threshold, reorder.extent_ns()),
+                          threshold, [&](std::uint64_t pn, SentPacket& p) {
                             if (p.in_flight) {
                               bytes_in_flight -= p.size_bytes;
                               lost_bytes += p.size_bytes;
                               newest_lost = std::max(newest_lost, p.time_sent);
                             }
-                            on_packet_lost(p);
+                            any_lost = true;
+                            on_packet_lost(pn, p);
                           });
+  if (any_lost) reorder.on_losses();
   if (lost_bytes > 0) cc.on_loss(LossEvent{lost_bytes, newest_lost, now, false});
 }
 
 std::optional<TimeNs> Connection::Impl::pto_deadline() const {
   if (sent.in_flight_count() == 0) return std::nullopt;
-  return last_eliciting_sent + pto_duration_ns(rtt, loss_cfg, pto_backoff);
+  return last_eliciting_sent + pto_duration_ns(rtt, loss_cfg, pto_backoff, reorder.extent_ns());
+}
+
+bool Connection::Impl::probe_packet(SentPacket& p, bool mark) {
+  bool requeued = false;
+  for (std::size_t i = 0; i < p.ref_count; ++i) {
+    const FrameRef& r = p.refs[i];
+    if (r.kind == FrameRef::Kind::Skip) {
+      pending_skips.push_back(SkipFrame{static_cast<Lane>(r.lane), static_cast<Delivery>(r.delivery), r.value});
+      requeued = true;
+    } else if (out.valid(r.slot, static_cast<std::uint32_t>(r.value)) && requeue_fragment(r.slot, r.fragment)) {
+      if (mark) ++p.requeued;
+      requeued = true;
+    }
+  }
+  return requeued;
 }
 
 void Connection::Impl::on_pto(TimeNs /*now*/) {
   ++stats.pto_count;
   ++pto_backoff;
   // Two probes (RFC 9002 6.2.4): on a lossy LAN one lost probe must not cost a whole
-  // backed-off timeout. They carry the oldest unacknowledged reliable data, so a lone
-  // lost message is repaired now instead of waiting for later traffic to reveal the gap.
+  // backed-off timeout. They carry reliable data, so a lost message is repaired now
+  // instead of waiting for later traffic to reveal the gap: the oldest unacknowledged
+  // packet (what an ordered lane waits for) and, as RACK's tail-loss probe, the newest
+  // one (the last packet of the burst: its ack lets the time threshold declare every
+  // packet between them lost at once). When both fit one datagram, the second probe
+  // repeats the first (poll_transmit), so one lost probe does not cost a backed-off
+  // timeout.
   probes_pending = kProbePackets;
-  std::uint32_t packets = 0;
-  for (std::uint64_t pn = sent.base_pn(); pn < sent.next_pn() && packets < kProbePackets; ++pn) {
-    const SentPacket* p = sent.find(pn);
-    if (!p || p->ref_count == 0) continue;
-    bool requeued = false;
-    for (std::size_t i = 0; i < p->ref_count; ++i) {
-      const FrameRef& r = p->refs[i];
-      if (r.kind == FrameRef::Kind::Skip) {
-        pending_skips.push_back(SkipFrame{static_cast<Lane>(r.lane), static_cast<Delivery>(r.delivery), r.value});
-        requeued = true;
-      } else if (out.valid(r.slot, static_cast<std::uint32_t>(r.value)) &&
-                 !out[r.slot].fragment_acked(r.fragment)) {
-        requeue_fragment(r.slot, r.fragment);
-        requeued = true;
-      }
+  SentPacket* oldest = nullptr;
+  std::uint64_t oldest_pn = 0;
+  for (std::uint64_t pn = sent.base_pn(); pn < sent.next_pn(); ++pn) {
+    SentPacket* p = sent.find(pn);
+    if (p && p->ref_count != 0) {
+      oldest = p;
+      oldest_pn = pn;
+      break;
     }
-    packets += requeued;
   }
-  if (packets == 0) ping_pending = true;  // nothing left to resend: a PING elicits the ack we wait for
+  SentPacket* newest = nullptr;
+  for (std::uint64_t pn = sent.next_pn(); oldest && pn-- > oldest_pn + 1;) {
+    SentPacket* p = sent.find(pn);
+    if (p && p->ref_count != 0) {
+      newest = p;
+      break;
+    }
+  }
+  bool any = false;
+  if (oldest) any |= probe_packet(*oldest);
+  if (newest) any |= probe_packet(*newest);
+  if (!any) ping_pending = true;  // nothing left to resend: a PING elicits the ack we wait for
 }
 
 void Connection::Impl::check_deadlines(TimeNs now) {

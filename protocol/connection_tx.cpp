@@ -74,6 +74,13 @@ bool Connection::Impl::append_lane_frame(Lane lane, DatagramWriter& w, SentPacke
   return true;
 }
 
+bool Connection::Impl::retransmission_waiting() {
+  if (!pending_skips.empty()) return true;
+  for (std::size_t l = 0; l < kLaneCount; ++l)
+    if (!out.lane(static_cast<Lane>(l)).retx.empty()) return true;
+  return false;
+}
+
 std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   if (state == State::Closed) return 0;
   const std::size_t cap = std::min(buffer.size(), max_datagram);
@@ -178,7 +185,11 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   if (eliciting) {
     bytes_in_flight += size;
     last_eliciting_sent = now;
-    if (probe) --probes_pending;
+    if (probe && --probes_pending > 0 && sp.ref_count > 0 && !retransmission_waiting()) {
+      // Everything the probe timeout requeued fit this datagram: the next probe repeats
+      // it instead of being a bare PING, so a lost probe costs no backed-off timeout.
+      probe_packet(sp, false);
+    }
   } else {
     sent.settle(pn);
   }

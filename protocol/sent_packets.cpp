@@ -33,6 +33,7 @@ SentPacket& SentPackets::push(std::uint64_t pn) {
   p.size_bytes = 0;
   p.ack_eliciting = p.in_flight = p.paced = false;
   p.ref_count = 0;
+  p.requeued = 0;
   p.state = SentPacket::State::InFlight;
   ++in_flight_count_;
   return p;

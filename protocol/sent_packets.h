@@ -35,6 +35,9 @@ struct SentPacket {
   bool in_flight = false;  // counted in bytes_in_flight
   bool paced = false;
   std::uint8_t ref_count = 0;
+  // Frames of this packet already requeued (by a probe timeout, or at its loss): an ack
+  // for it after that shows those retransmissions were spurious.
+  std::uint8_t requeued = 0;
   std::array<FrameRef, kMaxRefsPerPacket> refs{};
 };
 static_assert(sizeof(SentPacket) <= 512, "sent-packet records are kept small (msquic-style)");

@@ -59,5 +59,9 @@ std::string knob_expects(const KnobInfo& knob);
 // static text, so the value is quoted here), e.g.
 //   fault_loss_pct: 'abc' rejected: value does not parse; expected a number in 0 .. 100
 std::string describe_knob_error(std::string_view knob, std::string_view value, const Error& error);
+// Applies `name=value` assignments in order (a CLI's repeatable `--knob NAME=VALUE`), then
+// the cross-knob rules (validate()). Returns "" on success, else one line for an operator
+// naming the offending assignment; `config` may then hold the assignments before it.
+std::string apply_knob_assignments(Config& config, std::span<const std::string> assignments);
 
 }  // namespace hana

@@ -36,14 +36,19 @@ void add_stats(ConnectionStats& a, const ConnectionStats& b) {
   a.duplicate_packets += b.duplicate_packets;
   a.bad_packets += b.bad_packets;
   a.pto_count += b.pto_count;
+  a.spurious_losses += b.spurious_losses;
+  a.spurious_retransmits += b.spurious_retransmits;
   a.acks_sent += b.acks_sent;
   a.congestion_events += b.congestion_events;
   a.token_bucket_delays += b.token_bucket_delays;
   a.token_bucket_drops += b.token_bucket_drops;
-  a.rtt_smoothed_us = b.rtt_smoothed_us;
-  a.rtt_min_us = b.rtt_min_us;
-  a.rtt_var_us = b.rtt_var_us;
-  a.cwnd_bytes = b.cwnd_bytes;
+  if (b.rtt_samples > 0 || a.rtt_samples == 0) {  // gauges: the last connection that measured its path
+    a.rtt_smoothed_us = b.rtt_smoothed_us;
+    a.rtt_min_us = b.rtt_min_us;
+    a.rtt_var_us = b.rtt_var_us;
+    a.cwnd_bytes = b.cwnd_bytes;
+  }
+  a.rtt_samples += b.rtt_samples;
   for (std::size_t l = 0; l < kLaneCount; ++l) {
     a.lanes[l] += b.lanes[l];
   }

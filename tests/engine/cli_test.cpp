@@ -46,6 +46,10 @@ TEST_F(HanaNetCli, BadArgumentsExitWithUsageError2) {
   EXPECT_EQ(exit_code_of("ping --to 127.0.0.1:9 --rate 0"), 2);
   EXPECT_EQ(exit_code_of("ping --to 127.0.0.1:9 --backend kqueue"), 2);
   EXPECT_EQ(exit_code_of("ping --to 127.0.0.1:9 --count abc"), 2);
+  EXPECT_EQ(exit_code_of("ping --to 127.0.0.1:9 --knob no_such_knob=1"), 2);
+  EXPECT_EQ(exit_code_of("ping --to 127.0.0.1:9 --knob pto_floor_us"), 2);          // no '='
+  EXPECT_EQ(exit_code_of("ping --to 127.0.0.1:9 --knob pto_floor_us=1"), 2);        // out of range
+  EXPECT_EQ(exit_code_of("echo --bind 127.0.0.1:0 --knob pto_floor_us=999999999"), 2);  // above pto_cap_us (rule)
   // Discovery options that cannot work (node exits before running; no root needed).
   EXPECT_EQ(exit_code_of("node --multicast 239.1.2.3:5000 --multicast-interface no-such-if9"), 2);
   EXPECT_EQ(exit_code_of("node --multicast-interface lo"), 2);                      // no --multicast
@@ -67,7 +71,8 @@ TEST_F(HanaNetCli, EchoAndPingOnLoopbackPrintOneJsonLine) {
     ::dup2(err_pipe[1], 2);
     ::close(err_pipe[0]);
     const std::string path = hana_net_path();
-    ::execl(path.c_str(), path.c_str(), "echo", "--bind", "127.0.0.1:0", static_cast<char*>(nullptr));
+    ::execl(path.c_str(), path.c_str(), "echo", "--bind", "127.0.0.1:0", "--knob", "pto_floor_us=300",
+            static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ::close(err_pipe[1]);
@@ -84,7 +89,8 @@ TEST_F(HanaNetCli, EchoAndPingOnLoopbackPrintOneJsonLine) {
   std::string addr = text.substr(at + 4);
   while (!addr.empty() && (addr.back() == '\n' || addr.back() == ' ')) addr.pop_back();
   const std::string cmd = hana_net_path() + " ping --to " + addr +
-                          " --count 200 --rate 2000 --size 64 --lane high --delivery reliable-ordered --json";
+                          " --count 200 --rate 2000 --size 64 --lane high --delivery reliable-ordered --json"
+                          " --knob pto_floor_us=300 --knob max_ack_delay_us=50";
   FILE* out = ::popen(cmd.c_str(), "r");
   ASSERT_NE(out, nullptr);
   char line[1024] = {};

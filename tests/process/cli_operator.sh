@@ -55,7 +55,7 @@ grep -q "belongs to a running node" "$dir/b.log" || fail "no clear refusal: $(ca
 echo "ok: a live node's --control path is refused"
 
 # get/set --json; errors quote the value and what the knob expects; rules between knobs.
-[ "$("$hana_net" get --control "$sock" --json pto_floor_us | json_field "['value']")" = 1000 ] || fail "get --json"
+[ "$("$hana_net" get --control "$sock" --json pto_floor_us | json_field "['value']")" = 200 ] || fail "get --json"
 [ "$("$hana_net" set --control "$sock" --json fault_loss_pct 5 | json_field "['value']")" = 5 ] || fail "set --json"
 expect_exit 2 "'abc'.*a number in 0 \.\. 100" "$hana_net" set --control "$sock" fault_loss_pct abc
 expect_exit 2 "'-3'.*an integer in 50 \.\. 10000000" "$hana_net" set --control "$sock" pto_floor_us -3
@@ -72,7 +72,7 @@ python3 - "$dir/knobs.json" <<'PY' || fail "knobs --control --json values"
 import json, sys
 k = {r['name']: r for r in json.load(open(sys.argv[1]))['knobs']}
 assert k['fault_loss_pct']['value'] == '5' and k['fault_loss_pct']['default'] == '0', k['fault_loss_pct']
-assert k['pto_floor_us']['value'] == '1000' and k['pto_floor_us']['runtime'] is True
+assert k['pto_floor_us']['value'] == '200' and k['pto_floor_us']['runtime'] is True
 assert all('value' in r and r['doc'] and r['range'] for r in k.values())
 PY
 "$hana_net" knobs --control "$sock" | grep -Eq '^fault_loss_pct .* 5 \*' || fail "knobs table marks changed values"

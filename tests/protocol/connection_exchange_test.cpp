@@ -65,10 +65,54 @@ TEST(ConnectionExchange, LoneLostMessageIsRepairedByProbeWithinAFewMilliseconds)
   p.drop = [](bool a_to_b, std::uint64_t i) { return a_to_b && i == 0; };
   ASSERT_TRUE(p.a.send(bytes_of(1, 64), opts(Lane::High), p.now).ok());
   ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_b, Ev::Kind::Received) == 1; }));
-  // PTO floor is 1 ms by default; repair must come from the probe, not from later traffic.
+  // The probe timeout follows the measured path (no sample yet here: initial_rtt_us);
+  // repair must come from the probe, not from later traffic.
   EXPECT_LT(p.now, 3 * kNsPerMs);
   EXPECT_GE(p.a.stats().pto_count, 1u);
   ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Delivered) == 1; }));
+}
+
+TEST(ConnectionExchange, TailLossProbeCarriesTheLastPacketOfTheBurst) {
+  // A burst of 10 one-packet messages whose last three packets are lost: nothing later is
+  // acked, so only the probe timeout can find them. Its probes carry the oldest unacked
+  // packet (7) and the newest (9, the tail-loss probe); 9's ack then declares 8 lost by
+  // time. Unordered delivery shows the order the repairs arrived in.
+  Pair p;
+  p.drop = [](bool a_to_b, std::uint64_t i) { return a_to_b && i >= 7 && i <= 9; };
+  for (std::uint64_t i = 0; i < 10; ++i)
+    ASSERT_TRUE(p.a.send(bytes_of(i, 1000), opts(Lane::High, Delivery::ReliableUnordered), p.now).ok());
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Delivered) == 10; }));
+  std::vector<std::uint64_t> order;
+  for (const Ev& e : p.ev_b)
+    if (e.kind == Ev::Kind::Received) order.push_back(tag_of(e.payload));
+  ASSERT_EQ(order.size(), 10u);
+  EXPECT_EQ(order[7], 7u);
+  EXPECT_EQ(order[8], 9u) << "the tail-loss probe carried the burst's last packet";
+  EXPECT_EQ(order[9], 8u);
+  EXPECT_EQ(p.a.stats().pto_count, 1u) << "one probe timeout repaired the whole tail";
+  EXPECT_GE(p.a.stats().packets_lost, 1u);
+}
+
+TEST(ConnectionExchange, LateOriginalCountsAsSpuriousAndWidensTheReorderWindow) {
+  // The first of ten one-packet messages is held 5 ms on the wire: the acks of the later
+  // ones declare it lost and it is resent; then the original's ack arrives.
+  Pair p;
+  p.jitter = [](bool a_to_b, std::uint64_t i) { return a_to_b && i == 0 ? 5 * kNsPerMs : 0; };
+  for (std::uint64_t i = 0; i < 10; ++i)
+    ASSERT_TRUE(p.a.send(bytes_of(i, 1000), opts(Lane::High, Delivery::ReliableUnordered), p.now).ok());
+  ASSERT_TRUE(p.run_until([&] { return p.a.stats().spurious_losses >= 1; }));
+  EXPECT_EQ(p.a.stats().spurious_losses, 1u);
+  EXPECT_EQ(p.a.stats().spurious_retransmits, 1u);
+  EXPECT_EQ(p.a.stats().retransmits, 1u);
+  EXPECT_EQ(p.count(p.ev_b, Ev::Kind::Received), 10u) << "the copy is dropped as a duplicate";
+  // The same delay again is now inside the reordering window: no loss, no retransmission.
+  const std::uint64_t held = p.produced_ab + 3;
+  p.jitter = [held](bool a_to_b, std::uint64_t i) { return a_to_b && i == held ? 5 * kNsPerMs : 0; };
+  for (std::uint64_t i = 10; i < 30; ++i)
+    ASSERT_TRUE(p.a.send(bytes_of(i, 1000), opts(Lane::High, Delivery::ReliableUnordered), p.now).ok());
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Delivered) == 30; }));
+  EXPECT_EQ(p.a.stats().retransmits, 1u);
+  EXPECT_EQ(p.a.stats().spurious_losses, 1u);
 }
 
 TEST(ConnectionExchange, OrderedLaneDeliversEverythingInOrderUnderDropsAndReordering) {

@@ -210,8 +210,10 @@ TEST(ConnectionTimers, ProbeTimeoutBacksOffExponentiallyUpToTheCap) {
   EXPECT_GE(p.a.stats().pto_count, 5u);
 }
 
-TEST(ConnectionTimers, ProbeTimeoutUsesTheLanFloorOnceRttIsKnown) {
-  Pair p;  // 20 us one way: srtt ~40 us -> PTO = floor (1 ms)
+TEST(ConnectionTimers, ProbeTimeoutFollowsTheMeasuredPathOnceRttIsKnown) {
+  // 20 us one way, the ack held 100 us (urgent_ack_delay_us): the first sample is 140 us,
+  // rttvar 70 us -> PTO = 140 + 4 x 70 + 100 (max_ack_delay) = 520 us, not a fixed 1 ms.
+  Pair p;
   ASSERT_TRUE(p.a.send(bytes_of(1, 64), opts(), p.now).ok());
   ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Delivered) == 1; }));
   std::vector<TimeNs> produced;
@@ -223,7 +225,7 @@ TEST(ConnectionTimers, ProbeTimeoutUsesTheLanFloorOnceRttIsKnown) {
   ASSERT_TRUE(p.a.send(bytes_of(2, 64), opts(), p.now).ok());
   ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_b, Ev::Kind::Received) == 2; }));
   ASSERT_GE(produced.size(), 2u);
-  EXPECT_EQ(produced[1] - sent_at, 1 * kNsPerMs);
+  EXPECT_EQ(produced[1] - sent_at, 520 * kNsPerUs);
 }
 
 TEST(ConnectionLimits, UrgentLanesGetHeadroomBeyondAFullWindow) {

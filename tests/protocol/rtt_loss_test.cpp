@@ -42,13 +42,23 @@ TEST(RttEstimator, EwmaAndAckDelayOnlySubtractedWhenPlausible) {
   EXPECT_EQ(c.min_ns(), us(10));
 }
 
-TEST(ProbeTimeout, FloorBackoffAndCap) {
+// One 40 us sample (rttvar 20 us), 100 us max ack delay, the given floor and cap.
+RttEstimator lan_rtt() {
   RttEstimator r(us(500));
   r.on_sample(us(40), 0, us(100));
+  return r;
+}
+LossConfig lan_loss_config(TimeNs floor, TimeNs cap) {
   LossConfig cfg;
   cfg.max_ack_delay_ns = us(100);
-  cfg.pto_floor_ns = us(1000);
-  cfg.pto_cap_ns = us(10000);
+  cfg.pto_floor_ns = floor;
+  cfg.pto_cap_ns = cap;
+  return cfg;
+}
+
+TEST(ProbeTimeout, FloorBackoffAndCap) {
+  const RttEstimator r = lan_rtt();
+  LossConfig cfg = lan_loss_config(us(1000), us(10000));
   // srtt 40 + max(4*20, 20) + 100 = 220 us < floor 1 ms.
   EXPECT_EQ(pto_duration_ns(r, cfg, 0), us(1000));
   EXPECT_EQ(pto_duration_ns(r, cfg, 1), us(2000));
@@ -107,6 +117,64 @@ TEST(LossDetection, LossDelayUsesLargerOfSmoothedAndLatestWithGranularityFloor) 
   RttEstimator tiny(us(500));
   tiny.on_sample(us(2), 0, 0);
   EXPECT_EQ(loss_delay_ns(tiny, 1.125), kTimerGranularityNs);
+}
+
+TEST(LossDetection, PacketThresholdZeroLeavesOnlyTheTimeRule) {
+  SentPackets s = make_sent(10, us(1));
+  s.settle(9);
+  std::vector<std::uint64_t> lost;
+  // Lost if sent <= 5 us (pn 0..5); with a threshold of 3, pn 6 would be lost by count too.
+  auto t = detect_lost(s, 9, us(10), us(5), 0, [&](std::uint64_t pn, SentPacket&) { lost.push_back(pn); });
+  EXPECT_EQ(lost, (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5}));
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(*t, us(6) + us(5));  // packet 6 becomes lost by time then
+}
+
+TEST(ReorderWindow, ExtentIsTheLargestReorderedSampleAndDecaysWithLosses) {
+  ReorderWindow w;
+  EXPECT_FALSE(w.seen());
+  EXPECT_EQ(w.extent_ns(), 0u);
+  w.on_reordered(us(300));
+  w.on_reordered(us(200));  // a smaller sample does not shrink it
+  EXPECT_TRUE(w.seen());
+  EXPECT_EQ(w.extent_ns(), us(300));
+  w.on_spurious_loss(us(4000));
+  EXPECT_EQ(w.extent_ns(), us(4000));
+  w.on_losses();
+  EXPECT_EQ(w.extent_ns(), us(4000) - us(4000) / ReorderWindow::kDecayDivisor);
+
+  RttEstimator r(us(500));
+  r.on_sample(us(40), 0, 0);
+  EXPECT_EQ(loss_delay_ns(r, 1.125, us(1000)), static_cast<TimeNs>(us(1000) * 1.125));
+  EXPECT_EQ(loss_delay_ns(r, 1.125, 0), static_cast<TimeNs>(us(40) * 1.125));
+}
+
+TEST(ProbeTimeout, ReorderExtentRaisesTheBase) {
+  const RttEstimator r = lan_rtt();
+  const LossConfig cfg = lan_loss_config(us(50), us(100000));
+  EXPECT_EQ(pto_duration_ns(r, cfg, 0, 0), us(220));
+  EXPECT_EQ(pto_duration_ns(r, cfg, 0, us(3000)), us(3100));  // extent + max_ack_delay
+  EXPECT_EQ(pto_duration_ns(r, cfg, 1, us(3000)), us(6200));
+}
+
+TEST(LostHistory, TakeFindsRecordsInARangeAndOverwritesTheOldest) {
+  LostHistory h;
+  EXPECT_TRUE(h.empty());
+  h.add(10, us(1), 2);
+  h.add(12, us(2), 1);
+  h.add(20, us(3), 4);
+  std::uint64_t frames = 0;
+  TimeNs first = us(100);
+  EXPECT_EQ(h.take(11, 20, frames, first), 2u);
+  EXPECT_EQ(frames, 5u);
+  EXPECT_EQ(first, us(2));
+  EXPECT_EQ(h.take(11, 20, frames, first), 0u);  // forgotten once found
+  EXPECT_EQ(h.take(10, 10, frames, first), 1u);
+  EXPECT_TRUE(h.empty());
+  for (std::uint64_t pn = 0; pn < LostHistory::kSize + 5; ++pn) h.add(pn, 0, 1);
+  frames = 0;
+  EXPECT_EQ(h.take(0, 4, frames, first), 0u);  // overwritten
+  EXPECT_EQ(h.take(0, 1000, frames, first), LostHistory::kSize);
 }
 
 TEST(SentPackets, RingGrowsAndKeepsRecordsByPacketNumber) {

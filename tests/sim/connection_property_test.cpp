@@ -58,6 +58,27 @@ INSTANTIATE_TEST_SUITE_P(Seeds, LossSweep,
                                   "_seed" + std::to_string(std::get<1>(info.param));
                          });
 
+// A jittery path: every datagram gets 0-2 ms of extra one-way delay (so packets overtake
+// each other constantly) and 2% are lost. Loss detection must learn the reordering
+// (RACK window from the observed extent) instead of declaring every slow packet lost:
+// at most 5% of retransmissions may be spurious (before: ~100%).
+TEST(ConnectionSim, JitteryPathKeepsSpuriousRetransmissionsAtMostFivePercent) {
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    ConnScenario sc;
+    sc.seed = seed;
+    sc.link.loss = 0.02;
+    sc.link.jitter_ns = 2 * kNsPerMs;
+    sc.link.bandwidth_bits_per_sec = 1'000'000'000;
+    sc.streams = default_mix(20'000, 20'000);
+    const auto r = run_conn_scenario(sc);
+    const std::string label = "jitter seed=" + std::to_string(seed);
+    expect_delivery_properties(r, label);
+    ASSERT_GT(r.senders.retransmits, 0u) << label;
+    EXPECT_LE(static_cast<double>(r.senders.spurious_retransmits), 0.05 * static_cast<double>(r.senders.retransmits))
+        << label << ": " << r.senders.spurious_retransmits << " of " << r.senders.retransmits;
+  }
+}
+
 TEST(ConnectionSim, SameSeedSameRun) {
   const auto a = run_conn_scenario(mixed_scenario(9, 0.05, 1'000));
   const auto b = run_conn_scenario(mixed_scenario(9, 0.05, 1'000));

@@ -116,12 +116,7 @@ class HanaTransport final : public Transport {
     if (busy_poll_) {
       if (auto r = cfg.set("busy_poll", "true"); !r) return std::string("busy_poll: ") + r.error().message;
     }
-    for (const auto& kv : opts_.hana_knobs) {
-      auto eq = kv.find('=');
-      if (eq == std::string::npos) return "--knob '" + kv + "': want KEY=VALUE";
-      if (auto r = cfg.set(kv.substr(0, eq), kv.substr(eq + 1)); !r)
-        return "--knob " + kv + ": " + r.error().message;
-    }
+    if (std::string error = hana::apply_knob_assignments(cfg, opts_.hana_knobs); !error.empty()) return error;
     hana::NodeOptions nopts;
     nopts.bind = bind;
     nopts.backend = backend_;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "hana/node.h"
 
@@ -42,6 +43,10 @@ Delivery parse_delivery_or_throw(const std::string& text);
 IoBackend parse_backend_or_throw(const std::string& text);
 // --threading shared|dedicated|inline; `inline_flag` (--inline) wins when set.
 Threading parse_threading_or_throw(const std::string& text, bool inline_flag);
+// The repeatable `--knob NAME=VALUE` option (any knob of docs/knobs.md), and applying
+// what it collected to `config` (a bad assignment throws UsageError).
+void add_knob_option(CLI::App* cmd, std::vector<std::string>& knobs);
+void apply_knobs_or_throw(Config& config, const std::vector<std::string>& knobs);
 // Creates and starts a node; prints the error and returns nullptr on failure. Options
 // Node::create refuses (InvalidArgument) throw UsageError instead.
 std::unique_ptr<Node> start_node(const Config& config, NodeOptions options);

@@ -55,6 +55,14 @@ Threading parse_threading_or_throw(const std::string& text, bool inline_flag) {
   throw UsageError{"--threading: '" + text + "' is not one of shared, dedicated, inline"};
 }
 
+void add_knob_option(CLI::App* cmd, std::vector<std::string>& knobs) {
+  cmd->add_option("--knob", knobs, "Set a knob, NAME=VALUE (repeatable; `hana-net knobs` lists them)");
+}
+
+void apply_knobs_or_throw(Config& config, const std::vector<std::string>& knobs) {
+  if (std::string error = apply_knob_assignments(config, knobs); !error.empty()) throw UsageError{error};
+}
+
 std::unique_ptr<Node> start_node(const Config& config, NodeOptions options) {
   auto node = Node::create(config, std::move(options));
   if (!node) {

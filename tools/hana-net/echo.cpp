@@ -14,18 +14,21 @@ void add_echo_command(CLI::App& app, Outcome& outcome) {
   auto busy = std::make_shared<bool>(false);
   auto inline_loop = std::make_shared<bool>(false);
   auto threading = std::make_shared<std::string>("shared");
+  auto knobs = std::make_shared<std::vector<std::string>>();
   cmd->add_option("--bind", *bind, "Address to listen on, ADDR:PORT")->required();
   cmd->add_option("--backend", *backend, "I/O backend: uring, epoll or auto");
   cmd->add_flag("--busy-poll", *busy, "Event loop and echo thread never sleep");
   cmd->add_flag("--inline", *inline_loop, "Run the event loop on the echo thread (no loop thread)");
   cmd->add_option("--threading", *threading, "Who runs the event loop: shared (default), dedicated or inline");
-  cmd->callback([&outcome, bind, backend, busy, inline_loop, threading] {
+  add_knob_option(cmd, *knobs);
+  cmd->callback([&outcome, bind, backend, busy, inline_loop, threading, knobs] {
     NodeOptions options;
     options.bind = parse_address_or_throw(*bind, "--bind");
     options.backend = parse_backend_or_throw(*backend);
     options.threading = parse_threading_or_throw(*threading, *inline_loop);
     Config config;
     config.busy_poll = *busy;
+    apply_knobs_or_throw(config, *knobs);
     install_signal_handlers();
     auto node = start_node(config, options);
     if (!node) {

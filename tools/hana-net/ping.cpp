@@ -28,6 +28,7 @@ struct PingArgs {
   bool json = false;
   double connect_timeout_s = 5;
   double drain_timeout_s = 2;
+  std::vector<std::string> knobs;
 };
 
 constexpr std::size_t kHeaderBytes = 16;  // sequence number + send time
@@ -50,9 +51,10 @@ int run_ping(const PingArgs& a) {
   if (a.count == 0 || a.count > 100'000'000) throw UsageError{"--count must be in [1, 100000000]"};
   if (!(a.rate > 0) || a.rate > 10'000'000) throw UsageError{"--rate must be in (0, 10000000] messages/s"};
   Config config;
+  config.busy_poll = a.busy_poll;
+  apply_knobs_or_throw(config, a.knobs);
   if (a.size < kHeaderBytes || a.size > config.max_message_bytes)
     throw UsageError{"--size must be in [16, max_message_bytes]"};
-  config.busy_poll = a.busy_poll;
   install_signal_handlers();
   auto node = start_node(config, options);
   if (!node) return kExitFailure;
@@ -159,6 +161,7 @@ void add_ping_command(CLI::App& app, Outcome& outcome) {
   cmd->add_flag("--inline", a->inline_loop, "Run the event loop on the ping thread (no loop thread)");
   cmd->add_option("--threading", a->threading, "Who runs the event loop: shared (default), dedicated or inline");
   cmd->add_flag("--json", a->json, "Print one JSON line");
+  add_knob_option(cmd, a->knobs);
   cmd->add_option("--connect-timeout", a->connect_timeout_s, "Seconds to wait for the connection (default 5)");
   cmd->add_option("--drain-timeout", a->drain_timeout_s, "Seconds to wait for the last echoes (default 2)");
   cmd->callback([&outcome, a] { outcome.exit_code = run_ping(*a); });

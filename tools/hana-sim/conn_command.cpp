@@ -98,6 +98,12 @@ nlohmann::json to_json(const ConnOptions& o, const sim::ConnScenarioResult& r) {
       {"packets_sent", r.senders.packets_sent},
       {"packets_lost", r.senders.packets_lost},
       {"pto_count", r.senders.pto_count},
+      {"spurious_losses", r.senders.spurious_losses},
+      {"spurious_retransmits", r.senders.spurious_retransmits},
+      {"spurious_ratio", r.senders.retransmits ? static_cast<double>(r.senders.spurious_retransmits) /
+                                                     static_cast<double>(r.senders.retransmits)
+                                               : 0.0},
+      {"rtt_us", {{"smoothed", r.senders.rtt_smoothed_us}, {"var", r.senders.rtt_var_us}, {"min", r.senders.rtt_min_us}}},
       {"congestion_entered", r.congestion_entered},
       {"congestion_order_violations", r.congestion_order_violations},
       {"p50_ms", ms(r.all_latency.p50_ns)},
@@ -146,16 +152,9 @@ int run(const ConnOptions& o) {
   sc.link.reorder_delay_ns = static_cast<TimeNs>(o.reorder_delay_us * 1e3);
   sc.link.bandwidth_bits_per_sec = static_cast<std::uint64_t>(o.bandwidth_mbps * 1e6);
   sc.link.queue_limit_bytes = o.queue_kb * 1024;
-  for (const auto& kv : o.knobs) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos) {
-      std::cerr << "hana-sim: --knob wants name=value, got '" << kv << "'\n";
-      return kExitUsage;
-    }
-    if (auto set = sc.config.set(kv.substr(0, eq), kv.substr(eq + 1)); !set) {
-      std::cerr << "hana-sim: --knob " << kv << ": " << set.error().message << "\n";
-      return kExitUsage;
-    }
+  if (std::string error = apply_knob_assignments(sc.config, o.knobs); !error.empty()) {
+    std::cerr << "hana-sim: " << error << "\n";
+    return kExitUsage;
   }
   for (const auto& p : o.partitions) {
     double start = 0, end = 0;
@@ -224,7 +223,8 @@ int run(const ConnOptions& o) {
               << "  duplicates " << j["duplicates"] << ", order violations " << j["order_violations"]
               << ", sequence violations " << j["sequence_violations"] << ", stale versions " << j["stale_versions"]
               << "\n"
-              << "  retransmits " << j["retransmits"] << ", p50 " << j["p50_ms"] << " ms, p99 " << j["p99_ms"]
+              << "  retransmits " << j["retransmits"] << " (spurious " << j["spurious_retransmits"] << ", ratio "
+              << j["spurious_ratio"] << "), p50 " << j["p50_ms"] << " ms, p99 " << j["p99_ms"]
               << " ms, goodput " << j["goodput_mbps"] << " Mbit/s, virtual time " << j["virtual_time_s"] << " s\n";
     for (const auto& p : result.report.problems) std::cout << "  problem: " << p << "\n";
   }

@@ -38,16 +38,9 @@ nlohmann::json pct(const topology::test::Percentiles& p) {
 
 int run(MeshCli& cli) {
   auto& o = cli.o;
-  for (const auto& kv : cli.knobs) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos) {
-      std::cerr << "hana-sim mesh: --knob wants NAME=VALUE, got '" << kv << "'\n";
-      return kExitUsage;
-    }
-    if (auto r = o.config.set(kv.substr(0, eq), kv.substr(eq + 1)); !r) {
-      std::cerr << "hana-sim mesh: " << r.error().message << "\n";
-      return kExitUsage;
-    }
+  if (std::string error = apply_knob_assignments(o.config, cli.knobs); !error.empty()) {
+    std::cerr << "hana-sim mesh: " << error << "\n";
+    return kExitUsage;
   }
   if (o.nodes < 2 || o.loss < 0 || o.loss >= 1 || o.idle_s <= 0 || o.soak_s < 0) {
     std::cerr << "hana-sim mesh: need --nodes >= 2, 0 <= --loss < 1, --idle-s > 0, --soak-s >= 0\n";
