@@ -68,6 +68,20 @@ bool send_one(Endpoint& ep, const Address& to, std::uint32_t seq, std::size_t si
   return true;
 }
 
+// Sends `count` 64-byte datagrams numbered 0..count-1, draining send completions whenever
+// every slot is busy; false if a slot never came free.
+bool send_burst(Endpoint& a, const Address& to, std::uint32_t count) {
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (send_one(a, to, i, 64)) continue;
+    a.backend->flush();
+    Collector none;
+    a.backend->wait(0, none);
+    if (!send_one(a, to, i, 64)) return false;
+  }
+  a.backend->flush();
+  return true;
+}
+
 std::uint32_t seq_of(const std::vector<std::uint8_t>& d) {
   std::uint32_t s = 0;
   std::memcpy(&s, d.data(), sizeof s);
@@ -154,15 +168,7 @@ TEST_P(BackendTest, BurstLargerThanReceiveBuffersIsFullyReceived) {
   ASSERT_TRUE(a->backend && b->backend);
   const Address to = b->socket.local_address();
   constexpr std::uint32_t kCount = 200;
-  for (std::uint32_t i = 0; i < kCount; ++i) {
-    if (!send_one(*a, to, i, 64)) {
-      a->backend->flush();
-      Collector none;
-      a->backend->wait(0, none);
-      ASSERT_TRUE(send_one(*a, to, i, 64));
-    }
-  }
-  a->backend->flush();
+  ASSERT_TRUE(send_burst(*a, to, kCount));
   Collector sink;
   receive_until(*b, sink, kCount);
   ASSERT_EQ(sink.got.size(), kCount);
@@ -184,15 +190,7 @@ TEST_P(BackendTest, ASinkThatEndsTheBatchLeavesTheRestForTheNextTurn) {
   ASSERT_TRUE(a->backend && b->backend);
   const Address to = b->socket.local_address();
   constexpr std::uint32_t kCount = 100;
-  for (std::uint32_t i = 0; i < kCount; ++i) {
-    if (!send_one(*a, to, i, 64)) {
-      a->backend->flush();
-      Collector none;
-      a->backend->wait(0, none);
-      ASSERT_TRUE(send_one(*a, to, i, 64));
-    }
-  }
-  a->backend->flush();
+  ASSERT_TRUE(send_burst(*a, to, kCount));
   YieldingCollector sink;
   // Bounded: each wait hands over at least one datagram while any is left.
   std::size_t most_in_one_wait = 0;
