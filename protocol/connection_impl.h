@@ -72,6 +72,7 @@ struct Connection::Impl {
   static constexpr TimeNs kMinAckHorizonNs = 200 * kNsPerUs;
   std::uint32_t pto_backoff = 0;
   std::uint32_t probes_pending = 0;
+  std::uint32_t probe_round = 0;  // probe timeouts so far; a message counts one retransmission per round
   TimeNs last_eliciting_sent = 0;
   std::optional<TimeNs> loss_time;
   ReorderWindow reorder;     // RACK reordering window
@@ -142,7 +143,7 @@ struct Connection::Impl {
   // ack of p then shows they were spurious; the deliberate repeat of a probe is not).
   bool probe_packet(SentPacket& p, bool mark = true);
   bool retransmission_waiting();
-  bool requeue_fragment(std::uint32_t slot, std::uint32_t fragment);
+  bool requeue_fragment(std::uint32_t slot, std::uint32_t fragment, bool by_probe);
   void check_deadlines(TimeNs now);
 };
 

@@ -21,10 +21,20 @@ void Connection::Impl::on_packet_acked(const SentPacket& p) {
   }
 }
 
-bool Connection::Impl::requeue_fragment(std::uint32_t slot, std::uint32_t fragment) {
+bool Connection::Impl::requeue_fragment(std::uint32_t slot, std::uint32_t fragment, bool by_probe) {
   OutMessage& m = out[slot];
   if (m.fragment_acked(fragment)) return false;
-  ++m.retransmits;
+  // One probe timeout may resend a message up to three times (the oldest packet, the
+  // newest one that repeats it, and a probe that repeats the first). A round counts once,
+  // as a whole message's worth (every fragment), so the budget measures rounds of silence,
+  // not copies: a peer deaf for max_retransmits backed-off timeouts fails the message, not
+  // one deaf for 100 ms. A loss the acks reveal counts one fragment.
+  if (!by_probe) {
+    ++m.retransmits;
+  } else if (m.probe_round != probe_round) {
+    m.probe_round = probe_round;
+    m.retransmits += m.fragment_count;
+  }
   // The budget scales with the fragment count: each fragment may be resent
   // max_retransmits times on average before the message is given up.
   const std::uint64_t budget = std::uint64_t{cfg.max_retransmits} * m.fragment_count;
@@ -45,7 +55,7 @@ void Connection::Impl::on_packet_lost(std::uint64_t pn, SentPacket& p) {
       const FrameRef& r = p.refs[i];
       if (r.kind == FrameRef::Kind::Skip) {
         pending_skips.push_back(SkipFrame{static_cast<Lane>(r.lane), static_cast<Delivery>(r.delivery), r.value});
-      } else if (out.valid(r.slot, static_cast<std::uint32_t>(r.value)) && requeue_fragment(r.slot, r.fragment)) {
+      } else if (out.valid(r.slot, static_cast<std::uint32_t>(r.value)) && requeue_fragment(r.slot, r.fragment, false)) {
         ++p.requeued;
       }
     }
@@ -90,7 +100,7 @@ bool Connection::Impl::probe_packet(SentPacket& p, bool mark) {
     if (r.kind == FrameRef::Kind::Skip) {
       pending_skips.push_back(SkipFrame{static_cast<Lane>(r.lane), static_cast<Delivery>(r.delivery), r.value});
       requeued = true;
-    } else if (out.valid(r.slot, static_cast<std::uint32_t>(r.value)) && requeue_fragment(r.slot, r.fragment)) {
+    } else if (out.valid(r.slot, static_cast<std::uint32_t>(r.value)) && requeue_fragment(r.slot, r.fragment, true)) {
       if (mark) ++p.requeued;
       requeued = true;
     }
@@ -101,6 +111,7 @@ bool Connection::Impl::probe_packet(SentPacket& p, bool mark) {
 void Connection::Impl::on_pto(TimeNs /*now*/) {
   ++stats.pto_count;
   ++pto_backoff;
+  ++probe_round;
   // Two probes (RFC 9002 6.2.4): on a lossy LAN one lost probe must not cost a whole
   // backed-off timeout. They carry reliable data, so a lost message is repaired now
   // instead of waiting for later traffic to reveal the gap: the oldest unacknowledged

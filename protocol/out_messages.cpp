@@ -32,6 +32,7 @@ std::uint32_t OutMessages::allocate(TimeNs now) {
   m.next_fragment = 0;
   m.acked_count = 0;
   m.retransmits = 0;
+  m.probe_round = 0;
   m.created = now;
   m.live_prev = m.live_next = kNoSlot;
   ++live_count_;

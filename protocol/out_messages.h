@@ -34,6 +34,7 @@ struct OutMessage {
   std::uint32_t next_fragment = 0;   // first-transmission progress
   std::uint32_t acked_count = 0;
   std::uint32_t retransmits = 0;
+  std::uint32_t probe_round = 0;  // the last probe timeout that counted a retransmission
   TimeNs created = 0;
   std::uint32_t live_prev = kNoSlot;  // creation-order list of live reliable messages
   std::uint32_t live_next = kNoSlot;

@@ -212,6 +212,23 @@ TEST(ConnectionExchange, RetryBudgetFailsMessageAndSkipUnblocksTheOrderedStream)
   EXPECT_EQ(tag_of(p.ev_b.back().payload), 2u);
 }
 
+TEST(ConnectionExchange, RetryBudgetCountsProbeRoundsNotCopies) {
+  // A probe round resends the oldest packet, the newest one and a repeat of the probe; a
+  // silent peer must cost the message one retransmission per round, so it fails only after
+  // max_retransmits rounds (it failed after two when every copy counted).
+  Config c;
+  c.max_retransmits = 6;
+  c.pto_cap_us = 4000;
+  Pair p(c);
+  p.drop = [&](bool a_to_b, std::uint64_t) { return a_to_b; };
+  ASSERT_TRUE(p.a.send(bytes_of(1, 64), opts(), p.now).ok());
+  ASSERT_TRUE(p.a.send(bytes_of(2, 64), opts(), p.now).ok());  // a newest packet to probe too
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Failed) >= 1; }));
+  EXPECT_EQ(p.ev_a.back().reason, FailReason::RetryBudget);
+  EXPECT_GE(p.a.stats().pto_count, c.max_retransmits);
+  EXPECT_LE(p.a.stats().pto_count, c.max_retransmits + 1u);
+}
+
 TEST(ConnectionExchange, DeadlineFailsMessage) {
   Config c;
   c.message_deadline_ms = 20;
