@@ -74,14 +74,6 @@ void AckTracker::on_packet_processed(bool ack_eliciting, bool urgent, bool reord
     ack_immediate_ = true;
 }
 
-void AckTracker::on_duplicate(TimeNs now, TimeNs max_ack_delay_ns) {
-  if (count_ == 0) return;
-  if (!ack_pending_) {
-    ack_pending_ = true;
-    ack_deadline_ = now + max_ack_delay_ns;
-  }
-}
-
 bool AckTracker::build(AckFrame& frame, TimeNs now, std::size_t max_ranges, TimeNs horizon_ns) const {
   if (count_ == 0) return false;
   const std::size_t limit = std::min(max_ranges, kMaxAckRanges);

@@ -30,8 +30,6 @@ class AckTracker {
   //                  LAN-sized wait for the reply that usually follows and carries it)
   void on_packet_processed(bool ack_eliciting, bool urgent, bool reordered, TimeNs now,
                            TimeNs max_ack_delay_ns, TimeNs urgent_ack_delay_ns = 0);
-  // A duplicate ack-eliciting packet: the peer may have missed our ack; ack it soon.
-  void on_duplicate(TimeNs now, TimeNs max_ack_delay_ns);
 
   // The driving thread is about to sleep until `until`: an ACK held past that would need
   // a wake-up of its own, so it is owed now. An ACK due later than `until` stays held: the

@@ -27,6 +27,8 @@ void Connection::Impl::apply_config(TimeNs now) {
   loss_cfg.time_threshold = cfg.time_threshold;
   loss_cfg.max_ack_delay_ns = cfg.max_ack_delay_us * kNsPerUs;
   urgent_ack_delay_ns = cfg.urgent_ack_delay_us * kNsPerUs;
+  redundancy_spacing_ns = cfg.redundancy_spacing_us * kNsPerUs;
+  if (cfg.high_redundancy == 0) copies.clear();
   loss_cfg.pto_floor_ns = cfg.pto_floor_us * kNsPerUs;
   loss_cfg.pto_cap_ns = cfg.pto_cap_us * kNsPerUs;
   scheduler.set_share(cfg.starvation_share_pct);
@@ -164,6 +166,7 @@ void Connection::Impl::enter_closed(CloseReason reason, bool by_peer, bool send_
   close_reason = reason;
   state = send_close ? State::Closing : State::Closed;
   push_event(ClosedEvent{reason, by_peer});
+  copies.clear();
   reassembly.clear();
   for (auto& o : ordered) o.clear([this](std::uint32_t b) { pool.release(b); });
   held_bytes = 0;

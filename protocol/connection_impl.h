@@ -19,6 +19,7 @@
 #include "protocol/pacer.h"
 #include "protocol/reassembly.h"
 #include "protocol/receive_streams.h"
+#include "protocol/redundant_copies.h"
 #include "protocol/ring.h"
 #include "protocol/rtt_estimator.h"
 #include "protocol/scheduler.h"
@@ -58,6 +59,8 @@ struct Connection::Impl {
   // waiting for its idle timeout.
   std::uint32_t close_sends_left = 2;
   CloseReason close_reason = CloseReason::Normal;
+  RedundantCopies copies;  // high_redundancy
+  TimeNs redundancy_spacing_ns = 0;
 
   // ---- loss recovery and congestion ----
   SentPackets sent{64};  // grows with the window while warming up

@@ -25,8 +25,11 @@ void Connection::Impl::on_datagram(const DatagramView& dv, TimeNs now) {
   const std::uint64_t pn = dv.header.packet_number;
   const bool reordered = acks.any_received() && pn != acks.largest() + 1;
   if (acks.on_packet(pn, now) == AckTracker::Arrival::Duplicate) {
+    // Dropped without a new ACK: a retransmission always has a new packet number, so a
+    // repeated number is a copy (network duplication, or the peer's high_redundancy
+    // copy) of a packet already acked or about to be, and acking it again would only
+    // double the ACKs that redundancy costs.
     ++stats.duplicate_packets;
-    acks.on_duplicate(now, loss_cfg.max_ack_delay_ns);
     return;
   }
   ++stats.packets_received;

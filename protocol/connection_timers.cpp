@@ -187,6 +187,7 @@ std::optional<TimeNs> Connection::Impl::next_timeout() const {
   if (cfg.message_deadline_ms != 0 && out.oldest_live() != kNoSlot)
     consider(out[out.oldest_live()].created + cfg.message_deadline_ms * kNsPerMs);
   consider(blocked_until);
+  consider(copies.next_due());
   return t;
 }
 

@@ -95,6 +95,14 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
     return size;
   }
 
+  // A copy that is due goes first: it is the same datagram as one already sent, and its
+  // value lies in arriving close behind it.
+  if (const std::size_t n = copies.take_due(buffer, now, redundancy_spacing_ns)) {
+    ++stats.redundant_packets;
+    stats.redundant_bytes += n;
+    return n;
+  }
+
   const bool probe = probes_pending > 0;
   const bool cwnd_open = probe || bytes_in_flight < cc.cwnd_bytes();
   // Control/High may use a little headroom beyond the window, so a saturating Bulk
@@ -137,6 +145,7 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   bool eliciting = false;
   bool paced = false;
   bool capped = false;
+  bool urgent_data = false;  // Control/High data: protected by high_redundancy
 
   if (acks.ack_pending()) {
     AckFrame af;
@@ -167,6 +176,7 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
     eliciting = true;
     if (lane == Lane::Normal || lane == Lane::Bulk) paced = true;
     if (lane != Lane::Control) capped = true;
+    if (lane == Lane::Control || lane == Lane::High) urgent_data = true;
     if (!out.lane_ready(lane)) sendable &= ~(1u << static_cast<unsigned>(lane));
   }
   if (!eliciting && want_ping && w.append(PingFrame{})) eliciting = true;
@@ -195,6 +205,11 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   }
   if (paced) pacer.on_sent(size, now);
   if (capped) bucket.consume(size, now);
+  if (urgent_data && cfg.high_redundancy > 0 &&
+      copies.keep(Bytes(buffer.data(), size), now + redundancy_spacing_ns, cfg.high_redundancy, max_datagram) &&
+      capped) {
+    bucket.consume(size * cfg.high_redundancy, now);  // the bandwidth cap covers the copies too
+  }
   ++stats.packets_sent;
   stats.bytes_sent += size;
   last_sent = now;

@@ -27,28 +27,17 @@ struct Flow {
 };
 
 void add_stats(ConnectionStats& a, const ConnectionStats& b) {
-  a.packets_sent += b.packets_sent;
-  a.packets_received += b.packets_received;
-  a.bytes_sent += b.bytes_sent;
-  a.bytes_received += b.bytes_received;
-  a.packets_lost += b.packets_lost;
-  a.retransmits += b.retransmits;
-  a.duplicate_packets += b.duplicate_packets;
-  a.bad_packets += b.bad_packets;
-  a.pto_count += b.pto_count;
-  a.spurious_losses += b.spurious_losses;
-  a.spurious_retransmits += b.spurious_retransmits;
-  a.acks_sent += b.acks_sent;
-  a.congestion_events += b.congestion_events;
-  a.token_bucket_delays += b.token_bucket_delays;
-  a.token_bucket_drops += b.token_bucket_drops;
-  if (b.rtt_samples > 0 || a.rtt_samples == 0) {  // gauges: the last connection that measured its path
+  const std::uint64_t a_samples = a.rtt_samples;
+  // Counters add up (every one in the stats table, so a new one is never left out).
+#define HANA_CONNECTION_STAT(kind, type, name, prom, doc) \
+  if constexpr (StatKind::kind == StatKind::Counter) a.name = static_cast<type>(a.name + b.name);
+#include "hana/stats.def"
+  if (b.rtt_samples > 0 || a_samples == 0) {  // gauges: the last connection that measured its path
     a.rtt_smoothed_us = b.rtt_smoothed_us;
     a.rtt_min_us = b.rtt_min_us;
     a.rtt_var_us = b.rtt_var_us;
     a.cwnd_bytes = b.cwnd_bytes;
   }
-  a.rtt_samples += b.rtt_samples;
   for (std::size_t l = 0; l < kLaneCount; ++l) {
     a.lanes[l] += b.lanes[l];
   }

@@ -178,6 +178,17 @@ std::size_t Network::send(const Address& from, const Address& to, ByteView bytes
   return copies;
 }
 
+// One Gilbert-Elliott step; true when this datagram falls in a burst. From the long-run
+// loss L and mean burst B: leave the bad state with r = 1/B, enter it with p such that
+// p / (p + r) = L, i.e. p = L / (B (1 - L)).
+bool Network::burst_step(Link& link, const LinkParams& p) {
+  const double mean = std::max(1.0, p.burst_mean);
+  const double loss = std::min(p.burst_loss, 0.99);
+  const double enter = loss / (mean * (1.0 - loss));
+  link.burst_bad = link.burst_bad ? !link.prng.chance(1.0 / mean) : link.prng.chance(std::min(enter, 1.0));
+  return link.burst_bad;
+}
+
 std::size_t Network::send_one(std::uint32_t from, std::uint32_t to, std::uint32_t dest_group, ByteView bytes,
                               TimeNs now) {
   Link& link = link_state(from, to);
@@ -192,6 +203,8 @@ std::size_t Network::send_one(std::uint32_t from, std::uint32_t to, std::uint32_
   const bool reorder = link.prng.chance(p.reorder);
   const TimeNs jitter1 = link.prng.up_to(p.jitter_ns);
   const TimeNs jitter2 = link.prng.up_to(p.jitter_ns);
+  // Burst loss draws only when enabled, so runs without it keep their streams.
+  const bool burst_lose = p.burst_loss > 0 && burst_step(link, p);
 
   if (!reachable(from, to)) {
     ++lc.partition_dropped;
@@ -209,7 +222,7 @@ std::size_t Network::send_one(std::uint32_t from, std::uint32_t to, std::uint32_
     link.busy_until = departure;
   }
   tap(TapEvent::Sent, now, from, to, bytes.size());
-  if (lose) {  // lost on the wire: it still used the bottleneck
+  if (lose || burst_lose) {  // lost on the wire: it still used the bottleneck
     ++lc.lost;
     tap(TapEvent::Lost, now, from, to, bytes.size());
     return 0;

@@ -37,6 +37,12 @@ struct LinkParams {
   double loss = 0.0;       // dropped on the wire
   double duplicate = 0.0;  // delivered twice (the copy gets its own jitter)
   double reorder = 0.0;    // held back by reorder_delay_ns, so later datagrams overtake it
+  // Gilbert-Elliott burst loss, on top of `loss`: the link alternates between a good
+  // state (no burst loss) and a bad one that loses every datagram. burst_loss is the
+  // long-run fraction lost that way, burst_mean the mean run of consecutive losses in
+  // datagrams (bad -> good with probability 1 / burst_mean per datagram). 0 = off.
+  double burst_loss = 0.0;
+  double burst_mean = 1.0;
   TimeNs delay_ns = 25 * kNsPerUs;          // one-way propagation delay (LAN-sized default)
   TimeNs jitter_ns = 0;                     // extra uniform delay in [0, jitter_ns]; may reorder too
   TimeNs reorder_delay_ns = 300 * kNsPerUs; // extra delay of a reordered datagram
@@ -156,6 +162,7 @@ class Network {
     LinkParams params;
     bool explicit_params = false;
     bool blocked = false;
+    bool burst_bad = false;  // Gilbert-Elliott state
     Prng prng;
     TimeNs busy_until = 0;  // when the serializer finishes the last queued datagram
     NetworkCounters counters;
@@ -180,6 +187,7 @@ class Network {
   Link& link_state(std::uint32_t from, std::uint32_t to);
   const Link* find_link(std::uint32_t from, std::uint32_t to) const;
   bool reachable(std::uint32_t from, std::uint32_t to) const;
+  static bool burst_step(Link& link, const LinkParams& p);
   std::size_t send_one(std::uint32_t from, std::uint32_t to, std::uint32_t dest_group, ByteView bytes,
                        TimeNs now);
   std::vector<std::uint8_t> take_buffer(ByteView bytes);

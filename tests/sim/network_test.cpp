@@ -106,6 +106,34 @@ TEST(SimNetwork, LossRateIsApproximatelyAsConfigured) {
   }
 }
 
+TEST(SimNetwork, BurstLossHasTheConfiguredRateAndMeanBurstLength) {
+  // Gilbert-Elliott: 2 % lost on average in bursts of 3 on average. Independent loss at
+  // 2 % would give bursts of ~1.02, so the run-length check tells the models apart.
+  for (double mean : {1.0, 3.0, 8.0}) {
+    LinkParams lp;
+    lp.burst_loss = 0.02;
+    lp.burst_mean = mean;
+    Network net(777, lp);
+    net.add_endpoint(kA);
+    net.add_endpoint(kB);
+    constexpr std::uint32_t kPackets = 300'000;
+    for (std::uint32_t i = 0; i < kPackets; ++i) net.send(kA, kB, payload(i), i * kNsPerUs);
+    std::vector<bool> arrived(kPackets, false);
+    for (const Datagram& d : drain(net)) arrived[number_of(d.bytes)] = true;
+    std::uint64_t lost = 0, bursts = 0;
+    for (std::uint32_t i = 0; i < kPackets; ++i) {
+      if (arrived[i]) continue;
+      ++lost;
+      if (i == 0 || arrived[i - 1]) ++bursts;
+    }
+    ASSERT_GT(bursts, 0u);
+    EXPECT_NEAR(static_cast<double>(lost) / kPackets, 0.02, 0.004) << "mean " << mean;
+    EXPECT_NEAR(static_cast<double>(lost) / static_cast<double>(bursts), mean, 0.1 * mean)
+        << "mean " << mean;
+    EXPECT_EQ(net.counters().lost, lost);
+  }
+}
+
 TEST(SimNetwork, DuplicationRateIsApproximatelyAsConfigured) {
   LinkParams lp;
   lp.duplicate = 0.05;

@@ -18,6 +18,8 @@ namespace {
 
 struct ConnOptions {
   double loss = 0;
+  double burst_loss = 0;
+  double burst_mean = 3;
   double dup = 0;
   double reorder = 0;
   std::uint64_t seed = 1;
@@ -145,6 +147,8 @@ int run(const ConnOptions& o) {
   sc.all_pairs = o.all_pairs;
   sc.settle_limit_ns = static_cast<TimeNs>(o.settle_s * 1e9);
   sc.link.loss = o.loss;
+  sc.link.burst_loss = o.burst_loss;
+  sc.link.burst_mean = o.burst_mean;
   sc.link.duplicate = o.dup;
   sc.link.reorder = o.reorder;
   sc.link.delay_ns = static_cast<TimeNs>(o.delay_us * 1e3);
@@ -237,6 +241,10 @@ std::function<int()> register_conn_command(CLI::App& app) {
   auto opts = std::make_shared<ConnOptions>();
   CLI::App* c = app.add_subcommand("conn", "protocol::Connection endpoints over the simulator (default)");
   c->add_option("--loss", opts->loss, "Random loss per datagram, 0..1")->check(CLI::Range(0.0, 1.0));
+  c->add_option("--burst-loss", opts->burst_loss, "Gilbert-Elliott burst loss: long-run fraction lost in bursts, 0..0.99")
+      ->check(CLI::Range(0.0, 0.99));
+  c->add_option("--burst-mean", opts->burst_mean, "Mean burst length in datagrams (with --burst-loss)")
+      ->check(CLI::Range(1.0, 1000.0));
   c->add_option("--dup", opts->dup, "Duplication probability, 0..1")->check(CLI::Range(0.0, 1.0));
   c->add_option("--reorder", opts->reorder, "Reorder probability, 0..1")->check(CLI::Range(0.0, 1.0));
   c->add_option("--seed", opts->seed, "PRNG seed (same seed -> identical run)");

@@ -12,7 +12,11 @@ import subprocess
 
 # `hana` is the default configuration (no flag at all: Shared threading, which picks the
 # epoll backend); the other hana rows are opt-in modes measured next to it.
-ALL = ["udp-raw", "tcp", "enet", "hana", "hana-uring", "hana-epoll", "hana-inline", "hana-busypoll"]
+ALL = ["udp-raw", "tcp", "enet", "hana", "hana-shield", "hana-uring", "hana-epoll", "hana-inline", "hana-busypoll"]
+# hana-shield: the default configuration with high_redundancy=1 at both ends (every HIGH
+# datagram sent twice). It answers one question, what loss costs with the copies, so it
+# runs only in the scenarios listed here.
+ONLY_IN = {"hana-shield": ("rtt-loss",)}
 BASELINES = ["udp-raw", "tcp", "enet"]
 
 
@@ -169,12 +173,13 @@ def make_impls(peer_bin, hana_bin, names, rt=False, busypoll_anyway=False):
         if name in BASELINES:
             out.append(Choice(name, [Impl(name, peer_bin, ["--impl", name], ["--impl", name], pin, pin, peer_why)]))
             continue
-        backend = {"hana": None, "hana-uring": "uring", "hana-epoll": "epoll", "hana-inline": "uring",
+        backend = {"hana": None, "hana-shield": None, "hana-uring": "uring", "hana-epoll": "epoll", "hana-inline": "uring",
                    "hana-busypoll": "uring"}[name]
         flags = (["--backend", backend] if backend else []) + (["--busy-poll"] if name == "hana-busypoll" else [])
         # hana-inline: Threading::Inline, the loop runs on the application's thread (no
         # hand-off between a loop thread and the caller: two wake-ups fewer per round trip).
         flags += ["--inline"] if name == "hana-inline" else []
+        flags += ["--knob", "high_redundancy=1"] if name == "hana-shield" else []
         why = None if os.access(hana_bin, os.X_OK) else "hana-net is not built (no tools/hana-net on this checkout)"
         cli = Impl(name, hana_bin, flags, [], pin, pin, why)
         if not why:
@@ -185,6 +190,11 @@ def make_impls(peer_bin, hana_bin, names, rt=False, busypoll_anyway=False):
                 cli.server_args.append("--busy-poll")
             if name == "hana-inline" and cli.has_option("echo", "--inline"):
                 cli.server_args.append("--inline")
+            if name == "hana-shield":
+                if cli.has_option("echo", "--knob"):
+                    cli.server_args += ["--knob", "high_redundancy=1"]
+                else:
+                    cli.unavailable = "hana-net echo has no --knob"
             if name == "hana-inline" and not cli.has_option("ping", "--inline"):
                 cli.unavailable = "hana-net ping has no --inline"
         peer = Impl(name, peer_bin, ["--impl", "hana"] + flags, ["--impl", "hana"] + flags, pin, pin, peer_why)

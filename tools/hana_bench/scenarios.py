@@ -8,14 +8,15 @@ import socket
 import sys
 import time
 
+from . import impls as impls_mod
 from . import runner
 from .runner import RunError
 
 PROFILES = {
     # seconds of sending per run (counts follow from the rate), bulk/rate durations, fan-out rounds
-    "full": dict(rtt_s=5, loss_s=4, loss_levels=[1, 2, 5], prio_s=4, bulk_s=10, rate_s=5,
+    "full": dict(rtt_s=5, loss_s=4, loss_levels=[0, 1, 2, 5], prio_s=4, bulk_s=10, rate_s=5,
                  fan_rounds=1000, fan_rate=200, fan_peers=[15, 99], linger_ms=3000),
-    "quick": dict(rtt_s=1, loss_s=1.5, loss_levels=[1, 2, 5], prio_s=1, bulk_s=1.5, rate_s=1,
+    "quick": dict(rtt_s=1, loss_s=1.5, loss_levels=[0, 1, 2, 5], prio_s=1, bulk_s=1.5, rate_s=1,
                   fan_rounds=150, fan_rate=200, fan_peers=[15], linger_ms=3000),
     "smoke": dict(rtt_s=0.2, loss_s=0.2, loss_levels=[2], prio_s=0.2, bulk_s=0.3, rate_s=0.3,
                   fan_rounds=20, fan_rate=200, fan_peers=[15], linger_ms=3000),
@@ -73,6 +74,12 @@ def free_port():
 
 def _num(v):
     return "—" if v is None else "%.1f" % v
+
+
+def _impls(ctx, scen):
+    """The rows a scenario measures: every requested one, except those (hana-shield)
+    that answer a question only some scenarios ask."""
+    return [im for im in ctx.impls if scen in impls_mod.ONLY_IN.get(im.name, (scen,))]
 
 
 def _say(row):
@@ -148,7 +155,7 @@ def run_rtt(ctx):
     rows = []
     for rate in RTT_RATES:
         cond = "%d msg/s" % rate
-        for impl in ctx.impls:
+        for impl in _impls(ctx, "rtt"):
             rows.append(_row("rtt", cond, impl, "ping",
                              lambda im: _ping(ctx, im, "rtt", cond, rate, ctx.p["rtt_s"])))
     return rows
@@ -160,7 +167,7 @@ def run_rtt_loss(ctx):
         cond = "%d%% loss" % pct
         if ctx.lab is not None:
             ctx.lab.set_loss(pct)
-        for impl in ctx.impls:
+        for impl in _impls(ctx, "rtt-loss"):
             if ctx.lab is None:
                 rows.append({"scenario": "rtt-loss", "condition": cond, "impl": impl.name, "status": "skipped",
                              "reason": "loss lab unavailable: " + ctx.lab_reason})
@@ -187,7 +194,7 @@ def run_priority(ctx):
         m["p99_vs_idle"] = loaded["p99_us"] / idle["p99_us"] if idle["p99_us"] else None
         return m
 
-    for impl in ctx.impls:
+    for impl in _impls(ctx, "priority"):
         rows.append(_row("priority", cond, impl, "priority", measure))
     return rows
 
@@ -206,13 +213,13 @@ def _stream(ctx, impl, scen, size, secs):
 def run_bulk(ctx):
     cond = "1 MiB msgs, %gs" % ctx.p["bulk_s"]
     return [_row("bulk", cond, impl, "stream", lambda im: _stream(ctx, im, "bulk", BULK_BYTES, ctx.p["bulk_s"]))
-            for impl in ctx.impls]
+            for impl in _impls(ctx, "bulk")]
 
 
 def run_rate(ctx):
     cond = "64 B msgs, %gs" % ctx.p["rate_s"]
     return [_row("rate", cond, impl, "stream", lambda im: _stream(ctx, im, "rate", RATE_BYTES, ctx.p["rate_s"]))
-            for impl in ctx.impls]
+            for impl in _impls(ctx, "rate")]
 
 
 def _fanout(ctx, impl, cond, peers):
@@ -244,7 +251,7 @@ def run_fanout(ctx):
     rows = []
     for peers in ctx.p["fan_peers"]:
         cond = "%d peers" % peers
-        for impl in ctx.impls:
+        for impl in _impls(ctx, "fanout"):
             if impl.name == "hana-busypoll":
                 rows.append({"scenario": "fanout", "condition": cond, "impl": impl.name, "status": "skipped",
                              "reason": "%d busy-polling nodes cannot share %d vCPUs" % (peers + 1, os.cpu_count())})

@@ -61,6 +61,14 @@ def target_rows(rows):
             add("rtt %s: p50 ≤ tcp" % cond, h, p50, tcp, "µs")
     for h in HANA:
         add("rtt-loss 2%: p99 ≤ 1 ms", h, _metric(rows, "rtt-loss", "2% loss", h, "p99_us"), 1000, "µs")
+    # hana-shield (high_redundancy=1): loss must not show in HIGH's tail. Against the clean
+    # path of the same run (the 0% condition in the same lab) and an absolute 300 µs.
+    clean = _metric(rows, "rtt-loss", "0% loss", "hana-shield", "p99_us")
+    for pct in (2, 5):
+        lossy = _metric(rows, "rtt-loss", "%d%% loss" % pct, "hana-shield", "p99_us")
+        add("rtt-loss %d%%: shield p99 ≤ 2× its clean p99" % pct, "hana-shield", lossy, 2 * clean if clean else None,
+            "µs")
+        add("rtt-loss %d%%: shield p99 ≤ 300 µs" % pct, "hana-shield", lossy, 300, "µs")
     tcp_loss = _metric(rows, "rtt-loss", "2% loss", "tcp", "p99_us")
     if tcp_loss is not None:
         out.append(("rtt-loss 2%: tcp p99 ~100 ms+ (context)", "tcp", "%.1f µs" % tcp_loss, "≥ 100000 µs",
