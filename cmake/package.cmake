@@ -33,7 +33,8 @@ foreach(t hana_net_shared hana_net_static)
   target_compile_features(${t} INTERFACE cxx_std_20)
 endforeach()
 # A missing dependency fails the build here, not in a user's link.
-target_link_options(hana_net_shared PRIVATE -Wl,--no-undefined)
+target_link_options(hana_net_shared PRIVATE -Wl,--no-undefined -Wl,--version-script=${PROJECT_SOURCE_DIR}/cmake/hana-net.map)
+set_target_properties(hana_net_shared PROPERTIES LINK_DEPENDS ${PROJECT_SOURCE_DIR}/cmake/hana-net.map)
 target_link_libraries(hana_net_shared PRIVATE PkgConfig::URING PkgConfig::XXHASH Threads::Threads)
 # An archive links nothing itself: its users link its dependencies (the system libraries by
 # name once installed, so the package needs no pkg-config module of its own to be found).
