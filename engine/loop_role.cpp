@@ -39,9 +39,10 @@ constexpr int kMaxTurnsPerCall = 16;
 void Node::Impl::cover_deadline(TimeNs next, TurnThen then) {
   if (then == TurnThen::Block) return;  // this thread blocks until min(its deadline, next)
   const TimeNs now = engine::monotonic_now_ns();
-  if (then == TurnThen::Standby && standby_armed != engine::kNoDeadline && standby_armed <= now)
-    standby_armed = engine::kNoDeadline;  // this turn is the one its firing woke
-  if (standby_armed != engine::kNoDeadline && standby_armed <= now) return;  // fired: the standby's turn re-arms
+  if (standby_armed != engine::kNoDeadline && standby_armed <= now) {
+    if (then != TurnThen::Standby) return;  // fired: the standby's own turn re-arms
+    standby_armed = engine::kNoDeadline;   // this turn is the one its firing woke
+  }
   TimeNs want = next, latest_ok = next;
   if (event_waiters.load() > 0) {
     if (waiter_wakes_at.load() <= next) return;  // a blocked application thread serves it
