@@ -281,10 +281,11 @@ Result<void> Node::Impl::init_on_this_thread() {
   else
     std::snprintf(keys, sizeof keys, "mesh sealed (key id %08x sends, %zu key(s) accepted)",
                   protocol::key_id_of(options.keys[0]), options.keys.size());
-  log_line(options.log, LogLevel::Info, "node %016llx on %s (%s threading), udp %s, %s",
+  // The address stays last: tools read it from the end of the line.
+  log_line(options.log, LogLevel::Info, "node %016llx on %s (%s threading), %s, udp %s",
                  static_cast<unsigned long long>(self_id), actual_backend == IoBackend::Uring ? "io_uring" : "epoll",
-                 shared ? "shared" : inline_mode() ? "inline" : "dedicated", socket.local_address().to_string().c_str(),
-                 keys);
+                 shared ? "shared" : inline_mode() ? "inline" : "dedicated", keys,
+                 socket.local_address().to_string().c_str());
   running.store(true);
   accepting.store(true, std::memory_order_release);
   return {};
