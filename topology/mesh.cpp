@@ -67,11 +67,14 @@ DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs no
     auto it = m.conns.by_cid.find(cid);
     if (it != m.conns.by_cid.end()) {
       if (Peer* p = m.peer_of(it->second); p && p->session.conn) {
-        // An authentic datagram the connection has seen (its packet number) is a replay.
+        // An authentic datagram the connection has seen (its packet number) is a replay:
+        // counted, and it says nothing about the peer now, so a replay cannot keep a dead
+        // peer looking alive to the failure detector.
         const std::uint64_t seen = p->session.conn->stats().duplicate_packets;
         p->session.conn->on_datagram(view, now);
-        if (m.auth && p->session.conn->stats().duplicate_packets != seen) ++m.counters.replays_dropped;
-        p->health.last_heard = now;
+        const bool replayed = m.auth && p->session.conn->stats().duplicate_packets != seen;
+        if (replayed) ++m.counters.replays_dropped;
+        else p->health.last_heard = now;
         m.connection_touched(it->second);
       }
     } else {
