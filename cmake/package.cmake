@@ -35,11 +35,12 @@ endforeach()
 # A missing dependency fails the build here, not in a user's link.
 target_link_options(hana_net_shared PRIVATE -Wl,--no-undefined -Wl,--version-script=${PROJECT_SOURCE_DIR}/cmake/hana-net.map)
 set_target_properties(hana_net_shared PROPERTIES LINK_DEPENDS ${PROJECT_SOURCE_DIR}/cmake/hana-net.map)
-target_link_libraries(hana_net_shared PRIVATE PkgConfig::URING PkgConfig::XXHASH Threads::Threads)
+target_link_libraries(hana_net_shared PRIVATE PkgConfig::URING PkgConfig::XXHASH PkgConfig::SODIUM Threads::Threads)
 # An archive links nothing itself: its users link its dependencies (the system libraries by
 # name once installed, so the package needs no pkg-config module of its own to be found).
 target_link_libraries(hana_net_static INTERFACE Threads::Threads
-                      "$<BUILD_INTERFACE:PkgConfig::URING;PkgConfig::XXHASH>" "$<INSTALL_INTERFACE:uring;xxhash>")
+                      "$<BUILD_INTERFACE:PkgConfig::URING;PkgConfig::XXHASH;PkgConfig::SODIUM>"
+                      "$<INSTALL_INTERFACE:uring;xxhash;sodium>")
 
 add_library(hana_metrics_shared SHARED $<TARGET_OBJECTS:hana_metrics>)
 set_target_properties(hana_metrics_shared PROPERTIES OUTPUT_NAME hana-net-metrics EXPORT_NAME metrics
@@ -92,7 +93,7 @@ set(CPACK_COMPONENTS_ALL runtime metrics dev cli)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
-# dpkg-shlibdeps names the system libraries each binary needs (liburing2, libxxhash0, ...).
+# dpkg-shlibdeps names the system libraries each binary needs (liburing2, libxxhash0, libsodium23, ...).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(HANA_DEB_RUNTIME libhana-net${HANA_SOVERSION})
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME ${HANA_DEB_RUNTIME})
@@ -104,5 +105,5 @@ set(CPACK_DEBIAN_CLI_PACKAGE_NAME hana-net)
 set(CPACK_DEBIAN_METRICS_PACKAGE_DEPENDS "${HANA_DEB_RUNTIME} (= ${PROJECT_VERSION})")
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${PROJECT_BINARY_DIR})
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-    "${HANA_DEB_RUNTIME} (= ${PROJECT_VERSION}), libhana-net-metrics${HANA_SOVERSION} (= ${PROJECT_VERSION}), liburing-dev, libxxhash-dev")
+    "${HANA_DEB_RUNTIME} (= ${PROJECT_VERSION}), libhana-net-metrics${HANA_SOVERSION} (= ${PROJECT_VERSION}), liburing-dev, libxxhash-dev, libsodium-dev")
 include(CPack)

@@ -10,8 +10,11 @@
 #include <future>
 #include <random>
 
+#include <sodium.h>
+
 #include "engine/clock.h"
 #include "engine/node_impl.h"
+#include "protocol/seal.h"
 #include "topology/bodies.h"
 
 namespace hana {
@@ -185,6 +188,9 @@ Result<std::unique_ptr<Node>> Node::create(const Config& config, NodeOptions opt
   }
   if (auto r = engine::validate_displays(options.displays); !r)
     return Error{r.error().code, "NodeOptions.displays: at most 8, ids 1..32 bytes and unique, metadata up to 64 bytes"};
+  if (!options.keys.empty())
+    if (auto sealer = protocol::Sealer::create(options.keys); !sealer)
+      return Error{sealer.error().code, "NodeOptions.keys: at most 2 distinct keys (the first seals, all are accepted)"};
   if (config.message_slot_bytes > config.max_message_bytes && config.max_message_bytes < 64)
     return Error{Errc::InvalidArgument, "max_message_bytes below 64 makes message_slot_bytes meaningless"};
   auto impl = std::make_unique<Impl>(config, std::move(options));
@@ -214,6 +220,19 @@ void Node::Impl::open_discovery() {
   }
   log_line(options.log, LogLevel::Warning, "discovery on %s disabled: %s",
            options.beacon_target->to_string().c_str(), added.error().message);
+}
+
+// With keys, what the mesh seals with: a salt of this run's own (random, so two runs of
+// the node never share a nonce) and the wall clock's offset for the freshness check.
+Result<topology::Sealing> Node::Impl::sealing() const {
+  topology::Sealing s;
+  if (options.keys.empty()) return s;
+  auto sealer = protocol::Sealer::create(options.keys);  // validated in Node::create
+  if (!sealer) return sealer.error();  // never run unsealed when keys were given
+  s.sealer = std::move(*sealer);
+  randombytes_buf(s.salt.data(), s.salt.size());
+  s.wall_offset_ns = engine::wall_offset_ns();
+  return s;
 }
 
 Result<void> Node::Impl::init_on_this_thread() {
@@ -249,13 +268,24 @@ Result<void> Node::Impl::init_on_this_thread() {
   for (const auto& d : options.displays) self.displays.push_back(topology::Display{d.id, d.available, d.metadata});
   const TimeNs now = engine::monotonic_now_ns();
   const std::uint64_t seed = options.seed ? options.seed : (now ^ self_id);
-  mesh = std::make_unique<topology::Mesh>(loop_config, std::move(self), seed, now);
+  auto sealed = sealing();
+  if (!sealed) return sealed.error();
+  mesh = std::make_unique<topology::Mesh>(loop_config, std::move(self), seed, now, std::move(*sealed));
   mesh->set_beacon_target(discovery ? std::optional<Address>(discovery->target) : std::nullopt);
   for (const auto& s : options.seeds) (void)mesh->add_seed(s, now);
   loop = engine::make_loop(*this);
-  log_line(options.log, LogLevel::Info, "node %016llx on %s (%s threading), udp %s",
+  // One start line, which also says whether the mesh is sealed (docs/security.md).
+  char keys[96];
+  if (options.keys.empty())
+    std::snprintf(keys, sizeof keys, "mesh UNAUTHENTICATED (no pre-shared key; see docs/security.md)");
+  else
+    std::snprintf(keys, sizeof keys, "mesh sealed (key id %08x sends, %zu key(s) accepted)",
+                  protocol::key_id_of(options.keys[0]), options.keys.size());
+  // The address stays last: tools read it from the end of the line.
+  log_line(options.log, LogLevel::Info, "node %016llx on %s (%s threading), %s, udp %s",
                  static_cast<unsigned long long>(self_id), actual_backend == IoBackend::Uring ? "io_uring" : "epoll",
-                 shared ? "shared" : inline_mode() ? "inline" : "dedicated", socket.local_address().to_string().c_str());
+                 shared ? "shared" : inline_mode() ? "inline" : "dedicated", keys,
+                 socket.local_address().to_string().c_str());
   running.store(true);
   accepting.store(true, std::memory_order_release);
   return {};

@@ -152,6 +152,7 @@ struct Node::Impl {
     return shared ? send_shared(kind, peer, bytes, options) : enqueue(kind, peer, bytes, options);
   }
   Result<void> init_on_this_thread();
+  Result<topology::Sealing> sealing() const;  // what the mesh seals with (none without keys)
   void open_discovery();               // after the backend exists; logs and goes on when it fails  // backend + mesh; on the thread that will drive the loop
   std::unique_ptr<engine::LoopDriver> loop;
   std::atomic<bool> loop_finished{false};  // written by whoever runs the loop

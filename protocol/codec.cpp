@@ -351,6 +351,20 @@ bool GossipFrame::operator==(const GossipFrame& o) const {
 
 // ---- decode ----
 
+std::size_t read_header(Bytes d, Header& h, DecodeError& error) {
+  if (d.size() < kFixedHeaderBytes + 1) return error = DecodeError::Truncated, 0;
+  if (d[0] != kMagic0 || d[1] != kMagic1) return error = DecodeError::BadMagic, 0;
+  if (d[2] != kWireVersion) return error = DecodeError::UnknownVersion, 0;
+  Cursor c(d);
+  c.bytes(4);  // magic, version, flags: checked above / by the caller
+  h.version = d[2];
+  h.flags = d[3];
+  h.connection_id = c.u32();
+  h.packet_number = c.varint();
+  if (c.failed()) return error = c.error(), 0;
+  return c.offset();
+}
+
 DecodeResult decode_datagram(Bytes d) {
   DecodeResult r;
   if (d.size() < kFixedHeaderBytes + 1) return r.error = DecodeError::Truncated, r;
@@ -368,15 +382,10 @@ DecodeResult decode_datagram(Bytes d) {
   const std::uint64_t expected = trailer == 8 ? sum : (sum & 0xffff'ffffull);
   if (wire_sum != expected) return r.error = DecodeError::BadChecksum, r;
 
-  Cursor c(covered);
-  c.bytes(4);  // magic, version, flags: checked above
   Header h;
-  h.version = d[2];
-  h.flags = flags;
-  h.connection_id = c.u32();
-  h.packet_number = c.varint();
-  if (c.failed()) return r.error = c.error(), r;
-  r.datagram = DatagramView{h, covered.subspan(c.offset())};
+  const std::size_t head = read_header(covered, h, r.error);
+  if (head == 0) return r;
+  r.datagram = DatagramView{h, covered.subspan(head)};
   return r;
 }
 

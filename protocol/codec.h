@@ -44,8 +44,14 @@ struct DecodeResult {
   DecodeError error = DecodeError::Truncated;  // valid when !datagram
 };
 
-// Checks magic, version, flags and the XXH3 trailer; does not look at frames.
+// Checks magic, version, flags and the XXH3 trailer; does not look at frames. A sealed
+// datagram (protocol/seal.h) is `unknown-header-flags` here: only a Sealer opens it.
 DecodeResult decode_datagram(Bytes datagram);
+
+// The header at the start of a datagram (magic, version, flags, connection id, packet
+// number), without checking the flags or anything after it. Returns its size in bytes,
+// 0 if the datagram is truncated or is not a hana datagram (`error` says which).
+std::size_t read_header(Bytes datagram, Header& out, DecodeError& error);
 
 // Walks the frames of a datagram one at a time.
 class FrameReader {

@@ -32,6 +32,9 @@ inline constexpr std::uint64_t kMaxMessageBytesHardCap = 16ull << 20;  // 16 MiB
 // Header flags.
 inline constexpr std::uint8_t kFlagShortChecksum = 0x01;  // 4-byte truncated XXH3 trailer
 inline constexpr std::uint8_t kKnownHeaderFlags = kFlagShortChecksum;
+// Sealed with the mesh's key (protocol/seal.h). Not in kKnownHeaderFlags: decode_datagram
+// rejects it, only a Sealer opens it.
+inline constexpr std::uint8_t kFlagSealed = 0x02;
 
 // Connection id 0 addresses the node, not a connection (handshake, beacon).
 inline constexpr std::uint32_t kConnectionlessId = 0;

@@ -17,8 +17,8 @@ bool is_mesh_outcome(const protocol::ConnectionEvent& e) {
 }
 }  // namespace
 
-Mesh::Mesh(const Config& config, Identity self, std::uint64_t seed, TimeNs now)
-    : impl_(std::make_unique<Impl>(config, std::move(self), seed, now)) {}
+Mesh::Mesh(const Config& config, Identity self, std::uint64_t seed, TimeNs now, Sealing sealing)
+    : impl_(std::make_unique<Impl>(config, std::move(self), seed, now, std::move(sealing))) {}
 Mesh::~Mesh() = default;
 
 Result<void> Mesh::add_seed(const Address& peer, TimeNs now) {
@@ -40,14 +40,23 @@ void Mesh::set_beacon_target(std::optional<Address> target) {
   impl_->recompute_deadline();
 }
 
-// Authentication seam (receive side): the one decode below is where a sealed datagram
-// would be opened, before anything is routed.
+// Authentication seam (receive side): a keyed mesh opens every datagram here, before
+// anything is routed, so nothing unauthenticated reaches a component or creates state.
 DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs now) {
   Impl& m = *impl_;
   m.last_now = now;
   ++m.counters.datagrams_in;
   m.counters.bytes_in += datagram.size();
-  const auto decoded = protocol::decode_datagram(datagram);
+  protocol::DecodeResult decoded;
+  if (m.auth) {
+    switch (m.auth->open(from, datagram, now, decoded.datagram.emplace())) {
+      case OpenOutcome::Opened: break;
+      case OpenOutcome::AuthFailed: ++m.counters.auth_failures; return DatagramVerdict::Unauthenticated;
+      case OpenOutcome::Replayed: ++m.counters.replays_dropped; return DatagramVerdict::Accepted;
+    }
+  } else {
+    decoded = protocol::decode_datagram(datagram);
+  }
   if (!decoded.datagram) {
     ++m.counters.bad_datagrams;
     return decoded.error == protocol::DecodeError::BadChecksum ? DatagramVerdict::BadChecksum : DatagramVerdict::Malformed;
@@ -58,8 +67,14 @@ DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs no
     auto it = m.conns.by_cid.find(cid);
     if (it != m.conns.by_cid.end()) {
       if (Peer* p = m.peer_of(it->second); p && p->session.conn) {
+        // An authentic datagram the connection has seen (its packet number) is a replay:
+        // counted, and it says nothing about the peer now, so a replay cannot keep a dead
+        // peer looking alive to the failure detector.
+        const std::uint64_t seen = p->session.conn->stats().duplicate_packets;
         p->session.conn->on_datagram(view, now);
-        p->health.last_heard = now;
+        const bool replayed = m.auth && p->session.conn->stats().duplicate_packets != seen;
+        if (replayed) ++m.counters.replays_dropped;
+        else p->health.last_heard = now;
         m.connection_touched(it->second);
       }
     } else {
@@ -136,8 +151,23 @@ std::optional<TimeNs> Mesh::next_timeout() const {
   return impl_->deadline;
 }
 
+// Authentication seam (send side): every datagram of the mesh and of its connections
+// leaves through here, and a keyed mesh seals it (its writers left kSealOverhead bytes).
 std::optional<Transmit> Mesh::poll_transmit(MutableBytes buffer, TimeNs now) {
   Impl& m = *impl_;
+  if (!m.auth) return m.poll_plain(buffer, now);
+  while (auto t = m.poll_plain(buffer, now)) {
+    if (const std::size_t n = m.auth->seal(buffer, t->size, t->to, now)) {
+      m.counters.bytes_out += n - t->size;
+      return Transmit{t->to, n};
+    }
+    ++m.counters.out_queue_drops;  // cannot happen while the writers keep to datagram_budget()
+  }
+  return std::nullopt;
+}
+
+std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) {
+  Impl& m = *this;
   m.last_now = now;
   auto sent = [&](const Address& to, std::size_t n) {
     ++m.counters.datagrams_out;

@@ -28,6 +28,7 @@
 #include "hana/stats.h"
 #include "hana/types.h"
 #include "protocol/frames.h"
+#include "topology/auth.h"
 
 namespace hana::topology {
 
@@ -110,6 +111,8 @@ struct MeshCounters {
   std::uint64_t link_reports_out = 0;   // link reports queued (one per peer it goes to)
   std::uint64_t link_reports_in = 0;    // link reports accepted
   std::uint64_t bad_mesh_messages = 0;  // mesh-internal messages malformed or over the bound, dropped
+  std::uint64_t auth_failures = 0;      // keyed mesh: datagrams that did not open (no key, wrong key, forged)
+  std::uint64_t replays_dropped = 0;    // keyed mesh: authentic datagrams seen before or outside the freshness window
 };
 
 // One link of the mesh-wide picture: `observer` measured `quality` to `peer`.
@@ -128,6 +131,7 @@ enum class DatagramVerdict : std::uint8_t {
                 // drop it (unknown connection id, a malformed frame or body: see MeshCounters)
   BadChecksum,  // the checksum trailer does not match: corrupted on the way, or not ours
   Malformed,    // not a hana datagram: truncated, wrong magic or version, unknown header flags
+  Unauthenticated,  // keyed mesh: not sealed, or not under one of our keys, or forged (auth_failures)
 };
 
 struct Transmit {
@@ -157,8 +161,9 @@ constexpr FailReason fail_reason_of(Errc e) {
 
 class Mesh {
  public:
-  // `seed` feeds the mesh's deterministic PRNG (cookies, jitter, probe order).
-  Mesh(const Config& config, Identity self, std::uint64_t seed, TimeNs now);
+  // `seed` feeds the mesh's deterministic PRNG (cookies, jitter, probe order). With a
+  // sealer in `sealing`, every datagram in and out is sealed (topology/auth.h).
+  Mesh(const Config& config, Identity self, std::uint64_t seed, TimeNs now, Sealing sealing = {});
   ~Mesh();
   Mesh(const Mesh&) = delete;
   Mesh& operator=(const Mesh&) = delete;

@@ -6,7 +6,7 @@
 
 namespace hana::topology {
 
-Mesh::Impl::Impl(const Config& cfg, Identity me, std::uint64_t seed, TimeNs now)
+Mesh::Impl::Impl(const Config& cfg, Identity me, std::uint64_t seed, TimeNs now, Sealing sealing)
     : config(cfg),
       self(std::move(me)),
       rng(seed ^ 0x6a09e667f3bcc908ull),
@@ -18,6 +18,7 @@ Mesh::Impl::Impl(const Config& cfg, Identity me, std::uint64_t seed, TimeNs now)
   // Display versions follow the same rule, so the displays a restarted process announces
   // are not ignored as older than what its previous life announced.
   display_version = std::max<std::uint64_t>(1, incarnation);
+  if (sealing.sealer) auth = std::make_unique<Auth>(std::move(sealing));
   apply_config(cfg);
   last_now = now;
   fd.next_probe_at = now + rng.below(probe_interval_ns() + 1);
@@ -35,12 +36,17 @@ void Mesh::Impl::apply_config(const Config& c) {
   // tear down healthy idle connections. The mesh closes connections of dead peers.
   conn_config.keepalive_interval_ms = 3'600'000;
   conn_config.idle_timeout_ms = 3'600'000;
+  conn_config.max_datagram_bytes = static_cast<std::uint32_t>(datagram_budget());
   dialer.cookies.set_lifetime(c.cookie_lifetime_ms * kNsPerMs);
   dialer.handshake_limiter.set_rate(c.handshake_rate_per_sec);
   for (auto& p : peers) {
     p.redial.reconnect.set_limits(c.reconnect_backoff_min_ms * kNsPerMs, c.reconnect_backoff_max_ms * kNsPerMs);
     if (p.session.conn) p.session.conn->apply_runtime_config(conn_config);
   }
+}
+
+std::size_t Mesh::Impl::datagram_budget() const {
+  return config.max_datagram_bytes - (auth ? protocol::kSealOverhead : 0);
 }
 
 void Mesh::Impl::maintenance(TimeNs now) {

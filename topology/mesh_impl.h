@@ -21,10 +21,10 @@
 //
 // The components are not separate objects yet: their functions are members of Impl and
 // call each other directly (a member declared Dead drops its connection, forgets its
-// links, masks its displays and may trigger an election). Seams for what comes next:
-//   - authentication of every datagram: receive in Mesh::on_datagram (mesh.cpp, the one
-//     decode), send in encode_out (outbox.cpp) and the Connections; the handshake's
-//     part in on_handshake (dialer.cpp);
+// links, masks its displays and may trigger an election). Authentication (auth.h) sits
+// at the router's two ends: Mesh::on_datagram opens every datagram before routing it,
+// Mesh::poll_transmit seals every datagram (the outbox's and the connections') after
+// poll_plain wrote it. Seam for what comes next:
 //   - the mesh clock: the probe ack in on_gossip (failure_detector.cpp).
 //
 // Traffic: connectionless datagrams (header connection id 0) carry HANDSHAKE, BEACON and
@@ -124,7 +124,7 @@ struct Peer {
 };
 
 struct Mesh::Impl {
-  Impl(const Config& config, Identity self, std::uint64_t seed, TimeNs now);
+  Impl(const Config& config, Identity self, std::uint64_t seed, TimeNs now, Sealing sealing);
 
   // ---- configuration and identity
   Config config;
@@ -134,6 +134,11 @@ struct Mesh::Impl {
   TimeNs started_at;
   std::uint64_t incarnation = 0;
   bool leaving = false;
+  // Sealing of every datagram in and out (auth.cpp); null: the mesh is unauthenticated.
+  std::unique_ptr<Auth> auth;
+  // Largest plain datagram the mesh and its connections write: max_datagram_bytes, less
+  // the room sealing needs.
+  std::size_t datagram_budget() const;
 
   // ---- the member table (members.cpp): the public view and one Peer per member
   std::vector<Member> members;
@@ -240,6 +245,9 @@ struct Mesh::Impl {
   void on_displays(const Update& u);  // a member's display announcement
   void refresh_displays(std::uint32_t i);
   void set_own_displays(std::vector<Display> displays, TimeNs now);
+
+  // ---- mesh.cpp: the router's send side before sealing
+  std::optional<Transmit> poll_plain(MutableBytes buffer, TimeNs now);
 
   // ---- outbox.cpp
   void push_out(OutItem item);

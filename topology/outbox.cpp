@@ -18,7 +18,7 @@ std::size_t Mesh::Impl::encode_out(const OutItem& item, MutableBytes buffer) {
   protocol::Header header;
   header.flags = protocol::kFlagShortChecksum;
   header.connection_id = item.type == OutType::Refuse ? item.cid : protocol::kConnectionlessId;
-  protocol::DatagramWriter w(buffer, config.max_datagram_bytes, header);
+  protocol::DatagramWriter w(buffer, datagram_budget(), header);
   if (!w.ok()) return 0;
   switch (item.type) {
     case OutType::Gossip:

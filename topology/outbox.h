@@ -3,9 +3,8 @@
 // and encoded straight into the caller's buffer in poll_transmit (outbox.cpp), so that
 // piggybacked gossip is chosen at the last moment and nothing is copied.
 //
-// Authentication seam (send side): every connectionless datagram is finished in
-// Mesh::Impl::encode_out (outbox.cpp); sealing it belongs there, next to the
-// DatagramWriter that writes its checksum today.
+// They are written plain, within datagram_budget(); a keyed mesh seals them (with the
+// connections' datagrams) on their way out of Mesh::poll_transmit (topology/auth.h).
 #pragma once
 
 #include <cstddef>

@@ -103,6 +103,10 @@ struct NodeOptions {
   IoBackend backend = IoBackend::Auto;          // Auto: io_uring, epoll when io_uring is unavailable
   Threading threading = Threading::Shared;
   std::uint64_t seed = 0;                       // mesh PRNG seed; 0 = from the clock
+  // Pre-shared keys (docs/security.md): with any, every datagram is sealed and only peers
+  // holding one of them are heard. keys[0] seals; all (at most 2, distinct) are accepted,
+  // for rotation. Empty: the mesh is unauthenticated (logged at start).
+  std::vector<PresharedKey> keys;
   LogSink log;                                  // default: Info and up to stderr
 };
 

@@ -1,6 +1,7 @@
 // Vocabulary types shared by the public API and the sans-IO cores.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -13,6 +14,10 @@ using TimeNs = std::uint64_t;
 inline constexpr TimeNs kNsPerUs = 1'000;
 inline constexpr TimeNs kNsPerMs = 1'000'000;
 inline constexpr TimeNs kNsPerSec = 1'000'000'000;
+
+// A mesh's pre-shared key (docs/security.md): 32 random bytes, `hana-net keygen`.
+inline constexpr std::size_t kPresharedKeyBytes = 32;
+using PresharedKey = std::array<std::uint8_t, kPresharedKeyBytes>;
 
 // Priority lanes. Each lane has its own send queue and its own ordering domain,
 // so a loss on Bulk never delays High. Lower value = higher priority.

@@ -12,7 +12,7 @@ nodes=${2:-8}
 timeout_s=${HANA_PROCESS_TEST_TIMEOUT:-30}
 dir=$(mktemp -d)
 declare -A pid addr
-. "$(dirname "$0")/process_lib.sh"  # fail, peers_json, check, wait_all, now_us, latency, wait_events
+. "$(dirname "$0")/process_lib.sh"  # fail, peers_json, check, wait_all, now_us, latency, wait_events, launch
 cleanup() {
   for p in "${pid[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -26,16 +26,7 @@ start() {
   local args=(node --bind 127.0.0.1:0 --id "$name" --control "$dir/$name.sock" --display "$name-display:1920x1080@60"
               --events "$dir/$name.events")
   [ -n "$seed" ] && args+=(--seed "$seed")
-  "$hana_net" "${args[@]}" >"$dir/$name.log" 2>&1 &
-  pid[$name]=$!
-  local line=""
-  for _ in $(seq 1 200); do  # bounded: up to 10 s for the node to print its address
-    line=$(grep -m1 -o 'listening on [0-9.:]*' "$dir/$name.log" 2>/dev/null || true)
-    [ -n "$line" ] && break
-    sleep 0.05
-  done
-  [ -n "$line" ] || fail "$name did not start"
-  addr[$name]=${line#listening on }
+  launch "$name" "${args[@]}"
 }
 
 names=()

@@ -56,6 +56,22 @@ wait_log() {
 
 now_us() { date +%s%6N; }
 
+# launch NAME ARGS...: runs `hana-net ARGS...` in the background, logging to $dir/NAME.log,
+# and records its pid and (from its "listening on" line, up to 10 s) its address.
+launch() {
+  local name=$1; shift
+  "$hana_net" "$@" >"$dir/$name.log" 2>&1 &
+  pid[$name]=$!
+  local line=""
+  for _ in $(seq 1 200); do
+    line=$(grep -m1 -o 'listening on [0-9.:]*' "$dir/$name.log" 2>/dev/null || true)
+    [ -n "$line" ] && break
+    sleep 0.05
+  done
+  [ -n "$line" ] || fail "$name did not start"
+  addr[$name]=${line#listening on }
+}
+
 # latency WHAT KILL_US PYTHON_EXPR NAMES...: per node, the first event since KILL_US that
 # satisfies EXPR (over `e`, one parsed line); prints p50/max over the nodes.
 latency() {

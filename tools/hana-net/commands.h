@@ -35,6 +35,7 @@ void add_ping_command(CLI::App& app, Outcome& outcome);
 void add_node_command(CLI::App& app, Outcome& outcome);      // node_command.cpp
 void add_control_commands(CLI::App& app, Outcome& outcome);  // control_commands.cpp: peers, stats, links, get, set
 void add_knobs_command(CLI::App& app, Outcome& outcome);     // knobs_command.cpp
+void add_keygen_command(CLI::App& app, Outcome& outcome);    // psk.cpp
 
 // ---- shared helpers (common.cpp) ----
 Address parse_address_or_throw(const std::string& text, const char* what);
@@ -47,6 +48,10 @@ Threading parse_threading_or_throw(const std::string& text, bool inline_flag);
 // what it collected to `config` (a bad assignment throws UsageError).
 void add_knob_option(CLI::App* cmd, std::vector<std::string>& knobs);
 void apply_knobs_or_throw(Config& config, const std::vector<std::string>& knobs);
+// The repeatable `--psk-file PATH` option, and the keys it names (psk.cpp): a missing,
+// short or malformed file, or more than two, throws UsageError.
+void add_psk_option(CLI::App* cmd, std::vector<std::string>& paths);
+std::vector<PresharedKey> read_psk_files_or_throw(const std::vector<std::string>& paths);
 // Creates and starts a node; prints the error and returns nullptr on failure. Options
 // Node::create refuses (InvalidArgument) throw UsageError instead.
 std::unique_ptr<Node> start_node(const Config& config, NodeOptions options);

@@ -21,8 +21,11 @@ void add_echo_command(CLI::App& app, Outcome& outcome) {
   cmd->add_flag("--inline", *inline_loop, "Run the event loop on the echo thread (no loop thread)");
   cmd->add_option("--threading", *threading, "Who runs the event loop: shared (default), dedicated or inline");
   add_knob_option(cmd, *knobs);
-  cmd->callback([&outcome, bind, backend, busy, inline_loop, threading, knobs] {
+  auto psk_files = std::make_shared<std::vector<std::string>>();
+  add_psk_option(cmd, *psk_files);
+  cmd->callback([&outcome, bind, backend, busy, inline_loop, threading, knobs, psk_files] {
     NodeOptions options;
+    options.keys = read_psk_files_or_throw(*psk_files);
     options.bind = parse_address_or_throw(*bind, "--bind");
     options.backend = parse_backend_or_throw(*backend);
     options.threading = parse_threading_or_throw(*threading, *inline_loop);

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   add_node_command(app, outcome);
   add_control_commands(app, outcome);
   add_knobs_command(app, outcome);
+  add_keygen_command(app, outcome);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -26,6 +26,7 @@ struct NodeArgs {
   std::string multicast_interface;
   std::string id;
   std::vector<std::string> displays;
+  std::vector<std::string> psk_files;
   std::string control;
   std::string config_file;
   std::string metrics;
@@ -90,6 +91,7 @@ int run_node(const NodeArgs& a) {
   for (const auto& d : a.displays) opt.displays.push_back(parse_display(d));
   opt.backend = parse_backend_or_throw(a.backend);
   opt.coordinator_eligible = !a.not_eligible;
+  opt.keys = read_psk_files_or_throw(a.psk_files);
 
   if (std::string error; !a.control.empty() && !claim_control_path(a.control, error)) {
     std::fprintf(stderr, "hana-net: %s\n", error.c_str());
@@ -185,6 +187,7 @@ void add_node_command(CLI::App& app, Outcome& outcome) {
                   "Append one JSON line per membership/role/display event (wall-clock us) to PATH ('-' = stdout)");
   cmd->add_option("--backend", args->backend, "uring, epoll or auto");
   cmd->add_flag("--not-eligible", args->not_eligible, "Never become coordinator");
+  add_psk_option(cmd, args->psk_files);
   cmd->callback([args, &outcome] { outcome.exit_code = run_node(*args); });
 }
 

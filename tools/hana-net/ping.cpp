@@ -29,6 +29,7 @@ struct PingArgs {
   double connect_timeout_s = 5;
   double drain_timeout_s = 2;
   std::vector<std::string> knobs;
+  std::vector<std::string> psk_files;
 };
 
 constexpr std::size_t kHeaderBytes = 16;  // sequence number + send time
@@ -42,6 +43,7 @@ double percentile_us(const std::vector<TimeNs>& sorted, double p) {
 int run_ping(const PingArgs& a) {
   NodeOptions options;
   options.bind = parse_address_or_throw(a.bind, "--bind");
+  options.keys = read_psk_files_or_throw(a.psk_files);
   const Address to = parse_address_or_throw(a.to, "--to");
   options.backend = parse_backend_or_throw(a.backend);
   if (a.json) options.log.level = LogLevel::Off;
@@ -162,6 +164,7 @@ void add_ping_command(CLI::App& app, Outcome& outcome) {
   cmd->add_option("--threading", a->threading, "Who runs the event loop: shared (default), dedicated or inline");
   cmd->add_flag("--json", a->json, "Print one JSON line");
   add_knob_option(cmd, a->knobs);
+  add_psk_option(cmd, a->psk_files);
   cmd->add_option("--connect-timeout", a->connect_timeout_s, "Seconds to wait for the connection (default 5)");
   cmd->add_option("--drain-timeout", a->drain_timeout_s, "Seconds to wait for the last echoes (default 2)");
   cmd->callback([&outcome, a] { outcome.exit_code = run_ping(*a); });

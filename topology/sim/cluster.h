@@ -52,6 +52,8 @@ struct ClusterOptions {
   std::vector<Display> displays{};  // every node announces these from its start
   std::vector<std::size_t> not_eligible{};  // nodes started with coordinator_eligible = false
   HostNoise host{};
+  // keys[i]: node i's pre-shared keys (the first seals); none, or i past the end: unkeyed.
+  std::vector<std::vector<PresharedKey>> keys{};
 };
 
 class Cluster {
@@ -80,7 +82,8 @@ class Cluster {
     me.listen = opts_.unspecified_listen ? Address::ipv4(0, 0, 0, 0, address(i).port) : address(i);
     me.displays = opts_.displays;
     me.coordinator_eligible = std::find(opts_.not_eligible.begin(), opts_.not_eligible.end(), i) == opts_.not_eligible.end();
-    nodes_[i] = std::make_unique<Mesh>(opts_.config, me, opts_.seed * 7919 + i * 104729 + restarts_++, now());
+    const std::uint64_t seed = opts_.seed * 7919 + i * 104729 + restarts_++;
+    nodes_[i] = std::make_unique<Mesh>(opts_.config, me, seed, now(), sealing(i, seed));
     net_.add_endpoint(address(i));
     by_address_[address(i)] = i;
     up_[i] = true;
@@ -239,6 +242,19 @@ class Cluster {
     for (std::size_t i = 0; i < nodes_.size(); ++i)
       if (up_[i]) return i;
     return 0;
+  }
+
+  // Node i's sealing: its keys, a salt drawn from its seed (a fresh one per start), and
+  // the virtual clock as every node's wall clock.
+  Sealing sealing(std::size_t i, std::uint64_t seed) const {
+    Sealing s;
+    if (i >= opts_.keys.size() || opts_.keys[i].empty()) return s;
+    auto sealer = protocol::Sealer::create(opts_.keys[i]);
+    if (!sealer) return s;
+    s.sealer = std::move(*sealer);
+    Rng salt_rng(seed ^ 0x5a17);
+    for (auto& b : s.salt) b = static_cast<std::uint8_t>(salt_rng.next());
+    return s;
   }
 
  private:
