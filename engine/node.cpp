@@ -49,6 +49,8 @@ std::string_view to_string(EventKind k) {
     case EventKind::LinkQualityChanged: return "link-quality-changed";
     case EventKind::DisplayAvailable: return "display-available";
     case EventKind::DisplayUnavailable: return "display-unavailable";
+    case EventKind::ClockSynced: return "clock-synced";
+    case EventKind::ClockSyncLost: return "clock-sync-lost";
   }
   return "?";
 }
@@ -250,6 +252,7 @@ Result<void> Node::Impl::init_on_this_thread() {
   const TimeNs now = engine::monotonic_now_ns();
   const std::uint64_t seed = options.seed ? options.seed : (now ^ self_id);
   mesh = std::make_unique<topology::Mesh>(loop_config, std::move(self), seed, now);
+  mesh_time.set_shift(mesh->clock_shift());
   mesh->set_beacon_target(discovery ? std::optional<Address>(discovery->target) : std::nullopt);
   for (const auto& s : options.seeds) (void)mesh->add_seed(s, now);
   loop = engine::make_loop(*this);
@@ -320,6 +323,8 @@ void Node::stop() {
 }
 
 bool Node::running() const { return impl_->running.load(); }
+MeshTime Node::mesh_time_ns() const { return impl_->mesh_time.read(engine::monotonic_now_ns()); }
+
 NodeId Node::id() const { return impl_->self_id; }
 Address Node::local_address() const { return impl_->socket.local_address(); }
 IoBackend Node::backend() const { return impl_->actual_backend; }
