@@ -418,6 +418,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     for (std::size_t i = 0; i < engine::kEngineCounterCount; ++i)
       s.engine.emplace_back(engine::to_string(static_cast<EngineCounter>(i)), counters[i]);
     const TimeNs now = engine::monotonic_now_ns();
+    s.mesh_time = m_.mesh_time.read(now);
     for (const auto& member : m_.mesh->members()) {
       PeerStats p;
       p.peer = member.id;

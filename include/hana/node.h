@@ -202,6 +202,7 @@ struct MeshTime {
 
 struct NodeStats {
   NodeId self = 0;
+  MeshTime mesh_time;                // when the snapshot was taken
   std::string name;                  // NodeOptions::name
   std::string backend;               // "uring" or "epoll"
   Address local_address;
