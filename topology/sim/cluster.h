@@ -52,6 +52,9 @@ struct ClusterOptions {
   std::vector<Display> displays{};  // every node announces these from its start
   std::vector<std::size_t> not_eligible{};  // nodes started with coordinator_eligible = false
   HostNoise host{};
+  // Per-node changes to `config` (e.g. each node's fault_clock_offset_us and
+  // fault_clock_drift_ppm: clocks that disagree, as different hosts' do).
+  std::function<void(std::size_t node, Config& config)> configure{};
 };
 
 class Cluster {
@@ -80,7 +83,9 @@ class Cluster {
     me.listen = opts_.unspecified_listen ? Address::ipv4(0, 0, 0, 0, address(i).port) : address(i);
     me.displays = opts_.displays;
     me.coordinator_eligible = std::find(opts_.not_eligible.begin(), opts_.not_eligible.end(), i) == opts_.not_eligible.end();
-    nodes_[i] = std::make_unique<Mesh>(opts_.config, me, opts_.seed * 7919 + i * 104729 + restarts_++, now());
+    Config config = opts_.config;
+    if (opts_.configure) opts_.configure(i, config);
+    nodes_[i] = std::make_unique<Mesh>(config, me, opts_.seed * 7919 + i * 104729 + restarts_++, now());
     net_.add_endpoint(address(i));
     by_address_[address(i)] = i;
     up_[i] = true;
