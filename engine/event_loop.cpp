@@ -143,7 +143,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     if (!d.result && d.result.error().code == Errc::QueueFull) m_.counters.add(EngineCounter::queue_full);
   }
 
-  void on_datagram(const Address& from, Bytes bytes) override {
+  void on_datagram(const Address& from, Bytes bytes, TimeNs received_at) override {
     // Arrival time, not the turn's start: stamped before a blocking wait, every RTT
     // sample (probe acks, connection acks) would be short by the time spent waiting.
     if (clock_stale_) {
@@ -151,7 +151,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       clock_stale_ = false;
     }
     // The mesh decodes each datagram once (header, checksum) and says whether it was one.
-    if (m_.mesh->on_datagram(from, bytes, now_) != topology::DatagramVerdict::Accepted) {
+    if (m_.mesh->on_datagram(from, bytes, now_, received_at) != topology::DatagramVerdict::Accepted) {
       m_.counters.add(EngineCounter::bad_packets);
       return;
     }

@@ -274,7 +274,8 @@ Result<void> Node::start() {
     c = m.config;
   }
   auto sock = engine::UdpSocket::open(
-      engine::SocketOptions{m.options.bind, c.socket_rcvbuf_bytes, c.socket_sndbuf_bytes, c.ip_recverr});
+      engine::SocketOptions{m.options.bind, c.socket_rcvbuf_bytes, c.socket_sndbuf_bytes, c.ip_recverr,
+                            c.rx_timestamps});
   if (!sock) return sock.error();
   m.socket = std::move(*sock);
   m.loop_config = c;
