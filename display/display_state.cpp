@@ -11,6 +11,8 @@ std::uint64_t wall_clock_us() {
           .count());
 }
 
+std::uint64_t DisplayState::mesh_time_us() const { return node_.mesh_time_ns().ns / kNsPerUs; }
+
 // The sequence starts at the wall clock so that a restarted node's messages sort after its
 // previous incarnation's in any receive table a peer kept (sends are far rarer than 1/µs),
 // and far above kBelowEverySequence.
@@ -56,6 +58,8 @@ SendOptions DisplayState::send_options(std::uint64_t key, bool above_held) {
 template <class Message>
 Result<MessageId> DisplayState::propagate(Message& outgoing, std::uint32_t next_version) {
   outgoing.author = node_.id();
+  if constexpr (requires { outgoing.timestamp_us; })
+    if (outgoing.timestamp_us == 0) outgoing.timestamp_us = mesh_time_us();  // stamped here if the caller did not
   if (outgoing.version == 0) {
     if (next_version == 0) return Error{Errc::InvalidArgument, "every 32-bit version of this id is used"};
     outgoing.version = next_version;
@@ -69,7 +73,7 @@ Result<MessageId> DisplayState::propagate(Message& outgoing, std::uint32_t next_
   if (!sent.ok()) return sent.error();
   // Applied locally too: this node's view is complete, it answers joiners with it, and its
   // next auto version is above it.
-  store_.apply(outgoing, wall_clock_us());
+  store_.apply(outgoing, mesh_time_us());
   return sent;
 }
 
@@ -101,7 +105,7 @@ bool DisplayState::handle(const Event& event) {
   if (event.kind != EventKind::Received || !event.latest_value || event.lane != Lane::High) return false;
   DisplayMessageType type{};
   if (!peek_display_message_type(event.payload.bytes(), type)) return false;
-  if (store_.apply(event.payload.bytes(), wall_clock_us()) != DisplayStateStore::Outcome::Applied) return true;
+  if (store_.apply(event.payload.bytes(), mesh_time_us()) != DisplayStateStore::Outcome::Applied) return true;
   if (store_.last_type() == DisplayMessageType::GroupUpdate) {
     if (on_group_update_) on_group_update_(store_.last_group_update(), event.peer);
   } else if (on_display_sync_) {

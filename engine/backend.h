@@ -34,7 +34,8 @@ inline constexpr TimeNs kNoDeadline = std::numeric_limits<TimeNs>::max();
 class ReceiveSink {
  public:
   virtual ~ReceiveSink() = default;
-  virtual void on_datagram(const Address& from, Bytes bytes) = 0;
+  // `received_at`: when the kernel received it (engine clock, SO_TIMESTAMPNS); 0 = unknown.
+  virtual void on_datagram(const Address& from, Bytes bytes, TimeNs received_at) = 0;
   // After each receive batch: true ends this turn's receiving (what is left stays in the
   // socket for the next turn), so a High message that just arrived reaches the
   // application now instead of after every Bulk datagram queued behind it.

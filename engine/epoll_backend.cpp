@@ -22,6 +22,7 @@
 
 #include "engine/backend.h"
 #include "engine/clock.h"
+#include "engine/rx_timestamp.h"
 #include "engine/send_batch.h"
 
 namespace hana::engine {
@@ -54,10 +55,8 @@ class EpollBackend final : public Backend {
       m.msg_namelen = sizeof(sockaddr_storage);
       m.msg_iov = &recv_iov_[i];
       m.msg_iovlen = 1;
-      if (gro_) {
-        m.msg_control = &recv_control_[i];
-        m.msg_controllen = sizeof(ControlBuffer);
-      }
+      m.msg_control = &recv_control_[i];
+      m.msg_controllen = sizeof(ControlBuffer);
     }
   }
 
@@ -232,14 +231,17 @@ class EpollBackend final : public Backend {
           counters_.add(EngineCounter::recv_errors);
         return;
       }
+      rx_clock_.refresh();
       for (int i = 0; i < n; ++i) {
         mmsghdr& h = recv_hdrs_[static_cast<std::size_t>(i)];
         const socklen_t name_len = h.msg_hdr.msg_namelen;
         const bool truncated = h.msg_hdr.msg_flags & MSG_TRUNC;
-        const std::uint32_t segment = gro_ ? gro_segment(h.msg_hdr) : 0;
+        std::uint32_t segment = 0;
+        TimeNs received_at = 0;
+        read_cmsgs(h.msg_hdr, segment, received_at);
         h.msg_hdr.msg_namelen = sizeof(sockaddr_storage);
         h.msg_hdr.msg_flags = 0;
-        if (gro_) h.msg_hdr.msg_controllen = sizeof(ControlBuffer);  // the kernel wrote back what it used
+        h.msg_hdr.msg_controllen = sizeof(ControlBuffer);  // the kernel wrote back what it used
         const auto* data = static_cast<const std::uint8_t*>(recv_iov_[static_cast<std::size_t>(i)].iov_base);
         const std::uint32_t step = segment != 0 ? segment : h.msg_len;
         if (truncated) {  // larger than the buffer: only a datagram beyond any GRO read
@@ -258,7 +260,7 @@ class EpollBackend final : public Backend {
           } else {
             counters_.add(EngineCounter::datagrams_received);
             counters_.add(EngineCounter::bytes_received, len);
-            sink.on_datagram(from, Bytes{data + off, len});
+            sink.on_datagram(from, Bytes{data + off, len}, received_at);
           }
           off += len;
         } while (off < h.msg_len);
@@ -267,22 +269,25 @@ class EpollBackend final : public Backend {
     }
   }
 
-  // The UDP_GRO cmsg's segment size, 0 when the read was one datagram.
-  static std::uint32_t gro_segment(const msghdr& m) {
+  // The UDP_GRO cmsg's segment size (0 when the read was one datagram) and the kernel's
+  // receive timestamp (0 when there is none).
+  void read_cmsgs(const msghdr& m, std::uint32_t& segment, TimeNs& received_at) const {
     for (const cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&m), const_cast<cmsghdr*>(c))) {
       if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
         int size = 0;
         std::memcpy(&size, CMSG_DATA(c), sizeof size);
-        return size > 0 ? static_cast<std::uint32_t>(size) : 0;
+        segment = size > 0 ? static_cast<std::uint32_t>(size) : 0;
+      } else if (const TimeNs t = rx_clock_.convert(c)) {
+        received_at = t;
       }
     }
-    return 0;
   }
 
-  union ControlBuffer {  // one UDP_GRO cmsg, aligned for cmsghdr
-    char bytes[CMSG_SPACE(sizeof(int))];
+  union ControlBuffer {  // a UDP_GRO and a SCM_TIMESTAMPNS cmsg, aligned for cmsghdr
+    char bytes[CMSG_SPACE(sizeof(int)) + kRxTimestampCmsgSpace];
     cmsghdr align;
   };
+  RxClock rx_clock_;
 
   int fd_;
   Counters& counters_;

@@ -143,7 +143,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     if (!d.result && d.result.error().code == Errc::QueueFull) m_.counters.add(EngineCounter::queue_full);
   }
 
-  void on_datagram(const Address& from, Bytes bytes) override {
+  void on_datagram(const Address& from, Bytes bytes, TimeNs received_at) override {
     // Arrival time, not the turn's start: stamped before a blocking wait, every RTT
     // sample (probe acks, connection acks) would be short by the time spent waiting.
     if (clock_stale_) {
@@ -151,7 +151,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       clock_stale_ = false;
     }
     // The mesh decodes each datagram once (header, checksum) and says whether it was one.
-    if (m_.mesh->on_datagram(from, bytes, now_) != topology::DatagramVerdict::Accepted) {
+    if (m_.mesh->on_datagram(from, bytes, now_, received_at) != topology::DatagramVerdict::Accepted) {
       m_.counters.add(EngineCounter::bad_packets);
       return;
     }
@@ -273,6 +273,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     while (auto e = m_.mesh->poll_event()) {
       std::visit([this](auto& v) { convert(v); }, *e);
     }
+    if (m_.mesh_time.differs(m_.mesh->mesh_time())) m_.mesh_time.publish(m_.mesh->mesh_time());
     // The fence orders the queue's store before the waiter count's load (StoreLoad); the
     // waiter increments it with a locked RMW and then re-checks the queue.
     if (pushed_) std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -362,6 +363,10 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     push(std::move(ev));
   }
 
+  void convert(const topology::ClockSyncChanged& c) {
+    simple(c.synced ? EventKind::ClockSynced : EventKind::ClockSyncLost, c.coordinator);
+  }
+
   void simple(EventKind kind, NodeId peer) {
     Event ev;
     ev.kind = kind;
@@ -412,6 +417,8 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     const auto counters = m_.counters.snapshot();
     for (std::size_t i = 0; i < engine::kEngineCounterCount; ++i)
       s.engine.emplace_back(engine::to_string(static_cast<EngineCounter>(i)), counters[i]);
+    const TimeNs now = engine::monotonic_now_ns();
+    s.mesh_time = m_.mesh_time.read(now);
     for (const auto& member : m_.mesh->members()) {
       PeerStats p;
       p.peer = member.id;
@@ -423,13 +430,16 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       p.incarnation = member.incarnation;
       p.link = member.link;
       for (const auto& d : member.displays) p.displays.push_back(DisplayInfo{d.id, d.available, d.metadata});
+      if (const auto clock = m_.mesh->clock_estimate(member.id, now); clock.valid) {
+        p.clock_offset_ns = clock.offset_ns;
+        p.clock_error_ns = clock.error_ns;
+      }
       if (const ConnectionStats* cs = m_.mesh->peer_stats(member.id)) {
         p.connection = *cs;
         for (std::size_t l = 0; l < kLaneCount; ++l) s.lanes[l] += cs->lanes[l];
       }
       s.peers.push_back(std::move(p));
     }
-    const TimeNs now = engine::monotonic_now_ns();
     for (const auto& l : m_.mesh->links())
       s.links.push_back(LinkReport{l.observer, l.peer, l.quality, now > l.reported_at ? (now - l.reported_at) / kNsPerMs : 0});
     {

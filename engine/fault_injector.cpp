@@ -24,17 +24,17 @@ FaultParams FaultParams::from(const Config& c) {
 class FaultInjector::InboundSink final : public ReceiveSink {
  public:
   InboundSink(FaultInjector& f, ReceiveSink& next) : f_(f), next_(next) {}
-  void on_datagram(const Address& from, Bytes bytes) override {
+  void on_datagram(const Address& from, Bytes bytes, TimeNs received_at) override {
     TimeNs delay = 0;
     switch (f_.decide(delay)) {
-      case Verdict::Pass: next_.on_datagram(from, bytes); break;
+      case Verdict::Pass: next_.on_datagram(from, bytes, received_at); break;
       case Verdict::Drop: break;
       case Verdict::Duplicate:
-        next_.on_datagram(from, bytes);
-        next_.on_datagram(from, bytes);
+        next_.on_datagram(from, bytes, received_at);
+        next_.on_datagram(from, bytes, received_at);
         break;
-      case Verdict::Delay:
-        if (!f_.hold(from, bytes, monotonic_now_ns() + delay, true)) next_.on_datagram(from, bytes);
+      case Verdict::Delay:  // released later: received then, as far as the node can tell
+        if (!f_.hold(from, bytes, monotonic_now_ns() + delay, true)) next_.on_datagram(from, bytes, received_at);
         break;
     }
   }
@@ -106,7 +106,7 @@ void FaultInjector::release_due(TimeNs now, ReceiveSink* sink) {
     const Held& h = held_[slot];
     const Bytes bytes{memory_.get() + std::size_t{slot} * slot_bytes_, h.size};
     if (h.inbound) {
-      sink->on_datagram(h.peer, bytes);
+      sink->on_datagram(h.peer, bytes, 0);
     } else {
       MutableBytes out = inner_->send_buffer();
       if (out.empty()) return;  // every send slot busy: retry next turn

@@ -52,6 +52,8 @@ std::string_view to_string(EventKind k) {
     case EventKind::LinkQualityChanged: return "link-quality-changed";
     case EventKind::DisplayAvailable: return "display-available";
     case EventKind::DisplayUnavailable: return "display-unavailable";
+    case EventKind::ClockSynced: return "clock-synced";
+    case EventKind::ClockSyncLost: return "clock-sync-lost";
   }
   return "?";
 }
@@ -271,6 +273,7 @@ Result<void> Node::Impl::init_on_this_thread() {
   auto sealed = sealing();
   if (!sealed) return sealed.error();
   mesh = std::make_unique<topology::Mesh>(loop_config, std::move(self), seed, now, std::move(*sealed));
+  mesh_time.set_shift(mesh->clock_shift());
   mesh->set_beacon_target(discovery ? std::optional<Address>(discovery->target) : std::nullopt);
   for (const auto& s : options.seeds) (void)mesh->add_seed(s, now);
   loop = engine::make_loop(*this);
@@ -301,7 +304,8 @@ Result<void> Node::start() {
     c = m.config;
   }
   auto sock = engine::UdpSocket::open(
-      engine::SocketOptions{m.options.bind, c.socket_rcvbuf_bytes, c.socket_sndbuf_bytes, c.ip_recverr});
+      engine::SocketOptions{m.options.bind, c.socket_rcvbuf_bytes, c.socket_sndbuf_bytes, c.ip_recverr,
+                            c.rx_timestamps});
   if (!sock) return sock.error();
   m.socket = std::move(*sock);
   m.loop_config = c;
@@ -350,6 +354,8 @@ void Node::stop() {
 }
 
 bool Node::running() const { return impl_->running.load(); }
+MeshTime Node::mesh_time_ns() const { return impl_->mesh_time.read(engine::monotonic_now_ns()); }
+
 NodeId Node::id() const { return impl_->self_id; }
 Address Node::local_address() const { return impl_->socket.local_address(); }
 IoBackend Node::backend() const { return impl_->actual_backend; }

@@ -16,6 +16,7 @@
 #include "engine/counters.h"
 #include "engine/fault_injector.h"
 #include "engine/message_pool.h"
+#include "engine/mesh_time_cell.h"
 #include "engine/socket.h"
 #include "hana/node.h"
 #include "topology/mesh.h"
@@ -98,6 +99,7 @@ struct Node::Impl {
 
   // ---- any thread ----
   mutable std::mutex config_mutex;
+  engine::MeshTimeCell mesh_time;  // published by the loop, read by Node::mesh_time_ns
   Config config;                                 // guarded by config_mutex
   std::atomic<bool> config_dirty{false};
   std::atomic<std::uint64_t> max_message_bytes;  // copy of the knob for the send path

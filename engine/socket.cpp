@@ -81,6 +81,10 @@ Result<UdpSocket> UdpSocket::open(const SocketOptions& options) {
     int v = static_cast<int>(options.sndbuf_bytes);
     (void)::setsockopt(sock.fd_, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
   }
+  if (options.rx_timestamps) {
+    int on = 1;
+    (void)::setsockopt(sock.fd_, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);  // best effort
+  }
   if (options.recverr) {
     int on = 1;
     if (domain == AF_INET6)

@@ -17,6 +17,7 @@ struct SocketOptions {
   std::uint32_t rcvbuf_bytes = 0;      // 0 = system default
   std::uint32_t sndbuf_bytes = 0;
   bool recverr = false;                // IP_RECVERR / IPV6_RECVERR
+  bool rx_timestamps = true;           // SO_TIMESTAMPNS (engine/rx_timestamp.h)
 };
 
 enum class BeaconKind : std::uint8_t { Unicast, Multicast, Broadcast };

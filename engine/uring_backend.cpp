@@ -13,6 +13,7 @@
 
 #include "engine/backend.h"
 #include "engine/clock.h"
+#include "engine/rx_timestamp.h"
 #include "engine/send_batch.h"
 
 namespace hana::engine {
@@ -40,7 +41,7 @@ class UringBackend final : public Backend {
     recv_fd_[0] = fd_;
     buffer_count_ = round_up_pow2(options.recv_buffers);
     buffer_bytes_ = static_cast<std::uint32_t>(sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_storage) +
-                                               options.max_datagram_bytes);
+                                               kRxTimestampCmsgSpace + options.max_datagram_bytes);
     ready_.reserve(options.send_slots);
   }
 
@@ -81,7 +82,7 @@ class UringBackend final : public Backend {
     io_uring_buf_ring_advance(buf_ring_, static_cast<int>(buffer_count_));
 
     recv_msg_.msg_namelen = sizeof(sockaddr_storage);
-    recv_msg_.msg_controllen = 0;
+    recv_msg_.msg_controllen = kRxTimestampCmsgSpace;  // SO_TIMESTAMPNS (rx_timestamp.h)
     if (!arm_recv(0) || !arm_wake()) return Error{Errc::Unavailable, "io_uring: no SQE to arm receive"};
     if (io_uring_submit(&ring_) < 0) return Error{Errc::Unavailable, "io_uring_submit failed"};
     last_overflow_ = *ring_.cq.koverflow;
@@ -226,9 +227,13 @@ class UringBackend final : public Backend {
       const Address from = from_sockaddr(name, static_cast<socklen_t>(out->namelen));
       const auto* payload = static_cast<const std::uint8_t*>(io_uring_recvmsg_payload(out, &recv_msg_));
       const auto len = io_uring_recvmsg_payload_length(out, cqe->res, &recv_msg_);
+      TimeNs received_at = 0;
+      for (cmsghdr* c = io_uring_recvmsg_cmsg_firsthdr(out, &recv_msg_); c != nullptr;
+           c = io_uring_recvmsg_cmsg_nexthdr(out, &recv_msg_, c))
+        if (const TimeNs t = rx_clock_.convert(c)) received_at = t;
       counters_.add(EngineCounter::datagrams_received);
       counters_.add(EngineCounter::bytes_received, len);
-      sink.on_datagram(from, Bytes{payload, len});
+      sink.on_datagram(from, Bytes{payload, len}, received_at);
     }
     recycle(bid);
   }
@@ -244,6 +249,7 @@ class UringBackend final : public Backend {
     for (int round = 0; round < 8; ++round) {
       const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, kReapBatch);
       if (n == 0) break;
+      rx_clock_.refresh();
       for (unsigned i = 0; i < n; ++i) {
         const std::uint64_t data = io_uring_cqe_get_data64(cqes[i]);
         switch (op_of(data)) {
@@ -266,6 +272,7 @@ class UringBackend final : public Backend {
 
   int fd_;
   Counters& counters_;
+  RxClock rx_clock_;
   bool gso_;
   SendBatch batch_;
   std::vector<std::uint32_t> ready_;

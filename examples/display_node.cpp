@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
       u.group_id = "lobby";
       u.version = 0;  // DisplayState takes the next one: above every version of "lobby" seen here
       u.position = {std::cos(t), std::sin(t), 0.0f};
-      u.timestamp_us = hana::wall_clock_us();
+      u.timestamp_us = displays.mesh_time_us();
       if (auto sent = displays.propagate_group_update(u); !sent)
         std::fprintf(stderr, "propagate: %s\n", sent.error().message);  // e.g. QueueFull: back-pressure
       next_move += std::chrono::milliseconds(500);

@@ -111,6 +111,9 @@ std::vector<MetricFamily> families(const NodeStats& s) {
         1,
         {{"id", id_hex(s.self)}, {"name", s.name}, {"version", std::string(kVersion)}, {"backend", s.backend}});
   b.add("hana_coordinator_term", "Term of the coordinator this node follows", kGauge, static_cast<double>(s.term));
+  b.add("hana_mesh_time_synced", "1 if mesh time follows the coordinator's timebase", kGauge, s.mesh_time.synced ? 1 : 0);
+  b.add("hana_mesh_time_error_seconds", "Bound on the distance of this node's mesh time to the coordinator's", kGauge,
+        static_cast<double>(s.mesh_time.error_ns) * 1e-9);
   std::uint64_t by_state[4] = {};
   for (const auto& p : s.peers) ++by_state[static_cast<std::size_t>(p.state)];
   for (std::size_t i = 0; i < 4; ++i)
@@ -135,6 +138,12 @@ std::vector<MetricFamily> families(const NodeStats& s) {
     gauge("link_jitter_seconds", "Link jitter (variation of the round-trip time)", us_to_s(p.link.jitter_us));
     gauge("link_loss_ratio", "Link loss rate, 0..1", p.link.loss_rate);
     gauge("link_throughput_bytes_per_second", "Link throughput", static_cast<double>(p.link.throughput_bytes_per_sec));
+    if (p.clock_error_ns != 0) {  // no gauge before the first estimate
+      gauge("clock_offset_seconds", "The peer's clock minus this node's (mesh clock estimate)",
+            static_cast<double>(p.clock_offset_ns) * 1e-9);
+      gauge("clock_error_seconds", "Bound on the error of clock_offset_seconds",
+            static_cast<double>(p.clock_error_ns) * 1e-9);
+    }
     for (std::size_t lane = 0; lane < kLaneCount; ++lane) {
       auto labels = peer;
       labels.push_back({"lane", std::string(to_string(static_cast<Lane>(lane)))});

@@ -14,6 +14,7 @@ constexpr KnobType knob_type_of() {
   if constexpr (std::is_same_v<T, bool>) return KnobType::Bool;
   else if constexpr (std::is_same_v<T, double>) return KnobType::F64;
   else if constexpr (std::is_same_v<T, std::uint32_t>) return KnobType::U32;
+  else if constexpr (std::is_same_v<T, std::int64_t>) return KnobType::I64;
   else return KnobType::U64;
 }
 
@@ -122,6 +123,7 @@ std::string_view to_string(KnobType type) {
   switch (type) {
     case KnobType::U32: return "u32";
     case KnobType::U64: return "u64";
+    case KnobType::I64: return "i64";
     case KnobType::F64: return "f64";
     case KnobType::Bool: return "bool";
   }

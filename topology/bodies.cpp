@@ -67,6 +67,14 @@ class Reader {
   bool ok_ = true;
 };
 
+// Signed values as varints: 0, -1, 1, -2, ... -> 0, 1, 2, 3, ... (small either way).
+std::uint64_t zigzag(std::int64_t v) {
+  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+}
+std::int64_t unzigzag(std::uint64_t v) {
+  return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
+}
+
 bool read_update(Reader& r, Update& u) {
   const std::uint8_t kind = r.u8();
   if (!r.ok() || kind == 0 || kind > kMaxUpdateKind) return false;
@@ -152,20 +160,34 @@ void BodyWriter::address(const Address& a) {
 }
 
 std::size_t encode_gossip_header(BodyWriter& w, const GossipHeader& h) {
-  const bool relayed = h.relay_for != 0 && (h.kind == GossipKind::Ping || h.kind == GossipKind::Ack);
-  w.u8(static_cast<std::uint8_t>(static_cast<std::uint8_t>(h.kind) | (relayed ? kGossipRelayed : 0)));
+  const bool probe = h.kind == GossipKind::Ping || h.kind == GossipKind::Ack;
+  const bool relayed = h.relay_for != 0 && probe;
+  const bool timed = h.timed && probe;
+  const bool mesh_time = timed && h.has_mesh_time && h.kind == GossipKind::Ack;
+  w.u8(static_cast<std::uint8_t>(static_cast<std::uint8_t>(h.kind) | (relayed ? kGossipRelayed : 0) |
+                                 (timed ? kGossipTimed : 0) | (mesh_time ? kGossipMeshTime : 0)));
   w.u64(h.sender);
   switch (h.kind) {
     case GossipKind::Ping:
       w.varint(h.seq);
       w.u64(h.target);
       if (relayed) w.u64(h.relay_for);
+      if (timed) w.varint(h.t1);
       break;
     case GossipKind::Ack:
       w.varint(h.seq);
       if (relayed) {
         w.u64(h.target);
         w.u64(h.relay_for);
+      }
+      if (timed) {
+        w.varint(h.t1);
+        w.varint(h.t2);
+        w.varint(h.t3 - h.t2);  // the turnaround: a few bytes where t3 would take eight
+      }
+      if (mesh_time) {
+        w.varint(zigzag(h.mesh_offset_ns));
+        w.varint(h.mesh_error_ns);
       }
       break;
     case GossipKind::PingReq:
@@ -293,24 +315,43 @@ bool decode_gossip(Bytes body, GossipView& out) {
   const std::uint8_t kind_byte = r.u8();
   const std::uint8_t kind = kind_byte & 0x0f;
   const bool relayed = (kind_byte & kGossipRelayed) != 0;
-  if (!r.ok() || (kind_byte & 0xe0) != 0 || kind == 0 || kind > kMaxGossipKind) return false;
+  const bool timed = (kind_byte & kGossipTimed) != 0;
+  const bool mesh_time = (kind_byte & kGossipMeshTime) != 0;
+  if (!r.ok() || (kind_byte & 0x80) != 0 || kind == 0 || kind > kMaxGossipKind) return false;
   GossipHeader& h = out.header;
   h.kind = static_cast<GossipKind>(kind);
-  if (relayed && h.kind != GossipKind::Ping && h.kind != GossipKind::Ack) return false;
+  const bool probe = h.kind == GossipKind::Ping || h.kind == GossipKind::Ack;
+  if ((relayed || timed) && !probe) return false;
+  if (mesh_time && (!timed || h.kind != GossipKind::Ack)) return false;
+  h.timed = timed;
+  h.has_mesh_time = mesh_time;
   h.sender = r.u64();
   switch (h.kind) {
     case GossipKind::Ping:
       h.seq = r.varint();
       h.target = r.u64();
       if (relayed) h.relay_for = r.u64();
+      if (timed) h.t1 = r.varint();
       break;
-    case GossipKind::Ack:
+    case GossipKind::Ack: {
       h.seq = r.varint();
       if (relayed) {
         h.target = r.u64();
         h.relay_for = r.u64();
       }
+      if (timed) {
+        h.t1 = r.varint();
+        h.t2 = r.varint();
+        const std::uint64_t turnaround = r.varint();
+        if (turnaround > ~h.t2) return false;  // t3 would wrap
+        h.t3 = h.t2 + turnaround;
+      }
+      if (mesh_time) {
+        h.mesh_offset_ns = unzigzag(r.varint());
+        h.mesh_error_ns = r.varint();
+      }
       break;
+    }
     case GossipKind::PingReq:
       h.seq = r.varint();
       h.target = r.u64();

@@ -32,6 +32,10 @@ enum class GossipKind : std::uint8_t {
 };
 inline constexpr std::uint8_t kMaxGossipKind = 4;
 inline constexpr std::uint8_t kGossipRelayed = 0x10;  // flag in the kind byte
+// Ping/Ack carry the clock timestamps of the mesh clock (topology/clock_sync.h).
+inline constexpr std::uint8_t kGossipTimed = 0x20;
+// Ack (timed) also carries the responder's mesh time: mesh minus its clock, and its bound.
+inline constexpr std::uint8_t kGossipMeshTime = 0x40;
 
 enum class UpdateKind : std::uint8_t {
   Alive = 1,
@@ -70,6 +74,14 @@ struct GossipHeader {
   std::uint64_t seq = 0;  // Ping, Ack, PingReq
   NodeId target = 0;      // Ping: who must answer; PingReq: whom to probe; relayed Ack: who answered
   NodeId relay_for = 0;   // relayed Ping/Ack: the requester of the indirect probe (0 = direct)
+  // Mesh clock (Ping/Ack with `timed`): Ping: t1 = the prober's clock at sending. Ack:
+  // t1 echoed, t2/t3 = the responder's clock when the Ping arrived / the Ack left.
+  bool timed = false;
+  TimeNs t1 = 0, t2 = 0, t3 = 0;
+  // Timed Ack: the responder's mesh time is synced; mesh minus its clock, and the bound.
+  bool has_mesh_time = false;
+  std::int64_t mesh_offset_ns = 0;
+  std::uint64_t mesh_error_ns = 0;
   bool operator==(const GossipHeader&) const = default;
 };
 

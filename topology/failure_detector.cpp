@@ -51,6 +51,7 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
         ack.target = self.id;
         ack.relay_for = h.relay_for;
       }
+      answer_ping_clock(h, ack, now);
       send_gossip(from, ack);
       break;
     }
@@ -63,8 +64,10 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
         }
         break;
       }
-      // The probe's answer. Mesh clock seam: a clock-offset sample from the probe's
-      // timestamps is taken here, beside the RTT sample.
+      // The probe's answer (or the answer to a clock ping: seq 0, no probe). Any direct
+      // timed ack is a clock sample.
+      if (h.relay_for == 0)
+        if (auto it = index.find(h.sender); it != index.end()) on_clock_ack(it->second, h, now);
       Probe& probe = fd.probe;
       const NodeId answered = h.relay_for == self.id ? h.target : h.sender;
       if (probe.active && !probe.acked && probe.seq == h.seq && probe.target == answered) {
@@ -104,6 +107,7 @@ void Mesh::Impl::probe_tick(TimeNs now) {
         ping.kind = GossipKind::Ping;
         ping.seq = probe.seq;
         ping.target = probe.target;
+        stamp_ping(ping, now);
         send_gossip(t->address, ping);  // a second direct try: cheap insurance against one lost datagram
         // k random live members other than the target.
         std::array<std::uint32_t, kMaxIndirect> chosen{};
@@ -175,8 +179,9 @@ void Mesh::Impl::probe_tick(TimeNs now) {
   const Peer& p = peers[i];
   const ConnectionStats* cs = p.session.conn ? &p.session.conn->stats() : nullptr;
   const bool rtt_known = !p.links.probe_rtt.empty() || (cs && cs->rtt_samples != 0);
+  // The mesh clock needs a fresh sample now and then too (clock_sync_interval_ms).
   if (p.health.last_heard + probe_interval_ns() >= now && fd.gossip.empty() && members[i].state == MemberState::Alive &&
-      rtt_known) {
+      rtt_known && !clock_sample_due(i, now)) {
     ++counters.probes_skipped;  // traffic from it is as good as an ack
     return;
   }
@@ -195,6 +200,7 @@ void Mesh::Impl::probe_tick(TimeNs now) {
   ping.kind = GossipKind::Ping;
   ping.seq = probe.seq;
   ping.target = target;
+  stamp_ping(ping, now);
   send_gossip(members[i].address, ping);
 }
 

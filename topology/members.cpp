@@ -105,6 +105,7 @@ void Mesh::Impl::set_state(std::uint32_t i, MemberState state, std::uint64_t inc
       h.declared_by = by;
       if (state == MemberState::Dead) ++counters.declared_dead;
       forget_links(i);
+      p.clock = PeerClock{};  // a restart may bring another clock (or another host)
       drop_connection(i, state == MemberState::Dead ? FailReason::PeerDead : FailReason::Closed, now);
       p.session.up_reported = false;
       p.redial.reconnect.reset();

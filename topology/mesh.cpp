@@ -42,9 +42,10 @@ void Mesh::set_beacon_target(std::optional<Address> target) {
 
 // Authentication seam (receive side): a keyed mesh opens every datagram here, before
 // anything is routed, so nothing unauthenticated reaches a component or creates state.
-DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs now) {
+DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs now, TimeNs received_at) {
   Impl& m = *impl_;
   m.last_now = now;
+  m.rx_at = received_at != 0 && received_at <= now ? received_at : now;
   ++m.counters.datagrams_in;
   m.counters.bytes_in += datagram.size();
   protocol::DecodeResult decoded;
@@ -112,6 +113,7 @@ void Mesh::on_timeout(TimeNs now) {
     m.dial_tick(now);
   }
   m.check_suspicions(now);
+  m.clock_tick(now);
   if (now >= m.next_maintenance_at) {
     if (!m.leaving) m.maintenance(now);
     else m.reap(now);

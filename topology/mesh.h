@@ -29,6 +29,8 @@
 #include "hana/types.h"
 #include "protocol/frames.h"
 #include "topology/auth.h"
+#include "topology/clock_sync.h"
+#include "topology/mesh_time.h"
 
 namespace hana::topology {
 
@@ -79,9 +81,12 @@ struct MessageReceived {               // payload valid until the next non-const
 struct MessageDelivered { NodeId peer; MessageId id; Lane lane; };
 struct MessageFailed { NodeId peer; MessageId id; Lane lane; FailReason reason; };
 struct CongestionChanged { NodeId peer; bool in_recovery; std::uint64_t cwnd_bytes; };
+// This node's mesh time became synced to the coordinator's, or lost it (no usable
+// estimate of the coordinator for kSyncGraceNs).
+struct ClockSyncChanged { bool synced; NodeId coordinator; };
 using MeshEvent = std::variant<PeerUp, PeerSuspect, PeerDown, PeerLeft, RoleChanged, DisplayAvailability,
                                LinkQualityChanged, MessageReceived, MessageDelivered, MessageFailed,
-                               CongestionChanged>;
+                               CongestionChanged, ClockSyncChanged>;
 
 // Counters of the mesh itself (connection counters are in peer_stats()).
 struct MeshCounters {
@@ -173,7 +178,9 @@ class Mesh {
   // Where beacons go (a multicast group or a subnet broadcast address); unset = no beacons.
   void set_beacon_target(std::optional<Address> target);
 
-  DatagramVerdict on_datagram(const Address& from, Bytes datagram, TimeNs now);
+  // `received_at`: when the datagram arrived, on the same clock as `now` (a kernel
+  // receive timestamp converted by the engine); 0 = unknown, taken as `now`.
+  DatagramVerdict on_datagram(const Address& from, Bytes datagram, TimeNs now, TimeNs received_at = 0);
   void on_timeout(TimeNs now);
   std::optional<TimeNs> next_timeout() const;
   std::optional<Transmit> poll_transmit(MutableBytes buffer, TimeNs now);
@@ -206,6 +213,16 @@ class Mesh {
   // what every live member reported about its links (at most max_peers per member).
   std::vector<LinkEntry> links() const;
   std::uint64_t incarnation() const;
+
+  // ---- mesh clock (mesh_clock.cpp). `now` is the engine's clock, as everywhere.
+  // This node's clock as the mesh clock sees it: local = clock_shift().local(now) (the
+  // fault injector's clock knobs; identity without them).
+  const ClockShift& clock_shift() const;
+  // A member's clock against ours (offset = its clock minus ours); invalid before the
+  // first sample.
+  ClockEstimate clock_estimate(NodeId peer, TimeNs now) const;
+  // How mesh time follows this node's local_clock(); mesh time = mapping.mesh_at(local).
+  const MeshTimeMapping& mesh_time() const;
 
  private:
   struct Impl;

@@ -20,6 +20,7 @@ Mesh::Impl::Impl(const Config& cfg, Identity me, std::uint64_t seed, TimeNs now,
   display_version = std::max<std::uint64_t>(1, incarnation);
   if (sealing.sealer) auth = std::make_unique<Auth>(std::move(sealing));
   apply_config(cfg);
+  clock.shift = ClockShift{cfg.fault_clock_offset_us * static_cast<std::int64_t>(kNsPerUs), cfg.fault_clock_drift_ppm, now};
   last_now = now;
   fd.next_probe_at = now + rng.below(probe_interval_ns() + 1);
   next_maintenance_at = now;
@@ -86,6 +87,7 @@ void Mesh::Impl::recompute_deadline() {
       t = std::min(t, probe.end);
     }
     t = std::min(t, dialer.next_beacon_at);
+    if (clock.following != 0 && clock.following != self.id) t = std::min(t, clock.next_ping_at);
     for (const Dial& d : dialer.dials) t = std::min(t, d.next_at);
   }
   for (const Peer& p : peers) {

@@ -18,14 +18,17 @@
 //   displays                               AnnouncedDisplays           displays.cpp
 //                                            (displays.h)
 //   outgoing connectionless datagrams      OutItem (outbox.h)          outbox.cpp
+//   mesh clock (peer offsets, mesh time)   PeerClock (clock_sync.h),   mesh_clock.cpp
+//                                            MeshClock (mesh_time.h)
 //
 // The components are not separate objects yet: their functions are members of Impl and
 // call each other directly (a member declared Dead drops its connection, forgets its
 // links, masks its displays and may trigger an election). Authentication (auth.h) sits
 // at the router's two ends: Mesh::on_datagram opens every datagram before routing it,
 // Mesh::poll_transmit seals every datagram (the outbox's and the connections') after
-// poll_plain wrote it. Seam for what comes next:
-//   - the mesh clock: the probe ack in on_gossip (failure_detector.cpp).
+// poll_plain wrote it. The mesh clock: timestamps go on every direct Ping/Ack
+// (failure_detector.cpp calls mesh_clock.cpp), kernel receive times come in with the
+// datagram (on_datagram).
 //
 // Traffic: connectionless datagrams (header connection id 0) carry HANDSHAKE, BEACON and
 // GOSSIP frames. All failure detection and membership traffic is GOSSIP in connectionless
@@ -45,6 +48,7 @@
 #include "protocol/connection.h"
 #include "protocol/ring.h"
 #include "topology/bodies.h"
+#include "topology/clock_sync.h"
 #include "topology/dialer.h"
 #include "topology/displays.h"
 #include "topology/election.h"
@@ -52,6 +56,7 @@
 #include "topology/link_table.h"
 #include "topology/membership.h"
 #include "topology/mesh.h"
+#include "topology/mesh_time.h"
 #include "topology/outbox.h"
 #include "topology/rng.h"
 
@@ -116,6 +121,7 @@ struct Peer {
   Redial redial;               // dialer.cpp
   LinkRecord links;            // link_table.cpp, link_reports.cpp
   AnnouncedDisplays announced; // displays.cpp
+  PeerClock clock;             // mesh_clock.cpp
   // May become coordinator (election.cpp). Unknown counts as no: a node whose
   // eligibility has not reached us must not hold up the election. The member itself
   // tells us when a connection to it is made (introduce), and in its Alive updates and
@@ -152,6 +158,7 @@ struct Mesh::Impl {
   ElectionState election;
   std::uint64_t display_version = 1;  // of this node's own displays (displays.cpp)
   Connections conns;
+  MeshClock clock;
 
   // ---- output and events (mesh.cpp, outbox.cpp)
   // Rings grow to their high-water mark and then never allocate again (a std::deque
@@ -162,6 +169,7 @@ struct Mesh::Impl {
   MessageId next_message_id = 1;
   TimeNs deadline = kNever;  // cached next_timeout()
   TimeNs last_now = 0;
+  TimeNs rx_at = 0;  // when the datagram being handled arrived (engine clock)
   TimeNs next_maintenance_at = 0;
   MeshCounters counters;
 
@@ -248,6 +256,15 @@ struct Mesh::Impl {
 
   // ---- mesh.cpp: the router's send side before sealing
   std::optional<Transmit> poll_plain(MutableBytes buffer, TimeNs now);
+
+  // ---- mesh_clock.cpp: timestamps, per-peer offsets, mesh time
+  TimeNs local_clock(TimeNs now) const { return clock.shift.local(now); }
+  void stamp_ping(GossipHeader& ping, TimeNs now) const;
+  void answer_ping_clock(const GossipHeader& ping, GossipHeader& ack, TimeNs now) const;
+  void on_clock_ack(std::uint32_t i, const GossipHeader& ack, TimeNs now);
+  bool clock_sample_due(std::uint32_t i, TimeNs now) const;
+  void clock_tick(TimeNs now);
+  MeshTimeTarget coordinator_target(TimeNs local) const;
 
   // ---- outbox.cpp
   void push_out(OutItem item);

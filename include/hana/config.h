@@ -10,7 +10,7 @@
 
 namespace hana {
 
-enum class KnobType : std::uint8_t { U32, U64, F64, Bool };
+enum class KnobType : std::uint8_t { U32, U64, I64, F64, Bool };
 
 struct KnobInfo {
   const char* name;
@@ -48,7 +48,7 @@ struct Config {
   static std::span<const KnobRule> rules();
 };
 
-// "u32", "u64", "f64" or "bool" (docs/knobs.md, `hana-net knobs`).
+// "u32", "u64", "i64", "f64" or "bool" (docs/knobs.md, `hana-net knobs`).
 std::string_view to_string(KnobType type);
 // The allowed values: "256 .. 65507", "0 .. 2^64-1", "true/false".
 std::string knob_range(const KnobInfo& knob);

@@ -33,6 +33,11 @@ class DisplayState {
 
   explicit DisplayState(Node& node);
 
+  // The node's mesh time in µs (Node::mesh_time_ns): what DisplayGroupUpdate::timestamp_us
+  // should hold, and what update age is measured against, so that age is true across
+  // hosts once both ends are synced (docs/api.md, "Mesh time").
+  std::uint64_t mesh_time_us() const;
+
   // `author` is always set to this node's id. Version 0 asks for next_*_version(id); an
   // explicit version is sent as given (receivers drop it if not above what they hold).
   // Errors: InvalidArgument (bad message, or the id's 32-bit versions are used up),

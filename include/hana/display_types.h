@@ -32,7 +32,7 @@ struct DisplayGroupUpdate {
   std::string group_id;        // <= kMaxDisplayIdBytes
   Vector3 position;
   Quaternion rotation;
-  std::uint64_t timestamp_us = 0;  // sender's wall clock (µs since the Unix epoch); used for "update age"
+  std::uint64_t timestamp_us = 0;  // sender's mesh time in µs (0: propagate stamps it); used for "update age"
   std::uint32_t version = 0;
   NodeId author = 0;  // the node that wrote this version (breaks version ties between authors)
   bool operator==(const DisplayGroupUpdate&) const = default;

@@ -123,6 +123,8 @@ enum class EventKind : std::uint8_t {
   LinkQualityChanged, // peer, link, observer (id() for this node's own measurement, else the reporting member)
   DisplayAvailable,   // peer (the display's owner), display (id, metadata; available = true)
   DisplayUnavailable, // peer, display: announced unavailable or removed, or its owner is Dead/Left
+  ClockSynced,        // peer (the coordinator): mesh_time_ns() follows the coordinator's timebase (again)
+  ClockSyncLost,      // peer (the coordinator, 0 = none): no usable estimate of it for 2 s; mesh time free-runs
 };
 std::string_view to_string(EventKind k);
 
@@ -187,10 +189,24 @@ struct PeerStats {
   LinkQuality link;                  // as this node measures it (topology's link-quality record)
   std::vector<DisplayInfo> displays; // as the peer announced them
   ConnectionStats connection;  // zero when not connected
+  // Mesh clock: the peer's clock minus this node's, and a bound on the estimate's error
+  // (|true offset - clock_offset_ns| <= clock_error_ns). clock_error_ns == 0: no estimate yet.
+  std::int64_t clock_offset_ns = 0;
+  std::uint64_t clock_error_ns = 0;
+};
+
+// Mesh time (Node::mesh_time_ns): nanoseconds in the coordinator's timebase, monotonic on
+// each node, with a bound on the distance to the coordinator's mesh time at that instant.
+// Before the node's first sync (synced false) it is the node's own clock.
+struct MeshTime {
+  TimeNs ns = 0;
+  std::uint64_t error_ns = 0;
+  bool synced = false;
 };
 
 struct NodeStats {
   NodeId self = 0;
+  MeshTime mesh_time;                // when the snapshot was taken
   std::string name;                  // NodeOptions::name
   std::string backend;               // "uring" or "epoll"
   Address local_address;
@@ -243,6 +259,9 @@ class Node {
 
   // A snapshot taken by the loop (waits for it; up to ~1 s).
   NodeStats stats() const;
+  // Mesh time now (any thread; no call into the loop, no allocation). Never goes backwards
+  // between calls on one Node. docs/api.md, "Mesh time".
+  MeshTime mesh_time_ns() const;
   // Replaces the displays this node announces (any thread; applied by the loop, then
   // gossiped to every peer, which report DisplayAvailable/DisplayUnavailable for each
   // change; this node gets no events for its own displays). Errors: InvalidArgument

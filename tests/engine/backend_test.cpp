@@ -18,9 +18,11 @@ namespace {
 struct Collector final : ReceiveSink {
   std::vector<std::vector<std::uint8_t>> got;
   std::vector<Address> from;
-  void on_datagram(const Address& a, Bytes bytes) override {
+  std::vector<TimeNs> received_at;
+  void on_datagram(const Address& a, Bytes bytes, TimeNs at) override {
     got.emplace_back(bytes.begin(), bytes.end());
     from.push_back(a);
+    received_at.push_back(at);
   }
 };
 
@@ -46,7 +48,7 @@ std::unique_ptr<Endpoint> make_endpoint(BackendKind kind, BackendOptions options
 struct YieldingCollector final : ReceiveSink {
   Collector inner;
   int batches = 0;
-  void on_datagram(const Address& a, Bytes bytes) override { inner.on_datagram(a, bytes); }
+  void on_datagram(const Address& a, Bytes bytes, TimeNs received_at) override { inner.on_datagram(a, bytes, received_at); }
   bool batch_done() override {
     ++batches;
     return true;
@@ -115,6 +117,28 @@ TEST_P(BackendTest, SendsAndReceivesInOrderOnLoopback) {
   a->backend->wait(0, none);  // reap send completions
   EXPECT_EQ(a->counters.get(EngineCounter::datagrams_sent), kCount);
   EXPECT_EQ(b->counters.get(EngineCounter::datagrams_received), kCount);
+}
+
+// SO_TIMESTAMPNS (on by default): every datagram carries the kernel's receive time on the
+// engine clock, between its send and its delivery to the sink, in arrival order.
+TEST_P(BackendTest, DatagramsCarryKernelReceiveTimestamps) {
+  auto a = make_endpoint(GetParam());
+  auto b = make_endpoint(GetParam());
+  ASSERT_TRUE(a->backend && b->backend);
+  const TimeNs before = monotonic_now_ns();
+  for (std::uint32_t i = 0; i < 20; ++i) ASSERT_TRUE(send_one(*a, b->socket.local_address(), i, 64));
+  a->backend->flush();
+  Collector sink;
+  receive_until(*b, sink, 20);
+  const TimeNs after = monotonic_now_ns();
+  ASSERT_EQ(sink.received_at.size(), 20u);
+  for (std::size_t i = 0; i < sink.received_at.size(); ++i) {
+    EXPECT_GE(sink.received_at[i], before) << i;
+    EXPECT_LE(sink.received_at[i], after) << i;
+    if (i > 0) {
+      EXPECT_GE(sink.received_at[i], sink.received_at[i - 1]) << i;
+    }
+  }
 }
 
 TEST_P(BackendTest, EqualSizeDatagramsGoOutAsGsoAndArriveSeparately) {

@@ -15,7 +15,7 @@ namespace {
 
 struct Collector final : ReceiveSink {
   std::vector<std::uint32_t> seqs;
-  void on_datagram(const Address&, Bytes bytes) override {
+  void on_datagram(const Address&, Bytes bytes, TimeNs) override {
     std::uint32_t s = 0;
     std::memcpy(&s, bytes.data(), sizeof s);
     seqs.push_back(s);

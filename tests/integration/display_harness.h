@@ -61,7 +61,7 @@ inline DisplayGroupUpdate group_at(const std::string& id, float marker, std::uin
   u.group_id = id;
   u.version = version;
   u.position = {marker, 1, 2};
-  u.timestamp_us = wall_clock_us();
+  // timestamp_us 0: propagate stamps it with the node's mesh time
   return u;
 }
 

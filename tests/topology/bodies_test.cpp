@@ -75,6 +75,17 @@ TEST(Bodies, GossipRoundTripEveryKind) {
       const bool relayable = kind == GossipKind::Ping || kind == GossipKind::Ack;
       h.relay_for = relayable ? relay : 0;
       h.target = (kind == GossipKind::Ping || kind == GossipKind::PingReq || h.relay_for) ? 99 : 0;
+      if (relayable && relay == 0) {  // the mesh clock's timestamps (direct probes)
+        h.timed = true;
+        h.t1 = 0x1234'5678'9abcull;
+        if (kind == GossipKind::Ack) {
+          h.t2 = 0x7000'0000'0000'0000ull;
+          h.t3 = h.t2 + 12345;
+          h.has_mesh_time = true;
+          h.mesh_offset_ns = -5'000'000'000'000ll;
+          h.mesh_error_ns = 20'000;
+        }
+      }
       const auto bytes = encode(h, updates);
       GossipView v;
       ASSERT_TRUE(decode_gossip(bytes, v)) << static_cast<int>(kind);
@@ -134,6 +145,22 @@ TEST(Bodies, BadFieldsRejected) {
   bad = base;
   bad[0] = static_cast<std::uint8_t>(GossipKind::Push) | kGossipRelayed;  // relay flag on a Push
   EXPECT_FALSE(decode_gossip(bad, v));
+  bad = base;
+  bad[0] = static_cast<std::uint8_t>(GossipKind::Push) | kGossipTimed;  // timestamps on a Push
+  EXPECT_FALSE(decode_gossip(bad, v));
+  {
+    GossipHeader ping;
+    ping.kind = GossipKind::Ping;
+    ping.sender = 1;
+    ping.target = 2;
+    ping.timed = true;
+    auto p = encode(ping, {});
+    ASSERT_TRUE(decode_gossip(p, v));
+    p[0] |= kGossipMeshTime;  // mesh time only on an Ack
+    EXPECT_FALSE(decode_gossip(p, v));
+    p[0] |= 0x80;  // reserved bit
+    EXPECT_FALSE(decode_gossip(p, v));
+  }
   bad = base;
   for (int i = 1; i <= 8; ++i) bad[static_cast<std::size_t>(i)] = 0;  // sender 0
   EXPECT_FALSE(decode_gossip(bad, v));
@@ -289,6 +316,39 @@ TEST(Bodies, WireFormatDocExamples) {
     h.seq = 300;
     encode_gossip_header(w, h);
     EXPECT_EQ(std::vector<std::uint8_t>(w.written().begin(), w.written().end()), hex("02 88 77 66 55 44 33 22 11 ac 02 00"));
+  }
+  {
+    // Mesh clock: a timed Ping (t1 = 1000) and its Ack (t2 = 5000, t3 = 5020) with the
+    // responder's mesh time (offset -300, bound 1500).
+    BodyWriter w(buf);
+    GossipHeader h;
+    h.kind = GossipKind::Ping;
+    h.sender = 0x0102030405060708ull;
+    h.seq = 300;
+    h.target = 0x1122334455667788ull;
+    h.timed = true;
+    h.t1 = 1000;
+    encode_gossip_header(w, h);
+    EXPECT_EQ(std::vector<std::uint8_t>(w.written().begin(), w.written().end()),
+              hex("21 08 07 06 05 04 03 02 01 ac 02 88 77 66 55 44 33 22 11 e8 07 00"));
+    BodyWriter a(buf);
+    GossipHeader ack;
+    ack.kind = GossipKind::Ack;
+    ack.sender = 0x1122334455667788ull;
+    ack.seq = 300;
+    ack.timed = true;
+    ack.t1 = 1000;
+    ack.t2 = 5000;
+    ack.t3 = 5020;
+    ack.has_mesh_time = true;
+    ack.mesh_offset_ns = -300;
+    ack.mesh_error_ns = 1500;
+    encode_gossip_header(a, ack);
+    const std::vector<std::uint8_t> bytes(a.written().begin(), a.written().end());
+    EXPECT_EQ(bytes, hex("62 88 77 66 55 44 33 22 11 ac 02 e8 07 88 27 14 d7 04 dc 0b 00"));
+    GossipView v;
+    ASSERT_TRUE(decode_gossip(bytes, v));
+    EXPECT_EQ(v.header, ack);
   }
   {
     BodyWriter w(buf);

@@ -57,12 +57,12 @@ std::string numbered(const char* prefix, int i) { return prefix + std::string(i 
 
 // Version 0: DisplayState numbers it above every version of the group this node has seen,
 // so a new author carries on where the previous one stopped.
-DisplayGroupUpdate group_update(int g, double t) {
+DisplayGroupUpdate group_update(int g, double t, std::uint64_t mesh_time_us) {
   DisplayGroupUpdate u;
   u.group_id = numbered("group-", g);
   u.position = {static_cast<float>(std::cos(t + g)), static_cast<float>(std::sin(t + g)), 0.f};
   u.rotation = {static_cast<float>(std::cos(t / 2)), 0.f, 0.f, static_cast<float>(std::sin(t / 2))};
-  u.timestamp_us = wall_clock_us();
+  u.timestamp_us = mesh_time_us;
   u.version = 0;
   return u;
 }
@@ -80,7 +80,7 @@ bool is_author(const DemoNode& n, bool controller, const Options& o) {
 void move_groups(DemoNode& n, Shared& shared, Clock::time_point now) {
   const double t = std::chrono::duration<double>(now - shared.start).count();
   for (int g = 0; g < shared.options.groups; ++g)
-    if (!n.display->propagate_group_update(group_update(g, t)).ok()) ++shared.send_errors;
+    if (!n.display->propagate_group_update(group_update(g, t, n.display->mesh_time_us())).ok()) ++shared.send_errors;
   if (n.authored == 0) n.first_authored_s = t;
   if (!n.authoring) n.span_s = t;
   n.authoring = true;

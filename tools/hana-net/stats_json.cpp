@@ -1,5 +1,6 @@
 #include "stats_json.h"
 
+#include <cmath>
 #include <cstdio>
 
 namespace hana::cli {
@@ -49,6 +50,12 @@ double loss_rate(const PeerStats& p) {
   return c.packets_sent ? static_cast<double>(c.packets_lost) / static_cast<double>(c.packets_sent) : 0.0;
 }
 
+// Mesh clock values in microseconds with 0.1 us resolution; null before the first
+// estimate (an estimate's error is never 0).
+json clock_us(std::uint64_t error_ns, double ns) {
+  return error_ns == 0 ? json(nullptr) : json(std::round(ns / 100) / 10);
+}
+
 }  // namespace
 
 json peers_json(const NodeStats& s) {
@@ -67,11 +74,14 @@ json peers_json(const NodeStats& s) {
                      {"rtt_us", p.link.rtt_us ? p.link.rtt_us : p.connection.rtt_smoothed_us},
                      {"jitter_us", p.link.jitter_us},
                      {"loss", loss_rate(p)},
+                     {"clock_offset_us", clock_us(p.clock_error_ns, static_cast<double>(p.clock_offset_ns))},
+                     {"clock_error_us", clock_us(p.clock_error_ns, static_cast<double>(p.clock_error_ns))},
                      {"displays", displays}});
   }
   return {{"self", node_id_hex(s.self)},
           {"coordinator", s.coordinator ? json(node_id_hex(*s.coordinator)) : json(nullptr)},
           {"term", s.term},
+          {"mesh_time", {{"synced", s.mesh_time.synced}, {"error_us", static_cast<double>(s.mesh_time.error_ns) / 1000}}},
           {"peers", peers}};
 }
 

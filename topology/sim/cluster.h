@@ -54,6 +54,9 @@ struct ClusterOptions {
   HostNoise host{};
   // keys[i]: node i's pre-shared keys (the first seals); none, or i past the end: unkeyed.
   std::vector<std::vector<PresharedKey>> keys{};
+  // Per-node changes to `config` (e.g. each node's fault_clock_offset_us and
+  // fault_clock_drift_ppm: clocks that disagree, as different hosts' do).
+  std::function<void(std::size_t node, Config& config)> configure{};
 };
 
 class Cluster {
@@ -83,7 +86,9 @@ class Cluster {
     me.displays = opts_.displays;
     me.coordinator_eligible = std::find(opts_.not_eligible.begin(), opts_.not_eligible.end(), i) == opts_.not_eligible.end();
     const std::uint64_t seed = opts_.seed * 7919 + i * 104729 + restarts_++;
-    nodes_[i] = std::make_unique<Mesh>(opts_.config, me, seed, now(), sealing(i, seed));
+    Config config = opts_.config;
+    if (opts_.configure) opts_.configure(i, config);
+    nodes_[i] = std::make_unique<Mesh>(config, me, seed, now(), sealing(i, seed));
     net_.add_endpoint(address(i));
     by_address_[address(i)] = i;
     up_[i] = true;

@@ -1,0 +1,107 @@
+// The mesh clock component: timestamps on probes and acks, per-member clock offsets,
+// and this node's mesh time (clock_sync.h, mesh_time.h; docs/topology.md, "Mesh clock").
+//
+// Every direct Ping carries t1; the Ack echoes it with t2/t3 and, when the responder's
+// mesh time is synced, its mesh offset. Any direct timed Ack gives a sample of the
+// responder's clock, whichever probe it answers: the SWIM probes (round robin) keep every
+// member's offset fresh, and a Ping to the coordinator every clock_sync_interval_ms (seq
+// 0, no probe) keeps the one that mesh time follows freshest.
+#include "topology/mesh_impl.h"
+
+namespace hana::topology {
+
+void Mesh::Impl::stamp_ping(GossipHeader& ping, TimeNs now) const {
+  ping.timed = true;
+  ping.t1 = local_clock(now);
+}
+
+void Mesh::Impl::answer_ping_clock(const GossipHeader& ping, GossipHeader& ack, TimeNs now) const {
+  if (!ping.timed) return;
+  ack.timed = true;
+  ack.t1 = ping.t1;
+  ack.t2 = local_clock(rx_at);
+  // The ack leaves in this loop turn: `now` is no later than its send, as t3 must be.
+  ack.t3 = std::max(ack.t2, local_clock(now));
+  const MeshTimeMapping& m = clock.timebase.mapping();
+  if (m.synced) {
+    ack.has_mesh_time = true;
+    ack.mesh_offset_ns = m.offset_at(ack.t3);
+    ack.mesh_error_ns = m.error_at(ack.t3);
+  }
+}
+
+void Mesh::Impl::on_clock_ack(std::uint32_t i, const GossipHeader& ack, TimeNs now) {
+  (void)now;
+  if (!ack.timed || ack.relay_for != 0) return;  // a relayed ack's times include the relay's hops
+  PeerClock& pc = peers[i].clock;
+  const ClockSample s{ack.t1, ack.t2, ack.t3, local_clock(rx_at)};
+  if (!pc.estimator.add(s)) return;
+  pc.has_mesh_time = ack.has_mesh_time;
+  pc.mesh_offset_ns = ack.mesh_offset_ns;
+  pc.mesh_error_ns = ack.mesh_error_ns;
+  pc.mesh_reported_at = s.t4;
+  if (members[i].id == clock.following) clock.timebase.update(s.t4, false, coordinator_target(s.t4));
+}
+
+bool Mesh::Impl::clock_sample_due(std::uint32_t i, TimeNs now) const {
+  const PeerClock& pc = peers[i].clock;
+  return pc.estimator.size() == 0 ||
+         local_clock(now) - pc.estimator.last_sample_at() > config.clock_sync_interval_ms * kNsPerMs;
+}
+
+MeshTimeTarget Mesh::Impl::coordinator_target(TimeNs local) const {
+  MeshTimeTarget t;
+  auto it = index.find(clock.following);
+  if (it == index.end() || !is_live(members[it->second].state)) return t;
+  const PeerClock& pc = peers[it->second].clock;
+  // Its mesh offset from before it took the role was still moving: wait for a fresh one.
+  if (!pc.has_mesh_time || pc.mesh_reported_at < clock.following_since) return t;
+  const ClockEstimate e = pc.estimator.estimate(local);
+  if (!e.valid) return t;
+  t.valid = true;
+  t.offset_ns = e.offset_ns + pc.mesh_offset_ns;
+  t.error_ns = e.error_ns + pc.mesh_error_ns;
+  t.error_growth = e.drift_error_ppm * 1e-6;
+  return t;
+}
+
+void Mesh::Impl::clock_tick(TimeNs now) {
+  const TimeNs local = local_clock(now);
+  const auto& claim = election.claims.current();
+  const NodeId coordinator = claim && !leaving ? claim->node : 0;
+  if (coordinator != clock.following) {
+    clock.following = coordinator;
+    clock.following_since = local;
+    clock.next_ping_at = now;  // sample the new coordinator at once
+  }
+  const bool self_coordinates = coordinator == self.id;
+  if (coordinator != 0 && !self_coordinates && now >= clock.next_ping_at) {
+    clock.next_ping_at = now + config.clock_sync_interval_ms * kNsPerMs;
+    if (Member* c = find(coordinator); c && is_live(c->state)) {
+      GossipHeader ping;
+      ping.kind = GossipKind::Ping;
+      ping.seq = 0;  // no probe: an ack with seq 0 only gives a clock sample
+      ping.target = coordinator;
+      stamp_ping(ping, now);
+      send_gossip(c->address, ping);
+    }
+  }
+  clock.timebase.update(local, self_coordinates, coordinator_target(local));
+  const bool synced = clock.timebase.mapping().synced;
+  if (synced != clock.reported_synced) {
+    clock.reported_synced = synced;
+    events.push_back(ClockSyncChanged{synced, coordinator});
+  }
+}
+
+const ClockShift& Mesh::clock_shift() const { return impl_->clock.shift; }
+
+ClockEstimate Mesh::clock_estimate(NodeId peer, TimeNs now) const {
+  auto it = impl_->index.find(peer);
+  if (it == impl_->index.end()) return {};
+  return impl_->peers[it->second].clock.estimator.estimate(impl_->local_clock(now));
+}
+
+const MeshTimeMapping& Mesh::mesh_time() const { return impl_->clock.timebase.mapping(); }
+
+}  // namespace hana::topology
