@@ -31,11 +31,12 @@ void Mesh::Impl::cancel_dial(const Address& to) {
   std::erase_if(dialer.dials, [&](const Dial& d) { return d.to == to; });
 }
 
-void Mesh::Impl::start_dial(const Address& to, NodeId node, TimeNs now) {
+void Mesh::Impl::start_dial(const Address& to, NodeId node, TimeNs now, bool discovery) {
   if (leaving || to == self.listen) return;
   Dial d;
   d.to = to;
   d.node = node;
+  d.discovery = discovery;
   d.cid = fresh_cid();
   d.backoff.set_limits(config.reconnect_backoff_min_ms * kNsPerMs, config.reconnect_backoff_max_ms * kNsPerMs);
   d.next_at = now;
@@ -45,6 +46,10 @@ void Mesh::Impl::start_dial(const Address& to, NodeId node, TimeNs now) {
 
 void Mesh::Impl::dial_tick(TimeNs now) {
   const TimeNs cookie_life = config.cookie_lifetime_ms * kNsPerMs;
+  // A discovery dial that was never answered was a beacon's hint we could not follow.
+  std::erase_if(dialer.dials, [&](const Dial& d) {
+    return d.discovery && d.next_at <= now && d.attempts >= kDiscoveryDialAttempts;
+  });
   for (Dial& d : dialer.dials) {
     if (d.next_at > now) continue;
     if (d.have_cookie && d.cookie_at + cookie_life <= now) d.have_cookie = false;  // may have expired
@@ -56,6 +61,7 @@ void Mesh::Impl::dial_tick(TimeNs now) {
     h.with_cookie = d.have_cookie;
     h.cookie = d.cookie;
     push_out(h);
+    ++d.attempts;
     d.next_at = now + d.backoff.next(rng);
   }
 }
@@ -232,28 +238,45 @@ void Mesh::Impl::on_beacon(const Address& from, Bytes body, TimeNs now) {
     ++counters.bad_datagrams;
     return;
   }
-  if (b.node == self.id || leaving) return;
+  if (b.node == self.id || b.node == 0 || leaving) return;
   const Address addr = reachable(b.address, from);
   auto it = index.find(b.node);
-  if (it == index.end()) {
-    const std::uint32_t i = add_member(b.node, addr, b.incarnation, now);
-    if (i != ~0u) {
-      members[i].name = std::string(b.name);
-      peers[i].eligible = b.eligible;
-      enqueue_gossip(b.node, Entry::State);
-      elect(now);
-    }
-  } else {
-    Peer& p = peers[it->second];
-    p.health.last_heard = now;
-    reconcile(it->second, addr, b.incarnation, now);
-    // First-hand eligibility (a runtime knob change shows up here too).
-    if (b.incarnation >= members[it->second].incarnation && p.eligible != b.eligible) {
-      p.eligible = b.eligible;
-      elect(now);
-    }
+  if (it == index.end() || members[it->second].address != addr) {
+    // A stranger (or a member at an address we do not hold for it): only a hint to dial.
+    // Nothing enters the view until the handshake completes (admit).
+    follow_beacon(addr, b.node, now);
+    return;
   }
-  if (b.term != 0 && b.coordinator_id != 0) observe_claim(Claim{b.term, b.coordinator_id}, now);
+  Peer& p = peers[it->second];
+  p.health.last_heard = now;
+  reconcile(it->second, addr, b.incarnation, now);
+  // First-hand eligibility (a runtime knob change shows up here too).
+  if (b.incarnation >= members[it->second].incarnation && p.eligible != b.eligible) {
+    p.eligible = b.eligible;
+    elect(now);
+  }
+  // Without a key the role is decided by handshaken members only (see handshaken()).
+  if (b.term != 0 && b.coordinator_id != 0 && handshaken(b.node, from))
+    observe_claim(Claim{b.term, b.coordinator_id}, now);
+}
+
+void Mesh::Impl::follow_beacon(const Address& to, NodeId node, TimeNs now) {
+  if (auto i = index.find(node); i != index.end() && peers[i->second].session.conn) return;
+  for (const Dial& d : dialer.dials)
+    if (d.to == to || d.node == node) return;
+  const auto discovery_dials =
+      std::count_if(dialer.dials.begin(), dialer.dials.end(), [](const Dial& d) { return d.discovery; });
+  if (static_cast<std::size_t>(discovery_dials) >= config.max_peers) return;
+  start_dial(to, node, now, true);
+}
+
+bool Mesh::Impl::handshaken(NodeId sender, const Address& from) const {
+  if (auto it = index.find(sender); it != index.end())
+    return peers[it->second].session.conn && members[it->second].address == from;
+  // Our handshake with it is complete on its side (it sent Accept and its view, and
+  // the view overtook the Accept).
+  return std::any_of(dialer.dials.begin(), dialer.dials.end(),
+                     [&](const Dial& d) { return d.to == from && d.node == sender && d.have_cookie; });
 }
 
 }  // namespace hana::topology

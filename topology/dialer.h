@@ -30,7 +30,16 @@ struct Dial {
   TimeNs next_at = 0;
   Backoff backoff;
   bool refused = false;
+  // Started by a beacon of a node not in the view: gives up after
+  // kDiscoveryDialAttempts handshake datagrams, so beacons naming unreachable
+  // addresses cannot keep the dialer busy for good.
+  bool discovery = false;
+  std::uint32_t attempts = 0;
 };
+
+// A beacon is only a hint: its dial gets this many Hellos before it is dropped, and at
+// most max_peers discovery dials run at once (the rest of the beacons are ignored).
+inline constexpr std::uint32_t kDiscoveryDialAttempts = 6;
 
 // The dialer's record of one member (Peer::redial): when to dial it again.
 struct Redial {

@@ -110,6 +110,7 @@ struct MeshCounters {
   std::uint64_t link_reports_out = 0;   // link reports queued (one per peer it goes to)
   std::uint64_t link_reports_in = 0;    // link reports accepted
   std::uint64_t bad_mesh_messages = 0;  // mesh-internal messages malformed or over the bound, dropped
+  std::uint64_t untrusted_gossip = 0;   // gossip with updates from a sender without a completed handshake, updates ignored
 };
 
 // One link of the mesh-wide picture: `observer` measured `quality` to `peer`.

@@ -196,7 +196,13 @@ struct Mesh::Impl {
   void on_handshake(const Address& from, const protocol::HandshakeFrame& h, TimeNs now);
   void on_beacon(const Address& from, Bytes body, TimeNs now);
   void on_refuse(const Address& from, std::uint32_t cid, protocol::CloseReason reason, TimeNs now);
-  void start_dial(const Address& to, NodeId node, TimeNs now);
+  void start_dial(const Address& to, NodeId node, TimeNs now, bool discovery = false);
+  // A beacon from a node we are not connected to: dial it (bounded, see Dial::discovery).
+  void follow_beacon(const Address& to, NodeId node, TimeNs now);
+  // Whether `sender`, heard from `from`, completed a handshake with us: a connected
+  // member at that address. Without a key, only such a sender's gossip is applied and
+  // only its claims decide the role.
+  bool handshaken(NodeId sender, const Address& from) const;
   void dial_tick(TimeNs now);
   void beacon_tick(TimeNs now);
   Dial* dial_to(const Address& to);
