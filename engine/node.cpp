@@ -15,7 +15,6 @@
 #include "topology/bodies.h"
 
 namespace hana {
-namespace {
 
 // One log line to the node's LogSink (NodeOptions::log), printf-style.
 [[gnu::format(printf, 3, 4)]] void log_line(const LogSink& sink, LogLevel level, const char* format, ...) {
@@ -28,8 +27,6 @@ namespace {
   if (sink.callback) sink.callback(level, line);
   else std::fprintf(stderr, "hana-net: %s\n", line);
 }
-
-}  // namespace
 
 
 using engine::Command;
@@ -49,6 +46,7 @@ std::string_view to_string(EventKind k) {
     case EventKind::LinkQualityChanged: return "link-quality-changed";
     case EventKind::DisplayAvailable: return "display-available";
     case EventKind::DisplayUnavailable: return "display-unavailable";
+    case EventKind::JoinRefused: return "join-refused";
   }
   return "?";
 }

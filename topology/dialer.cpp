@@ -52,6 +52,14 @@ void Mesh::Impl::dial_tick(TimeNs now) {
   });
   for (Dial& d : dialer.dials) {
     if (d.next_at > now) continue;
+    if (!dialer.dial_limiter.allow(now)) {
+      // Over the node's dial rate (many Dead members to redial): try again in about one
+      // token's time, spread so the waiting dials do not all come back at once.
+      ++counters.dials_deferred;
+      const TimeNs token = kNsPerSec / std::max<std::uint64_t>(1, config.dial_rate_per_sec);
+      d.next_at = now + token + rng.below(token * (dialer.dials.size() + 1));
+      continue;
+    }
     if (d.have_cookie && d.cookie_at + cookie_life <= now) d.have_cookie = false;  // may have expired
     OutItem h;
     h.type = OutType::Handshake;
@@ -89,14 +97,11 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
   using protocol::HandshakeKind;
   if (leaving || h.node_id == self.id || h.node_id == 0) return;
   if (h.kind == HandshakeKind::Hello || h.kind == HandshakeKind::HelloCookie) {
-    if (!dialer.handshake_limiter.allow(now)) {
-      ++counters.rate_limited;
-      return;
-    }
     if (h.kind == HandshakeKind::HelloCookie && !dialer.cookies.verify(from, h.cookie, now)) {
       ++counters.bad_cookies;
       return;
     }
+    if (!admit_handshake(from, h.kind == HandshakeKind::HelloCookie, now)) return;
     // Simultaneous open: the lower id's dial wins.
     // A dial to the same node at another address is stale (it restarted elsewhere, e.g. on a
     // new port): drop it and accept, or neither side would ever complete.
@@ -169,6 +174,9 @@ std::uint32_t Mesh::Impl::admit(const protocol::HandshakeFrame& h, const Address
     const std::uint32_t i = it->second;
     sync = !is_live(members[i].state);
     reconcile(i, from, h.incarnation, now);
+    // The handshake (a cookie echoed from `from`) proved the member is reachable there:
+    // the one way a member's address changes without a new incarnation.
+    members[i].address = from;
     return i;
   }
   const std::uint32_t i = add_member(h.node_id, from, h.incarnation, now);
@@ -221,18 +229,22 @@ void Mesh::Impl::introduce(const Address& to, bool sync) {
 void Mesh::Impl::on_refuse(const Address& from, std::uint32_t cid, protocol::CloseReason reason, TimeNs now) {
   for (Dial& d : dialer.dials) {
     if (d.cid != cid || d.to != from) continue;
-    (void)reason;
+    if (!d.refused) events.push_back(JoinRefused{d.node, from, reason});
     d.refused = true;
     d.have_cookie = false;
     d.next_at = now + config.reconnect_backoff_max_ms * kNsPerMs;
   }
 }
 
+bool Mesh::Impl::admit_handshake(const Address& from, bool valid_cookie, TimeNs now) {
+  const bool allowed = valid_cookie ? dialer.cookie_limiter.allow(now)
+                                    : dialer.source_limiter.allow(from, now) && dialer.handshake_limiter.allow(now);
+  if (!allowed) ++counters.rate_limited;
+  return allowed;
+}
+
 void Mesh::Impl::on_beacon(const Address& from, Bytes body, TimeNs now) {
-  if (!dialer.handshake_limiter.allow(now)) {
-    ++counters.rate_limited;
-    return;
-  }
+  if (!admit_handshake(from, false, now)) return;
   Beacon b;
   if (!decode_beacon(body, b)) {
     ++counters.bad_datagrams;

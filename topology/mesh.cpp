@@ -57,7 +57,14 @@ DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs no
   if (cid != protocol::kConnectionlessId) {
     auto it = m.conns.by_cid.find(cid);
     if (it != m.conns.by_cid.end()) {
-      if (Peer* p = m.peer_of(it->second); p && p->session.conn) {
+      // Connection ids are no secret (every member of the mesh can learn one): a
+      // connection takes datagrams from its member's address only. A member that moved
+      // (new address or port) comes back through a handshake from there (admit).
+      const auto i = m.index.find(it->second);
+      Peer* p = i == m.index.end() ? nullptr : &m.peers[i->second];
+      if (p && p->session.conn && m.members[i->second].address != from) {
+        ++m.counters.wrong_source;
+      } else if (p && p->session.conn) {
         p->session.conn->on_datagram(view, now);
         p->health.last_heard = now;
         m.connection_touched(it->second);

@@ -78,9 +78,12 @@ struct MessageReceived {               // payload valid until the next non-const
 struct MessageDelivered { NodeId peer; MessageId id; Lane lane; };
 struct MessageFailed { NodeId peer; MessageId id; Lane lane; FailReason reason; };
 struct CongestionChanged { NodeId peer; bool in_recovery; std::uint64_t cwnd_bytes; };
+// A node we dialed refused us (once per dial): `peer` is its id if known (else 0). The
+// only reason today is CloseReason::PeerLimit: its view is full.
+struct JoinRefused { NodeId peer; Address address; protocol::CloseReason reason; };
 using MeshEvent = std::variant<PeerUp, PeerSuspect, PeerDown, PeerLeft, RoleChanged, DisplayAvailability,
                                LinkQualityChanged, MessageReceived, MessageDelivered, MessageFailed,
-                               CongestionChanged>;
+                               CongestionChanged, JoinRefused>;
 
 // Counters of the mesh itself (connection counters are in peer_stats()).
 struct MeshCounters {
@@ -96,6 +99,9 @@ struct MeshCounters {
   std::uint64_t connection_bytes_out = 0;
   std::uint64_t bad_datagrams = 0;      // rejected (see DatagramVerdict) or a frame/body that did not parse
   std::uint64_t unknown_connection = 0; // non-zero connection id we do not know
+  std::uint64_t wrong_source = 0;       // a connection's datagram from an address that is not its member's
+  std::uint64_t dead_records_evicted = 0; // Dead/Left members forgotten early (max_dead_records)
+  std::uint64_t dials_deferred = 0;     // handshake datagrams postponed by dial_rate_per_sec
   std::uint64_t rate_limited = 0;       // handshake/beacon datagrams dropped by the limiter
   std::uint64_t bad_cookies = 0;
   std::uint64_t refused_peer_limit = 0; // handshakes refused with CloseReason::PeerLimit

@@ -159,6 +159,7 @@ struct Mesh::Impl {
   TimeNs last_now = 0;
   TimeNs next_maintenance_at = 0;
   MeshCounters counters;
+  std::vector<TimeNs> reap_scratch;  // reap(): times Dead/Left members changed state
 
   // ---- mesh_impl.cpp: construction, knobs, timers
   void apply_config(const Config& c);
@@ -195,6 +196,9 @@ struct Mesh::Impl {
   // ---- dialer.cpp: dials, handshakes, beacons
   void on_handshake(const Address& from, const protocol::HandshakeFrame& h, TimeNs now);
   void on_beacon(const Address& from, Bytes body, TimeNs now);
+  // The handshake limiters (Dialer): whether a Hello / beacon (or a HelloCookie whose
+  // cookie was verified) from `from` is processed; counts rate_limited when not.
+  bool admit_handshake(const Address& from, bool valid_cookie, TimeNs now);
   void on_refuse(const Address& from, std::uint32_t cid, protocol::CloseReason reason, TimeNs now);
   void start_dial(const Address& to, NodeId node, TimeNs now, bool discovery = false);
   // A beacon from a node we are not connected to: dial it (bounded, see Dial::discovery).

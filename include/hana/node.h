@@ -119,6 +119,8 @@ enum class EventKind : std::uint8_t {
   LinkQualityChanged, // peer, link, observer (id() for this node's own measurement, else the reporting member)
   DisplayAvailable,   // peer (the display's owner), display (id, metadata; available = true)
   DisplayUnavailable, // peer, display: announced unavailable or removed, or its owner is Dead/Left
+  JoinRefused,        // peer (0 if not known yet), address, reason (PeerLimit): a node we dialed
+                      // refused us; we stay out of its mesh and do not claim the role alone
 };
 std::string_view to_string(EventKind k);
 
