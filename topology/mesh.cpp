@@ -367,7 +367,10 @@ const ConnectionStats* Mesh::peer_stats(NodeId peer) const {
   return &impl_->peers[it->second].session.conn->stats();
 }
 
-const MeshCounters& Mesh::counters() const { return impl_->counters; }
+const MeshCounters& Mesh::counters() const {
+  impl_->counters.reassembly_refused = impl_->reassembly_budget.refused;  // kept by the connections
+  return impl_->counters;
+}
 std::uint64_t Mesh::incarnation() const { return impl_->incarnation; }
 
 }  // namespace hana::topology

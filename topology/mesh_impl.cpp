@@ -36,6 +36,7 @@ void Mesh::Impl::apply_config(const Config& c) {
   conn_config.keepalive_interval_ms = 3'600'000;
   conn_config.idle_timeout_ms = 3'600'000;
   dialer.cookies.set_lifetime(c.cookie_lifetime_ms * kNsPerMs);
+  reassembly_budget.limit_bytes = c.node_reassembly_limit_bytes;
   dialer.handshake_limiter.set_rate(c.handshake_rate_per_sec);
   dialer.cookie_limiter.set_rate(c.handshake_rate_per_sec);
   dialer.dial_limiter.set_rate(c.dial_rate_per_sec);

@@ -135,6 +135,10 @@ struct Mesh::Impl {
   std::uint64_t incarnation = 0;
   bool leaving = false;
 
+  // Reassembly memory of all connections (node_reassembly_limit_bytes); declared before
+  // the members and connections, which report to it until they are destroyed.
+  protocol::ReassemblyBudget reassembly_budget;
+
   // ---- the member table (members.cpp): the public view and one Peer per member
   std::vector<Member> members;
   std::vector<Peer> peers;
