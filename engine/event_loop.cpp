@@ -367,6 +367,17 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     simple(c.synced ? EventKind::ClockSynced : EventKind::ClockSyncLost, c.coordinator);
   }
 
+  void convert(const topology::JoinRefused& j) {
+    Event ev;
+    ev.kind = EventKind::JoinRefused;
+    ev.peer = j.peer;
+    ev.address = j.address;
+    ev.reason = FailReason::PeerLimit;
+    log_line(m_.options.log, LogLevel::Warning, "join refused by %s (%s): its view is full (max_peers)",
+             j.address.to_string().c_str(), std::string(to_string(ev.reason)).c_str());
+    push(std::move(ev));
+  }
+
   void simple(EventKind kind, NodeId peer) {
     Event ev;
     ev.kind = kind;

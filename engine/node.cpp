@@ -18,7 +18,6 @@
 #include "topology/bodies.h"
 
 namespace hana {
-namespace {
 
 // One log line to the node's LogSink (NodeOptions::log), printf-style.
 [[gnu::format(printf, 3, 4)]] void log_line(const LogSink& sink, LogLevel level, const char* format, ...) {
@@ -31,8 +30,6 @@ namespace {
   if (sink.callback) sink.callback(level, line);
   else std::fprintf(stderr, "hana-net: %s\n", line);
 }
-
-}  // namespace
 
 
 using engine::Command;
@@ -54,6 +51,7 @@ std::string_view to_string(EventKind k) {
     case EventKind::DisplayUnavailable: return "display-unavailable";
     case EventKind::ClockSynced: return "clock-synced";
     case EventKind::ClockSyncLost: return "clock-sync-lost";
+    case EventKind::JoinRefused: return "join-refused";
   }
   return "?";
 }

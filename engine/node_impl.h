@@ -23,6 +23,9 @@
 
 namespace hana {
 
+// One log line to the node's LogSink (NodeOptions::log), printf-style (node.cpp).
+[[gnu::format(printf, 3, 4)]] void log_line(const LogSink& sink, LogLevel level, const char* format, ...);
+
 // Builds Payloads inside the engine (Payload's fields are private to users).
 struct PayloadAccess {
   static void attach(Payload& p, engine::MessagePool& pool, const engine::MessageRef& ref) {

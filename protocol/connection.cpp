@@ -170,6 +170,11 @@ void Connection::Impl::enter_closed(CloseReason reason, bool by_peer, bool send_
   reassembly.clear();
   for (auto& o : ordered) o.clear([this](std::uint32_t b) { pool.release(b); });
   held_bytes = 0;
+  sync_budget();
+}
+
+Connection::Impl::~Impl() {
+  if (node_budget) node_budget->used_bytes -= node_charged;
 }
 
 void Connection::Impl::report_congestion() {
@@ -215,6 +220,15 @@ void Connection::abort(FailReason reason, TimeNs /*now*/) {
   s.reassembly.clear();
   for (auto& o : s.ordered) o.clear([&s](std::uint32_t b) { s.pool.release(b); });
   s.held_bytes = 0;
+  s.sync_budget();
+}
+
+void Connection::set_reassembly_budget(ReassemblyBudget* budget) {
+  Impl& s = *impl_;
+  if (s.node_budget) s.node_budget->used_bytes -= s.node_charged;
+  s.node_budget = budget;
+  s.node_charged = 0;
+  s.sync_budget();
 }
 
 bool Connection::flush_acks(TimeNs until) {

@@ -23,6 +23,7 @@
 #include "hana/types.h"
 #include "protocol/codec.h"
 #include "protocol/frames.h"
+#include "protocol/reassembly_budget.h"
 
 namespace hana::protocol {
 
@@ -114,6 +115,13 @@ class Connection {
 
   const ConnectionStats& stats() const;
   ConnectionIds ids() const;
+
+  // Makes this connection's reassembly memory count against `budget` too (shared by all
+  // connections of a node; must outlive the connection). A new partial message that the
+  // node has no room for is refused: an unreliable one is dropped, a reliable one closes
+  // the connection with CloseReason::ResourceLimit (its stream could not go on without
+  // it); either way it is counted in budget->refused, and nothing is allocated.
+  void set_reassembly_budget(ReassemblyBudget* budget);
 
  private:
   struct Impl;

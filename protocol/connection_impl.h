@@ -30,6 +30,7 @@ namespace hana::protocol {
 
 struct Connection::Impl {
   Impl(const Config& config, ConnectionIds ids, TimeNs now);
+  ~Impl();
 
   enum class State : std::uint8_t { Open, Closing, Closed };
 
@@ -95,6 +96,8 @@ struct Connection::Impl {
   std::array<SequencedStream, kLaneCount> sequenced;
   LatestTable latest;
   std::uint64_t held_bytes = 0;  // complete ordered messages waiting for a gap
+  ReassemblyBudget* node_budget = nullptr;  // the node's, if set (set_reassembly_budget)
+  std::uint64_t node_charged = 0;           // our share of node_budget->used_bytes
 
   // ---- events ----
   struct PendingEvent {
@@ -131,7 +134,16 @@ struct Connection::Impl {
   void drain_ordered(Lane lane);
   void emit_received(Lane lane, Delivery delivery, bool latest_value, std::uint64_t key,
                      std::uint64_t version, std::uint32_t buffer, Bytes view, bool mesh);
+  // Room for more received data: the peer's own (reassembly_limit_bytes) and, within
+  // it, the node's (node_budget).
+  std::uint64_t peer_budget_left() const;
   std::uint64_t memory_budget_left() const;
+  // No room for `need` more bytes: over its own limit the peer is cut off; over the
+  // node's budget the message is refused (counted), an unreliable one without more ado.
+  void out_of_memory(std::uint64_t need, bool reliable);
+  // Reports our reassembly memory to node_budget (after every change that can free or
+  // take memory: a datagram, a close, the end of the connection).
+  void sync_budget();
   void resource_limit_close();
 
   // ---- connection_timers.cpp ----

@@ -68,6 +68,7 @@ void Connection::Impl::on_datagram(const DatagramView& dv, TimeNs now) {
   }
   if (state == State::Open) acks.on_packet_processed(eliciting, urgent, reordered, now, loss_cfg.max_ack_delay_ns,
                                                          urgent_ack_delay_ns);
+  sync_budget();
 }
 
 void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {
@@ -149,9 +150,33 @@ void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {
   report_congestion();
 }
 
-std::uint64_t Connection::Impl::memory_budget_left() const {
+std::uint64_t Connection::Impl::peer_budget_left() const {
   const std::uint64_t used = reassembly.bytes() + held_bytes;
   return used >= cfg.reassembly_limit_bytes ? 0 : cfg.reassembly_limit_bytes - used;
+}
+
+std::uint64_t Connection::Impl::memory_budget_left() const {
+  const std::uint64_t peer_left = peer_budget_left();
+  if (!node_budget || node_budget->limit_bytes == 0) return peer_left;
+  // What the node holds right now: the others' last report plus our current bytes.
+  const std::uint64_t node_used = node_budget->used_bytes - node_charged + reassembly.bytes() + held_bytes;
+  const std::uint64_t node_left = node_used >= node_budget->limit_bytes ? 0 : node_budget->limit_bytes - node_used;
+  return std::min(peer_left, node_left);
+}
+
+void Connection::Impl::out_of_memory(std::uint64_t need, bool reliable) {
+  if (node_budget && need <= peer_budget_left() && reassembly.partials() < Reassembly::kMaxPartials) {
+    ++node_budget->refused;  // the node is full, not this peer over its limit
+    if (!reliable) return;
+  }
+  resource_limit_close();
+}
+
+void Connection::Impl::sync_budget() {
+  if (!node_budget) return;
+  const std::uint64_t now_held = reassembly.bytes() + held_bytes;
+  node_budget->used_bytes = node_budget->used_bytes - node_charged + now_held;
+  node_charged = now_held;
 }
 
 void Connection::Impl::resource_limit_close() {
@@ -206,7 +231,7 @@ void Connection::Impl::on_data_frame(const DataFrame& f, TimeNs /*now*/) {
       ++stats.bad_frames;
       return;
     case Reassembly::Outcome::LimitExceeded:
-      resource_limit_close();
+      out_of_memory(f.total_length, is_reliable(f.delivery));
       return;
     case Reassembly::Outcome::Complete:
       deliver(f, buffer);
@@ -233,7 +258,7 @@ void Connection::Impl::deliver(const DataFrame& f, std::uint32_t buffer) {
         case OrderedStream::Accept::Hold: {
           if (buffer == BufferPool::kNone) {
             if (f.payload.size() > memory_budget_left()) {
-              resource_limit_close();
+              out_of_memory(f.payload.size(), true);
               return;
             }
             buffer = pool.acquire(f.payload.size());

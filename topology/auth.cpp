@@ -72,7 +72,8 @@ std::size_t Auth::seal(protocol::MutableBytes buffer, std::size_t plain_size, co
   return n;
 }
 
-OpenOutcome Auth::open(const Address& from, protocol::Bytes datagram, TimeNs now, protocol::DatagramView& out) {
+OpenOutcome Auth::open(const Address& from, protocol::Bytes datagram, TimeNs now, protocol::DatagramView& out,
+                       std::uint64_t* counter) {
   const protocol::OpenResult r = sealer_.open(datagram, plain_);
   if (!r.datagram) return OpenOutcome::AuthFailed;
   const std::uint64_t ours = wall_us(now);
@@ -82,6 +83,7 @@ OpenOutcome Auth::open(const Address& from, protocol::Bytes datagram, TimeNs now
     return OpenOutcome::Replayed;
   if (sealer_.key_count() > 1) peer_keys_.heard(from, r.key_index);
   out = *r.datagram;
+  if (counter) *counter = r.origin.counter;
   return OpenOutcome::Opened;
 }
 

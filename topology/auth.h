@@ -96,7 +96,9 @@ class Auth {
   std::size_t seal(protocol::MutableBytes buffer, std::size_t plain_size, const Address& to, TimeNs now);
   // Opens `datagram` from `from`; on Opened, `out` views the plain frames (valid until
   // the next open).
-  OpenOutcome open(const Address& from, protocol::Bytes datagram, TimeNs now, protocol::DatagramView& out);
+  // `counter`, when given, receives the seal's counter (strictly increasing per sender).
+  OpenOutcome open(const Address& from, protocol::Bytes datagram, TimeNs now, protocol::DatagramView& out,
+                   std::uint64_t* counter = nullptr);
 
  private:
   std::uint64_t wall_us(TimeNs now) const;

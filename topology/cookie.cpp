@@ -37,6 +37,12 @@ bool CookieJar::verify(const Address& from, protocol::Bytes cookie, TimeNs now) 
   return false;
 }
 
+std::size_t SourceLimiter::slot(const Address& from) const {
+  Address host = from;
+  host.port = 0;  // every port of a host shares its bucket
+  return AddressHash{}(host) % kBuckets;
+}
+
 bool RateLimiter::allow(TimeNs now) {
   const std::uint64_t cap = rate_ * 1000;
   if (!started_) {

@@ -36,6 +36,7 @@ class CookieJar {
 // Token bucket: `rate_per_sec` tokens per second, burst of one second's worth.
 class RateLimiter {
  public:
+  RateLimiter() = default;
   explicit RateLimiter(std::uint64_t rate_per_sec) { set_rate(rate_per_sec); }
   void set_rate(std::uint64_t rate_per_sec) {
     rate_ = rate_per_sec ? rate_per_sec : 1;
@@ -50,6 +51,23 @@ class RateLimiter {
   TimeNs last_ns_ = 0;
   bool started_ = false;
   std::uint64_t denied_ = 0;
+};
+
+// One token bucket per source host (IP address, any port), in a fixed table hashed by
+// address: a flood from one host, from however many ports, drains its own bucket and not
+// everyone's. Hosts that collide share a bucket; the table never grows.
+class SourceLimiter {
+ public:
+  static constexpr std::size_t kBuckets = 256;
+  explicit SourceLimiter(std::uint64_t rate_per_sec) { set_rate(rate_per_sec); }
+  void set_rate(std::uint64_t rate_per_sec) {
+    for (auto& b : buckets_) b.set_rate(rate_per_sec);
+  }
+  bool allow(const Address& from, TimeNs now) { return buckets_[slot(from)].allow(now); }
+
+ private:
+  std::size_t slot(const Address& from) const;
+  std::array<RateLimiter, kBuckets> buckets_;
 };
 
 }  // namespace hana::topology

@@ -31,11 +31,12 @@ void Mesh::Impl::cancel_dial(const Address& to) {
   std::erase_if(dialer.dials, [&](const Dial& d) { return d.to == to; });
 }
 
-void Mesh::Impl::start_dial(const Address& to, NodeId node, TimeNs now) {
+void Mesh::Impl::start_dial(const Address& to, NodeId node, TimeNs now, bool discovery) {
   if (leaving || to == self.listen) return;
   Dial d;
   d.to = to;
   d.node = node;
+  d.discovery = discovery;
   d.cid = fresh_cid();
   d.backoff.set_limits(config.reconnect_backoff_min_ms * kNsPerMs, config.reconnect_backoff_max_ms * kNsPerMs);
   d.next_at = now;
@@ -45,8 +46,20 @@ void Mesh::Impl::start_dial(const Address& to, NodeId node, TimeNs now) {
 
 void Mesh::Impl::dial_tick(TimeNs now) {
   const TimeNs cookie_life = config.cookie_lifetime_ms * kNsPerMs;
+  // A discovery dial that was never answered was a beacon's hint we could not follow.
+  std::erase_if(dialer.dials, [&](const Dial& d) {
+    return d.discovery && d.next_at <= now && d.attempts >= kDiscoveryDialAttempts;
+  });
   for (Dial& d : dialer.dials) {
     if (d.next_at > now) continue;
+    if (!dialer.dial_limiter.allow(now)) {
+      // Over the node's dial rate (many Dead members to redial): try again in about one
+      // token's time, spread so the waiting dials do not all come back at once.
+      ++counters.dials_deferred;
+      const TimeNs token = kNsPerSec / std::max<std::uint64_t>(1, config.dial_rate_per_sec);
+      d.next_at = now + token + rng.below(token * (dialer.dials.size() + 1));
+      continue;
+    }
     if (d.have_cookie && d.cookie_at + cookie_life <= now) d.have_cookie = false;  // may have expired
     OutItem h;
     h.type = OutType::Handshake;
@@ -56,6 +69,7 @@ void Mesh::Impl::dial_tick(TimeNs now) {
     h.with_cookie = d.have_cookie;
     h.cookie = d.cookie;
     push_out(h);
+    ++d.attempts;
     d.next_at = now + d.backoff.next(rng);
   }
 }
@@ -83,14 +97,11 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
   using protocol::HandshakeKind;
   if (leaving || h.node_id == self.id || h.node_id == 0) return;
   if (h.kind == HandshakeKind::Hello || h.kind == HandshakeKind::HelloCookie) {
-    if (!dialer.handshake_limiter.allow(now)) {
-      ++counters.rate_limited;
-      return;
-    }
     if (h.kind == HandshakeKind::HelloCookie && !dialer.cookies.verify(from, h.cookie, now)) {
       ++counters.bad_cookies;
       return;
     }
+    if (!admit_handshake(from, h.kind == HandshakeKind::HelloCookie, now)) return;
     // Simultaneous open: the lower id's dial wins.
     // A dial to the same node at another address is stale (it restarted elsewhere, e.g. on a
     // new port): drop it and accept, or neither side would ever complete.
@@ -163,6 +174,9 @@ std::uint32_t Mesh::Impl::admit(const protocol::HandshakeFrame& h, const Address
     const std::uint32_t i = it->second;
     sync = !is_live(members[i].state);
     reconcile(i, from, h.incarnation, now);
+    // The handshake (a cookie echoed from `from`) proved the member is reachable there:
+    // the one way a member's address changes without a new incarnation.
+    members[i].address = from;
     return i;
   }
   const std::uint32_t i = add_member(h.node_id, from, h.incarnation, now);
@@ -215,45 +229,66 @@ void Mesh::Impl::introduce(const Address& to, bool sync) {
 void Mesh::Impl::on_refuse(const Address& from, std::uint32_t cid, protocol::CloseReason reason, TimeNs now) {
   for (Dial& d : dialer.dials) {
     if (d.cid != cid || d.to != from) continue;
-    (void)reason;
+    if (!d.refused) events.push_back(JoinRefused{d.node, from, reason});
     d.refused = true;
     d.have_cookie = false;
     d.next_at = now + config.reconnect_backoff_max_ms * kNsPerMs;
   }
 }
 
+bool Mesh::Impl::admit_handshake(const Address& from, bool valid_cookie, TimeNs now) {
+  const bool allowed = valid_cookie ? dialer.cookie_limiter.allow(now)
+                                    : dialer.source_limiter.allow(from, now) && dialer.handshake_limiter.allow(now);
+  if (!allowed) ++counters.rate_limited;
+  return allowed;
+}
+
 void Mesh::Impl::on_beacon(const Address& from, Bytes body, TimeNs now) {
-  if (!dialer.handshake_limiter.allow(now)) {
-    ++counters.rate_limited;
-    return;
-  }
+  if (!admit_handshake(from, false, now)) return;
   Beacon b;
   if (!decode_beacon(body, b)) {
     ++counters.bad_datagrams;
     return;
   }
-  if (b.node == self.id || leaving) return;
+  if (b.node == self.id || b.node == 0 || leaving) return;
   const Address addr = reachable(b.address, from);
   auto it = index.find(b.node);
-  if (it == index.end()) {
-    const std::uint32_t i = add_member(b.node, addr, b.incarnation, now);
-    if (i != ~0u) {
-      members[i].name = std::string(b.name);
-      peers[i].eligible = b.eligible;
-      enqueue_gossip(b.node, Entry::State);
-      elect(now);
-    }
-  } else {
-    Peer& p = peers[it->second];
-    p.health.last_heard = now;
-    reconcile(it->second, addr, b.incarnation, now);
-    // First-hand eligibility (a runtime knob change shows up here too).
-    if (b.incarnation >= members[it->second].incarnation && p.eligible != b.eligible) {
-      p.eligible = b.eligible;
-      elect(now);
-    }
+  if (it == index.end() || members[it->second].address != addr) {
+    // A stranger (or a member at an address we do not hold for it): only a hint to dial.
+    // Nothing enters the view until the handshake completes (admit).
+    follow_beacon(addr, b.node, now);
+    return;
   }
-  if (b.term != 0 && b.coordinator_id != 0) observe_claim(Claim{b.term, b.coordinator_id}, now);
+  Peer& p = peers[it->second];
+  p.health.last_heard = now;
+  reconcile(it->second, addr, b.incarnation, now);
+  // First-hand eligibility (a runtime knob change shows up here too).
+  if (b.incarnation >= members[it->second].incarnation && p.eligible != b.eligible) {
+    p.eligible = b.eligible;
+    elect(now);
+  }
+  // Without a key the role is decided by handshaken members only (see handshaken()).
+  if (b.term != 0 && b.coordinator_id != 0 && handshaken(b.node, from))
+    observe_claim(Claim{b.term, b.coordinator_id}, now);
+}
+
+void Mesh::Impl::follow_beacon(const Address& to, NodeId node, TimeNs now) {
+  if (auto i = index.find(node); i != index.end() && peers[i->second].session.conn) return;
+  for (const Dial& d : dialer.dials)
+    if (d.to == to || d.node == node) return;
+  const auto discovery_dials =
+      std::count_if(dialer.dials.begin(), dialer.dials.end(), [](const Dial& d) { return d.discovery; });
+  if (static_cast<std::size_t>(discovery_dials) >= config.max_peers) return;
+  start_dial(to, node, now, true);
+}
+
+bool Mesh::Impl::handshaken(NodeId sender, const Address& from) const {
+  if (auto it = index.find(sender); it != index.end())
+    return peers[it->second].session.conn && members[it->second].address == from;
+  // Our handshake with it is complete on its side (it sent Accept and its view, and
+  // the view overtook the Accept).
+  return std::any_of(dialer.dials.begin(), dialer.dials.end(),
+                     [&](const Dial& d) { return d.to == from && d.node == sender && d.have_cookie; });
 }
 
 }  // namespace hana::topology

@@ -30,7 +30,16 @@ struct Dial {
   TimeNs next_at = 0;
   Backoff backoff;
   bool refused = false;
+  // Started by a beacon of a node not in the view: gives up after
+  // kDiscoveryDialAttempts handshake datagrams, so beacons naming unreachable
+  // addresses cannot keep the dialer busy for good.
+  bool discovery = false;
+  std::uint32_t attempts = 0;
 };
+
+// A beacon is only a hint: its dial gets this many Hellos before it is dropped, and at
+// most max_peers discovery dials run at once (the rest of the beacons are ignored).
+inline constexpr std::uint32_t kDiscoveryDialAttempts = 6;
 
 // The dialer's record of one member (Peer::redial): when to dial it again.
 struct Redial {
@@ -40,11 +49,22 @@ struct Redial {
 
 struct Dialer {
   Dialer(std::uint64_t cookie_secret, TimeNs cookie_lifetime_ns, std::uint32_t handshake_rate_per_sec)
-      : cookies(cookie_secret, cookie_lifetime_ns), handshake_limiter(handshake_rate_per_sec) {}
+      : cookies(cookie_secret, cookie_lifetime_ns),
+        handshake_limiter(handshake_rate_per_sec),
+        cookie_limiter(handshake_rate_per_sec),
+        source_limiter(handshake_rate_per_sec),
+        dial_limiter(handshake_rate_per_sec) {}
   CookieJar cookies;
-  RateLimiter handshake_limiter;  // HELLO, HELLO_COOKIE and beacons
+  // Admission of handshakes and beacons (dialer.cpp, admit_handshake): a Hello or a
+  // beacon passes its source host's bucket, then the node's; a HelloCookie with a valid
+  // cookie skips both (a flood of new Hellos cannot starve a joiner halfway through) and
+  // passes a bucket of its own, so a replayed cookie cannot flood either.
+  RateLimiter handshake_limiter;
+  RateLimiter cookie_limiter;
+  SourceLimiter source_limiter;
   std::vector<Address> seeds;
   std::vector<Dial> dials;
+  RateLimiter dial_limiter;  // handshake datagrams we send (dial_rate_per_sec)
   std::optional<Address> beacon_target;
   TimeNs next_beacon_at = kNever;
 };

@@ -1,6 +1,8 @@
 // The mesh's coordinator election: a vacancy (no coordinator, or one we no longer hold
 // live) is claimed by the lowest-id live eligible node, one term above every term seen;
 // claims spread as gossip and in beacons, and election.h orders them.
+#include <algorithm>
+
 #include "topology/mesh_impl.h"
 
 namespace hana::topology {
@@ -34,6 +36,11 @@ void Mesh::Impl::elect(TimeNs now) {
   if (!cur && now < started_at + config.election_delay_ms * kNsPerMs) return;
   if (now < election.vacancy_grace_until) return;
   if (!(self.coordinator_eligible && config.coordinator_eligible)) return;
+  // Refused by a mesh (its view is full) and alone: this node is outside that mesh, not
+  // the coordinator of a mesh of its own. It claims once someone admits it, or once
+  // every refused dial is gone.
+  if (live_members() == 0 && std::any_of(dialer.dials.begin(), dialer.dials.end(), [](const Dial& d) { return d.refused; }))
+    return;
   for (std::size_t i = 0; i < members.size(); ++i)
     if (is_live(members[i].state) && peers[i].eligible && members[i].id < self.id) return;  // not ours to claim
   observe_claim(election.claims.next_claim(self.id), now);

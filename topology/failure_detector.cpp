@@ -31,9 +31,16 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
   const GossipHeader& h = v.header;
   if (h.sender == self.id || leaving) return;
   fd.last_gossip_rx = now;
-  UpdateReader reader(v);
-  Update u;
-  while (reader.next(u)) apply_update(u, h.sender, from, now);
+  // Without a key, membership and the role are told by handshaken members only: a
+  // stranger's updates (a member list, COORDINATOR(id, term 1000)) are not applied.
+  // Its probes are still answered below.
+  if (handshaken(h.sender, from)) {
+    UpdateReader reader(v);
+    Update u;
+    while (reader.next(u)) apply_update(u, h.sender, from, now);
+  } else if (v.update_count != 0) {
+    ++counters.untrusted_gossip;
+  }
   if (auto it = index.find(h.sender); it != index.end()) {
     peers[it->second].health.last_heard = now;
     // It talks to us but we hold it Suspect/Dead: tell it, so it refutes.

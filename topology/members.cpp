@@ -49,13 +49,32 @@ std::uint32_t Mesh::Impl::add_member(NodeId id, const Address& address, std::uin
 }
 
 void Mesh::Impl::reap(TimeNs now) {
+  // Beyond max_dead_records, the records Dead/Left the longest go early: everything Dead
+  // or Left since `evict_before` (the cap-th newest such record's time) or earlier.
+  TimeNs evict_before = 0;
+  std::vector<TimeNs>& since = reap_scratch;
+  since.clear();
+  for (std::size_t i = 0; i < members.size(); ++i)
+    if (!is_live(members[i].state)) since.push_back(peers[i].health.state_since);
+  std::size_t evict = since.size() > config.max_dead_records ? since.size() - config.max_dead_records : 0;
+  if (evict > 0) {
+    std::nth_element(since.begin(), since.begin() + static_cast<std::ptrdiff_t>(evict - 1), since.end());
+    evict_before = since[evict - 1] + 1;
+  }
   const TimeNs keep = config.dead_retention_ms * kNsPerMs;
   for (std::size_t i = 0; i < members.size();) {
-    const bool gone = !is_live(members[i].state) && peers[i].health.state_since + keep <= now;
-    if (!gone) {
+    const bool dead = !is_live(members[i].state);
+    const bool expired = dead && peers[i].health.state_since + keep <= now;
+    const bool evicted = dead && !expired && evict > 0 && peers[i].health.state_since < evict_before;
+    if (!expired && !evicted) {
       ++i;
       continue;
     }
+    if (evicted) {
+      --evict;
+      ++counters.dead_records_evicted;
+    }
+    cancel_dial(members[i].address);
     drop_connection(static_cast<std::uint32_t>(i), FailReason::PeerDead, now);
     forget_links(static_cast<std::uint32_t>(i));
     forget_links_about(members[i].id);

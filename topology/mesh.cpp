@@ -49,8 +49,9 @@ DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs no
   ++m.counters.datagrams_in;
   m.counters.bytes_in += datagram.size();
   protocol::DecodeResult decoded;
+  std::uint64_t seal_counter = 0;  // the sender's counter in the seal (keyed mesh)
   if (m.auth) {
-    switch (m.auth->open(from, datagram, now, decoded.datagram.emplace())) {
+    switch (m.auth->open(from, datagram, now, decoded.datagram.emplace(), &seal_counter)) {
       case OpenOutcome::Opened: break;
       case OpenOutcome::AuthFailed: ++m.counters.auth_failures; return DatagramVerdict::Unauthenticated;
       case OpenOutcome::Replayed: ++m.counters.replays_dropped; return DatagramVerdict::Accepted;
@@ -67,13 +68,26 @@ DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs no
   if (cid != protocol::kConnectionlessId) {
     auto it = m.conns.by_cid.find(cid);
     if (it != m.conns.by_cid.end()) {
-      if (Peer* p = m.peer_of(it->second); p && p->session.conn) {
-        // An authentic datagram the connection has seen (its packet number) is a replay:
-        // counted, and it says nothing about the peer now, so a replay cannot keep a dead
-        // peer looking alive to the failure detector.
-        const std::uint64_t seen = p->session.conn->stats().duplicate_packets;
+      // Connection ids are no secret (every member of the mesh can learn one): a
+      // connection takes datagrams from its member's address only. A member that moved
+      // (new address or port) comes back through a handshake from there (admit).
+      const auto i = m.index.find(it->second);
+      Peer* p = i == m.index.end() ? nullptr : &m.peers[i->second];
+      if (p && p->session.conn && m.members[i->second].address != from) {
+        ++m.counters.wrong_source;
+      } else if (p && p->session.conn) {
+        // With a key, an authentic datagram whose packet number the connection has seen is
+        // a replay unless its seal is newer than every seal this peer sent before (the
+        // sender's own high_redundancy copy, sealed afresh): a replay is counted and says
+        // nothing about the peer now, so it cannot keep a dead peer looking alive.
+        const std::uint64_t seen = m.auth ? p->session.conn->stats().duplicate_packets : 0;
         p->session.conn->on_datagram(view, now);
-        const bool replayed = m.auth && p->session.conn->stats().duplicate_packets != seen;
+        bool replayed = false;
+        if (m.auth) {
+          const bool fresh_seal = seal_counter > p->session.newest_seal;
+          if (fresh_seal) p->session.newest_seal = seal_counter;
+          replayed = !fresh_seal && p->session.conn->stats().duplicate_packets != seen;
+        }
         if (replayed) ++m.counters.replays_dropped;
         else p->health.last_heard = now;
         m.connection_touched(it->second);
@@ -392,7 +406,10 @@ const ConnectionStats* Mesh::peer_stats(NodeId peer) const {
   return &impl_->peers[it->second].session.conn->stats();
 }
 
-const MeshCounters& Mesh::counters() const { return impl_->counters; }
+const MeshCounters& Mesh::counters() const {
+  impl_->counters.reassembly_refused = impl_->reassembly_budget.refused;  // kept by the connections
+  return impl_->counters;
+}
 std::uint64_t Mesh::incarnation() const { return impl_->incarnation; }
 
 }  // namespace hana::topology

@@ -84,9 +84,12 @@ struct CongestionChanged { NodeId peer; bool in_recovery; std::uint64_t cwnd_byt
 // This node's mesh time became synced to the coordinator's, or lost it (no usable
 // estimate of the coordinator for kSyncGraceNs).
 struct ClockSyncChanged { bool synced; NodeId coordinator; };
+// A node we dialed refused us (once per dial): `peer` is its id if known (else 0). The
+// only reason today is CloseReason::PeerLimit: its view is full.
+struct JoinRefused { NodeId peer; Address address; protocol::CloseReason reason; };
 using MeshEvent = std::variant<PeerUp, PeerSuspect, PeerDown, PeerLeft, RoleChanged, DisplayAvailability,
                                LinkQualityChanged, MessageReceived, MessageDelivered, MessageFailed,
-                               CongestionChanged, ClockSyncChanged>;
+                               CongestionChanged, ClockSyncChanged, JoinRefused>;
 
 // Counters of the mesh itself (connection counters are in peer_stats()).
 struct MeshCounters {
@@ -102,6 +105,10 @@ struct MeshCounters {
   std::uint64_t connection_bytes_out = 0;
   std::uint64_t bad_datagrams = 0;      // rejected (see DatagramVerdict) or a frame/body that did not parse
   std::uint64_t unknown_connection = 0; // non-zero connection id we do not know
+  std::uint64_t wrong_source = 0;       // a connection's datagram from an address that is not its member's
+  std::uint64_t dead_records_evicted = 0; // Dead/Left members forgotten early (max_dead_records)
+  std::uint64_t dials_deferred = 0;     // handshake datagrams postponed by dial_rate_per_sec
+  std::uint64_t reassembly_refused = 0; // partial messages refused: the node-wide reassembly budget was full
   std::uint64_t rate_limited = 0;       // handshake/beacon datagrams dropped by the limiter
   std::uint64_t bad_cookies = 0;
   std::uint64_t refused_peer_limit = 0; // handshakes refused with CloseReason::PeerLimit
@@ -118,6 +125,7 @@ struct MeshCounters {
   std::uint64_t bad_mesh_messages = 0;  // mesh-internal messages malformed or over the bound, dropped
   std::uint64_t auth_failures = 0;      // keyed mesh: datagrams that did not open (no key, wrong key, forged)
   std::uint64_t replays_dropped = 0;    // keyed mesh: authentic datagrams seen before or outside the freshness window
+  std::uint64_t untrusted_gossip = 0;   // gossip with updates from a sender without a completed handshake, updates ignored
 };
 
 // One link of the mesh-wide picture: `observer` measured `quality` to `peer`.

@@ -39,7 +39,11 @@ void Mesh::Impl::apply_config(const Config& c) {
   conn_config.idle_timeout_ms = 3'600'000;
   conn_config.max_datagram_bytes = static_cast<std::uint32_t>(datagram_budget());
   dialer.cookies.set_lifetime(c.cookie_lifetime_ms * kNsPerMs);
+  reassembly_budget.limit_bytes = c.node_reassembly_limit_bytes;
   dialer.handshake_limiter.set_rate(c.handshake_rate_per_sec);
+  dialer.cookie_limiter.set_rate(c.handshake_rate_per_sec);
+  dialer.dial_limiter.set_rate(c.dial_rate_per_sec);
+  dialer.source_limiter.set_rate(c.handshake_rate_per_source_per_sec);
   for (auto& p : peers) {
     p.redial.reconnect.set_limits(c.reconnect_backoff_min_ms * kNsPerMs, c.reconnect_backoff_max_ms * kNsPerMs);
     if (p.session.conn) p.session.conn->apply_runtime_config(conn_config);

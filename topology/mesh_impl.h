@@ -91,6 +91,7 @@ struct Session {
   std::uint32_t remote_cid = 0;
   TimeNs conn_deadline = kNever;  // cached conn->next_timeout()
   bool up_reported = false;       // PeerUp emitted since the last down
+  std::uint64_t newest_seal = 0;  // keyed mesh: the highest seal counter the peer's connection datagrams carried
   bool tx_dirty = false, ev_dirty = false, dl_dirty = false;
 };
 
@@ -146,6 +147,10 @@ struct Mesh::Impl {
   // the room sealing needs.
   std::size_t datagram_budget() const;
 
+  // Reassembly memory of all connections (node_reassembly_limit_bytes); declared before
+  // the members and connections, which report to it until they are destroyed.
+  protocol::ReassemblyBudget reassembly_budget;
+
   // ---- the member table (members.cpp): the public view and one Peer per member
   std::vector<Member> members;
   std::vector<Peer> peers;
@@ -172,6 +177,7 @@ struct Mesh::Impl {
   TimeNs rx_at = 0;  // when the datagram being handled arrived (engine clock)
   TimeNs next_maintenance_at = 0;
   MeshCounters counters;
+  std::vector<TimeNs> reap_scratch;  // reap(): times Dead/Left members changed state
 
   // ---- mesh_impl.cpp: construction, knobs, timers
   void apply_config(const Config& c);
@@ -208,8 +214,17 @@ struct Mesh::Impl {
   // ---- dialer.cpp: dials, handshakes, beacons
   void on_handshake(const Address& from, const protocol::HandshakeFrame& h, TimeNs now);
   void on_beacon(const Address& from, Bytes body, TimeNs now);
+  // The handshake limiters (Dialer): whether a Hello / beacon (or a HelloCookie whose
+  // cookie was verified) from `from` is processed; counts rate_limited when not.
+  bool admit_handshake(const Address& from, bool valid_cookie, TimeNs now);
   void on_refuse(const Address& from, std::uint32_t cid, protocol::CloseReason reason, TimeNs now);
-  void start_dial(const Address& to, NodeId node, TimeNs now);
+  void start_dial(const Address& to, NodeId node, TimeNs now, bool discovery = false);
+  // A beacon from a node we are not connected to: dial it (bounded, see Dial::discovery).
+  void follow_beacon(const Address& to, NodeId node, TimeNs now);
+  // Whether `sender`, heard from `from`, completed a handshake with us: a connected
+  // member at that address. Without a key, only such a sender's gossip is applied and
+  // only its claims decide the role.
+  bool handshaken(NodeId sender, const Address& from) const;
   void dial_tick(TimeNs now);
   void beacon_tick(TimeNs now);
   Dial* dial_to(const Address& to);

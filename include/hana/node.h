@@ -125,6 +125,8 @@ enum class EventKind : std::uint8_t {
   DisplayUnavailable, // peer, display: announced unavailable or removed, or its owner is Dead/Left
   ClockSynced,        // peer (the coordinator): mesh_time_ns() follows the coordinator's timebase (again)
   ClockSyncLost,      // peer (the coordinator, 0 = none): no usable estimate of it for 2 s; mesh time free-runs
+  JoinRefused,        // peer (0 if not known yet), address, reason (PeerLimit): a node we dialed
+                      // refused us; we stay out of its mesh and do not claim the role alone
 };
 std::string_view to_string(EventKind k);
 

@@ -76,6 +76,7 @@ enum class FailReason : std::uint8_t {
   Closed,         // connection or node closed before delivery (e.g. stop() flush deadline)
   ResourceLimit,  // peer cut off for exceeding a limit
   Superseded,     // latest-value: replaced by a newer version of its key before it was sent
+  PeerLimit,      // EventKind::JoinRefused: the node we dialed has a full view (its max_peers)
 };
 
 constexpr std::string_view to_string(FailReason r) {
@@ -86,6 +87,7 @@ constexpr std::string_view to_string(FailReason r) {
     case FailReason::Closed: return "closed";
     case FailReason::ResourceLimit: return "resource-limit";
     case FailReason::Superseded: return "superseded";
+    case FailReason::PeerLimit: return "peer-limit";
   }
   return "?";
 }

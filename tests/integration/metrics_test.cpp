@@ -93,6 +93,11 @@ TEST(Metrics, ScrapeAfterTrafficShowsNodePeerAndLaneSeries) {
   EXPECT_GT(metric_value(text, "hana_mesh_datagrams_in_total"), 0);
   EXPECT_GE(metric_value(text, "hana_mesh_suspicions_total"), 0);
   EXPECT_GE(metric_value(text, "hana_mesh_bad_cookies_total"), 0);
+  // The hostile-input counters (issue 15), each present.
+  for (const char* family : {"rate_limited", "bad_cookies", "refused_peer_limit", "bad_datagrams", "unknown_connection",
+                             "wrong_source", "reassembly_refused", "dead_records_evicted", "dials_deferred",
+                             "untrusted_gossip"})
+    EXPECT_GE(metric_value(text, std::string("hana_mesh_") + family + "_total"), 0) << family;
   EXPECT_GE(metric_value(text, "hana_peer_acks_sent_total", {"peer=\""}), 0);  // present (the sender of data acks little)
   EXPECT_NE(text.find("# TYPE hana_peer_in_recovery gauge"), std::string::npos);
   // The node's identity, and the maxima as gauges in seconds (not counters in ns).

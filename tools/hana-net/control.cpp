@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "control_clients.h"
 #include "stats_json.h"
 
 namespace hana::cli {
@@ -16,7 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::size_t kMaxRequestBytes = 4096;
 // A reply holds the whole view: `stats --json` of a 100-member node is a few hundred KiB.
 constexpr std::size_t kMaxReplyBytes = 64 << 20;
 constexpr int kIoTimeoutMs = 2000;
@@ -84,11 +84,11 @@ std::unique_ptr<ControlServer> ControlServer::start(Node& node, const std::strin
   sockaddr_un addr;
   if (!make_address(path, addr, error)) return nullptr;
   if (!claim_control_path(path, error)) return nullptr;
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);  // ControlClients accepts until EAGAIN
   if (fd < 0) return error = std::string("socket: ") + std::strerror(errno), nullptr;
   struct stat st {};
   // bind() fails with EADDRINUSE if another node created the path since claim_path().
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 16) != 0 ||
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 64) != 0 ||
       ::lstat(path.c_str(), &st) != 0) {
     error = "cannot listen on " + path + ": " + std::strerror(errno);
     ::close(fd);
@@ -111,25 +111,17 @@ ControlServer::~ControlServer() {
 }
 
 void ControlServer::serve() {
-  while (!stop_) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;  // wakes every 100 ms to notice stop_
-    const int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) continue;
-    // A client that stops reading must not stall the server thread for good.
-    const timeval send_timeout{kIoTimeoutMs / 1000, (kIoTimeoutMs % 1000) * 1000};
-    (void)::setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
-    std::string line;
+  ControlClients clients([this](const std::string& line, bool complete) {
     json reply;
-    if (!read_line(client, line, kMaxRequestBytes)) {
+    if (!complete) {
       reply = {{"ok", false}, {"error", "no request line"}};
     } else {
       const json request = json::parse(line, nullptr, /*allow_exceptions=*/false);
       reply = request.is_object() ? handle(request) : json{{"ok", false}, {"error", "request is not a JSON object"}};
     }
-    write_all(client, reply.dump() + "\n");
-    ::close(client);
-  }
+    return reply.dump() + "\n";
+  });
+  while (!stop_) clients.turn(fd_, 100);  // wakes every 100 ms to notice stop_
 }
 
 json ControlServer::handle(const json& request) {

@@ -1,4 +1,5 @@
-// The node daemon's control socket (a Unix stream socket). One request per connection:
+// The node daemon's control socket (a Unix stream socket), clients served concurrently
+// (control_clients.h). One request per connection:
 // a JSON line {"cmd": "peers"|"stats"|"links"|"knobs"|"get"|"set", "knob": ..., "value": ...}; one JSON
 // line back: {"ok": true, "result": ...} or {"ok": false, "error": "..."}.
 #pragma once

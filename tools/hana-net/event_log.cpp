@@ -38,7 +38,8 @@ void EventLog::write(const Event& e) {
   j["self"] = node_id_hex(self_);
   j["event"] = std::string(to_string(e.kind));
   j["peer"] = node_id_hex(e.peer);
-  if (e.kind == EventKind::PeerConnected) j["address"] = e.address.to_string();
+  if (e.kind == EventKind::PeerConnected || e.kind == EventKind::JoinRefused) j["address"] = e.address.to_string();
+  if (e.kind == EventKind::JoinRefused) j["reason"] = std::string(to_string(e.reason));
   if (e.kind == EventKind::RoleChanged) {
     j["role"] = std::string(to_string(e.role));
     j["term"] = e.term;
