@@ -4,7 +4,7 @@
 // whether io_uring or epoll runs underneath.
 //
 // Drive it from ONE thread (the loop), except wake(), which any thread may call:
-//   - per datagram to send: buf = send_buffer(); write; commit_send(to, size)
+//   - per datagram to send: buf = send_buffer(); write; commit_send(to, size, alone)
 //     (an empty buffer means every send slot is busy: flush() and retry next turn)
 //   - wait(deadline, sink): submits what was committed, waits for a datagram, a wake()
 //     or the deadline, and hands every received datagram to `sink` (the bytes are
@@ -71,7 +71,10 @@ class Backend {
   // A buffer of max_datagram_bytes for the next datagram; empty when every slot is busy.
   virtual MutableBytes send_buffer() = 0;
   // Queues the datagram written into the last send_buffer() (not sent until flush/wait).
-  virtual void commit_send(const Address& to, std::size_t size) = 0;
+  // `alone`: never in one GSO send with its neighbours. A high_redundancy copy must not
+  // share its original's skb: a virtual link (veth) or a qdisc that drops the one drops
+  // both, and the copy is worth nothing.
+  virtual void commit_send(const Address& to, std::size_t size, bool alone) = 0;
   // Hands every committed datagram to the kernel.
   virtual void flush() = 0;
   // Flushes, then waits until something arrives or `deadline` (monotonic ns; 0 = do not

@@ -99,7 +99,9 @@ class EpollBackend final : public Backend {
 
   BackendKind kind() const override { return BackendKind::Epoll; }
   MutableBytes send_buffer() override { return batch_.acquire(); }
-  void commit_send(const Address& to, std::size_t size) override { batch_.commit(to, size, gso_); }
+  void commit_send(const Address& to, std::size_t size, bool alone) override {
+    batch_.commit(to, size, gso_ && !alone);
+  }
   void set_gso(bool on) override { gso_ = on; }
 
   Result<void> add_receive_socket(int fd) override {

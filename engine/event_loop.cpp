@@ -255,7 +255,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       }
       auto t = m_.mesh->poll_transmit(buf.first(std::min(buf.size(), max_bytes)), now);
       if (!t) return false;
-      m_.backend->commit_send(t->to, t->size);
+      m_.backend->commit_send(t->to, t->size, t->alone);
     }
     return true;
   }

@@ -111,7 +111,7 @@ void FaultInjector::release_due(TimeNs now, ReceiveSink* sink) {
       MutableBytes out = inner_->send_buffer();
       if (out.empty()) return;  // every send slot busy: retry next turn
       std::memcpy(out.data(), bytes.data(), bytes.size());
-      inner_->commit_send(h.peer, bytes.size());
+      inner_->commit_send(h.peer, bytes.size(), false);
     }
     active_[best] = active_.back();
     active_.pop_back();
@@ -124,26 +124,26 @@ MutableBytes FaultInjector::send_buffer() {
   return last_buffer_;
 }
 
-void FaultInjector::commit_send(const Address& to, std::size_t size) {
+void FaultInjector::commit_send(const Address& to, std::size_t size, bool alone) {
   if (!params_.outbound || !params_.active()) {
-    inner_->commit_send(to, size);
+    inner_->commit_send(to, size, alone);
     return;
   }
   TimeNs delay = 0;
   switch (decide(delay)) {
-    case Verdict::Pass: inner_->commit_send(to, size); break;
+    case Verdict::Pass: inner_->commit_send(to, size, alone); break;
     case Verdict::Drop: break;  // the slot was never committed: it stays free
     case Verdict::Duplicate: {
-      inner_->commit_send(to, size);
+      inner_->commit_send(to, size, alone);
       MutableBytes copy = inner_->send_buffer();
       if (!copy.empty() && last_buffer_.data() != copy.data()) {
         std::memcpy(copy.data(), last_buffer_.data(), size);
-        inner_->commit_send(to, size);
+        inner_->commit_send(to, size, true);  // a duplicate: its own datagram
       }
       break;
     }
     case Verdict::Delay:
-      if (!hold(to, Bytes{last_buffer_.data(), size}, monotonic_now_ns() + delay, false)) inner_->commit_send(to, size);
+      if (!hold(to, Bytes{last_buffer_.data(), size}, monotonic_now_ns() + delay, false)) inner_->commit_send(to, size, alone);
       break;
   }
 }

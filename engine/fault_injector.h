@@ -38,7 +38,7 @@ class FaultInjector final : public Backend {
 
   BackendKind kind() const override { return inner_->kind(); }
   MutableBytes send_buffer() override;
-  void commit_send(const Address& to, std::size_t size) override;
+  void commit_send(const Address& to, std::size_t size, bool alone) override;
   void flush() override;
   void wait(TimeNs deadline, ReceiveSink& sink) override;
   void wake() override { inner_->wake(); }

@@ -91,7 +91,9 @@ class UringBackend final : public Backend {
 
   BackendKind kind() const override { return BackendKind::Uring; }
   MutableBytes send_buffer() override { return batch_.acquire(); }
-  void commit_send(const Address& to, std::size_t size) override { batch_.commit(to, size, gso_); }
+  void commit_send(const Address& to, std::size_t size, bool alone) override {
+    batch_.commit(to, size, gso_ && !alone);
+  }
   void set_gso(bool on) override { gso_ = on; }
 
   // A second multishot recvmsg (tag index 1) drawing from the same provided buffers.

@@ -199,6 +199,8 @@ void Connection::on_timeout(TimeNs now) { impl_->on_timeout(now); }
 std::optional<TimeNs> Connection::next_timeout() const { return impl_->next_timeout(); }
 std::size_t Connection::poll_transmit(MutableBytes buffer, TimeNs now) { return impl_->poll_transmit(buffer, now); }
 
+bool Connection::transmitted_copy() const { return impl_->last_was_copy; }
+
 std::optional<ConnectionEvent> Connection::poll_event() {
   Impl& s = *impl_;
   s.pool.release(s.lent_buffer);

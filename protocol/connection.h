@@ -101,6 +101,10 @@ class Connection {
 
   // Writes at most one datagram into `buffer` and returns its size; 0 = nothing to send now.
   std::size_t poll_transmit(MutableBytes buffer, TimeNs now);
+  // True when the datagram poll_transmit wrote last is a high_redundancy copy of an
+  // earlier one: the sender must not batch it with its original (one GSO send shares
+  // one fate on a virtual link).
+  bool transmitted_copy() const;
 
   std::optional<ConnectionEvent> poll_event();
 

@@ -61,6 +61,7 @@ struct Connection::Impl {
   std::uint32_t close_sends_left = 2;
   CloseReason close_reason = CloseReason::Normal;
   RedundantCopies copies;  // high_redundancy
+  bool last_was_copy = false;  // the last poll_transmit wrote a copy
   TimeNs redundancy_spacing_ns = 0;
 
   // ---- loss recovery and congestion ----

@@ -82,6 +82,7 @@ bool Connection::Impl::retransmission_waiting() {
 }
 
 std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
+  last_was_copy = false;
   if (state == State::Closed) return 0;
   const std::size_t cap = std::min(buffer.size(), max_datagram);
   if (state == State::Closing) {
@@ -100,6 +101,7 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   if (const std::size_t n = copies.take_due(buffer, now, redundancy_spacing_ns)) {
     ++stats.redundant_packets;
     stats.redundant_bytes += n;
+    last_was_copy = true;
     return n;
   }
 

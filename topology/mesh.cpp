@@ -175,7 +175,7 @@ std::optional<Transmit> Mesh::poll_transmit(MutableBytes buffer, TimeNs now) {
   while (auto t = m.poll_plain(buffer, now)) {
     if (const std::size_t n = m.auth->seal(buffer, t->size, t->to, now)) {
       m.counters.bytes_out += n - t->size;
-      return Transmit{t->to, n};
+      return Transmit{t->to, n, t->alone};
     }
     ++m.counters.out_queue_drops;  // cannot happen while the writers keep to datagram_budget()
   }
@@ -185,10 +185,10 @@ std::optional<Transmit> Mesh::poll_transmit(MutableBytes buffer, TimeNs now) {
 std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) {
   Impl& m = *this;
   m.last_now = now;
-  auto sent = [&](const Address& to, std::size_t n) {
+  auto sent = [&](const Address& to, std::size_t n, bool alone = false) {
     ++m.counters.datagrams_out;
     m.counters.bytes_out += n;
-    return Transmit{to, n};
+    return Transmit{to, n, alone};
   };
   while (!m.out.empty()) {
     OutItem item = std::move(m.out.front());
@@ -220,7 +220,7 @@ std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) 
       ++m.counters.connection_out;
       m.counters.connection_bytes_out += n;
       m.recompute_deadline();
-      return sent(m.members[it->second].address, n);
+      return sent(m.members[it->second].address, n, s.conn->transmitted_copy());
     }
     s.tx_dirty = false;
     m.conns.transmit_dirty.pop_back();

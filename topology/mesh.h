@@ -150,6 +150,7 @@ enum class DatagramVerdict : std::uint8_t {
 struct Transmit {
   Address to;
   std::size_t size;
+  bool alone = false;  // a high_redundancy copy: never batched (GSO) with its original
 };
 
 // What Mesh::broadcast did: the id, and to how many members the message was queued or

@@ -66,7 +66,7 @@ bool send_one(Endpoint& ep, const Address& to, std::uint32_t seq, std::size_t si
   if (buf.size() < size) return false;
   std::memset(buf.data(), 0xab, size);
   std::memcpy(buf.data(), &seq, sizeof seq);
-  ep.backend->commit_send(to, size);
+  ep.backend->commit_send(to, size, false);
   return true;
 }
 
