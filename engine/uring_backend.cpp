@@ -37,11 +37,17 @@ class UringBackend final : public Backend {
  public:
   UringBackend(const UdpSocket& socket, const BackendOptions& options, Counters& counters)
       : fd_(socket.fd()), counters_(counters), gso_(options.gso && socket.gso_supported()),
-        batch_(options.send_slots, options.max_datagram_bytes) {
+        max_datagram_(options.max_datagram_bytes), batch_(options.send_slots, options.max_datagram_bytes) {
     recv_fd_[0] = fd_;
     buffer_count_ = round_up_pow2(options.recv_buffers);
-    buffer_bytes_ = static_cast<std::uint32_t>(sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_storage) +
-                                               kRxTimestampCmsgSpace + options.max_datagram_bytes);
+    // Rounded up to alignof(cmsghdr): each buffer starts with the recvmsg header, the
+    // name and the cmsgs the kernel writes there, so buffer i must start aligned too
+    // (1628 bytes with the default 1452-byte datagrams put buffer 1's cmsg on a 4-byte
+    // boundary: a misaligned cmsghdr that UBSan reports).
+    constexpr std::size_t kAlign = alignof(cmsghdr);
+    const std::size_t bytes = sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_storage) + kRxTimestampCmsgSpace +
+                              options.max_datagram_bytes;
+    buffer_bytes_ = static_cast<std::uint32_t>((bytes + kAlign - 1) / kAlign * kAlign);
     ready_.reserve(options.send_slots);
   }
 
@@ -222,8 +228,9 @@ class UringBackend final : public Backend {
     io_uring_recvmsg_out* out = io_uring_recvmsg_validate(buf, cqe->res, &recv_msg_);
     if (!out) {
       counters_.add(EngineCounter::recv_errors);
-    } else if (out->flags & MSG_TRUNC) {
-      counters_.add(EngineCounter::truncated);
+    } else if ((out->flags & MSG_TRUNC) ||
+               io_uring_recvmsg_payload_length(out, cqe->res, &recv_msg_) > max_datagram_) {
+      counters_.add(EngineCounter::truncated);  // larger than max_datagram_bytes (the buffer is rounded up)
     } else {
       const auto* name = static_cast<const sockaddr*>(io_uring_recvmsg_name(out));
       const Address from = from_sockaddr(name, static_cast<socklen_t>(out->namelen));
@@ -276,6 +283,7 @@ class UringBackend final : public Backend {
   Counters& counters_;
   RxClock rx_clock_;
   bool gso_;
+  std::uint32_t max_datagram_ = 0;
   SendBatch batch_;
   std::vector<std::uint32_t> ready_;
   io_uring ring_{};
