@@ -102,6 +102,15 @@ void add_connection(FamilyBuilder& b, const ConnectionStats& c, const std::vecto
 void add_mesh(FamilyBuilder& b, const MeshStats& m) {
 #define HANA_MESH_STAT(name, doc) add_stat(b, "hana_mesh_", StatKind::Counter, #name, #name, doc, m.name, {});
 #include "hana/stats.def"
+  for (std::size_t e = 0; e < kDecodeErrorCount; ++e) {
+    std::string error(to_string(static_cast<DecodeError>(e)));
+    for (char& ch : error)
+      if (ch == '-') ch = '_';
+    b.add("hana_mesh_bad_datagrams_by_error_total",
+          "Datagrams the codec rejected before acting on any of them, by the reason (a junk flood, a version "
+          "mismatch and a sealed datagram reaching an unkeyed node look different here)",
+          kCounter, static_cast<double>(m.bad_datagrams_by_error[e]), {{"error", error}});
+  }
 }
 
 std::vector<MetricFamily> families(const NodeStats& s) {

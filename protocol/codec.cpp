@@ -307,28 +307,6 @@ void encode_frame(Out& o, const Frame& frame) {
 
 }  // namespace
 
-std::string_view to_string(DecodeError e) {
-  switch (e) {
-    case DecodeError::Truncated: return "truncated";
-    case DecodeError::BadMagic: return "bad-magic";
-    case DecodeError::UnknownVersion: return "unknown-version";
-    case DecodeError::UnknownHeaderFlags: return "unknown-header-flags";
-    case DecodeError::BadChecksum: return "bad-checksum";
-    case DecodeError::UnknownFrame: return "unknown-frame";
-    case DecodeError::TooManyFrames: return "too-many-frames";
-    case DecodeError::BadVarint: return "bad-varint";
-    case DecodeError::BadLane: return "bad-lane";
-    case DecodeError::BadDelivery: return "bad-delivery";
-    case DecodeError::UnknownDataFlags: return "unknown-data-flags";
-    case DecodeError::RangeOverflow: return "range-overflow";
-    case DecodeError::BadFragment: return "bad-fragment";
-    case DecodeError::TooLong: return "too-long";
-    case DecodeError::BadEnum: return "bad-enum";
-    case DecodeError::Count: break;
-  }
-  return "?";
-}
-
 bool DataFrame::operator==(const DataFrame& o) const {
   return lane == o.lane && delivery == o.delivery && sequence == o.sequence && fragmented == o.fragmented &&
          (!fragmented || (total_length == o.total_length && fragment_offset == o.fragment_offset)) &&

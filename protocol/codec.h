@@ -11,26 +11,9 @@
 
 namespace hana::protocol {
 
-enum class DecodeError : std::uint8_t {
-  Truncated,          // ran off the end of the datagram
-  BadMagic,
-  UnknownVersion,
-  UnknownHeaderFlags,
-  BadChecksum,
-  UnknownFrame,
-  TooManyFrames,      // more than kMaxFramesPerDatagram
-  BadVarint,          // longer than 10 bytes or overflowing 64 bits
-  BadLane,
-  BadDelivery,
-  UnknownDataFlags,
-  RangeOverflow,      // ack ranges that underflow packet 0, overlap or exceed kMaxAckRanges
-  BadFragment,        // offset+length beyond total, total beyond the hard cap, ...
-  TooLong,            // a length field beyond its limit (cookie, close text, ...)
-  BadEnum,            // close reason / handshake kind out of range
-  Count,
-};
-inline constexpr std::size_t kDecodeErrorCount = static_cast<std::size_t>(DecodeError::Count);
-std::string_view to_string(DecodeError e);
+// The codec's verdicts are public (hana/types.h): operators see them counted per kind.
+using ::hana::DecodeError;
+using ::hana::kDecodeErrorCount;
 
 // ---- decode --------------------------------------------------------------
 

@@ -61,6 +61,7 @@ DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs no
   }
   if (!decoded.datagram) {
     ++m.counters.bad_datagrams;
+    ++m.counters.bad_datagrams_by_error[static_cast<std::size_t>(decoded.error)];
     return decoded.error == protocol::DecodeError::BadChecksum ? DatagramVerdict::BadChecksum : DatagramVerdict::Malformed;
   }
   const auto& view = *decoded.datagram;
@@ -112,7 +113,10 @@ DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs no
       else if (auto* b = std::get_if<protocol::BeaconFrame>(&f)) m.on_beacon(from, b->body, now);
       else if (auto* g = std::get_if<protocol::GossipFrame>(&f)) m.on_gossip(from, g->body, now);
     }
-    if (reader.error()) ++m.counters.bad_datagrams;
+    if (const auto e = reader.error()) {
+      ++m.counters.bad_datagrams;
+      ++m.counters.bad_datagrams_by_error[static_cast<std::size_t>(*e)];
+    }
   }
   m.recompute_deadline();
   return DatagramVerdict::Accepted;

@@ -25,6 +25,8 @@
 #include "hana/config.h"
 #include "hana/events.h"
 #include "hana/result.h"
+#include <array>
+
 #include "hana/stats.h"
 #include "hana/types.h"
 #include "protocol/frames.h"
@@ -126,6 +128,7 @@ struct MeshCounters {
   std::uint64_t auth_failures = 0;      // keyed mesh: datagrams that did not open (no key, wrong key, forged)
   std::uint64_t replays_dropped = 0;    // keyed mesh: authentic datagrams seen before or outside the freshness window
   std::uint64_t untrusted_gossip = 0;   // gossip with updates from a sender without a completed handshake, updates ignored
+  std::array<std::uint64_t, kDecodeErrorCount> bad_datagrams_by_error{};  // datagrams the codec rejected, by why
 };
 
 // One link of the mesh-wide picture: `observer` measured `quality` to `peer`.

@@ -11,6 +11,7 @@ inline MeshStats to_mesh_stats(const MeshCounters& c) {
   MeshStats s;
 #define HANA_MESH_STAT(name, doc) s.name = c.name;
 #include "hana/stats.def"
+  s.bad_datagrams_by_error = c.bad_datagrams_by_error;
   return s;
 }
 

@@ -33,6 +33,10 @@ struct ConnectionStats {
 struct MeshStats {
 #define HANA_MESH_STAT(name, doc) std::uint64_t name = 0;
 #include "hana/stats.def"
+  // bad_datagrams split by what the codec rejected (indexed by DecodeError; to_string
+  // names each): a junk flood, a version mismatch and unkeyed-vs-sealed nodes look
+  // different here.
+  std::array<std::uint64_t, kDecodeErrorCount> bad_datagrams_by_error{};
 };
 
 }  // namespace hana

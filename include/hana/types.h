@@ -92,6 +92,50 @@ constexpr std::string_view to_string(FailReason r) {
   return "?";
 }
 
+// Why a datagram from the network was rejected before any of it was acted on (the codec's
+// verdict; counted per kind in MeshStats::bad_datagrams_by_error).
+enum class DecodeError : std::uint8_t {
+  Truncated,           // ran off the end of the datagram
+  BadMagic,
+  UnknownVersion,
+  UnknownHeaderFlags,  // also: a sealed datagram reaching an unkeyed node
+  BadChecksum,
+  UnknownFrame,
+  TooManyFrames,       // more than kMaxFramesPerDatagram
+  BadVarint,           // longer than 10 bytes or overflowing 64 bits
+  BadLane,
+  BadDelivery,
+  UnknownDataFlags,
+  RangeOverflow,       // ack ranges that underflow packet 0, overlap or exceed kMaxAckRanges
+  BadFragment,         // offset+length beyond total, total beyond the hard cap, ...
+  TooLong,             // a length field beyond its limit (cookie, close text, ...)
+  BadEnum,             // close reason / handshake kind out of range
+  Count,
+};
+inline constexpr std::size_t kDecodeErrorCount = static_cast<std::size_t>(DecodeError::Count);
+
+constexpr std::string_view to_string(DecodeError e) {
+  switch (e) {
+    case DecodeError::Truncated: return "truncated";
+    case DecodeError::BadMagic: return "bad-magic";
+    case DecodeError::UnknownVersion: return "unknown-version";
+    case DecodeError::UnknownHeaderFlags: return "unknown-header-flags";
+    case DecodeError::BadChecksum: return "bad-checksum";
+    case DecodeError::UnknownFrame: return "unknown-frame";
+    case DecodeError::TooManyFrames: return "too-many-frames";
+    case DecodeError::BadVarint: return "bad-varint";
+    case DecodeError::BadLane: return "bad-lane";
+    case DecodeError::BadDelivery: return "bad-delivery";
+    case DecodeError::UnknownDataFlags: return "unknown-data-flags";
+    case DecodeError::RangeOverflow: return "range-overflow";
+    case DecodeError::BadFragment: return "bad-fragment";
+    case DecodeError::TooLong: return "too-long";
+    case DecodeError::BadEnum: return "bad-enum";
+    case DecodeError::Count: break;
+  }
+  return "?";
+}
+
 // Options of one send.
 struct SendOptions {
   Lane lane = Lane::Normal;

@@ -98,6 +98,9 @@ TEST(Metrics, ScrapeAfterTrafficShowsNodePeerAndLaneSeries) {
                              "wrong_source", "reassembly_refused", "dead_records_evicted", "dials_deferred",
                              "untrusted_gossip"})
     EXPECT_GE(metric_value(text, std::string("hana_mesh_") + family + "_total"), 0) << family;
+  // Codec rejects by reason: one labelled series per DecodeError.
+  EXPECT_GE(metric_value(text, "hana_mesh_bad_datagrams_by_error_total", {"error=\"bad_checksum\""}), 0);
+  EXPECT_GE(metric_value(text, "hana_mesh_bad_datagrams_by_error_total", {"error=\"unknown_header_flags\""}), 0);
   EXPECT_GE(metric_value(text, "hana_peer_acks_sent_total", {"peer=\""}), 0);  // present (the sender of data acks little)
   EXPECT_NE(text.find("# TYPE hana_peer_in_recovery gauge"), std::string::npos);
   // The node's identity, and the maxima as gauges in seconds (not counters in ns).

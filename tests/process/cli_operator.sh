@@ -82,7 +82,8 @@ echo "ok: knobs lists $n_table knobs with the node's values"
 "$hana_net" stats --control "$sock" --json | python3 -c "import json,sys
 m=json.load(sys.stdin)['node']['mesh']
 assert {'suspicions','refutations','indirect_probes','rate_limited','bad_cookies','bad_datagrams','refused_peer_limit',
-        'unknown_connection','wrong_source','reassembly_refused','dead_records_evicted','dials_deferred','untrusted_gossip'} <= set(m), m" \
+        'unknown_connection','wrong_source','reassembly_refused','dead_records_evicted','dials_deferred','untrusted_gossip'} <= set(m), m
+assert {'bad-checksum','bad-magic','truncated'} <= set(m['bad_datagrams_by_error']), m" \
   || fail "stats --json lacks the mesh counters"
 echo "ok: stats --json has the mesh counters"
 

@@ -48,6 +48,15 @@ TEST(DatagramVerdict, AcceptedBadChecksumMalformed) {
 
   EXPECT_EQ(b.counters().datagrams_in, 4u);
   EXPECT_EQ(b.counters().bad_datagrams, 3u);
+  // Each reject is counted under its reason; here every reject is the codec's, so the
+  // reasons add up to the total.
+  const auto& by = b.counters().bad_datagrams_by_error;
+  EXPECT_EQ(by[static_cast<std::size_t>(DecodeError::BadChecksum)], 1u);
+  EXPECT_EQ(by[static_cast<std::size_t>(DecodeError::BadMagic)] + by[static_cast<std::size_t>(DecodeError::Truncated)],
+            2u);
+  std::uint64_t sum = 0;
+  for (std::uint64_t n : by) sum += n;
+  EXPECT_EQ(sum, b.counters().bad_datagrams);
 }
 
 }  // namespace

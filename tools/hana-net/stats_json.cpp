@@ -41,6 +41,10 @@ json mesh_json(const MeshStats& m) {
   json out = json::object();
 #define HANA_MESH_STAT(name, doc) out[#name] = m.name;
 #include "hana/stats.def"
+  json by_error = json::object();
+  for (std::size_t e = 0; e < kDecodeErrorCount; ++e)
+    by_error[std::string(to_string(static_cast<DecodeError>(e)))] = m.bad_datagrams_by_error[e];
+  out["bad_datagrams_by_error"] = std::move(by_error);
   return out;
 }
 
