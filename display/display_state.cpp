@@ -58,8 +58,7 @@ SendOptions DisplayState::send_options(std::uint64_t key, bool above_held) {
 template <class Message>
 Result<MessageId> DisplayState::propagate(Message& outgoing, std::uint32_t next_version) {
   outgoing.author = node_.id();
-  if constexpr (requires { outgoing.timestamp_us; })
-    if (outgoing.timestamp_us == 0) outgoing.timestamp_us = mesh_time_us();  // stamped here if the caller did not
+  if (outgoing.timestamp_us == 0) outgoing.timestamp_us = mesh_time_us();  // stamped here if the caller did not
   if (outgoing.version == 0) {
     if (next_version == 0) return Error{Errc::InvalidArgument, "every 32-bit version of this id is used"};
     outgoing.version = next_version;
