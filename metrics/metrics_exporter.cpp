@@ -196,23 +196,20 @@ std::vector<MetricFamily> families(const DisplayState::Published& d) {
   return out;
 }
 
-class DisplayCollectable : public prometheus::Collectable {
+// One source's families on every scrape: `snapshot` is Node::stats or
+// DisplayState::published, both safe to call from the exposer's thread.
+template <class Source, class Snapshot>
+class SourceCollectable : public prometheus::Collectable {
  public:
-  explicit DisplayCollectable(const DisplayState& display) : display_(display) {}
-  std::vector<MetricFamily> Collect() const override { return families(display_.published()); }
+  SourceCollectable(const Source& source, Snapshot (Source::*snapshot)() const) : source_(source), snapshot_(snapshot) {}
+  std::vector<MetricFamily> Collect() const override { return families((source_.*snapshot_)()); }
 
  private:
-  const DisplayState& display_;
+  const Source& source_;
+  Snapshot (Source::*snapshot_)() const;
 };
-
-class NodeCollectable : public prometheus::Collectable {
- public:
-  explicit NodeCollectable(const Node& node) : node_(node) {}
-  std::vector<MetricFamily> Collect() const override { return families(node_.stats()); }
-
- private:
-  const Node& node_;
-};
+using NodeCollectable = SourceCollectable<Node, NodeStats>;
+using DisplayCollectable = SourceCollectable<DisplayState, DisplayState::Published>;
 
 }  // namespace
 
@@ -231,7 +228,7 @@ MetricsExporter::~MetricsExporter() {
 
 void MetricsExporter::add_display_state(const DisplayState& display) {
   if (impl_->display) impl_->exposer->RemoveCollectable(impl_->display);
-  impl_->display = std::make_shared<DisplayCollectable>(display);
+  impl_->display = std::make_shared<DisplayCollectable>(display, &DisplayState::published);
   impl_->exposer->RegisterCollectable(impl_->display);
 }
 
@@ -242,7 +239,7 @@ Result<std::unique_ptr<MetricsExporter>> MetricsExporter::start(const Node& node
   } catch (const std::exception&) {
     return Error{Errc::Unavailable, "cannot listen on the metrics address"};
   }
-  impl->collectable = std::make_shared<NodeCollectable>(node);
+  impl->collectable = std::make_shared<NodeCollectable>(node, &Node::stats);
   impl->exposer->RegisterCollectable(impl->collectable);
   return std::unique_ptr<MetricsExporter>(new MetricsExporter(std::move(impl)));
 }
