@@ -42,7 +42,8 @@ namespace hana::engine {
   X(standby_arms, "Shared threading: times the standby's timer was armed (only when no application thread would serve the loop's deadline)") \
   X(gro_receives, "reads that carried several coalesced datagrams (UDP_GRO)")              \
   X(receive_yields, "turns that stopped receiving early to hand a Control/High message to the application before the datagrams behind it") \
-  X(acks_flushed, "turns that sent held ACKs at once because the driving thread was about to sleep with every event taken")
+  X(acks_flushed, "turns that sent held ACKs at once because the driving thread was about to sleep with every event taken") \
+  X(receives_before_timers, "turns that read the socket before running due mesh timers (a late turn, or datagrams waiting): an ack that arrived in time is seen before its probe is judged")
 
 enum class EngineCounter : std::uint8_t {
 #define HANA_X(name, doc) name,

@@ -45,10 +45,15 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       // How late timers run is what the failure detector's latency rests on: measured.
       // A deadline of 0 means "due now" (a closing connection's CLOSE frame), not a
       // time that could be late: counting it made timer_late_max_ns read the uptime.
+      const bool late = *t != 0 && now - *t > kNsPerMs;
       if (*t != 0) {
         m_.counters.max(EngineCounter::timer_late_max_ns, now - *t);
-        if (now - *t > kNsPerMs) m_.counters.add(EngineCounter::timers_late_1ms);
+        if (late) m_.counters.add(EngineCounter::timers_late_1ms);
       }
+      // Datagrams that arrived before this turn are read before the timers are judged: a
+      // process that was not running when a probe's ack came in must not suspect the
+      // peer that answered in time (issue 18: on a starved host that made the mesh churn).
+      if (late || (m_.shared && m_.socket_readable.exchange(false))) receive_before_timers();
       m_.mesh->on_timeout(now);
     }
     const bool more_transmits = transmit(now);
@@ -164,6 +169,13 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     TimeNs deadline = std::min(m_.mesh->next_timeout().value_or(kNoDeadline), m_.backend->held_until());
     if (stopping_) deadline = std::min(deadline, std::min(stop_deadline_, now + kStopRecheckNs));
     return deadline;
+  }
+
+  // Reads what the socket already holds (no wait), stamped with the turn's time.
+  void receive_before_timers() {
+    clock_stale_ = false;
+    m_.backend->wait(0, *this);
+    m_.counters.add(EngineCounter::receives_before_timers);
   }
 
   void apply_config() {

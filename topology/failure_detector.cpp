@@ -82,7 +82,9 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
         if (fd.local_health > 0) --fd.local_health;
         if (auto it = index.find(answered); it != index.end()) {
           // A relayed ack's time includes the relay's hops: not a sample of this link.
-          if (h.relay_for != self.id) on_probe_rtt(it->second, now - probe.sent);
+          // Timed by when the ack reached the socket (kernel stamp), not when this node
+          // got to read it: a late turn is not the link's round trip.
+          if (h.relay_for != self.id) on_probe_rtt(it->second, std::max(rx_at, probe.sent) - probe.sent);
           peers[it->second].health.last_heard = now;
         }
       }
@@ -136,12 +138,30 @@ void Mesh::Impl::probe_tick(TimeNs now) {
         }
         ++counters.indirect_probes;
       }
+      // Sent late (this node was not running at the direct deadline): the indirect
+      // probes still get their two round trips before the verdict.
+      const TimeNs indirect_end = now + 2 * scaled(config.probe_timeout_ms * kNsPerMs);
+      if (indirect_end > probe.end) {
+        probe.end = indirect_end;
+        fd.next_probe_at = std::max(fd.next_probe_at, probe.end);
+      }
     }
-    if (now >= probe.end) {
+    if (now >= probe.end && judged_late(now - probe.end)) {
+      // This node was not running when the probe was due to be judged: the peer had
+      // no fair window either (on a starved host its answer waits for the CPU as ours
+      // does). Not a suspicion: local health rises (longer windows) and the same member
+      // is probed again next period. At full local health the verdict stands, so a
+      // dead member is still found on a host that is late all the time.
+      probe.active = false;
+      ++counters.probes_judged_late;
+      if (fd.local_health < kMaxLocalHealth) ++fd.local_health;
+      if (fd.probe_pos > 0 && fd.probe_pos <= fd.probe_order.size() && fd.probe_order[fd.probe_pos - 1] == probe.target)
+        --fd.probe_pos;
+    } else if (now >= probe.end) {
       probe.active = false;
       // Lifeguard: a missed ack counts against our own health only if we heard nothing
       // at all meanwhile (no nacks here; any gossip received shows our link works).
-      if (fd.last_gossip_rx < probe.sent && fd.local_health < 8) ++fd.local_health;
+      if (fd.last_gossip_rx < probe.sent && fd.local_health < kMaxLocalHealth) ++fd.local_health;
       if (auto it = index.find(probe.target); it != index.end() && members[it->second].incarnation == probe.incarnation) {
         Member& m = members[it->second];
         if (m.state == MemberState::Alive) {
@@ -211,11 +231,17 @@ void Mesh::Impl::probe_tick(TimeNs now) {
   send_gossip(members[i].address, ping);
 }
 
+// A verdict due `late_ns` ago is judged late when this node itself ran later than a
+// direct probe's wait: a healthy host runs its timers within a millisecond or two.
+bool Mesh::Impl::judged_late(TimeNs late_ns) const {
+  return fd.local_health < kMaxLocalHealth && late_ns > scaled(config.probe_timeout_ms * kNsPerMs);
+}
+
 void Mesh::Impl::refute(std::uint64_t seen_inc, TimeNs now) {
   (void)now;
   incarnation = std::max(incarnation, seen_inc) + 1;
   ++counters.refutations;
-  if (fd.local_health < 8) ++fd.local_health;  // Lifeguard: being suspected hints we are slow
+  if (fd.local_health < kMaxLocalHealth) ++fd.local_health;  // Lifeguard: being suspected hints we are slow
   enqueue_gossip(self.id, Entry::State);
   push_to_all(self.id, Entry::State, true);
 }

@@ -21,6 +21,7 @@ namespace hana::topology {
 inline constexpr TimeNs kNever = ~TimeNs{0};
 inline constexpr std::size_t kMaxConfirmations = 8;
 inline constexpr std::size_t kMaxIndirect = 16;
+inline constexpr std::uint32_t kMaxLocalHealth = 8;  // Lifeguard's local health multiplier is 0..8
 
 // The failure detector's record of one member (Peer::health).
 struct Health {
@@ -60,7 +61,7 @@ struct FailureDetector {
   std::vector<NodeId> probe_order;  // shuffled rotation of members
   std::size_t probe_pos = 0;
   std::uint64_t next_seq = 1;
-  std::uint32_t local_health = 0;  // Lifeguard local health multiplier (0..8)
+  std::uint32_t local_health = 0;  // Lifeguard local health multiplier (0..kMaxLocalHealth)
   TimeNs last_gossip_rx = 0;       // any gossip received (evidence our own link works)
   std::vector<GossipEntry> gossip;  // the gossip queue
 };

@@ -119,6 +119,7 @@ struct MeshCounters {
   std::uint64_t probes = 0;
   std::uint64_t probes_skipped = 0;     // member heard from recently: no probe needed
   std::uint64_t indirect_probes = 0;
+  std::uint64_t probes_judged_late = 0;  // probe verdicts this node reached too late to trust: no suspicion
   std::uint64_t suspicions = 0;         // members this node started suspecting
   std::uint64_t refutations = 0;        // times this node refuted a suspicion of itself
   std::uint64_t declared_dead = 0;      // Suspect -> Dead transitions seen

@@ -199,6 +199,7 @@ struct Mesh::Impl {
   void check_suspicions(TimeNs now);
   void refute(std::uint64_t seen_inc, TimeNs now);
   void notice(std::uint32_t i, TimeNs now);
+  bool judged_late(TimeNs late_ns) const;
   TimeNs scaled(TimeNs t) const { return t * (1 + fd.local_health); }
   TimeNs probe_interval_ns() const { return config.probe_interval_ms * kNsPerMs; }
   TimeNs suspicion_timeout(std::uint32_t confirmations) const;

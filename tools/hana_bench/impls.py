@@ -72,6 +72,7 @@ class Impl:
             "priority": [("echo", None), ("ping", "--bulk-size")],
             "stream": [("echo", None), ("stream", None)],
             "fanout": [("echo", None), ("fanout", None)],
+            "node": [("node", "--events"), ("stats", None)],
         }[feature]
         for sub, opt in need:
             if not self.has_subcommand(sub):

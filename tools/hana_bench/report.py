@@ -34,6 +34,17 @@ TABLES = {
              [("msgs/s", "msgs_per_s", ".0f"), ("msgs", "msgs", "d"), ("lost", "lost", "d"),
               ("CPU µs/msg", "cpu_us_per_msg", ".3f")],
              "msgs_per_s", "msgs/s", False),
+    "mesh-scale": ("N real `hana-net node` processes on loopback (issue 18; `tools/hana_bench/mesh_scale.py`, "
+                   "in a private network namespace when root). Full view = every other node's peer-connected in "
+                   "the node's --events log; idle traffic from the loopback counters (IP+UDP headers included) "
+                   "over 10 s after the settle time; churn = membership events in that window (0 when settled); "
+                   "dead agreed / failover = slowest node after a SIGKILL. hana only: no baseline row.",
+                   [("full view p50 s", "full_view_s_p50", ".2f"), ("full view max s", "full_view_s_max", ".2f"),
+                    ("datagrams/node/s", "idle_datagrams_per_node_per_s", ".1f"),
+                    ("bytes/node/s", "idle_bytes_per_node_per_s", ".0f"), ("CPU %/node", "cpu_pct_per_node_mean", ".2f"),
+                    ("RSS MiB max", "rss_mib_max", ".1f"), ("churn", "churn_events", "d"),
+                    ("dead agreed ms", "dead_agreed_ms_max", ".0f"), ("failover ms", "failover_ms_max", ".0f")],
+                   "idle_bytes_per_node_per_s", "bytes/node/s", True),
     "fanout": ("1 KiB message from one node to every peer (one process per peer, loopback); time from the "
                "first send until every peer confirmed it. `lost` = rounds not fully confirmed. A star for "
                "every impl: hana leaves run with `--knob max_peers=1` (without it they join a 100-node full "

@@ -3,8 +3,10 @@ returns rows: {scenario, condition, impl, status: ok|skipped|failed, reason, met
 Nothing here asserts performance; a row that cannot be measured says why."""
 
 import itertools
+import json
 import os
 import socket
+import subprocess
 import sys
 import time
 
@@ -16,11 +18,11 @@ PROFILES = {
     # seconds of sending per run (counts follow from the rate), bulk/rate durations, fan-out rounds
     # loss_bursts: (average loss %, datagrams per burst) conditions of rtt-loss (lab.set_loss)
     "full": dict(rtt_s=5, loss_s=4, loss_levels=[0, 1, 2, 5], loss_bursts=[(2, 3)], prio_s=4, bulk_s=10, rate_s=5,
-                 fan_rounds=1000, fan_rate=200, fan_peers=[15, 99], linger_ms=3000),
+                 fan_rounds=1000, fan_rate=200, fan_peers=[15, 99], linger_ms=3000, mesh_nodes=100, mesh_settle_s=40),
     "quick": dict(rtt_s=1, loss_s=1.5, loss_levels=[0, 1, 2, 5], loss_bursts=[(2, 3)], prio_s=1, bulk_s=1.5, rate_s=1,
-                  fan_rounds=150, fan_rate=200, fan_peers=[15], linger_ms=3000),
+                  fan_rounds=150, fan_rate=200, fan_peers=[15], linger_ms=3000, mesh_nodes=32, mesh_settle_s=20),
     "smoke": dict(rtt_s=0.2, loss_s=0.2, loss_levels=[2], loss_bursts=[], prio_s=0.2, bulk_s=0.3, rate_s=0.3,
-                  fan_rounds=20, fan_rate=200, fan_peers=[15], linger_ms=3000),
+                  fan_rounds=20, fan_rate=200, fan_peers=[15], linger_ms=3000, mesh_nodes=32, mesh_settle_s=5),
 }
 RTT_RATES = [1000, 10000]
 PING_BYTES = 64
@@ -29,7 +31,7 @@ PRIO_BULK_BYTES = 64 * 1024   # "large messages" saturating the path under the H
 BULK_BYTES = 1 << 20
 RATE_BYTES = 64
 FAN_BYTES = 1024
-SCENARIOS = ["rtt", "rtt-loss", "priority", "bulk", "rate", "fanout"]
+SCENARIOS = ["rtt", "rtt-loss", "priority", "bulk", "rate", "fanout", "mesh-scale"]
 
 
 class Context:
@@ -263,5 +265,34 @@ def run_fanout(ctx):
     return rows
 
 
+def run_mesh_scale(ctx):
+    """Issue 18 §3: N real `hana-net node` processes (tools/hana_bench/mesh_scale.py), hana only;
+    in a private network namespace when root, so only the mesh's datagrams are counted."""
+    n = ctx.p["mesh_nodes"]
+    cond = "%d nodes" % n
+    rows = []
+    for impl in ctx.impls:
+        if impl.name != "hana":
+            continue
+
+        def measure(im):
+            cmd = [sys.executable, os.path.join(os.path.dirname(__file__), "mesh_scale.py"), "--hana-net", im.binary,
+                   "--nodes", str(n), "--settle-s", str(ctx.p["mesh_settle_s"]), "--kill", "--json"]
+            if os.geteuid() == 0:
+                cmd.append("--netns")
+            with open(ctx.log_prefix("mesh-scale", cond, im.name) + ".log", "w") as log:
+                try:
+                    cp = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=log, text=True, timeout=900)
+                except subprocess.TimeoutExpired:
+                    raise RunError("mesh_scale.py did not finish within 900 s")
+            if cp.returncode != 0 or not cp.stdout.strip():
+                raise RunError("mesh_scale.py exited %d (see its log)" % cp.returncode)
+            res = json.loads(cp.stdout)
+            res["churn_events"] = sum(res.pop("churn_in_idle_window", {}).values())
+            return res
+        rows.append(_row("mesh-scale", cond, impl, "node", measure))
+    return rows
+
+
 RUNNERS = {"rtt": run_rtt, "rtt-loss": run_rtt_loss, "priority": run_priority, "bulk": run_bulk,
-           "rate": run_rate, "fanout": run_fanout}
+           "rate": run_rate, "fanout": run_fanout, "mesh-scale": run_mesh_scale}

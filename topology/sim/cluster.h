@@ -105,6 +105,13 @@ class Cluster {
   }
   // A crash: the node is frozen and receives nothing.
   void kill(std::size_t i) { up_[i] = false; }
+  // The process runs again after kill(i) (a starved host's process that got no CPU for a
+  // while: what reached it meanwhile is lost, its timers fire now, late).
+  void resume(std::size_t i) {
+    up_[i] = true;
+    due_[i] = kNone;
+    after_call(i);
+  }
 
   TimeNs now() const { return now_; }
   Mesh& node(std::size_t i) { return *nodes_[i]; }

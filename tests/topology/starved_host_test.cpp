@@ -1,0 +1,60 @@
+// A starved host (issue 18): 100 processes on 2 vCPUs wait tens of milliseconds for the
+// CPU, longer than a probe's 30 ms window. A node that was not running when its probe
+// was due to be judged must not suspect the member it probed: the member's answer waited
+// for the CPU just as this node's verdict did. On real processes each such suspicion
+// became a Dead, a torn-down connection and a re-handshake, whose CPU made the next ones.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+
+#include "topology/sim/cluster.h"
+
+namespace hana::topology::test {
+namespace {
+
+constexpr TimeNs kSec = kNsPerSec;
+constexpr TimeNs kMs = kNsPerMs;
+
+TEST(StarvedHost, NodesThatWereNotRunningDoNotSuspectWhomTheyProbed) {
+  constexpr std::size_t kNodes = 10;
+  // Answers take 12 ms (every process waits for the CPU before it replies), so a probe is
+  // in flight for a good part of each period when the whole host stops.
+  ClusterOptions o{.nodes = kNodes, .seed = 31};
+  o.link.delay_ns = 6 * kMs;
+  Cluster c(o);
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
+  ASSERT_TRUE(c.run_for(2 * kSec));
+  auto sum = [&](auto field) {
+    std::uint64_t n = 0;
+    for (std::size_t i = 0; i < kNodes; ++i) n += c.node(i).counters().*field;
+    return n;
+  };
+  const std::uint64_t late0 = sum(&MeshCounters::probes_judged_late), susp0 = sum(&MeshCounters::suspicions);
+  // 40 times the host runs nothing for 60 ms (twice a probe's window), at varying phases
+  // of the probe periods: what was on the wire meanwhile is lost (the engine reads what
+  // the socket holds before its timers; this is the case where nothing came).
+  for (int round = 0; round < 40; ++round) {
+    const TimeNs phase = static_cast<TimeNs>(round % 7) * 7 * kMs;
+    ASSERT_TRUE(c.run_for(phase));
+    for (std::size_t i = 0; i < kNodes; ++i) c.kill(i);
+    ASSERT_TRUE(c.run_for(60 * kMs));
+    for (std::size_t i = 0; i < kNodes; ++i) c.resume(i);
+    ASSERT_TRUE(c.run_for(440 * kMs - phase));
+  }
+  const std::uint64_t late = sum(&MeshCounters::probes_judged_late) - late0, susp = sum(&MeshCounters::suspicions) - susp0;
+  RecordProperty("judged_late", static_cast<int>(late));
+  RecordProperty("suspicions", static_cast<int>(susp));
+  // Pauses catch probes in flight (6 suspicions before the fix): a probe whose indirect
+  // round went out late still gets its two round trips, a verdict reached late is not a
+  // suspicion.
+  EXPECT_EQ(susp, 0u) << late << " verdicts judged late";
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
+
+  // A crash on the same host is still found: late verdicts raised local health, answered
+  // probes bring it down again, and at full health a verdict stands anyway.
+  c.kill(kNodes - 1);
+  EXPECT_TRUE(c.run_until([&] { return c.all_see(kNodes - 1, MemberState::Dead); }, 5 * kSec).has_value());
+}
+}  // namespace
+}  // namespace hana::topology::test
