@@ -50,7 +50,9 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
 
   switch (h.kind) {
     case GossipKind::Ping: {
-      if (h.target != self.id) break;  // meant for a previous owner of this address
+      // A relayed ping names who must answer (a direct one does not: the ack's sender says
+      // who answered, and the prober takes an answer only from the member it probed).
+      if (h.relay_for != 0 && h.target != self.id) break;  // meant for a previous owner of this address
       GossipHeader ack;
       ack.kind = GossipKind::Ack;
       ack.seq = h.seq;
@@ -114,7 +116,7 @@ void Mesh::Impl::probe_tick(TimeNs now) {
         ping.kind = GossipKind::Ping;
         ping.seq = probe.seq;
         ping.target = probe.target;
-        stamp_ping(ping, now);
+        stamp_ping(static_cast<std::uint32_t>(t - members.data()), ping, now);
         send_gossip(t->address, ping);  // a second direct try: cheap insurance against one lost datagram
         // k random live members other than the target.
         std::array<std::uint32_t, kMaxIndirect> chosen{};
@@ -207,7 +209,7 @@ void Mesh::Impl::probe_tick(TimeNs now) {
   ping.kind = GossipKind::Ping;
   ping.seq = probe.seq;
   ping.target = target;
-  stamp_ping(ping, now);
+  stamp_ping(i, ping, now);
   send_gossip(members[i].address, ping);
 }
 

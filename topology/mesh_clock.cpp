@@ -10,20 +10,24 @@
 
 namespace hana::topology {
 
-void Mesh::Impl::stamp_ping(GossipHeader& ping, TimeNs now) const {
+void Mesh::Impl::stamp_ping(std::uint32_t i, GossipHeader& ping, TimeNs now) {
+  const TimeNs t1 = local_clock(now);
   ping.timed = true;
-  ping.t1 = local_clock(now);
+  ping.t1_low32 = static_cast<std::uint32_t>(t1);
+  peers[i].clock.pings.record(t1);
+  // Only the coordinator we follow is asked for its mesh time: nobody else's is used.
+  ping.wants_mesh_time = members[i].id == clock.following;
 }
 
 void Mesh::Impl::answer_ping_clock(const GossipHeader& ping, GossipHeader& ack, TimeNs now) const {
   if (!ping.timed) return;
   ack.timed = true;
-  ack.t1 = ping.t1;
+  ack.t1_low32 = ping.t1_low32;
   ack.t2 = local_clock(rx_at);
   // The ack leaves in this loop turn: `now` is no later than its send, as t3 must be.
   ack.t3 = std::max(ack.t2, local_clock(now));
   const MeshTimeMapping& m = clock.timebase.mapping();
-  if (m.synced) {
+  if (m.synced && ping.wants_mesh_time) {
     ack.has_mesh_time = true;
     ack.mesh_offset_ns = m.offset_at(ack.t3);
     ack.mesh_error_ns = m.error_at(ack.t3);
@@ -34,8 +38,13 @@ void Mesh::Impl::on_clock_ack(std::uint32_t i, const GossipHeader& ack, TimeNs n
   (void)now;
   if (!ack.timed || ack.relay_for != 0) return;  // a relayed ack's times include the relay's hops
   PeerClock& pc = peers[i].clock;
-  const ClockSample s{ack.t1, ack.t2, ack.t3, local_clock(rx_at)};
+  const std::optional<TimeNs> t1 = pc.pings.match(ack.t1_low32);
+  if (!t1) return;  // not an answer to a ping of ours we still remember
+  const ClockSample s{*t1, ack.t2, ack.t3, local_clock(rx_at)};
   if (!pc.estimator.add(s)) return;
+  // Only pings to the coordinator we follow ask for mesh time; from it, an ack without
+  // one says it is not synced (or answers a ping from before we followed it).
+  if (!ack.has_mesh_time && members[i].id != clock.following) return;
   pc.has_mesh_time = ack.has_mesh_time;
   pc.mesh_offset_ns = ack.mesh_offset_ns;
   pc.mesh_error_ns = ack.mesh_error_ns;
@@ -82,7 +91,7 @@ void Mesh::Impl::clock_tick(TimeNs now) {
       ping.kind = GossipKind::Ping;
       ping.seq = 0;  // no probe: an ack with seq 0 only gives a clock sample
       ping.target = coordinator;
-      stamp_ping(ping, now);
+      stamp_ping(static_cast<std::uint32_t>(c - members.data()), ping, now);
       send_gossip(c->address, ping);
     }
   }
