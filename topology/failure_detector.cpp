@@ -199,7 +199,8 @@ void Mesh::Impl::probe_tick(TimeNs now) {
   probe.active = true;
   probe.target = target;
   probe.incarnation = members[i].incarnation;
-  probe.seq = fd.next_seq++;
+  probe.seq = fd.next_seq;
+  fd.next_seq = fd.next_seq % kMaxProbeSeq + 1;
   probe.sent = now;
   probe.direct_deadline = now + std::min(scaled(config.probe_timeout_ms * kNsPerMs), interval / 2);
   // Indirect probes get twice the direct wait (they take two round trips); on a LAN
