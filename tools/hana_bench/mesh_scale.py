@@ -222,7 +222,8 @@ def run(args):
             # Counters of a few nodes over the idle window (queried after the traffic
             # figures, so the queries are not in them): per node per second, mean.
             s1 = {n: mesh.stats(n) for n in sampled}
-            keys = [k for k in s1[sampled[0]] if k.startswith("node.engine.") and not k.endswith("_max_ns")]
+            keys = [k for k in s1[sampled[0]]
+                    if k.startswith(("node.engine.", "node.mesh.")) and not k.endswith("_max_ns")]
             res["node_counters_per_s"] = {
                 k: sum(s1[n].get(k, 0) - s0[n].get(k, 0) for n in sampled) / len(sampled) / dt for k in keys}
             res["node_counters_per_s"] = {k: round(v, 2) for k, v in res["node_counters_per_s"].items() if v}
