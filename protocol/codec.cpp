@@ -10,6 +10,17 @@ namespace hana::protocol {
 namespace {
 
 constexpr std::size_t kFixedHeaderBytes = 8;  // magic(2) version(1) flags(1) connection_id(4)
+constexpr std::size_t kConnectionlessHeaderBytes = 4;  // magic(2) version(1) flags(1)
+
+// Bytes of header before the frames; a connectionless header has no varint.
+std::size_t header_bytes(const Header& h) {
+  return (h.flags & kFlagConnectionless) ? kConnectionlessHeaderBytes
+                                         : kFixedHeaderBytes + varint_size(h.packet_number);
+}
+// The smallest header a datagram with these flags can have.
+std::size_t min_header_bytes(std::uint8_t flags) {
+  return (flags & kFlagConnectionless) ? kConnectionlessHeaderBytes : kFixedHeaderBytes + 1;
+}
 
 std::size_t trailer_bytes(std::uint8_t flags) { return (flags & kFlagShortChecksum) ? 4 : 8; }
 
@@ -330,13 +341,19 @@ bool GossipFrame::operator==(const GossipFrame& o) const {
 // ---- decode ----
 
 std::size_t read_header(Bytes d, Header& h, DecodeError& error) {
-  if (d.size() < kFixedHeaderBytes + 1) return error = DecodeError::Truncated, 0;
+  if (d.size() < kConnectionlessHeaderBytes) return error = DecodeError::Truncated, 0;
   if (d[0] != kMagic0 || d[1] != kMagic1) return error = DecodeError::BadMagic, 0;
   if (d[2] != kWireVersion) return error = DecodeError::UnknownVersion, 0;
+  if (d.size() < min_header_bytes(d[3])) return error = DecodeError::Truncated, 0;
   Cursor c(d);
   c.bytes(4);  // magic, version, flags: checked above / by the caller
   h.version = d[2];
   h.flags = d[3];
+  if (h.flags & kFlagConnectionless) {
+    h.connection_id = kConnectionlessId;
+    h.packet_number = 0;
+    return c.offset();
+  }
   h.connection_id = c.u32();
   h.packet_number = c.varint();
   if (c.failed()) return error = c.error(), 0;
@@ -345,13 +362,13 @@ std::size_t read_header(Bytes d, Header& h, DecodeError& error) {
 
 DecodeResult decode_datagram(Bytes d) {
   DecodeResult r;
-  if (d.size() < kFixedHeaderBytes + 1) return r.error = DecodeError::Truncated, r;
+  if (d.size() < kConnectionlessHeaderBytes) return r.error = DecodeError::Truncated, r;
   if (d[0] != kMagic0 || d[1] != kMagic1) return r.error = DecodeError::BadMagic, r;
   if (d[2] != kWireVersion) return r.error = DecodeError::UnknownVersion, r;
   const std::uint8_t flags = d[3];
   if (flags & ~kKnownHeaderFlags) return r.error = DecodeError::UnknownHeaderFlags, r;
   const std::size_t trailer = trailer_bytes(flags);
-  if (d.size() < kFixedHeaderBytes + 1 + trailer) return r.error = DecodeError::Truncated, r;
+  if (d.size() < min_header_bytes(flags) + trailer) return r.error = DecodeError::Truncated, r;
 
   const Bytes covered = d.first(d.size() - trailer);
   const std::uint64_t sum = checksum(covered);
@@ -426,22 +443,24 @@ std::size_t data_frame_overhead(const DataFrame& f, std::size_t payload_bytes) {
   return data_header_size(f, payload_bytes);
 }
 
-std::size_t datagram_overhead(const Header& h) {
-  return kFixedHeaderBytes + varint_size(h.packet_number) + trailer_bytes(h.flags);
-}
+std::size_t datagram_overhead(const Header& h) { return header_bytes(h) + trailer_bytes(h.flags); }
 
 DatagramWriter::DatagramWriter(MutableBytes buffer, std::size_t max_bytes, const Header& header)
     : buf_(buffer), trailer_(trailer_bytes(header.flags)) {
   const std::size_t cap = std::min({buffer.size(), max_bytes, kMaxDatagramBytes});
-  const std::size_t head = kFixedHeaderBytes + varint_size(header.packet_number);
+  const std::size_t head = header_bytes(header);
   if ((header.flags & ~kKnownHeaderFlags) || cap < head + trailer_ + 1) return;
+  const bool connectionless = (header.flags & kFlagConnectionless) != 0;
+  if (connectionless && (header.connection_id != kConnectionlessId || header.packet_number != 0)) return;
   Out o(buf_.data());
   o.u8(kMagic0);
   o.u8(kMagic1);
   o.u8(kWireVersion);
   o.u8(header.flags);
-  o.u32(header.connection_id);
-  o.varint(header.packet_number);
+  if (!connectionless) {
+    o.u32(header.connection_id);
+    o.varint(header.packet_number);
+  }
   pos_ = head;
   limit_ = cap - trailer_;
   ok_ = true;

@@ -17,7 +17,7 @@ using MutableBytes = std::span<std::uint8_t>;
 
 inline constexpr std::uint8_t kMagic0 = 'h';
 inline constexpr std::uint8_t kMagic1 = 'n';
-inline constexpr std::uint8_t kWireVersion = 1;
+inline constexpr std::uint8_t kWireVersion = 2;
 
 // Limits of the wire itself (knobs may only lower them).
 inline constexpr std::size_t kMaxDatagramBytes = 65'507;   // largest UDP/IPv4 payload
@@ -31,7 +31,10 @@ inline constexpr std::uint64_t kMaxMessageBytesHardCap = 16ull << 20;  // 16 MiB
 
 // Header flags.
 inline constexpr std::uint8_t kFlagShortChecksum = 0x01;  // 4-byte truncated XXH3 trailer
-inline constexpr std::uint8_t kKnownHeaderFlags = kFlagShortChecksum;
+// Connection id and packet number are not on the wire (both 0): the mesh's own
+// connectionless datagrams (probes, acks, gossip, beacons, handshakes), 5 bytes shorter.
+inline constexpr std::uint8_t kFlagConnectionless = 0x04;
+inline constexpr std::uint8_t kKnownHeaderFlags = kFlagShortChecksum | kFlagConnectionless;
 // Sealed with the mesh's key (protocol/seal.h). Not in kKnownHeaderFlags: decode_datagram
 // rejects it, only a Sealer opens it.
 inline constexpr std::uint8_t kFlagSealed = 0x02;

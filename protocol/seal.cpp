@@ -83,7 +83,7 @@ std::size_t Sealer::seal(MutableBytes buffer, std::size_t plain_size, const Salt
   std::uint8_t* nonce = p + head;
   std::uint8_t* body = nonce + kSealNonceBytes;
   std::memmove(body, p + head, frames);
-  p[3] = kFlagSealed;  // the header (associated data) says how to read the rest
+  p[3] = static_cast<std::uint8_t>(kFlagSealed | (h.flags & kFlagConnectionless));  // the header (associated data) says how to read the rest
   put_u32(nonce, key.id);
   std::memcpy(nonce + 4, salt.data(), salt.size());
   put_u64(nonce + 4 + kSaltBytes, counter);
@@ -103,7 +103,7 @@ OpenResult Sealer::open(Bytes datagram, MutableBytes plain) const {
     r.error = (h.flags & ~kKnownHeaderFlags) ? OpenError::Malformed : OpenError::NotSealed;
     return r;
   }
-  if (h.flags != kFlagSealed || datagram.size() < head + kSealNonceBytes + 1 + kSealTagBytes) return r;
+  if ((h.flags & ~kFlagConnectionless) != kFlagSealed || datagram.size() < head + kSealNonceBytes + 1 + kSealTagBytes) return r;
   const std::uint8_t* nonce = datagram.data() + head;
   r.origin.key_id = get_u32(nonce);
   std::memcpy(r.origin.salt.data(), nonce + 4, kSaltBytes);

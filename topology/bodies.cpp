@@ -26,6 +26,13 @@ class Reader {
     pos_ += 2;
     return v;
   }
+  std::uint32_t u32() {
+    if (!ok_ || pos_ + 4 > in_.size()) return fail(), 0;
+    std::uint32_t v = 0;
+    for (std::size_t i = 4; i-- > 0;) v = (v << 8) | in_[pos_ + i];
+    pos_ += 4;
+    return v;
+  }
   std::uint64_t u64() {
     if (!ok_ || pos_ + 8 > in_.size()) return fail(), 0;
     std::uint64_t v = 0;
@@ -132,6 +139,10 @@ void BodyWriter::u16(std::uint16_t v) {
   u8(static_cast<std::uint8_t>(v));
   u8(static_cast<std::uint8_t>(v >> 8));
 }
+void BodyWriter::u32(std::uint32_t v) {
+  u16(static_cast<std::uint16_t>(v));
+  u16(static_cast<std::uint16_t>(v >> 16));
+}
 void BodyWriter::u64(std::uint64_t v) {
   if (!ok_ || pos_ + 8 > out_.size()) return void(ok_ = false);
   for (std::size_t i = 0; i < 8; ++i) out_[pos_ + i] = static_cast<std::uint8_t>(v >> (8 * i));
@@ -162,30 +173,26 @@ void BodyWriter::address(const Address& a) {
 std::size_t encode_gossip_header(BodyWriter& w, const GossipHeader& h) {
   const bool probe = h.kind == GossipKind::Ping || h.kind == GossipKind::Ack;
   const bool relayed = h.relay_for != 0 && probe;
-  const bool timed = h.timed && probe;
-  const bool mesh_time = timed && h.has_mesh_time && h.kind == GossipKind::Ack;
+  const bool timed = h.timed && probe && !relayed;
+  const bool mesh_time =
+      timed && (h.kind == GossipKind::Ack ? h.has_mesh_time : h.wants_mesh_time);
   w.u8(static_cast<std::uint8_t>(static_cast<std::uint8_t>(h.kind) | (relayed ? kGossipRelayed : 0) |
                                  (timed ? kGossipTimed : 0) | (mesh_time ? kGossipMeshTime : 0)));
   w.u64(h.sender);
   switch (h.kind) {
     case GossipKind::Ping:
-      w.varint(h.seq);
-      w.u64(h.target);
-      if (relayed) w.u64(h.relay_for);
-      if (timed) w.varint(h.t1);
-      break;
     case GossipKind::Ack:
       w.varint(h.seq);
       if (relayed) {
         w.u64(h.target);
         w.u64(h.relay_for);
       }
-      if (timed) {
-        w.varint(h.t1);
+      if (timed) w.u32(h.t1_low32);
+      if (timed && h.kind == GossipKind::Ack) {
         w.varint(h.t2);
         w.varint(h.t3 - h.t2);  // the turnaround: a few bytes where t3 would take eight
       }
-      if (mesh_time) {
+      if (mesh_time && h.kind == GossipKind::Ack) {
         w.varint(zigzag(h.mesh_offset_ns));
         w.varint(h.mesh_error_ns);
       }
@@ -321,37 +328,34 @@ bool decode_gossip(Bytes body, GossipView& out) {
   GossipHeader& h = out.header;
   h.kind = static_cast<GossipKind>(kind);
   const bool probe = h.kind == GossipKind::Ping || h.kind == GossipKind::Ack;
+  // Timestamps only on direct probes: a relayed one's times would include the relay's hops.
   if ((relayed || timed) && !probe) return false;
-  if (mesh_time && (!timed || h.kind != GossipKind::Ack)) return false;
+  if (relayed && timed) return false;
+  if (mesh_time && !timed) return false;
   h.timed = timed;
-  h.has_mesh_time = mesh_time;
+  h.wants_mesh_time = mesh_time && h.kind == GossipKind::Ping;
+  h.has_mesh_time = mesh_time && h.kind == GossipKind::Ack;
   h.sender = r.u64();
   switch (h.kind) {
     case GossipKind::Ping:
-      h.seq = r.varint();
-      h.target = r.u64();
-      if (relayed) h.relay_for = r.u64();
-      if (timed) h.t1 = r.varint();
-      break;
-    case GossipKind::Ack: {
+    case GossipKind::Ack:
       h.seq = r.varint();
       if (relayed) {
         h.target = r.u64();
         h.relay_for = r.u64();
       }
-      if (timed) {
-        h.t1 = r.varint();
+      if (timed) h.t1_low32 = r.u32();
+      if (timed && h.kind == GossipKind::Ack) {
         h.t2 = r.varint();
         const std::uint64_t turnaround = r.varint();
         if (turnaround > ~h.t2) return false;  // t3 would wrap
         h.t3 = h.t2 + turnaround;
       }
-      if (mesh_time) {
+      if (h.has_mesh_time) {
         h.mesh_offset_ns = unzigzag(r.varint());
         h.mesh_error_ns = r.varint();
       }
       break;
-    }
     case GossipKind::PingReq:
       h.seq = r.varint();
       h.target = r.u64();

@@ -34,7 +34,9 @@ inline constexpr std::uint8_t kMaxGossipKind = 4;
 inline constexpr std::uint8_t kGossipRelayed = 0x10;  // flag in the kind byte
 // Ping/Ack carry the clock timestamps of the mesh clock (topology/clock_sync.h).
 inline constexpr std::uint8_t kGossipTimed = 0x20;
-// Ack (timed) also carries the responder's mesh time: mesh minus its clock, and its bound.
+// Timed Ack: carries the responder's mesh time (mesh minus its clock, and its bound).
+// Timed Ping: asks for it (only the coordinator a node follows is asked: nobody else's
+// mesh time is used, and it costs an idle ack 4 to 10 bytes).
 inline constexpr std::uint8_t kGossipMeshTime = 0x40;
 
 enum class UpdateKind : std::uint8_t {
@@ -72,12 +74,20 @@ struct GossipHeader {
   GossipKind kind = GossipKind::Push;
   NodeId sender = 0;
   std::uint64_t seq = 0;  // Ping, Ack, PingReq
-  NodeId target = 0;      // Ping: who must answer; PingReq: whom to probe; relayed Ack: who answered
+  // Relayed Ping: who must answer; PingReq: whom to probe; relayed Ack: who answered. Not on
+  // the wire of a direct Ping/Ack: the Ack's sender says who answered, and the prober counts
+  // only an answer from the member it probed.
+  NodeId target = 0;
   NodeId relay_for = 0;   // relayed Ping/Ack: the requester of the indirect probe (0 = direct)
-  // Mesh clock (Ping/Ack with `timed`): Ping: t1 = the prober's clock at sending. Ack:
-  // t1 echoed, t2/t3 = the responder's clock when the Ping arrived / the Ack left.
+  // Mesh clock (Ping/Ack with `timed`): Ping: t1 = the prober's clock at sending, of which
+  // only the low 32 bits travel (`t1_low32`; they wrap every 4.29 s, far longer than any
+  // answer worth a sample: the prober restores the rest from its own clock). Ack: t1's low
+  // bits echoed, t2/t3 = the responder's clock when the Ping arrived / the Ack left.
   bool timed = false;
-  TimeNs t1 = 0, t2 = 0, t3 = 0;
+  std::uint32_t t1_low32 = 0;
+  TimeNs t2 = 0, t3 = 0;
+  // Timed Ping: asks the responder for its mesh time.
+  bool wants_mesh_time = false;
   // Timed Ack: the responder's mesh time is synced; mesh minus its clock, and the bound.
   bool has_mesh_time = false;
   std::int64_t mesh_offset_ns = 0;
@@ -109,6 +119,7 @@ class BodyWriter {
   Bytes written() const { return Bytes(out_.data(), pos_); }
   void u8(std::uint8_t v);
   void u16(std::uint16_t v);
+  void u32(std::uint32_t v);
   void u64(std::uint64_t v);
   void varint(std::uint64_t v);
   void bytes(Bytes b);

@@ -130,4 +130,11 @@ TimeNs ClockShift::local(TimeNs raw) const {
   return raw + static_cast<TimeNs>(offset_ns + std::llround(since * drift_ppm * 1e-6));
 }
 
+std::optional<TimeNs> SentPings::match(std::uint32_t t1_low32) const {
+  std::optional<TimeNs> best;
+  for (const TimeNs t1 : sent_)
+    if (t1 != 0 && static_cast<std::uint32_t>(t1) == t1_low32 && (!best || t1 > *best)) best = t1;
+  return best;
+}
+
 }  // namespace hana::topology

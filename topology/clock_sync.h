@@ -28,6 +28,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "hana/types.h"
 
@@ -93,9 +94,29 @@ class OffsetEstimator {
   double drift_error_ = kAssumedMaxDriftPpm * 1e-6;
 };
 
+// The full t1 of the last timed Pings sent to one member. Only t1's low 32 bits travel
+// (docs/wire-format.md, "Mesh clock timestamps"); an Ack is a sample only if its echo
+// matches one of these, which also turns away a stale or forged Ack whose 32 bits would
+// restore to a wrong time.
+class SentPings {
+ public:
+  static constexpr std::size_t kKept = 4;  // SWIM probe, its second try, the clock ping: in flight at once
+  void record(TimeNs t1) {
+    sent_[next_] = t1;
+    next_ = (next_ + 1) % kKept;
+  }
+  // The newest recorded t1 with these low 32 bits, or nullopt.
+  std::optional<TimeNs> match(std::uint32_t t1_low32) const;
+
+ private:
+  std::array<TimeNs, kKept> sent_{};
+  std::size_t next_ = 0;
+};
+
 // The mesh clock's record of one member (Peer::clock).
 struct PeerClock {
   OffsetEstimator estimator;
+  SentPings pings;
   bool has_mesh_time = false;       // its last timed ack carried its mesh time
   std::int64_t mesh_offset_ns = 0;  // its mesh time minus its clock
   std::uint64_t mesh_error_ns = 0;

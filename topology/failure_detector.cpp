@@ -50,7 +50,9 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
 
   switch (h.kind) {
     case GossipKind::Ping: {
-      if (h.target != self.id) break;  // meant for a previous owner of this address
+      // A relayed ping names who must answer (a direct one does not: the ack's sender says
+      // who answered, and the prober takes an answer only from the member it probed).
+      if (h.relay_for != 0 && h.target != self.id) break;  // meant for a previous owner of this address
       GossipHeader ack;
       ack.kind = GossipKind::Ack;
       ack.seq = h.seq;
@@ -116,7 +118,7 @@ void Mesh::Impl::probe_tick(TimeNs now) {
         ping.kind = GossipKind::Ping;
         ping.seq = probe.seq;
         ping.target = probe.target;
-        stamp_ping(ping, now);
+        stamp_ping(static_cast<std::uint32_t>(t - members.data()), ping, now);
         send_gossip(t->address, ping);  // a second direct try: cheap insurance against one lost datagram
         // k random live members other than the target.
         std::array<std::uint32_t, kMaxIndirect> chosen{};
@@ -217,7 +219,8 @@ void Mesh::Impl::probe_tick(TimeNs now) {
   probe.active = true;
   probe.target = target;
   probe.incarnation = members[i].incarnation;
-  probe.seq = fd.next_seq++;
+  probe.seq = fd.next_seq;
+  fd.next_seq = fd.next_seq % kMaxProbeSeq + 1;
   probe.sent = now;
   probe.direct_deadline = now + std::min(scaled(config.probe_timeout_ms * kNsPerMs), interval / 2);
   // Indirect probes get twice the direct wait (they take two round trips); on a LAN
@@ -227,7 +230,7 @@ void Mesh::Impl::probe_tick(TimeNs now) {
   ping.kind = GossipKind::Ping;
   ping.seq = probe.seq;
   ping.target = target;
-  stamp_ping(ping, now);
+  stamp_ping(i, ping, now);
   send_gossip(members[i].address, ping);
 }
 

@@ -55,11 +55,17 @@ struct GossipEntry {
   std::uint32_t left = 0;  // transmissions left
 };
 
+inline constexpr std::uint64_t kMaxProbeSeq = 127;
+
 struct FailureDetector {
   Probe probe;
   TimeNs next_probe_at = 0;
   std::vector<NodeId> probe_order;  // shuffled rotation of members
   std::size_t probe_pos = 0;
+  // Probe numbers cycle through 1..kMaxProbeSeq: one probe is outstanding at a time, so
+  // a number only has to differ from the last few (an ack 127 probes late, >= 6 s, is not
+  // taken for the current one unless the same member answers it), and stays a one-byte
+  // varint in every PING and ACK. 0 is the clock ping's (mesh_clock.cpp).
   std::uint64_t next_seq = 1;
   std::uint32_t local_health = 0;  // Lifeguard local health multiplier (0..kMaxLocalHealth)
   TimeNs last_gossip_rx = 0;       // any gossip received (evidence our own link works)

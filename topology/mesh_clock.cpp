@@ -5,25 +5,42 @@
 // mesh time is synced, its mesh offset. Any direct timed Ack gives a sample of the
 // responder's clock, whichever probe it answers: the SWIM probes (round robin) keep every
 // member's offset fresh, and a Ping to the coordinator every clock_sync_interval_ms (seq
-// 0, no probe) keeps the one that mesh time follows freshest.
+// 0, no probe; 4 times less often once 16 samples of it are held) keeps the one that mesh
+// time follows freshest.
 #include "topology/mesh_impl.h"
 
 namespace hana::topology {
 
-void Mesh::Impl::stamp_ping(GossipHeader& ping, TimeNs now) const {
+namespace {
+// The clock ping to the coordinator goes every clock_sync_interval_ms while its estimator
+// is young, then this many times less often: with a drift line fitted, a sample a second
+// keeps the bound within a few µs of the best sample's (drift error ~1 ppm × 1 s), and
+// each follower's pings and the coordinator's acks were a sixth of an idle mesh's
+// datagrams (the coordinator answered 4 × (n - 1) of them a second).
+constexpr std::uint64_t kSettledClockPingFactor = 4;
+// Samples of the coordinator held before the slower pace: 4 s at 250 ms, long enough for
+// the drift line (three samples spread in time) and a choice of low-delay samples.
+constexpr std::size_t kSettledClockSamples = 16;
+}  // namespace
+
+void Mesh::Impl::stamp_ping(std::uint32_t i, GossipHeader& ping, TimeNs now) {
+  const TimeNs t1 = local_clock(now);
   ping.timed = true;
-  ping.t1 = local_clock(now);
+  ping.t1_low32 = static_cast<std::uint32_t>(t1);
+  peers[i].clock.pings.record(t1);
+  // Only the coordinator we follow is asked for its mesh time: nobody else's is used.
+  ping.wants_mesh_time = members[i].id == clock.following;
 }
 
 void Mesh::Impl::answer_ping_clock(const GossipHeader& ping, GossipHeader& ack, TimeNs now) const {
   if (!ping.timed) return;
   ack.timed = true;
-  ack.t1 = ping.t1;
+  ack.t1_low32 = ping.t1_low32;
   ack.t2 = local_clock(rx_at);
   // The ack leaves in this loop turn: `now` is no later than its send, as t3 must be.
   ack.t3 = std::max(ack.t2, local_clock(now));
   const MeshTimeMapping& m = clock.timebase.mapping();
-  if (m.synced) {
+  if (m.synced && ping.wants_mesh_time) {
     ack.has_mesh_time = true;
     ack.mesh_offset_ns = m.offset_at(ack.t3);
     ack.mesh_error_ns = m.error_at(ack.t3);
@@ -34,8 +51,13 @@ void Mesh::Impl::on_clock_ack(std::uint32_t i, const GossipHeader& ack, TimeNs n
   (void)now;
   if (!ack.timed || ack.relay_for != 0) return;  // a relayed ack's times include the relay's hops
   PeerClock& pc = peers[i].clock;
-  const ClockSample s{ack.t1, ack.t2, ack.t3, local_clock(rx_at)};
+  const std::optional<TimeNs> t1 = pc.pings.match(ack.t1_low32);
+  if (!t1) return;  // not an answer to a ping of ours we still remember
+  const ClockSample s{*t1, ack.t2, ack.t3, local_clock(rx_at)};
   if (!pc.estimator.add(s)) return;
+  // Only pings to the coordinator we follow ask for mesh time; from it, an ack without
+  // one says it is not synced (or answers a ping from before we followed it).
+  if (!ack.has_mesh_time && members[i].id != clock.following) return;
   pc.has_mesh_time = ack.has_mesh_time;
   pc.mesh_offset_ns = ack.mesh_offset_ns;
   pc.mesh_error_ns = ack.mesh_error_ns;
@@ -78,11 +100,14 @@ void Mesh::Impl::clock_tick(TimeNs now) {
   if (coordinator != 0 && !self_coordinates && now >= clock.next_ping_at) {
     clock.next_ping_at = now + config.clock_sync_interval_ms * kNsPerMs;
     if (Member* c = find(coordinator); c && is_live(c->state)) {
+      const std::uint32_t ci = static_cast<std::uint32_t>(c - members.data());
+      if (peers[ci].clock.estimator.size() >= kSettledClockSamples)
+        clock.next_ping_at = now + kSettledClockPingFactor * config.clock_sync_interval_ms * kNsPerMs;
       GossipHeader ping;
       ping.kind = GossipKind::Ping;
       ping.seq = 0;  // no probe: an ack with seq 0 only gives a clock sample
       ping.target = coordinator;
-      stamp_ping(ping, now);
+      stamp_ping(ci, ping, now);
       send_gossip(c->address, ping);
     }
   }

@@ -275,7 +275,7 @@ struct Mesh::Impl {
 
   // ---- mesh_clock.cpp: timestamps, per-peer offsets, mesh time
   TimeNs local_clock(TimeNs now) const { return clock.shift.local(now); }
-  void stamp_ping(GossipHeader& ping, TimeNs now) const;
+  void stamp_ping(std::uint32_t i, GossipHeader& ping, TimeNs now);
   void answer_ping_clock(const GossipHeader& ping, GossipHeader& ack, TimeNs now) const;
   void on_clock_ack(std::uint32_t i, const GossipHeader& ack, TimeNs now);
   bool clock_sample_due(std::uint32_t i, TimeNs now) const;

@@ -17,7 +17,10 @@ void Mesh::Impl::push_out(OutItem item) {
 std::size_t Mesh::Impl::encode_out(const OutItem& item, MutableBytes buffer) {
   protocol::Header header;
   header.flags = protocol::kFlagShortChecksum;
-  header.connection_id = item.type == OutType::Refuse ? item.cid : protocol::kConnectionlessId;
+  // A refusal goes to the initiator's proposed connection id; everything else addresses
+  // the node itself and leaves connection id and packet number off the wire.
+  if (item.type == OutType::Refuse) header.connection_id = item.cid;
+  else header.flags |= protocol::kFlagConnectionless;
   protocol::DatagramWriter w(buffer, datagram_budget(), header);
   if (!w.ok()) return 0;
   switch (item.type) {

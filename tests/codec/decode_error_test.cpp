@@ -14,7 +14,12 @@ DecodeError datagram_error(const ByteVec& d) {
 
 TEST(DecodeError, EmptyAndTinyDatagramsAreTruncated) {
   EXPECT_EQ(datagram_error({}), DecodeError::Truncated);
-  EXPECT_EQ(datagram_error({0x68, 0x6e, 0x01}), DecodeError::Truncated);
+  EXPECT_EQ(datagram_error({0x68, 0x6e, kWireVersion}), DecodeError::Truncated);
+  // A connectionless header is 4 bytes, but a trailer must follow it.
+  EXPECT_EQ(datagram_error({0x68, 0x6e, kWireVersion, kFlagConnectionless | kFlagShortChecksum, 0x01, 0, 0}),
+            DecodeError::Truncated);
+  EXPECT_EQ(datagram_error({0x68, 0x6e, kWireVersion, kFlagConnectionless, 0x01, 0, 0, 0, 0, 0, 0}),
+            DecodeError::Truncated);
 }
 
 TEST(DecodeError, BadMagic) {
@@ -25,7 +30,9 @@ TEST(DecodeError, BadMagic) {
 
 TEST(DecodeError, UnknownVersion) {
   Header h = test_header();
-  h.version = 2;
+  h.version = 1;  // the previous wire version: its GOSSIP probe bodies read differently
+  EXPECT_EQ(datagram_error(wrap_frames({0x01}, h)), DecodeError::UnknownVersion);
+  h.version = kWireVersion + 1;
   EXPECT_EQ(datagram_error(wrap_frames({0x01}, h)), DecodeError::UnknownVersion);
 }
 

@@ -112,8 +112,8 @@ TEST(FrameGolden, Skip) {
 }
 
 TEST(DatagramGolden, HeaderPingAndFullChecksum) {
-  const ByteVec golden = {0x68, 0x6e, 0x01, 0x00, 0x44, 0x33, 0x22, 0x11, 0xac, 0x02,
-                          0x01, 0x05, 0x22, 0x5d, 0x4b, 0x98, 0xa7, 0xd3, 0xd5};
+  const ByteVec golden = {0x68, 0x6e, 0x02, 0x00, 0x44, 0x33, 0x22, 0x11, 0xac, 0x02,
+                          0x01, 0x72, 0x31, 0xc9, 0xcf, 0xc0, 0x79, 0x53, 0x24};
   ByteVec buf(64);
   DatagramWriter w(buf, buf.size(), test_header());
   ASSERT_TRUE(w.append(PingFrame{}));
@@ -126,7 +126,7 @@ TEST(DatagramGolden, HeaderPingAndFullChecksum) {
 }
 
 TEST(DatagramGolden, ShortChecksum) {
-  const ByteVec golden = {0x68, 0x6e, 0x01, 0x01, 0x44, 0x33, 0x22, 0x11, 0xac, 0x02, 0x01, 0xc0, 0x75, 0x77, 0x42};
+  const ByteVec golden = {0x68, 0x6e, 0x02, 0x01, 0x44, 0x33, 0x22, 0x11, 0xac, 0x02, 0x01, 0xc1, 0xe5, 0x0a, 0x48};
   Header h = test_header();
   h.flags = kFlagShortChecksum;
   ByteVec buf(64);
@@ -137,6 +137,41 @@ TEST(DatagramGolden, ShortChecksum) {
   const DecodeResult r = decode_datagram(golden);
   ASSERT_TRUE(r.datagram.has_value());
   EXPECT_EQ(r.datagram->header, h);
+}
+
+// A connectionless datagram: no connection id, no packet number (docs/wire-format.md,
+// the GOSSIP datagram of a timed PING).
+TEST(DatagramGolden, Connectionless) {
+  const ByteVec body = {0x61, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, 0xac, 0x02, 0xe8, 0x03, 0x00, 0x00, 0x00};
+  ByteVec golden = {0x68, 0x6e, 0x02, 0x05, 0x07, 0x10};
+  golden.insert(golden.end(), body.begin(), body.end());
+  golden.insert(golden.end(), {0x16, 0x28, 0x50, 0x31});
+  Header h;
+  h.flags = kFlagShortChecksum | kFlagConnectionless;
+  ByteVec buf(64);
+  DatagramWriter w(buf, buf.size(), h);
+  ASSERT_TRUE(w.append(GossipFrame{Bytes(body)}));
+  buf.resize(w.finish());
+  EXPECT_EQ(buf, golden);
+  EXPECT_EQ(datagram_overhead(h), 8u);
+  const DecodeResult r = decode_datagram(golden);
+  ASSERT_TRUE(r.datagram.has_value());
+  EXPECT_EQ(r.datagram->header, h);
+  EXPECT_EQ(r.datagram->header.connection_id, kConnectionlessId);
+  EXPECT_EQ(r.datagram->frames.size(), 2u + body.size());  // frame type, length, body
+}
+
+// Connectionless means connection id and packet number 0: a writer asked for anything
+// else refuses, rather than dropping them silently.
+TEST(DatagramGolden, ConnectionlessCarriesNoConnection) {
+  ByteVec buf(64);
+  Header h;
+  h.flags = kFlagConnectionless;
+  h.connection_id = 7;
+  EXPECT_FALSE(DatagramWriter(buf, buf.size(), h).ok());
+  h.connection_id = kConnectionlessId;
+  h.packet_number = 1;
+  EXPECT_FALSE(DatagramWriter(buf, buf.size(), h).ok());
 }
 
 }  // namespace

@@ -74,10 +74,12 @@ TEST(Bodies, GossipRoundTripEveryKind) {
       h.seq = has_seq ? 1234567 : 0;
       const bool relayable = kind == GossipKind::Ping || kind == GossipKind::Ack;
       h.relay_for = relayable ? relay : 0;
-      h.target = (kind == GossipKind::Ping || kind == GossipKind::PingReq || h.relay_for) ? 99 : 0;
+      // A direct Ping/Ack carries no target (the Ack's sender is who answered).
+      h.target = (kind == GossipKind::PingReq || h.relay_for) ? 99 : 0;
       if (relayable && relay == 0) {  // the mesh clock's timestamps (direct probes)
         h.timed = true;
-        h.t1 = 0x1234'5678'9abcull;
+        h.t1_low32 = 0x5678'9abcu;
+        h.wants_mesh_time = kind == GossipKind::Ping;
         if (kind == GossipKind::Ack) {
           h.t2 = 0x7000'0000'0000'0000ull;
           h.t3 = h.t2 + 12345;
@@ -152,13 +154,22 @@ TEST(Bodies, BadFieldsRejected) {
     GossipHeader ping;
     ping.kind = GossipKind::Ping;
     ping.sender = 1;
-    ping.target = 2;
-    ping.timed = true;
     auto p = encode(ping, {});
     ASSERT_TRUE(decode_gossip(p, v));
-    p[0] |= kGossipMeshTime;  // mesh time only on an Ack
+    p[0] |= kGossipMeshTime;  // mesh time (asked for or carried) only with timestamps
     EXPECT_FALSE(decode_gossip(p, v));
+    ping.timed = true;
+    p = encode(ping, {});
+    ASSERT_TRUE(decode_gossip(p, v));
     p[0] |= 0x80;  // reserved bit
+    EXPECT_FALSE(decode_gossip(p, v));
+    // Timestamps on a relayed probe: its times would include the relay's hops.
+    ping.relay_for = 3;
+    ping.target = 2;
+    p = encode(ping, {});
+    ASSERT_TRUE(decode_gossip(p, v));
+    EXPECT_FALSE(v.header.timed);  // the encoder leaves them off
+    p[0] |= kGossipTimed;
     EXPECT_FALSE(decode_gossip(p, v));
   }
   bad = base;
@@ -296,10 +307,9 @@ TEST(Bodies, WireFormatDocExamples) {
     h.kind = GossipKind::Ping;
     h.sender = 0x0102030405060708ull;
     h.seq = 300;
-    h.target = 0x1122334455667788ull;
     encode_gossip_header(w, h);
     EXPECT_EQ(std::vector<std::uint8_t>(w.written().begin(), w.written().end()),
-              hex("01 08 07 06 05 04 03 02 01 ac 02 88 77 66 55 44 33 22 11 00"));
+              hex("01 08 07 06 05 04 03 02 01 ac 02 00"));
   }
   {
     BodyWriter w(buf);
@@ -318,26 +328,26 @@ TEST(Bodies, WireFormatDocExamples) {
     EXPECT_EQ(std::vector<std::uint8_t>(w.written().begin(), w.written().end()), hex("02 88 77 66 55 44 33 22 11 ac 02 00"));
   }
   {
-    // Mesh clock: a timed Ping (t1 = 1000) and its Ack (t2 = 5000, t3 = 5020) with the
-    // responder's mesh time (offset -300, bound 1500).
+    // Mesh clock: a timed Ping (t1 = 1000) asking for mesh time, and its Ack (t2 = 5000,
+    // t3 = 5020) with the responder's mesh time (offset -300, bound 1500).
     BodyWriter w(buf);
     GossipHeader h;
     h.kind = GossipKind::Ping;
     h.sender = 0x0102030405060708ull;
     h.seq = 300;
-    h.target = 0x1122334455667788ull;
     h.timed = true;
-    h.t1 = 1000;
+    h.t1_low32 = 1000;
+    h.wants_mesh_time = true;
     encode_gossip_header(w, h);
     EXPECT_EQ(std::vector<std::uint8_t>(w.written().begin(), w.written().end()),
-              hex("21 08 07 06 05 04 03 02 01 ac 02 88 77 66 55 44 33 22 11 e8 07 00"));
+              hex("61 08 07 06 05 04 03 02 01 ac 02 e8 03 00 00 00"));
     BodyWriter a(buf);
     GossipHeader ack;
     ack.kind = GossipKind::Ack;
     ack.sender = 0x1122334455667788ull;
     ack.seq = 300;
     ack.timed = true;
-    ack.t1 = 1000;
+    ack.t1_low32 = 1000;
     ack.t2 = 5000;
     ack.t3 = 5020;
     ack.has_mesh_time = true;
@@ -345,7 +355,7 @@ TEST(Bodies, WireFormatDocExamples) {
     ack.mesh_error_ns = 1500;
     encode_gossip_header(a, ack);
     const std::vector<std::uint8_t> bytes(a.written().begin(), a.written().end());
-    EXPECT_EQ(bytes, hex("62 88 77 66 55 44 33 22 11 ac 02 e8 07 88 27 14 d7 04 dc 0b 00"));
+    EXPECT_EQ(bytes, hex("62 88 77 66 55 44 33 22 11 ac 02 e8 03 00 00 88 27 14 d7 04 dc 0b 00"));
     GossipView v;
     ASSERT_TRUE(decode_gossip(bytes, v));
     EXPECT_EQ(v.header, ack);

@@ -132,6 +132,26 @@ TEST(ClockSync, BoundIsHonestAndErrorSmallOnAJitteryLossyLink) {
   }
 }
 
+// Only t1's low 32 bits travel: an ack is restored to the full t1 of a ping we sent, or
+// to nothing. A 32-bit echo of a time 2^32 ns (4.29 s) off one we sent is not taken for it.
+TEST(SentPings, EchoRestoresOnlyARecordedPing) {
+  SentPings pings;
+  const TimeNs base = 7'000'000'000'000ull;  // a clock ~2 h after boot: above 32 bits
+  EXPECT_FALSE(pings.match(static_cast<std::uint32_t>(base)));
+  pings.record(base);
+  pings.record(base + 50 * kUs);
+  ASSERT_TRUE(pings.match(static_cast<std::uint32_t>(base)));
+  EXPECT_EQ(*pings.match(static_cast<std::uint32_t>(base)), base);
+  EXPECT_EQ(*pings.match(static_cast<std::uint32_t>(base + 50 * kUs)), base + 50 * kUs);
+  EXPECT_FALSE(pings.match(static_cast<std::uint32_t>(base + 1)));  // forged or garbled
+  // Two recorded pings with the same low bits (4.29 s apart): the newer is meant.
+  pings.record(base + (TimeNs{1} << 32));
+  EXPECT_EQ(*pings.match(static_cast<std::uint32_t>(base)), base + (TimeNs{1} << 32));
+  // Only the last kKept pings are remembered: an ack to an older one gives no sample.
+  for (std::size_t i = 0; i < SentPings::kKept; ++i) pings.record(base + (i + 2) * kNsPerSec);
+  EXPECT_FALSE(pings.match(static_cast<std::uint32_t>(base + 50 * kUs)));
+}
+
 TEST(MeshTimebase, CoordinatorIsTheReference) {
   MeshTimebase b;
   b.update(1000, true, {});

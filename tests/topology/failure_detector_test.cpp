@@ -4,7 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <variant>
+#include <vector>
 
+#include "protocol/codec.h"
+#include "topology/bodies.h"
 #include "topology/sim/cluster.h"
 
 namespace hana::topology::test {
@@ -29,6 +33,56 @@ TEST(FailureDetector, CrashedMemberIsProbedSuspectedAndDeclaredDead) {
   EXPECT_GT(probes, 0u);
   EXPECT_GE(indirect, 1u);  // nobody suspects before asking others to probe
   EXPECT_GE(suspicions, 1u);
+}
+
+// A direct PING names no target (wire version 2): whoever holds the address answers. When
+// another node holds a dead member's address and answers every probe sent there, its acks
+// carry its own id and the member is still declared Dead.
+TEST(FailureDetector, AnAckFromAnotherNodeAtTheAddressIsNotTheMembers) {
+  Cluster c({.nodes = 4, .seed = 23});
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
+  c.kill(3);
+  constexpr NodeId kStranger = 0x5752414e47455231ull;
+  std::vector<std::pair<std::size_t, std::vector<std::uint8_t>>> answers;  // (to node, datagram)
+  c.on_send = [&](std::size_t from, const Address& to, std::span<std::uint8_t> b, std::size_t n) {
+    if (!(to == Cluster::address(3))) return n;
+    const protocol::DecodeResult r = protocol::decode_datagram(Bytes(b.data(), n));
+    if (!r.datagram) return n;
+    protocol::FrameReader frames(r.datagram->frames);
+    protocol::Frame f;
+    while (frames.next(f)) {
+      const auto* g = std::get_if<protocol::GossipFrame>(&f);
+      GossipView v;
+      if (!g || !decode_gossip(g->body, v) || v.header.kind != GossipKind::Ping || v.header.relay_for != 0) continue;
+      std::vector<std::uint8_t> body(64);
+      BodyWriter w(body);
+      GossipHeader ack;
+      ack.kind = GossipKind::Ack;
+      ack.sender = kStranger;
+      ack.seq = v.header.seq;
+      encode_gossip_header(w, ack);
+      body.resize(w.size());
+      std::vector<std::uint8_t> d(128);
+      protocol::Header h;
+      h.flags = protocol::kFlagShortChecksum | protocol::kFlagConnectionless;
+      protocol::DatagramWriter dw(d, d.size(), h);
+      EXPECT_TRUE(dw.append(protocol::GossipFrame{Bytes(body)}));
+      d.resize(dw.finish());
+      answers.emplace_back(from, std::move(d));
+    }
+    return n;
+  };
+  std::size_t answered = 0;
+  ASSERT_TRUE(c.run_until(
+      [&] {
+        for (auto& [to, d] : answers) c.network().send(Cluster::address(3), Cluster::address(to), d, c.now());
+        answered += answers.size();
+        answers.clear();
+        return c.all_see(3, MemberState::Dead);
+      },
+      5 * kSec, kNsPerMs));
+  EXPECT_GT(answered, 0u) << "nobody probed the dead member's address";
 }
 
 TEST(FailureDetector, CutOffMemberRefutesBeforeItsTimeout) {

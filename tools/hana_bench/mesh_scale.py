@@ -4,7 +4,7 @@ It measures, never asserts:
   - cold start to full view: per node, spawn time -> the moment its --events log has a
     peer-connected event from every other node (p50 / max), and last spawn -> all;
   - idle traffic per node over an idle window after a settle time: bytes and datagrams
-    from the loopback interface's counters (/sys/class/net/lo/statistics, IP and UDP
+    from the loopback interface's counters (/proc/net/dev of this netns, IP and UDP
     headers included; on lo every datagram is counted once as tx), so the machine must be
     otherwise quiet on lo;
   - CPU per node (utime + stime from /proc/PID/stat over the idle window) and RSS (VmRSS);
@@ -61,8 +61,9 @@ def pct(values, q):
 
 
 class Mesh:
-    def __init__(self, hana_net, nodes, knobs):
+    def __init__(self, hana_net, nodes, knobs, psk_file=None):
         self.hana_net = hana_net
+        self.psk_file = psk_file
         self.n = nodes
         self.dir = tempfile.mkdtemp(prefix="hana-mesh-scale-")
         self.procs = {}
@@ -102,6 +103,8 @@ class Mesh:
             args += ["--seed", seed]
         if self.config:
             args += ["--config", self.config]
+        if self.psk_file:
+            args += ["--psk-file", self.psk_file]
         log = open(os.path.join(self.dir, name + ".log"), "w")
         self.spawn_us[name] = time.time_ns() // 1000
         self.procs[name] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, preexec_fn=at_normal_priority)
@@ -209,8 +212,9 @@ CHURN_EVENTS = ("peer-suspect", "peer-disconnected", "peer-connected", "role-cha
 
 
 def run(args):
-    mesh = Mesh(args.hana_net, args.nodes, args.knob)
-    res = {"nodes": args.nodes, "knobs": args.knob, "idle_s": args.idle_s, "settle_s": args.settle_s}
+    mesh = Mesh(args.hana_net, args.nodes, args.knob, args.psk_file)
+    res = {"nodes": args.nodes, "knobs": args.knob, "idle_s": args.idle_s, "settle_s": args.settle_s,
+           "keyed": bool(args.psk_file)}
     try:
         names = mesh.names()
         mesh.start(names[0])
@@ -311,6 +315,7 @@ def main():
     ap.add_argument("--timeout-s", type=int, default=120)
     ap.add_argument("--kill", action="store_true", help="also SIGKILL a member, then the coordinator")
     ap.add_argument("--knob", action="append", default=[], help="NAME=VALUE for every node (repeatable)")
+    ap.add_argument("--psk-file", help="a keyed (sealed) mesh: every node gets this pre-shared key (hana-net keygen)")
     ap.add_argument("--stats-of", type=int, default=0, help="also report the counters of this many nodes")
     ap.add_argument("--netns", action="store_true",
                     help="run in a private network namespace (root): other jobs' loopback traffic is not counted")
