@@ -104,10 +104,7 @@ void Mesh::Impl::set_state(std::uint32_t i, MemberState state, std::uint64_t inc
     case MemberState::Alive:
       h.declared_by = 0;
       h.confirmations = 0;
-      if (!is_live(old)) {
-        p.redial.reconnect.reset();
-        p.redial.next_dial_at = now;
-      }
+      if (!is_live(old)) hurry_dial(i, now);
       maybe_peer_up(i);
       break;
     case MemberState::Suspect:
