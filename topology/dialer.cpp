@@ -100,17 +100,19 @@ bool Mesh::Impl::should_dial(std::uint32_t i, TimeNs now) const {
 // enough, so the dial goes at once and its backoff starts over. Bounded: at most one Hello
 // per member per reconnect_backoff_min_ms from here, and every dial passes
 // dial_rate_per_sec.
+void Mesh::Impl::hurry(Dial& d, TimeNs now) {
+  if (d.refused) return;
+  d.backoff.reset();
+  const TimeNs earliest = d.sent_at == 0 ? now : std::max(now, d.sent_at + config.reconnect_backoff_min_ms * kNsPerMs);
+  d.next_at = std::min(d.next_at, earliest);
+}
+
 void Mesh::Impl::hurry_dial(std::uint32_t i, TimeNs now) {
   Peer& p = peers[i];
   p.redial.reconnect.reset();
   p.redial.next_dial_at = std::min(p.redial.next_dial_at, now);
-  const TimeNs min_gap = config.reconnect_backoff_min_ms * kNsPerMs;
-  for (Dial& d : dialer.dials) {
-    if (d.refused || (d.to != members[i].address && d.node != members[i].id)) continue;
-    d.backoff.reset();
-    const TimeNs earliest = d.sent_at == 0 ? now : std::max(now, d.sent_at + min_gap);
-    d.next_at = std::min(d.next_at, earliest);
-  }
+  for (Dial& d : dialer.dials)
+    if (d.to == members[i].address || d.node == members[i].id) hurry(d, now);
 }
 
 void Mesh::Impl::redial_now(std::uint32_t i, TimeNs now) {
@@ -132,9 +134,15 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
     // Simultaneous open: the lower id's dial wins.
     // A dial to the same node at another address is stale (it restarted elsewhere, e.g. on a
     // new port): drop it and accept, or neither side would ever complete.
-    for (const Dial& d : dialer.dials)
+    // Our winning dial goes now: it may have backed off for seconds while the peer was
+    // away (a partition), and the peer's Hellos are ignored until it goes.
+    for (Dial& d : dialer.dials)
       if (d.to == from || d.node == h.node_id) {
-        if (d.to == from && self.id < h.node_id) return;
+        if (d.to == from && self.id < h.node_id) {
+          hurry(d, now);
+          dial_tick(now);
+          return;
+        }
         cancel_dial(d.to);
         break;
       }

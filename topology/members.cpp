@@ -104,7 +104,10 @@ void Mesh::Impl::set_state(std::uint32_t i, MemberState state, std::uint64_t inc
     case MemberState::Alive:
       h.declared_by = 0;
       h.confirmations = 0;
-      if (!is_live(old)) hurry_dial(i, now);
+      if (!is_live(old)) {
+        h.revived_at = now;
+        hurry_dial(i, now);
+      }
       maybe_peer_up(i);
       break;
     case MemberState::Suspect:

@@ -234,6 +234,7 @@ struct Mesh::Impl {
   // the backoff that grew while it was away. redial_now also starts the dial when there
   // is none: member i is held Dead but a datagram from its address proves it is there.
   void hurry_dial(std::uint32_t i, TimeNs now);
+  void hurry(Dial& d, TimeNs now);  // one dial: its backoff starts over, it goes now (or min backoff after the last)
   void redial_now(std::uint32_t i, TimeNs now);
   std::uint32_t fresh_cid();
   // The member a completed handshake is with: found (and reconciled) or added; ~0u when

@@ -82,7 +82,10 @@ TEST(PartitionHeal, NodeThatMissedEveryCopyOfTheClaimFollowsTheWinner) {
 
 // A dial backoff that grew while the partition lasted must not keep the halves apart: with
 // it pinned at ten minutes, only a redial on the first beacon from a member held Dead (and
-// on its probes and pushes) can reconnect the mesh within the bound.
+// on its probes, pushes and Hellos) can reconnect the mesh within the bound. And the Dead
+// verdicts each side reached about the other arrive with the heal: a node takes one about
+// a member of its own side (declared by a node it held Dead) as a suspicion, which the
+// member refutes, instead of dropping a connection that never broke.
 TEST(PartitionHeal, BeaconFromMemberHeldDeadIsDialedAtOnce) {
   constexpr std::size_t kNodes = 8;
   Config config;
@@ -97,9 +100,16 @@ TEST(PartitionHeal, BeaconFromMemberHeldDeadIsDialedAtOnce) {
     const Member* other = c.member(i, (i + 1) % kNodes);
     ASSERT_TRUE(other && other->state == MemberState::Dead) << "node " << i << " still holds the other side live";
   }
+  // Each side's verdicts about the other reach it with the heal; they must not cost a node
+  // the members of its own side, whose connections never broke.
+  std::size_t own_side_down = 0;
+  c.on_event = [&](std::size_t n, const MeshEvent& e, TimeNs) {
+    if (auto* d = std::get_if<PeerDown>(&e); d && c.index_of(d->peer) % 2 == n % 2) ++own_side_down;
+  };
   c.network().heal();
   ASSERT_TRUE(c.run_until([&] { return c.converged(true) && c.agreed_coordinator(); }, 60 * kSec, 10 * kNsPerMs))
       << "the halves did not reconnect: the dials waited out their backoff";
+  EXPECT_EQ(own_side_down, 0u) << "the other side's Dead verdicts dropped connections that never broke";
   std::set<std::uint64_t> terms;
   for (std::size_t i = 0; i < kNodes; ++i) terms.insert(c.node(i).term());
   EXPECT_EQ(terms.size(), 1u);
