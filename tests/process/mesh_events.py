@@ -166,42 +166,37 @@ def cmd_halves(nodes, a):
           % (ms(max(elected) - a.since), ids[coords[0]], ms(elected[0] - a.since), ids[coords[1]], ms(elected[1] - a.since)))
 
 
-def cmd_heal(nodes, a):
+def one_coordinator(nodes, a, what, figure, exclude=(), with_view=False):
+    """Waits until every node follows one coordinator (not one of `exclude`), and holds a
+    full view when with_view; prints the time from --since until the last node got there."""
     def ready():
         coords = {n.now()[1] for n in nodes}
-        if len(coords) != 1 or None in coords:
+        if len(coords) != 1 or coords & ({None} | set(exclude)):
             return None
         c = coords.pop()
         times = []
         for n in nodes:
             view = full_view(nodes)(n)
-            t = n.since_when(lambda conn, coord: view(conn, coord) and coord == c, a.since)
+            t = n.since_when(lambda conn, coord: coord == c and (not with_view or view(conn, coord)), a.since)
             if t is None:
                 return None
             times.append(t)
         return c, times
 
-    c, times = wait(nodes, ready, a.timeout, "one coordinator and a full view everywhere")
+    c, times = wait(nodes, ready, a.timeout, what)
     lat = [ms(t - a.since) for t in times]
-    ids = {n.id: n.name for n in nodes}
-    print("figure: heal to one coordinator (%s) and full view everywhere: %.0f ms (per node p50 %.0f ms)"
-          % (ids[c], max(lat), pct(lat, 0.5)))
+    print("figure: %s (%s): %.0f ms (per node p50 %.0f ms)"
+          % (figure, {n.id: n.name for n in nodes}[c], max(lat), pct(lat, 0.5)))
+
+
+def cmd_heal(nodes, a):
+    one_coordinator(nodes, a, "one coordinator and a full view everywhere",
+                    "heal to one coordinator and full view everywhere", with_view=True)
 
 
 def cmd_failover(nodes, a):
-    def ready():
-        coords = {n.now()[1] for n in nodes}
-        if len(coords) != 1 or coords & {None, a.killed}:
-            return None
-        c = coords.pop()
-        times = [n.since_when(lambda conn, coord: coord == c, a.since) for n in nodes]
-        return None if None in times else (c, times)
-
-    c, times = wait(nodes, ready, a.timeout, "a new coordinator agreed by all")
-    lat = [ms(t - a.since) for t in times]
-    ids = {n.id: n.name for n in nodes}
-    print("figure: coordinator SIGKILL to a new one (%s) everywhere: %.0f ms (per node p50 %.0f ms)"
-          % (ids[c], max(lat), pct(lat, 0.5)))
+    one_coordinator(nodes, a, "a new coordinator agreed by all", "coordinator SIGKILL to a new one everywhere",
+                    exclude=[a.killed])
 
 
 def cmd_coordinator(nodes, a):

@@ -124,7 +124,7 @@ sigkill() {
   local n
   kill_us=$(now_us)
   kill -9 "${pid[$1]}"; wait "${pid[$1]}" 2>/dev/null || true; unset "pid[$1]"
-  others=(); for n in "${names[@]}"; do [ "$n" != "$1" ] && others+=("$n"); done
+  others=(); for n in "${names[@]}"; do if [ "$n" != "$1" ]; then others+=("$n"); fi; done  # (not `&&`: under set -e a false last test would end the caller)
 }
 
 # sigkill_expect_dead NAME ID: SIGKILLs node NAME (id ID), waits until every other node
