@@ -169,6 +169,7 @@ Result<std::size_t> encode_display_message(const DisplayGroupUpdate& u, std::spa
   w.u64(u.timestamp_us);
   w.u32(u.version);
   w.u64(u.author);
+  w.varint(u.apply_at_us);
   if (!w.ok()) return Error{Errc::BufferTooSmall, "buffer too small for DisplayGroupUpdate"};
   return w.size();
 }
@@ -182,8 +183,10 @@ Result<std::size_t> encode_display_message(const DisplaySync& s, std::span<std::
   w.u8(kDisplayEncodingVersion);
   w.text(s.display_id);
   w.u8(static_cast<std::uint8_t>(s.status));
+  w.u64(s.timestamp_us);
   w.u32(s.version);
   w.u64(s.author);
+  w.varint(s.apply_at_us);
   w.varint(s.windows.size());
   for (const auto& win : s.windows) {
     w.varint(win.id);
@@ -216,6 +219,7 @@ bool decode_display_message(std::span<const std::uint8_t> in, DisplayGroupUpdate
     u.timestamp_us = r.u64();
     u.version = r.u32();
     u.author = r.u64();
+    u.apply_at_us = r.varint();
   }
   return finish(r, error);
 }
@@ -227,8 +231,10 @@ bool decode_display_message(std::span<const std::uint8_t> in, DisplaySync& s, Di
     const std::uint8_t status = r.u8();
     if (!r.failed() && status > kMaxDisplayStatus) r.fail(DisplayDecodeError::BadStatus);
     s.status = static_cast<DisplayStatus>(status);
+    s.timestamp_us = r.u64();
     s.version = r.u32();
     s.author = r.u64();
+    s.apply_at_us = r.varint();
     const std::uint64_t count = r.varint();
     if (!r.failed() && count > kMaxWindowsPerDisplay) r.fail(DisplayDecodeError::TooManyWindows);
     s.windows.clear();

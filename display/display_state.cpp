@@ -58,8 +58,7 @@ SendOptions DisplayState::send_options(std::uint64_t key, bool above_held) {
 template <class Message>
 Result<MessageId> DisplayState::propagate(Message& outgoing, std::uint32_t next_version) {
   outgoing.author = node_.id();
-  if constexpr (requires { outgoing.timestamp_us; })
-    if (outgoing.timestamp_us == 0) outgoing.timestamp_us = mesh_time_us();  // stamped here if the caller did not
+  if (outgoing.timestamp_us == 0) outgoing.timestamp_us = mesh_time_us();  // stamped here if the caller did not
   if (outgoing.version == 0) {
     if (next_version == 0) return Error{Errc::InvalidArgument, "every 32-bit version of this id is used"};
     outgoing.version = next_version;
@@ -74,7 +73,26 @@ Result<MessageId> DisplayState::propagate(Message& outgoing, std::uint32_t next_
   // Applied locally too: this node's view is complete, it answers joiners with it, and its
   // next auto version is above it.
   store_.apply(outgoing, mesh_time_us());
+  unpublished_ = true;
+  publish_if_due();
   return sent;
+}
+
+DisplayState::Published DisplayState::published() const {
+  std::lock_guard lock(published_mutex_);
+  return published_;
+}
+
+void DisplayState::publish() {
+  Published fresh{store_.stats(), store_.metrics()};  // computed outside the lock
+  std::lock_guard lock(published_mutex_);
+  published_ = std::move(fresh);
+  unpublished_ = false;
+  last_publish_ = std::chrono::steady_clock::now();
+}
+
+void DisplayState::publish_if_due() {
+  if (unpublished_ && std::chrono::steady_clock::now() - last_publish_ >= kPublishInterval) publish();
 }
 
 Result<MessageId> DisplayState::propagate_group_update(const DisplayGroupUpdate& update) {
@@ -102,10 +120,16 @@ bool DisplayState::handle(const Event& event) {
     send_snapshot(event.peer);
     return false;  // the application may want it too
   }
-  if (event.kind != EventKind::Received || !event.latest_value || event.lane != Lane::High) return false;
+  if (event.kind != EventKind::Received || !event.latest_value || event.lane != Lane::High) {
+    publish_if_due();
+    return false;
+  }
   DisplayMessageType type{};
   if (!peek_display_message_type(event.payload.bytes(), type)) return false;
-  if (store_.apply(event.payload.bytes(), mesh_time_us()) != DisplayStateStore::Outcome::Applied) return true;
+  unpublished_ = true;  // stale and malformed ones are counted too
+  const auto outcome = store_.apply(event.payload.bytes(), mesh_time_us());
+  publish_if_due();
+  if (outcome != DisplayStateStore::Outcome::Applied) return true;
   if (store_.last_type() == DisplayMessageType::GroupUpdate) {
     if (on_group_update_) on_group_update_(store_.last_group_update(), event.peer);
   } else if (on_display_sync_) {

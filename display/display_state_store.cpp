@@ -12,16 +12,16 @@ void DisplayStateStore::record_age(std::uint64_t age_us) {
   age_next_ = (age_next_ + 1) % kAgeWindow;
 }
 
-DisplayStateStore::Outcome DisplayStateStore::apply(std::span<const std::uint8_t> body, std::uint64_t now_wall_us) {
+DisplayStateStore::Outcome DisplayStateStore::apply(std::span<const std::uint8_t> body, std::uint64_t now_us) {
   DisplayMessageType type{};
   DisplayDecodeError err{};
   if (!peek_display_message_type(body, type)) return ++malformed_, Outcome::Malformed;
   if (type == DisplayMessageType::GroupUpdate) {
     if (!decode_display_message(body, scratch_update_, err)) return ++malformed_, Outcome::Malformed;
-    return apply(scratch_update_, now_wall_us);
+    return apply(scratch_update_, now_us);
   }
   if (!decode_display_message(body, scratch_sync_, err)) return ++malformed_, Outcome::Malformed;
-  return apply(scratch_sync_, now_wall_us);
+  return apply(scratch_sync_, now_us);
 }
 
 template <class Message>
@@ -49,18 +49,28 @@ DisplayStateStore::Entry<Message>* DisplayStateStore::store(Map<Message>& map, c
   return &e;
 }
 
-DisplayStateStore::Outcome DisplayStateStore::apply(const DisplayGroupUpdate& u, std::uint64_t now_wall_us) {
+template <class Message>
+void DisplayStateStore::record_timing(const Message& m, DisplaySyncMetrics& metrics, std::uint64_t now_us) {
+  metrics.last_age_us = now_us > m.timestamp_us ? now_us - m.timestamp_us : 0;
+  record_age(metrics.last_age_us);
+  if (m.apply_at_us != 0 && now_us > m.apply_at_us) {
+    ++metrics.deadline_missed;
+    ++deadline_missed_;
+  }
+}
+
+DisplayStateStore::Outcome DisplayStateStore::apply(const DisplayGroupUpdate& u, std::uint64_t now_us) {
   auto* e = store(groups_, u, u.group_id, DisplayMessageType::GroupUpdate, scratch_update_);
   if (!e) return Outcome::Stale;
-  e->metrics.last_age_us = now_wall_us > u.timestamp_us ? now_wall_us - u.timestamp_us : 0;
-  record_age(e->metrics.last_age_us);
+  record_timing(u, e->metrics, now_us);
   return Outcome::Applied;
 }
 
-// DisplaySync carries no timestamp: no update age.
-DisplayStateStore::Outcome DisplayStateStore::apply(const DisplaySync& s, std::uint64_t) {
-  return store(displays_, s, s.display_id, DisplayMessageType::DisplaySync, scratch_sync_) ? Outcome::Applied
-                                                                                            : Outcome::Stale;
+DisplayStateStore::Outcome DisplayStateStore::apply(const DisplaySync& s, std::uint64_t now_us) {
+  auto* e = store(displays_, s, s.display_id, DisplayMessageType::DisplaySync, scratch_sync_);
+  if (!e) return Outcome::Stale;
+  record_timing(s, e->metrics, now_us);
+  return Outcome::Applied;
 }
 
 const DisplayGroupUpdate* DisplayStateStore::group(std::string_view id) const {
@@ -87,6 +97,7 @@ DisplayStateStats DisplayStateStore::stats() const {
   s.applied = applied_;
   s.stale_dropped = stale_;
   s.malformed = malformed_;
+  s.deadline_missed = deadline_missed_;
   s.groups = groups_.size();
   s.displays = displays_.size();
   if (!ages_.empty()) {

@@ -10,7 +10,6 @@
 
 #include "engine/clock.h"
 #include "engine/node_impl.h"
-#include "protocol/codec.h"
 #include "topology/mesh_stats.h"
 
 namespace hana {

@@ -113,7 +113,7 @@ Result<MessageId> Node::Impl::send_shared(engine::Command::Kind kind, NodeId pee
   direct.options = options;
   direct.id = next_id.fetch_add(1, std::memory_order_relaxed);
   turn_shared(false, true, &direct);  // never waits: a busy loop means the queue
-  if (!direct.submitted) return enqueue(kind, peer, bytes, options);  // the loop's holder takes it
+  if (!direct.submitted) return enqueue_checked(kind, peer, bytes, options, direct.id);  // the loop's holder takes it
   if (!direct.result) return direct.result.error();
   return direct.id;
 }

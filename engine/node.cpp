@@ -121,6 +121,11 @@ Result<void> Node::Impl::check_send(std::span<const std::uint8_t> bytes, const S
 Result<MessageId> Node::Impl::enqueue(Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
                                       const SendOptions& opts) {
   if (auto r = check_send(bytes, opts); !r) return r.error();
+  return enqueue_checked(kind, peer, bytes, opts, next_id.fetch_add(1, std::memory_order_relaxed));
+}
+
+Result<MessageId> Node::Impl::enqueue_checked(Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
+                                              const SendOptions& opts, MessageId id) {
   Command cmd;
   cmd.kind = kind;
   cmd.lane = opts.lane;
@@ -136,8 +141,7 @@ Result<MessageId> Node::Impl::enqueue(Command::Kind kind, NodeId peer, std::span
     return Error{Errc::QueueFull, "every message buffer is in use (message_slots knob)"};
   }
   if (large) counters.add(EngineCounter::large_message_allocs);
-  cmd.id = next_id.fetch_add(1, std::memory_order_relaxed);
-  const MessageId id = cmd.id;
+  cmd.id = id;
   if (!lanes[static_cast<std::size_t>(opts.lane)]->try_push(std::move(cmd))) {
     pool.release(cmd.message);
     counters.add(EngineCounter::queue_full);

@@ -152,6 +152,10 @@ struct Node::Impl {
   Result<void> check_send(std::span<const std::uint8_t> bytes, const SendOptions& options) const;
   Result<MessageId> enqueue(engine::Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
                             const SendOptions& options);
+  // enqueue() after check_send() passed, under an id already taken (send_shared's fallback
+  // when another thread holds the loop: the message keeps the id it was given).
+  Result<MessageId> enqueue_checked(engine::Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
+                                    const SendOptions& options, MessageId id);
   Result<MessageId> send_any(engine::Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
                              const SendOptions& options) {
     return shared ? send_shared(kind, peer, bytes, options) : enqueue(kind, peer, bytes, options);

@@ -162,25 +162,74 @@ std::vector<MetricFamily> families(const NodeStats& s) {
   return out;
 }
 
-class NodeCollectable : public prometheus::Collectable {
+std::vector<MetricFamily> families(const DisplayState::Published& d) {
+  std::vector<MetricFamily> out;
+  FamilyBuilder b(out);
+  const DisplayStateStats& s = d.stats;
+  b.add("hana_display_updates_applied_total", "Display updates (group updates and display syncs) applied here",
+        kCounter, static_cast<double>(s.applied));
+  b.add("hana_display_updates_stale_total", "Display updates dropped because their (version, author) was not newer",
+        kCounter, static_cast<double>(s.stale_dropped));
+  b.add("hana_display_updates_malformed_total", "Display bodies that failed to decode (dropped)", kCounter,
+        static_cast<double>(s.malformed));
+  b.add("hana_display_deadline_missed_total",
+        "Display updates applied after their apply_at presentation deadline (mesh time) had passed", kCounter,
+        static_cast<double>(s.deadline_missed));
+  const char* age_help = "Update age (this node's mesh time minus the writer's stamp) over the last 4096 updates";
+  b.add("hana_display_update_age_seconds", age_help, kGauge, us_to_s(s.age_p50_us), {{"stat", "p50"}});
+  b.add("hana_display_update_age_seconds", age_help, kGauge, us_to_s(s.age_p99_us), {{"stat", "p99"}});
+  b.add("hana_display_update_age_seconds", age_help, kGauge, us_to_s(s.age_max_us), {{"stat", "max"}});
+  b.add("hana_display_groups", "Display groups this node holds a state of", kGauge, static_cast<double>(s.groups));
+  b.add("hana_display_displays", "Displays this node holds a window layout of", kGauge,
+        static_cast<double>(s.displays));
+  for (const auto& m : d.metrics) {
+    const std::vector<ClientMetric::Label> labels = {
+        {"type", m.type == DisplayMessageType::GroupUpdate ? "group" : "display"}, {"id", m.id}};
+    b.add("hana_display_applied_version", "Version of the state held for this group or display", kGauge,
+          static_cast<double>(m.applied_version), labels);
+    b.add("hana_display_last_update_age_seconds", "Age of the last update applied for this group or display", kGauge,
+          us_to_s(m.last_age_us), labels);
+    b.add("hana_display_id_deadline_missed_total",
+          "Updates of this group or display applied after their presentation deadline", kCounter,
+          static_cast<double>(m.deadline_missed), labels);
+  }
+  return out;
+}
+
+// One source's families on every scrape: `snapshot` is Node::stats or
+// DisplayState::published, both safe to call from the exposer's thread.
+template <class Source, class Snapshot>
+class SourceCollectable : public prometheus::Collectable {
  public:
-  explicit NodeCollectable(const Node& node) : node_(node) {}
-  std::vector<MetricFamily> Collect() const override { return families(node_.stats()); }
+  SourceCollectable(const Source& source, Snapshot (Source::*snapshot)() const) : source_(source), snapshot_(snapshot) {}
+  std::vector<MetricFamily> Collect() const override { return families((source_.*snapshot_)()); }
 
  private:
-  const Node& node_;
+  const Source& source_;
+  Snapshot (Source::*snapshot_)() const;
 };
+using NodeCollectable = SourceCollectable<Node, NodeStats>;
+using DisplayCollectable = SourceCollectable<DisplayState, DisplayState::Published>;
 
 }  // namespace
 
 struct MetricsExporter::Impl {
   std::unique_ptr<prometheus::Exposer> exposer;
   std::shared_ptr<NodeCollectable> collectable;
+  std::shared_ptr<DisplayCollectable> display;
 };
 
 MetricsExporter::MetricsExporter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 MetricsExporter::~MetricsExporter() {
-  if (impl_ && impl_->exposer) impl_->exposer->RemoveCollectable(impl_->collectable);
+  if (!impl_ || !impl_->exposer) return;
+  impl_->exposer->RemoveCollectable(impl_->collectable);
+  if (impl_->display) impl_->exposer->RemoveCollectable(impl_->display);
+}
+
+void MetricsExporter::add_display_state(const DisplayState& display) {
+  if (impl_->display) impl_->exposer->RemoveCollectable(impl_->display);
+  impl_->display = std::make_shared<DisplayCollectable>(display, &DisplayState::published);
+  impl_->exposer->RegisterCollectable(impl_->display);
 }
 
 Result<std::unique_ptr<MetricsExporter>> MetricsExporter::start(const Node& node, const std::string& bind) {
@@ -190,7 +239,7 @@ Result<std::unique_ptr<MetricsExporter>> MetricsExporter::start(const Node& node
   } catch (const std::exception&) {
     return Error{Errc::Unavailable, "cannot listen on the metrics address"};
   }
-  impl->collectable = std::make_shared<NodeCollectable>(node);
+  impl->collectable = std::make_shared<NodeCollectable>(node, &Node::stats);
   impl->exposer->RegisterCollectable(impl->collectable);
   return std::unique_ptr<MetricsExporter>(new MetricsExporter(std::move(impl)));
 }
@@ -202,6 +251,10 @@ std::uint16_t MetricsExporter::port() const {
 
 std::string MetricsExporter::render(const NodeStats& stats) {
   return prometheus::TextSerializer().Serialize(families(stats));
+}
+
+std::string MetricsExporter::render(const DisplayState::Published& display) {
+  return prometheus::TextSerializer().Serialize(families(display));
 }
 
 }  // namespace hana

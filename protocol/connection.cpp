@@ -194,7 +194,9 @@ Connection::~Connection() = default;
 Result<MessageId> Connection::send(Bytes message, const SendOptions& options, TimeNs now, MessageId id, bool mesh) {
   return impl_->send(message, options, now, id, mesh);
 }
-void Connection::on_datagram(const DatagramView& datagram, TimeNs now) { impl_->on_datagram(datagram, now); }
+Connection::Arrival Connection::on_datagram(const DatagramView& datagram, TimeNs now) {
+  return impl_->on_datagram(datagram, now);
+}
 void Connection::on_timeout(TimeNs now) { impl_->on_timeout(now); }
 std::optional<TimeNs> Connection::next_timeout() const { return impl_->next_timeout(); }
 std::size_t Connection::poll_transmit(MutableBytes buffer, TimeNs now) { return impl_->poll_transmit(buffer, now); }

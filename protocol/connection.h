@@ -86,8 +86,17 @@ class Connection {
   // and its latest-value keys do not mix with the application's.
   Result<MessageId> send(Bytes message, const SendOptions& options, TimeNs now, MessageId id = 0, bool mesh = false);
 
+  // What became of a datagram given to on_datagram.
+  enum class Arrival : std::uint8_t {
+    New,        // a packet number not seen before: its frames were applied
+    Duplicate,  // a packet number already received (a network copy, a high_redundancy
+                // copy, or a replay): counted in duplicate_packets and dropped unacked
+    Dropped,    // the connection is not open, or a frame was malformed (bad_packets)
+  };
+
   // A datagram addressed to this connection, already checksum-verified by decode_datagram.
-  void on_datagram(const DatagramView& datagram, TimeNs now);
+  // The mesh tells a replay from a fresh copy by the result (topology/mesh.cpp).
+  Arrival on_datagram(const DatagramView& datagram, TimeNs now);
 
   // Call when now >= next_timeout(): ack delay, loss detection, PTO, pacing, idle, keepalive.
   void on_timeout(TimeNs now);

@@ -127,7 +127,7 @@ struct Connection::Impl {
   Header next_header() const;
 
   // ---- connection_rx.cpp ----
-  void on_datagram(const DatagramView& datagram, TimeNs now);
+  Connection::Arrival on_datagram(const DatagramView& datagram, TimeNs now);
   void on_ack_frame(const AckFrame& ack, TimeNs now);
   void on_data_frame(const DataFrame& f, TimeNs now);
   void on_skip_frame(const SkipFrame& f);

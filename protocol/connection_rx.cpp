@@ -8,8 +8,8 @@
 
 namespace hana::protocol {
 
-void Connection::Impl::on_datagram(const DatagramView& dv, TimeNs now) {
-  if (state != State::Open) return;
+Connection::Arrival Connection::Impl::on_datagram(const DatagramView& dv, TimeNs now) {
+  if (state != State::Open) return Connection::Arrival::Dropped;
   // Validate every frame before acting on any, so a malformed tail cannot leave a
   // half-applied packet behind.
   {
@@ -19,7 +19,7 @@ void Connection::Impl::on_datagram(const DatagramView& dv, TimeNs now) {
     }
     if (check.error()) {
       ++stats.bad_packets;
-      return;
+      return Connection::Arrival::Dropped;
     }
   }
   const std::uint64_t pn = dv.header.packet_number;
@@ -30,7 +30,7 @@ void Connection::Impl::on_datagram(const DatagramView& dv, TimeNs now) {
     // copy) of a packet already acked or about to be, and acking it again would only
     // double the ACKs that redundancy costs.
     ++stats.duplicate_packets;
-    return;
+    return Connection::Arrival::Duplicate;
   }
   ++stats.packets_received;
   stats.bytes_received += dv.frames.size() + datagram_overhead(dv.header);
@@ -69,6 +69,7 @@ void Connection::Impl::on_datagram(const DatagramView& dv, TimeNs now) {
   if (state == State::Open) acks.on_packet_processed(eliciting, urgent, reordered, now, loss_cfg.max_ack_delay_ns,
                                                          urgent_ack_delay_ns);
   sync_budget();
+  return Connection::Arrival::New;
 }
 
 void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {

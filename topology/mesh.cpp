@@ -81,13 +81,12 @@ DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs no
         // a replay unless its seal is newer than every seal this peer sent before (the
         // sender's own high_redundancy copy, sealed afresh): a replay is counted and says
         // nothing about the peer now, so it cannot keep a dead peer looking alive.
-        const std::uint64_t seen = m.auth ? p->session.conn->stats().duplicate_packets : 0;
-        p->session.conn->on_datagram(view, now);
+        const auto arrival = p->session.conn->on_datagram(view, now);
         bool replayed = false;
         if (m.auth) {
           const bool fresh_seal = seal_counter > p->session.newest_seal;
           if (fresh_seal) p->session.newest_seal = seal_counter;
-          replayed = !fresh_seal && p->session.conn->stats().duplicate_packets != seen;
+          replayed = !fresh_seal && arrival == protocol::Connection::Arrival::Duplicate;
         }
         if (replayed) ++m.counters.replays_dropped;
         else p->health.last_heard = now;

@@ -9,12 +9,16 @@
 //     on_display_sync;
 //   - when a peer connects, every state this node holds, whoever wrote it, is sent to it:
 //     a late joiner catches up from any member, so a dead author never freezes the wall;
-//   - stats()/metrics() give applied versions, stale drops and update age.
-// Not thread-safe: use one DisplayState from the thread that polls the Node's events.
+//   - stats()/metrics() give applied versions, stale drops and update age; published()
+//     is a copy of both that any thread may read (the Prometheus exporter's scrape).
+// Not thread-safe apart from published(): use one DisplayState from the thread that polls
+// the Node's events.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,9 +65,24 @@ class DisplayState {
   std::vector<DisplaySyncMetrics> metrics() const { return store_.metrics(); }
   const DisplayStateStore& store() const { return store_; }
 
+  // stats() and metrics() as of the last publication, safe to read from any thread. The
+  // polling thread publishes from handle() and propagate_*() when something was applied
+  // and kPublishInterval has passed since the last publication (stats() sorts the age
+  // window, too dear for every update), and whenever it calls publish(). So while events
+  // flow the copy is at most kPublishInterval old; an application that stops calling
+  // handle() should call publish() once after its last update.
+  struct Published {
+    DisplayStateStats stats;
+    std::vector<DisplaySyncMetrics> metrics;
+  };
+  static constexpr std::chrono::milliseconds kPublishInterval{100};
+  Published published() const;
+  void publish();
+
  private:
   template <class Message>
   Result<MessageId> propagate(Message& outgoing, std::uint32_t next_version);
+  void publish_if_due();
   void send_snapshot(NodeId peer);
   SendOptions send_options(std::uint64_t key, bool above_held);
 
@@ -80,6 +99,12 @@ class DisplayState {
   DisplayGroupUpdate outgoing_update_;  // stamped copies, reused so propagate stops allocating
   DisplaySync outgoing_sync_;
   std::vector<std::uint8_t> scratch_;
+  // published(): the copy and its lock (taken by the polling thread once per publication,
+  // never per message), and whether anything was applied since the last publication.
+  mutable std::mutex published_mutex_;
+  Published published_;
+  bool unpublished_ = false;
+  std::chrono::steady_clock::time_point last_publish_{};
 };
 
 // Microseconds since the Unix epoch (the clock DisplayGroupUpdate::timestamp_us uses).

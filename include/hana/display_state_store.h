@@ -26,13 +26,17 @@ struct DisplaySyncMetrics {
   std::uint64_t applied = 0;        // updates applied for this id
   std::uint64_t stale_dropped = 0;  // updates dropped as not newer
   std::uint64_t last_age_us = 0;    // receive time - sender timestamp of the last applied update
+  std::uint64_t deadline_missed = 0;  // applied after their apply_at_us (mesh time) had passed
 };
 
 struct DisplayStateStats {
   std::uint64_t applied = 0;
   std::uint64_t stale_dropped = 0;
   std::uint64_t malformed = 0;      // bodies that failed to decode (counted, dropped)
-  std::uint64_t age_p50_us = 0;     // update age over the last kAgeWindow applied group updates
+  // Updates applied after their apply_at_us had passed: a frame-locked presentation that
+  // came too late on this node (a catch-up snapshot to a joiner counts too).
+  std::uint64_t deadline_missed = 0;
+  std::uint64_t age_p50_us = 0;     // update age over the last kAgeWindow applied updates (both types)
   std::uint64_t age_p99_us = 0;
   std::uint64_t age_max_us = 0;
   std::size_t groups = 0;
@@ -46,13 +50,15 @@ class DisplayStateStore {
 
   DisplayStateStore();
 
-  // Decodes `body` and applies it if its stamp is above the held one. `now_wall_us` is the receiver's wall clock
-  // (same epoch as DisplayGroupUpdate::timestamp_us). After Applied, last_group_update()
-  // or last_display_sync() (per last_type()) holds the applied message.
-  Outcome apply(std::span<const std::uint8_t> body, std::uint64_t now_wall_us);
+  // Decodes `body` and applies it if its stamp is above the held one. `now_us` is the
+  // receiver's mesh time in µs (the timebase of timestamp_us and apply_at_us): update age
+  // is now_us - timestamp_us, and an update applied after its apply_at_us is counted in
+  // deadline_missed. After Applied, last_group_update() or last_display_sync() (per
+  // last_type()) holds the applied message.
+  Outcome apply(std::span<const std::uint8_t> body, std::uint64_t now_us);
   // Applies an already decoded message (a node's own updates, snapshots).
-  Outcome apply(const DisplayGroupUpdate& update, std::uint64_t now_wall_us);
-  Outcome apply(const DisplaySync& sync, std::uint64_t now_wall_us);
+  Outcome apply(const DisplayGroupUpdate& update, std::uint64_t now_us);
+  Outcome apply(const DisplaySync& sync, std::uint64_t now_us);
 
   DisplayMessageType last_type() const { return last_type_; }
   const DisplayGroupUpdate& last_group_update() const { return scratch_update_; }
@@ -87,6 +93,9 @@ class DisplayStateStore {
   Entry<Message>* store(Map<Message>& map, const Message& m, const std::string& id, DisplayMessageType type,
                         Message& last);
   void record_age(std::uint64_t age_us);
+  // Update age and a missed apply_at of an applied message (either type).
+  template <class Message>
+  void record_timing(const Message& m, DisplaySyncMetrics& metrics, std::uint64_t now_us);
 
   Map<DisplayGroupUpdate> groups_;
   Map<DisplaySync> displays_;
@@ -95,7 +104,7 @@ class DisplayStateStore {
   DisplayMessageType last_type_ = DisplayMessageType::GroupUpdate;
   std::vector<std::uint64_t> ages_;  // ring of the last kAgeWindow ages
   std::size_t age_next_ = 0;
-  std::uint64_t applied_ = 0, stale_ = 0, malformed_ = 0;
+  std::uint64_t applied_ = 0, stale_ = 0, malformed_ = 0, deadline_missed_ = 0;
 };
 
 }  // namespace hana

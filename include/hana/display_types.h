@@ -35,6 +35,10 @@ struct DisplayGroupUpdate {
   std::uint64_t timestamp_us = 0;  // sender's mesh time in µs (0: propagate stamps it); used for "update age"
   std::uint32_t version = 0;
   NodeId author = 0;  // the node that wrote this version (breaks version ties between authors)
+  // Mesh time in µs at which receivers should present it (0: as soon as it arrives). The
+  // transport does not hold the update back: every receiver is given it at once, deadline
+  // included, so each can present it on the same frame (docs/api.md, "Frame-locked updates").
+  std::uint64_t apply_at_us = 0;
   bool operator==(const DisplayGroupUpdate&) const = default;
 };
 
@@ -60,8 +64,10 @@ struct DisplaySync {
   std::string display_id;          // <= kMaxDisplayIdBytes
   std::vector<WindowState> windows;  // <= kMaxWindowsPerDisplay
   DisplayStatus status = DisplayStatus::Online;
+  std::uint64_t timestamp_us = 0;  // as DisplayGroupUpdate::timestamp_us
   std::uint32_t version = 0;
   NodeId author = 0;
+  std::uint64_t apply_at_us = 0;  // as DisplayGroupUpdate::apply_at_us
   bool operator==(const DisplaySync&) const = default;
 };
 
@@ -77,16 +83,18 @@ inline DisplayStamp stamp_of(const DisplaySync& s) { return {s.version, s.author
 
 inline constexpr std::size_t kMaxDisplayIdBytes = 64;
 inline constexpr std::size_t kMaxWindowsPerDisplay = 256;
-// 2: the author id follows the version (1 had none; a 1 body is unknown-version now).
-inline constexpr std::uint8_t kDisplayEncodingVersion = 2;
+// 3: apply_at_us after the author, and DisplaySync carries timestamp_us (2 had neither;
+// 1 had no author). Older bodies are unknown-version.
+inline constexpr std::uint8_t kDisplayEncodingVersion = 3;
 
 enum class DisplayMessageType : std::uint8_t { GroupUpdate = 1, DisplaySync = 2 };
 
 // Largest encodings, for sizing buffers.
-inline constexpr std::size_t kMaxGroupUpdateBytes = 2 + 1 + kMaxDisplayIdBytes + 12 + 16 + 8 + 4 + 8;
-inline constexpr std::size_t kMaxWindowBytes = 10 + 4 * 5 + 1;
+inline constexpr std::size_t kMaxDisplayVarintBytes = 10;  // a u64 as a LEB128 varint
+inline constexpr std::size_t kMaxGroupUpdateBytes = 2 + 1 + kMaxDisplayIdBytes + 12 + 16 + 8 + 4 + 8 + kMaxDisplayVarintBytes;
+inline constexpr std::size_t kMaxWindowBytes = kMaxDisplayVarintBytes + 4 * 5 + 1;
 inline constexpr std::size_t kMaxDisplaySyncBytes =
-    2 + 1 + kMaxDisplayIdBytes + 1 + 4 + 8 + 2 + kMaxWindowsPerDisplay * kMaxWindowBytes;
+    2 + 1 + kMaxDisplayIdBytes + 1 + 8 + 4 + 8 + kMaxDisplayVarintBytes + 2 + kMaxWindowsPerDisplay * kMaxWindowBytes;
 
 // Encode into `out`; errors: InvalidArgument (id too long, too many windows, non-finite
 // coordinates) or BufferTooSmall. Returns the bytes written.

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "hana/display_state.h"
 #include "hana/node.h"
 #include "hana/result.h"
 
@@ -19,8 +20,16 @@ class MetricsExporter {
   ~MetricsExporter();
   std::uint16_t port() const;
 
+  // Adds the display state layer's families (hana_display_*: updates applied, stale,
+  // malformed, deadlines missed, update age, per group/display version and age) to every
+  // scrape, read from display.published() (thread-safe, at most
+  // DisplayState::kPublishInterval old while events flow). `display` must outlive the
+  // exporter. Adding a second one replaces the first.
+  void add_display_state(const DisplayState& display);
+
   // Renders one snapshot in the Prometheus text format (what a scrape returns).
   static std::string render(const NodeStats& stats);
+  static std::string render(const DisplayState::Published& display);
 
   struct Impl;
 

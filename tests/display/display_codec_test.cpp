@@ -21,6 +21,7 @@ DisplayGroupUpdate sample_update() {
   u.timestamp_us = 0x0102030405060708ull;
   u.version = 7;
   u.author = 0x1112131415161718ull;
+  u.apply_at_us = 300;
   return u;
 }
 
@@ -30,6 +31,8 @@ DisplaySync sample_sync() {
   s.status = DisplayStatus::Degraded;
   s.version = 300;
   s.author = 5;
+  s.timestamp_us = 1234567;
+  s.apply_at_us = 1250234;
   s.windows.push_back({42, {-10, 20, 1920, 1080}, 3, true});
   s.windows.push_back({43, {0, 0, 640, 480}, -1, false});
   return s;
@@ -45,12 +48,13 @@ ByteVec encode(const T& msg) {
 }
 
 TEST(DisplayCodec, GroupUpdateGoldenBytes) {
-  const ByteVec golden = {0x01, 0x02, 0x02, 'g', '1',
+  const ByteVec golden = {0x01, 0x03, 0x02, 'g', '1',
                           0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x60, 0xc0,  // position
                           0x00, 0x00, 0x80, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,              // rotation
                           0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,                          // timestamp
                           0x07, 0x00, 0x00, 0x00,                                                  // version
-                          0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11};                         // author
+                          0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11,                          // author
+                          0xac, 0x02};                                                             // apply_at 300
   EXPECT_EQ(encode(sample_update()), golden);
   DisplayGroupUpdate back;
   DisplayDecodeError err{};
@@ -72,6 +76,8 @@ TEST(DisplayCodec, DisplaySyncRoundTrip) {
 TEST(DisplayCodec, MaxSizedSyncFitsTheBound) {
   DisplaySync s;
   s.display_id = std::string(kMaxDisplayIdBytes, 'd');
+  s.timestamp_us = ~0ull;
+  s.apply_at_us = ~0ull;  // the longest varint
   for (std::size_t i = 0; i < kMaxWindowsPerDisplay; ++i)
     s.windows.push_back({~0ull, {-1, -1, ~0u, ~0u}, -1, true});
   ByteVec buf(kMaxDisplaySyncBytes);
@@ -124,7 +130,9 @@ TEST(DisplayDecode, WrongTypeAndVersion) {
   EXPECT_EQ(sync_error(b), DisplayDecodeError::UnknownType);
   b[1] = 1;  // encoding 1 had no author id: refused rather than misread
   EXPECT_EQ(update_error(b), DisplayDecodeError::UnknownVersion);
-  b[1] = 3;
+  b[1] = 2;  // encoding 2 had no apply_at (and DisplaySync no timestamp)
+  EXPECT_EQ(update_error(b), DisplayDecodeError::UnknownVersion);
+  b[1] = 4;
   EXPECT_EQ(update_error(b), DisplayDecodeError::UnknownVersion);
 }
 

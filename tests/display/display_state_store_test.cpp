@@ -95,5 +95,29 @@ TEST(DisplayStateStore, AgePercentilesOverTheWindow) {
   EXPECT_EQ(s.age_max_us, 100u);
 }
 
+TEST(DisplayStateStore, DisplaySyncHasAnAgeAndDeadlinesMissedAreCounted) {
+  DisplayStateStore store;
+  DisplaySync sync;
+  sync.display_id = "wall";
+  sync.version = 1;
+  sync.author = 1;
+  sync.timestamp_us = 5000;
+  sync.apply_at_us = 5200;
+  ASSERT_EQ(store.apply(sync, 5100), DisplayStateStore::Outcome::Applied);  // in time
+  EXPECT_EQ(store.metrics()[0].last_age_us, 100u) << "DisplaySync is stamped too";
+  sync.version = 2;
+  ASSERT_EQ(store.apply(sync, 5300), DisplayStateStore::Outcome::Applied);  // 100 us too late
+  auto g = update("g", 1, 5000);
+  g.apply_at_us = 5050;
+  ASSERT_EQ(store.apply(encode(g), 5060), DisplayStateStore::Outcome::Applied);  // decoded with its deadline
+  EXPECT_EQ(store.last_group_update().apply_at_us, 5050u);
+  g.version = 2;
+  g.apply_at_us = 0;  // no deadline: never missed
+  ASSERT_EQ(store.apply(g, 9000), DisplayStateStore::Outcome::Applied);
+  const auto s = store.stats();
+  EXPECT_EQ(s.deadline_missed, 2u);
+  for (const auto& m : store.metrics()) EXPECT_EQ(m.deadline_missed, 1u) << m.id;
+}
+
 }  // namespace
 }  // namespace hana

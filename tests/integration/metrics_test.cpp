@@ -14,6 +14,7 @@
 #include <string>
 
 #include "../engine/node_harness.h"
+#include "display_harness.h"
 #include "hana/metrics_exporter.h"
 
 namespace hana::test {
@@ -116,6 +117,38 @@ TEST(Metrics, ScrapeAfterTrafficShowsNodePeerAndLaneSeries) {
   EXPECT_EQ(text.find("Engine counter "), std::string::npos);
 }
 
+// The display layer's families: a receiver's counts, deadlines missed and update age,
+// scraped from the DisplayState's published copy (the scrape runs on another thread).
+TEST(Metrics, DisplayStateFamiliesAreScraped) {
+  DisplayNode a = start_display_node();
+  ASSERT_TRUE(a.node);
+  DisplayNode b = start_display_node({a.node->local_address()});
+  ASSERT_TRUE(b.node);
+  ASSERT_TRUE(pump_displays({&a, &b}, [&] { return a.node->stats().peers.size() == 1; }));
+  auto exporter = MetricsExporter::start(*b.node, "127.0.0.1:0");
+  ASSERT_TRUE(exporter.ok()) << exporter.error().message;
+  (*exporter)->add_display_state(*b.display);
+  auto late = group_at("late", 1);
+  late.apply_at_us = 1;  // long past on arrival: a missed deadline
+  ASSERT_TRUE(a.display->propagate_group_update(late).ok());
+  auto timely = group_at("timely", 2);
+  timely.apply_at_us = a.display->mesh_time_us() + 3'600'000'000ull;  // an hour ahead
+  ASSERT_TRUE(a.display->propagate_group_update(timely).ok());
+  ASSERT_TRUE(pump_displays({&a, &b}, [&] { return b.group("late") && b.group("timely"); }));
+  b.display->publish();  // the exporter reads the published copy
+  const std::string text = scrape((*exporter)->port());
+  EXPECT_EQ(metric_value(text, "hana_display_updates_applied_total"), 2);
+  EXPECT_EQ(metric_value(text, "hana_display_deadline_missed_total"), 1);
+  EXPECT_EQ(metric_value(text, "hana_display_id_deadline_missed_total", {"id=\"late\""}), 1);
+  EXPECT_EQ(metric_value(text, "hana_display_id_deadline_missed_total", {"id=\"timely\""}), 0);
+  EXPECT_EQ(metric_value(text, "hana_display_applied_version", {"type=\"group\"", "id=\"timely\""}), 1);
+  EXPECT_GE(metric_value(text, "hana_display_update_age_seconds", {"stat=\"p99\""}), 0);
+  EXPECT_LT(metric_value(text, "hana_display_update_age_seconds", {"stat=\"max\""}), 60) << "seconds, not µs";
+  EXPECT_EQ(metric_value(text, "hana_display_groups"), 2);
+  // The node's own families are still there.
+  EXPECT_EQ(metric_value(text, "hana_peers", {"state=\"alive\""}), 1);
+}
+
 // promtool (Debian's prometheus package; .ci/run installs it) lints the exposition:
 // names, types, HELP, units and counter suffixes.
 TEST(Metrics, PromtoolAcceptsTheExposition) {
@@ -127,7 +160,12 @@ TEST(Metrics, PromtoolAcceptsTheExposition) {
   const auto [b_at_a, a_at_b] = connect_pair(*a, *b);
   ASSERT_NE(b_at_a, 0u);
   const auto path = std::filesystem::temp_directory_path() / ("hana-metrics-" + std::to_string(::getpid()) + ".prom");
-  std::ofstream(path) << MetricsExporter::render(a->stats());
+  DisplayState display(*a);
+  auto update = test::group_at("g", 1);
+  update.apply_at_us = 1;
+  ASSERT_TRUE(display.propagate_group_update(update).ok());  // applied locally: one of each display series
+  display.publish();
+  std::ofstream(path) << MetricsExporter::render(a->stats()) << MetricsExporter::render(display.published());
   const std::string cmd = "promtool check metrics < " + path.string() + " 2>&1";
   std::string output;
   FILE* p = ::popen(cmd.c_str(), "r");

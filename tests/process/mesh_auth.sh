@@ -8,15 +8,8 @@ set -euo pipefail
 hana_net=${1:?usage: mesh_auth.sh PATH/TO/hana-net [NODES]}
 nodes=${2:-8}
 timeout_s=${HANA_PROCESS_TEST_TIMEOUT:-30}
-dir=$(mktemp -d)
-declare -A pid addr
 . "$(dirname "$0")/process_lib.sh"  # fail, peers_json, check, wait_all, launch
-cleanup() {
-  for p in "${pid[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+process_test_begin
 
 "$hana_net" keygen >"$dir/mesh.key"
 "$hana_net" keygen >"$dir/other.key"

@@ -9,15 +9,8 @@
 set -euo pipefail
 hana_net=${1:?usage: mesh_clock.sh PATH/TO/hana-net}
 timeout_s=${HANA_PROCESS_TEST_TIMEOUT:-30}
-dir=$(mktemp -d)
-declare -A pid addr
 . "$(dirname "$0")/process_lib.sh"  # fail, peers_json, check, wait_all, wait_log
-cleanup() {
-  for p in "${pid[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+process_test_begin
 
 declare -A offset_us=([node-1]=0 [node-2]=5000 [node-3]=-3000)
 names=(node-1 node-2 node-3)

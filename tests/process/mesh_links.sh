@@ -7,15 +7,8 @@ set -euo pipefail
 hana_net=${1:?usage: mesh_links.sh PATH/TO/hana-net [NODES]}
 nodes=${2:-4}
 timeout_s=${HANA_PROCESS_TEST_TIMEOUT:-30}
-dir=$(mktemp -d)
-declare -A pid addr
 . "$(dirname "$0")/process_lib.sh"  # fail, peers_json, check, wait_all, sigkill
-cleanup() {
-  for p in "${pid[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+process_test_begin
 
 links_json() { "$hana_net" links --control "$dir/$1.sock" --json 2>/dev/null || echo '{}'; }
 # wait_links DESCRIPTION PYTHON_EXPR NAMES...: EXPR over `links` (the list) on every node, bounded.

@@ -16,19 +16,15 @@ family=${3:-6}
 timeout_s=${HANA_PROCESS_TEST_TIMEOUT:-30}
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (creates network namespaces and a veth pair)"; exit 77; fi
 command -v ip >/dev/null || { echo "SKIP: no iproute2"; exit 77; }
-dir=$(mktemp -d)
 ns_a=hana-mp$$-a ns_b=hana-mp$$-b dev_a=hmp$$a dev_b=hmp$$b
-declare -A pid addr side
+declare -A side
 # shellcheck source=process_lib.sh
 source "$(dirname "$0")/process_lib.sh"
-cleanup() {
-  for p in "${pid[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+cleanup_extra() {
   ip netns del "$ns_a" 2>/dev/null || true  # deleting a namespace deletes its veth end (and the pair)
   ip netns del "$ns_b" 2>/dev/null || true
-  rm -rf "$dir"
 }
-trap cleanup EXIT
+process_test_begin
 
 if ! ip netns add "$ns_a" || ! ip netns add "$ns_b"; then echo "SKIP: ip netns add failed"; exit 77; fi
 ip link add "$dev_a" netns "$ns_a" type veth peer name "$dev_b" netns "$ns_b"

@@ -1,8 +1,24 @@
-# Shared by the real-process scripts (sourced): bounded waits on `hana-net peers --json`
-# and event-log latencies. Callers set: hana_net, dir (scratch directory), timeout_s, the
-# arrays pid[NAME] and addr[NAME], and (for kill_coordinator_expect_failover) names, the
-# node names. Node NAME's control socket is $dir/NAME.sock, its log $dir/NAME.log, its
+# Shared by the real-process scripts (sourced): the scratch directory and cleanup, bounded
+# waits on `hana-net peers --json` and event-log latencies. Callers set hana_net and
+# timeout_s, call process_test_begin (which makes dir, the scratch directory, and the
+# arrays pid[NAME] and addr[NAME]), and set names, the node names, for
+# kill_coordinator_expect_failover. Node NAME's control socket is $dir/NAME.sock, its log $dir/NAME.log, its
 # event log $dir/NAME.events.
+
+# process_test_begin: makes $dir and the global arrays pid and addr, and traps EXIT so that
+# every recorded process is SIGKILLed, the caller's cleanup_extra runs if it defines one
+# (network namespaces, say), and $dir is removed, however the script ends.
+process_test_begin() {
+  dir=$(mktemp -d)
+  declare -gA pid=() addr=()
+  trap process_test_end EXIT
+}
+process_test_end() {
+  for p in "${pid[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if declare -F cleanup_extra >/dev/null; then cleanup_extra; fi
+  rm -rf "$dir"
+}
 
 peers_json() { "$hana_net" peers --control "$dir/$1.sock" --json 2>/dev/null || echo '{}'; }
 

@@ -8,18 +8,19 @@
 namespace hana::protocol::test {
 namespace {
 
-// Feeds one hand-built datagram with `frames` into `c`.
-void inject(Connection& c, std::uint64_t pn, std::initializer_list<Frame> frames, TimeNs now) {
+// Feeds one hand-built datagram with `frames` into `c`; returns what became of it.
+Connection::Arrival inject(Connection& c, std::uint64_t pn, std::initializer_list<Frame> frames, TimeNs now) {
   std::vector<std::uint8_t> buf(kMaxDatagramBytes);
   Header h;
   h.connection_id = c.ids().local;
   h.packet_number = pn;
   DatagramWriter w(buf, kMaxDatagramBytes, h);
-  for (const Frame& f : frames) ASSERT_TRUE(w.append(f));
+  for (const Frame& f : frames) EXPECT_TRUE(w.append(f));
   const std::size_t n = w.finish();
   auto r = decode_datagram(Bytes(buf.data(), n));
-  ASSERT_TRUE(r.datagram.has_value());
-  c.on_datagram(*r.datagram, now);
+  EXPECT_TRUE(r.datagram.has_value());
+  if (!r.datagram) return Connection::Arrival::Dropped;
+  return c.on_datagram(*r.datagram, now);
 }
 
 TEST(ConnectionLimits, ApiErrors) {
@@ -82,6 +83,8 @@ TEST(ConnectionLimits, PeerExceedingReassemblyLimitIsCutOff) {
   EXPECT_GT(c.poll_transmit(buf, 0), 0u);
   EXPECT_TRUE(c.is_closed());
   EXPECT_EQ(c.poll_transmit(buf, 0), 0u);
+  d.sequence = 2;
+  EXPECT_EQ(inject(c, 2, {d}, 0), Connection::Arrival::Dropped) << "a closed connection applies nothing";
 }
 
 TEST(ConnectionLimits, HeldBackOrderedMessagesCountAgainstTheLimit) {
@@ -109,8 +112,8 @@ TEST(ConnectionLimits, DuplicatePacketsAndBogusAcksAreCountedAndIgnored) {
   DataFrame d;
   const auto chunk = bytes_of(4, 10);
   d.payload = chunk;
-  inject(c, 5, {d}, 0);
-  inject(c, 5, {d}, 0);
+  EXPECT_EQ(inject(c, 5, {d}, 0), Connection::Arrival::New);
+  EXPECT_EQ(inject(c, 5, {d}, 0), Connection::Arrival::Duplicate) << "the mesh reads replays from this";
   EXPECT_EQ(c.stats().duplicate_packets, 1u);
   int received = 0;
   while (auto e = c.poll_event()) received += std::holds_alternative<ReceivedEvent>(*e);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "topology/sim/cluster.h"
+#include "test_identity.h"
 
 namespace hana::topology::test {
 namespace {
@@ -25,14 +26,6 @@ Sealing sealing_with(const PresharedKey& key) {
   s.sealer = std::move(*sealer);
   s.salt[0] = key[0];
   return s;
-}
-
-Identity node(NodeId id, std::uint8_t last_octet) {
-  Identity me;
-  me.id = id;
-  me.name = "n" + std::to_string(id);
-  me.listen = Address::ipv4(10, 0, 0, last_octet, 7000);
-  return me;
 }
 
 // Every keyed node sees every other keyed node Alive and connected, and agrees on a coordinator.
@@ -99,9 +92,9 @@ TEST(MeshAuth, OutsidersSeededAtTheMeshAreNeverAdmitted) {
 
 TEST(MeshAuth, UnsealedHelloCreatesNoStateAndIsCounted) {
   const Config config;
-  Mesh keyed(config, node(2, 2), 2, 0, sealing_with(key_of(1)));
-  Mesh plain(config, node(1, 1), 1, 0);
-  Mesh other(config, node(3, 3), 3, 0, sealing_with(key_of(2)));
+  Mesh keyed(config, identity_at(2, 2), 2, 0, sealing_with(key_of(1)));
+  Mesh plain(config, identity_at(1, 1), 1, 0);
+  Mesh other(config, identity_at(3, 3), 3, 0, sealing_with(key_of(2)));
   std::vector<std::uint8_t> buf(2048);
   for (Mesh* from : {&plain, &other}) {
     ASSERT_TRUE(from->add_seed(Address::ipv4(10, 0, 0, 2, 7000), 0).ok());

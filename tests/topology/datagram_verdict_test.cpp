@@ -5,17 +5,12 @@
 #include <vector>
 
 #include "topology/mesh.h"
+#include "test_identity.h"
 
 namespace hana::topology {
 namespace {
 
-Identity node(NodeId id, std::uint8_t last_octet) {
-  Identity me;
-  me.id = id;
-  me.name = "n" + std::to_string(id);
-  me.listen = Address::ipv4(10, 0, 0, last_octet, 7000);
-  return me;
-}
+using test::identity_at;
 
 // A real datagram: the Hello that a seed makes `from` send.
 std::vector<std::uint8_t> hello(Mesh& from, const Address& to) {
@@ -29,8 +24,8 @@ std::vector<std::uint8_t> hello(Mesh& from, const Address& to) {
 
 TEST(DatagramVerdict, AcceptedBadChecksumMalformed) {
   const Config config;
-  Mesh a(config, node(1, 1), 1, 0);
-  Mesh b(config, node(2, 2), 2, 0);
+  Mesh a(config, identity_at(1, 1), 1, 0);
+  Mesh b(config, identity_at(2, 2), 2, 0);
   const auto dg = hello(a, Address::ipv4(10, 0, 0, 2, 7000));
   ASSERT_GT(dg.size(), 8u);
   const Address from = Address::ipv4(10, 0, 0, 1, 7000);

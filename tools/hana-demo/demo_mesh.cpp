@@ -57,12 +57,13 @@ std::string numbered(const char* prefix, int i) { return prefix + std::string(i 
 
 // Version 0: DisplayState numbers it above every version of the group this node has seen,
 // so a new author carries on where the previous one stopped.
-DisplayGroupUpdate group_update(int g, double t, std::uint64_t mesh_time_us) {
+DisplayGroupUpdate group_update(int g, double t, std::uint64_t mesh_time_us, int lead_ms) {
   DisplayGroupUpdate u;
   u.group_id = numbered("group-", g);
   u.position = {static_cast<float>(std::cos(t + g)), static_cast<float>(std::sin(t + g)), 0.f};
   u.rotation = {static_cast<float>(std::cos(t / 2)), 0.f, 0.f, static_cast<float>(std::sin(t / 2))};
   u.timestamp_us = mesh_time_us;
+  u.apply_at_us = lead_ms > 0 ? mesh_time_us + static_cast<std::uint64_t>(lead_ms) * 1000 : 0;
   u.version = 0;
   return u;
 }
@@ -80,7 +81,7 @@ bool is_author(const DemoNode& n, bool controller, const Options& o) {
 void move_groups(DemoNode& n, Shared& shared, Clock::time_point now) {
   const double t = std::chrono::duration<double>(now - shared.start).count();
   for (int g = 0; g < shared.options.groups; ++g)
-    if (!n.display->propagate_group_update(group_update(g, t, n.display->mesh_time_us())).ok()) ++shared.send_errors;
+    if (!n.display->propagate_group_update(group_update(g, t, n.display->mesh_time_us(), shared.options.lead_ms)).ok()) ++shared.send_errors;
   if (n.authored == 0) n.first_authored_s = t;
   if (!n.authoring) n.span_s = t;
   n.authoring = true;
@@ -143,6 +144,7 @@ Row make_row(DemoNode& n) {
   r.stale_applied = n.stale_applied;
   r.age_p50_us = d.age_p50_us;
   r.age_p99_us = d.age_p99_us;
+  r.deadline_missed = d.deadline_missed;
   return r;
 }
 
@@ -225,9 +227,10 @@ bool converged(std::vector<std::unique_ptr<DemoNode>>& nodes, const DemoNode* la
   return true;
 }
 
-Summary summarize(std::vector<std::unique_ptr<DemoNode>>& nodes, const DemoNode* last_author, int groups) {
+Summary summarize(std::vector<std::unique_ptr<DemoNode>>& nodes, const DemoNode* last_author, int groups, int lead_ms) {
   Summary s;
   s.groups = groups;
+  s.lead_ms = lead_ms;
   s.converged = converged(nodes, last_author, groups);
   if (last_author) {
     s.final_author = last_author->name;
@@ -300,7 +303,7 @@ int run(const Options& o) {
 
   const std::vector<Row> rows = rows_of(nodes);
   print_table(rows, elapsed());
-  Summary summary = summarize(nodes, last_author, o.groups);
+  Summary summary = summarize(nodes, last_author, o.groups, o.lead_ms);
   summary.send_errors = shared.send_errors;
   summary.crash_s = crashed.empty() ? -1 : crash_s;
   summary.crashed = crashed;

@@ -13,6 +13,8 @@ struct Options {
   int groups = 4;
   int rate_hz = 60;
   double loss = 0;
+  // Presentation deadline of every update: apply_at_us = mesh time + lead (0: none).
+  int lead_ms = 10;
   int kill_coordinator_after_s = 0;
   // Who moves the groups: "controller" (the last node, always) or "coordinator" (whichever
   // node RoleChanged names; after a coordinator crash the next one carries on).

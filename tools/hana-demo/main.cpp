@@ -26,6 +26,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"controller", "coordinator"}));
   app.add_option("--backend", o.backend, "I/O backend: auto, uring or epoll")
       ->check(CLI::IsMember({"auto", "uring", "epoll"}));
+  app.add_option("--lead-ms", o.lead_ms,
+                 "Frame-locked presentation: every update carries apply_at = mesh time + this (0: none)")
+      ->check(CLI::Range(0, 1000));
   app.add_flag("--quiet", o.quiet, "Only print the final summary");
   try {
     app.parse(argc, argv);

@@ -8,14 +8,15 @@ namespace hana::demo {
 
 void print_table(const std::vector<Row>& rows, double elapsed_s) {
   // rtt: mean smoothed RTT over peers with a sample; '*' marks the controller.
-  std::printf("\n t=%5.1fs  %-8s %-12s %6s %9s %7s %9s %9s %8s %6s\n", elapsed_s, "node", "role", "peers", "applied",
-              "stale", "age p50", "age p99", "rtt", "loss");
+  std::printf("\n t=%5.1fs  %-8s %-12s %6s %9s %7s %9s %9s %6s %8s %6s\n", elapsed_s, "node", "role", "peers",
+              "applied", "stale", "age p50", "age p99", "late", "rtt", "loss");
   for (const auto& r : rows) {
     const std::string rtt = r.rtt_us ? std::to_string(r.rtt_us) + "us" : "-";
-    std::printf("           %-8s %-12s %6d %9llu %7llu %7.2fms %7.2fms %8s %5.1f%%\n", r.name.c_str(), r.role.c_str(),
-                r.peers_alive, static_cast<unsigned long long>(r.applied),
+    std::printf("           %-8s %-12s %6d %9llu %7llu %7.2fms %7.2fms %6llu %8s %5.1f%%\n", r.name.c_str(),
+                r.role.c_str(), r.peers_alive, static_cast<unsigned long long>(r.applied),
                 static_cast<unsigned long long>(r.stale_dropped), static_cast<double>(r.age_p50_us) / 1000.0,
-                static_cast<double>(r.age_p99_us) / 1000.0, rtt.c_str(), r.loss_pct);
+                static_cast<double>(r.age_p99_us) / 1000.0, static_cast<unsigned long long>(r.deadline_missed),
+                rtt.c_str(), r.loss_pct);
   }
   std::fflush(stdout);
 }
@@ -32,13 +33,15 @@ bool summary_ok(const Summary& s) {
 }
 
 void print_summary(const std::vector<Row>& rows, const Summary& s) {
-  std::uint64_t worst_p99 = 0, p50_sum = 0;
+  std::uint64_t worst_p99 = 0, p50_sum = 0, late = 0, applied = 0;
   std::size_t receivers = 0;
   for (const auto& r : rows) {
     if (r.name.back() == '*') continue;  // an author applies its own updates at age ~0
     ++receivers;
     worst_p99 = std::max(worst_p99, r.age_p99_us);
     p50_sum += r.age_p50_us;
+    late += r.deadline_missed;
+    applied += r.applied;
   }
   std::printf("\nsummary: %zu live nodes, %d groups, final version %u by %s\n", rows.size(), s.groups, s.final_version,
               s.final_author.c_str());
@@ -48,6 +51,10 @@ void print_summary(const std::vector<Row>& rows, const Summary& s) {
   std::printf("  update age at the %zu receiving nodes: mean of node p50 %.2f ms, worst node p99 %.2f ms\n", receivers,
               receivers == 0 ? 0.0 : static_cast<double>(p50_sum) / static_cast<double>(receivers) / 1000.0,
               static_cast<double>(worst_p99) / 1000.0);
+  if (s.lead_ms > 0)
+    std::printf("  frame-locked (apply_at = mesh time + %d ms): %llu of %llu applied updates arrived after their "
+                "deadline\n",
+                s.lead_ms, static_cast<unsigned long long>(late), static_cast<unsigned long long>(applied));
   for (const auto& a : s.authors)
     std::printf("  author %s: %llu updates, t=%.1f..%.1fs%s\n", a.name.c_str(),
                 static_cast<unsigned long long>(a.updates), a.first_s, a.last_s, a.crashed ? " (crashed)" : "");

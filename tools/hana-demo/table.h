@@ -16,6 +16,7 @@ struct Row {
   std::uint64_t stale_applied = 0;
   std::uint64_t age_p50_us = 0;
   std::uint64_t age_p99_us = 0;
+  std::uint64_t deadline_missed = 0;  // updates applied after their apply_at (frame-locked lead too short)
   std::uint64_t rtt_us = 0;
   double loss_pct = 0;
 };
@@ -31,6 +32,7 @@ struct AuthorRow {
 
 struct Summary {
   int groups = 0;
+  int lead_ms = 0;  // the apply_at lead of every update (0: none)
   std::uint32_t final_version = 0;  // of group-00, as held by the last author
   std::string final_author;
   bool converged = false;

@@ -14,11 +14,12 @@ from .runner import RunError
 
 PROFILES = {
     # seconds of sending per run (counts follow from the rate), bulk/rate durations, fan-out rounds
-    "full": dict(rtt_s=5, loss_s=4, loss_levels=[0, 1, 2, 5], prio_s=4, bulk_s=10, rate_s=5,
+    # loss_bursts: (average loss %, datagrams per burst) conditions of rtt-loss (lab.set_loss)
+    "full": dict(rtt_s=5, loss_s=4, loss_levels=[0, 1, 2, 5], loss_bursts=[(2, 3)], prio_s=4, bulk_s=10, rate_s=5,
                  fan_rounds=1000, fan_rate=200, fan_peers=[15, 99], linger_ms=3000),
-    "quick": dict(rtt_s=1, loss_s=1.5, loss_levels=[0, 1, 2, 5], prio_s=1, bulk_s=1.5, rate_s=1,
+    "quick": dict(rtt_s=1, loss_s=1.5, loss_levels=[0, 1, 2, 5], loss_bursts=[(2, 3)], prio_s=1, bulk_s=1.5, rate_s=1,
                   fan_rounds=150, fan_rate=200, fan_peers=[15], linger_ms=3000),
-    "smoke": dict(rtt_s=0.2, loss_s=0.2, loss_levels=[2], prio_s=0.2, bulk_s=0.3, rate_s=0.3,
+    "smoke": dict(rtt_s=0.2, loss_s=0.2, loss_levels=[2], loss_bursts=[], prio_s=0.2, bulk_s=0.3, rate_s=0.3,
                   fan_rounds=20, fan_rate=200, fan_peers=[15], linger_ms=3000),
 }
 RTT_RATES = [1000, 10000]
@@ -163,10 +164,11 @@ def run_rtt(ctx):
 
 def run_rtt_loss(ctx):
     rows = []
-    for pct in ctx.p["loss_levels"]:
-        cond = "%d%% loss" % pct
+    conditions = [(pct, 0) for pct in ctx.p["loss_levels"]] + list(ctx.p["loss_bursts"])
+    for pct, burst in conditions:
+        cond = "%d%% loss" % pct if burst == 0 else "%d%% loss, bursts of %d" % (pct, burst)
         if ctx.lab is not None:
-            ctx.lab.set_loss(pct)
+            ctx.lab.set_loss(pct, burst)
         for impl in _impls(ctx, "rtt-loss"):
             if ctx.lab is None:
                 rows.append({"scenario": "rtt-loss", "condition": cond, "impl": impl.name, "status": "skipped",
