@@ -23,18 +23,11 @@ if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (creates network namespaces,
 command -v ip >/dev/null || { echo "SKIP: no iproute2"; exit 77; }
 command -v nft >/dev/null || { echo "SKIP: no nft (tools/setup installs nftables)"; exit 77; }
 here=$(dirname "$0")
-dir=$(mktemp -d)
 lan=hpt$$
-declare -A pid addr
 # shellcheck source=process_lib.sh
 source "$here/process_lib.sh"
-cleanup() {
-  for p in "${pid[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  lan_destroy "$lan" "$nodes"
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+cleanup_extra() { lan_destroy "$lan" "$nodes"; }
+process_test_begin
 if ! lan_create "$lan" "$nodes" 2>"$dir/lan.err"; then echo "SKIP: cannot build the namespace LAN: $(head -1 "$dir/lan.err")"; exit 77; fi
 loss_bp=$(python3 -c "print(round(float('$loss_pct') * 100))")
 for i in $(seq 1 "$nodes"); do lan_loss "$lan" "$i" "$loss_bp"; done
