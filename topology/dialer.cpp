@@ -70,6 +70,7 @@ void Mesh::Impl::dial_tick(TimeNs now) {
     h.cookie = d.cookie;
     push_out(h);
     ++d.attempts;
+    d.sent_at = now;
     d.next_at = now + d.backoff.next(rng);
   }
 }
@@ -93,6 +94,34 @@ bool Mesh::Impl::should_dial(std::uint32_t i, TimeNs now) const {
   return true;
 }
 
+// A healing partition: both sides hold each other Dead, and their dials have backed off to
+// reconnect_backoff_max_ms (seconds) while the link was cut. The first sign of life — a
+// beacon or a probe from the address we hold, or the member's Alive record — is proof
+// enough, so the dial goes at once and its backoff starts over. Bounded: at most one Hello
+// per member per reconnect_backoff_min_ms from here, and every dial passes
+// dial_rate_per_sec.
+void Mesh::Impl::hurry(Dial& d, TimeNs now) {
+  if (d.refused) return;
+  d.backoff.reset();
+  const TimeNs earliest = d.sent_at == 0 ? now : std::max(now, d.sent_at + config.reconnect_backoff_min_ms * kNsPerMs);
+  d.next_at = std::min(d.next_at, earliest);
+}
+
+void Mesh::Impl::hurry_dial(std::uint32_t i, TimeNs now) {
+  Peer& p = peers[i];
+  p.redial.reconnect.reset();
+  p.redial.next_dial_at = std::min(p.redial.next_dial_at, now);
+  for (Dial& d : dialer.dials)
+    if (d.to == members[i].address || d.node == members[i].id) hurry(d, now);
+}
+
+void Mesh::Impl::redial_now(std::uint32_t i, TimeNs now) {
+  if (leaving || peers[i].session.conn || members[i].state == MemberState::Left) return;
+  hurry_dial(i, now);
+  if (should_dial(i, now)) start_dial(members[i].address, members[i].id, now);
+  else dial_tick(now);
+}
+
 void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFrame& h, TimeNs now) {
   using protocol::HandshakeKind;
   if (leaving || h.node_id == self.id || h.node_id == 0) return;
@@ -105,9 +134,15 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
     // Simultaneous open: the lower id's dial wins.
     // A dial to the same node at another address is stale (it restarted elsewhere, e.g. on a
     // new port): drop it and accept, or neither side would ever complete.
-    for (const Dial& d : dialer.dials)
+    // Our winning dial goes now: it may have backed off for seconds while the peer was
+    // away (a partition), and the peer's Hellos are ignored until it goes.
+    for (Dial& d : dialer.dials)
       if (d.to == from || d.node == h.node_id) {
-        if (d.to == from && self.id < h.node_id) return;
+        if (d.to == from && self.id < h.node_id) {
+          hurry(d, now);
+          dial_tick(now);
+          return;
+        }
         cancel_dial(d.to);
         break;
       }
@@ -201,18 +236,14 @@ void Mesh::Impl::send_accept(const Address& to, std::uint32_t local_cid) {
 // After a handshake the peer hears our records from us: the full view when it is new
 // to us (`sync`, which holds our own records too), otherwise our Alive record (with
 // eligibility; a peer already live in our view, learned from gossip before its
-// handshake, would never hear it from us otherwise) and our displays.
+// handshake, would never hear it from us otherwise) and our displays; and in both cases
+// the coordinator we follow, in a push of its own. The claim matters after a partition
+// heals: the sides often learn each other Alive from gossip before their handshakes (so
+// no sync is due), a sync is one connectionless datagram that one loss takes, and a node
+// that also missed the winning claim's few piggybacked copies would follow the losing
+// side's coordinator for good (in a mesh without beacons nothing else repeats a claim).
 void Mesh::Impl::introduce(const Address& to, bool sync) {
-  if (sync) {
-    OutItem s;
-    s.type = OutType::Sync;
-    s.to = to;
-    s.gossip.kind = GossipKind::Push;
-    s.gossip.sender = self.id;
-    push_out(s);
-    return;
-  }
-  for (const Entry entry : {Entry::State, Entry::Displays}) {
+  auto push = [&](Entry entry) {
     OutItem item;
     item.type = OutType::Gossip;
     item.to = to;
@@ -223,7 +254,19 @@ void Mesh::Impl::introduce(const Address& to, bool sync) {
     item.subject_entry = entry;
     item.piggyback = entry == Entry::State;  // queued gossip rides along once, not twice
     push_out(item);
+  };
+  if (sync) {
+    OutItem s;
+    s.type = OutType::Sync;
+    s.to = to;
+    s.gossip.kind = GossipKind::Push;
+    s.gossip.sender = self.id;
+    push_out(s);
+  } else {
+    push(Entry::State);
+    push(Entry::Displays);
   }
+  if (election.claims.current()) push(Entry::Coordinator);
 }
 
 void Mesh::Impl::on_refuse(const Address& from, std::uint32_t cid, protocol::CloseReason reason, TimeNs now) {
@@ -262,6 +305,7 @@ void Mesh::Impl::on_beacon(const Address& from, Bytes body, TimeNs now) {
   Peer& p = peers[it->second];
   p.health.last_heard = now;
   reconcile(it->second, addr, b.incarnation, now);
+  if (members[it->second].state == MemberState::Dead) redial_now(it->second, now);
   // First-hand eligibility (a runtime knob change shows up here too).
   if (b.incarnation >= members[it->second].incarnation && p.eligible != b.eligible) {
     p.eligible = b.eligible;

@@ -28,6 +28,7 @@ struct Dial {
   Cookie cookie{};
   TimeNs cookie_at = 0;
   TimeNs next_at = 0;
+  TimeNs sent_at = 0;  // the last Hello / HelloCookie (0: none yet)
   Backoff backoff;
   bool refused = false;
   // Started by a beacon of a node not in the view: gives up after

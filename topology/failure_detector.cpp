@@ -43,9 +43,11 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
   }
   if (auto it = index.find(h.sender); it != index.end()) {
     peers[it->second].health.last_heard = now;
-    // It talks to us but we hold it Suspect/Dead: tell it, so it refutes.
+    // It talks to us but we hold it Suspect/Dead: tell it, so it refutes. Held Dead and
+    // heard from the address we hold: it is reachable again (a healed partition), dial it.
     if (members[it->second].state != MemberState::Alive && members[it->second].state != MemberState::Left)
       notice(it->second, now);
+    if (members[it->second].state == MemberState::Dead && members[it->second].address == from) redial_now(it->second, now);
   }
 
   switch (h.kind) {

@@ -33,7 +33,12 @@ struct Health {
   TimeNs state_since = 0;
   TimeNs last_heard = 0;
   TimeNs next_notice_at = 0;     // rate limit of "you are suspected/dead" notices to it
+  TimeNs revived_at = 0;         // when it last came back from Dead/Left to Alive (0: never)
 };
+
+// A Dead verdict whose declarer we held Dead ourselves, or took back from Dead this
+// recently, was reached on the other side of a partition that is healing (gossip.cpp).
+inline constexpr TimeNs kHealingWindowNs = 2 * kNsPerSec;
 
 // The probe in flight (one per probe period).
 struct Probe {

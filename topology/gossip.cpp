@@ -95,6 +95,24 @@ void Mesh::Impl::apply_update(Update u, NodeId via, const Address& from, TimeNs 
         auto by = index.find(u.from);
         if (cur && cur->node == u.node && (by == index.end() || !is_live(members[by->second].state)))
           election.vacancy_grace_until = std::max(election.vacancy_grace_until, now + 2 * suspicion_timeout(0));
+        // The same trade about any member we hold live: the verdict was reached on the
+        // other side of a partition (its declarer is Dead here, or was until moments ago),
+        // and the member is most likely on our side and fine. Taken as is, it would drop a
+        // healthy connection (pending messages fail, PeerDown) on every node of our side
+        // until the member refutes. Taken as a suspicion, the member refutes our notice
+        // within a round trip; if it is really gone, our own suspicion timer makes it Dead.
+        // (Already Suspect: the running timer decides; more copies of the verdict, in syncs
+        // and gossip, change nothing.)
+        const bool healing =
+            by != index.end() && (!is_live(members[by->second].state) ||
+                                  (peers[by->second].health.revived_at != 0 && now < peers[by->second].health.revived_at + kHealingWindowNs));
+        if (healing && is_live(m.state) && u.number == m.incarnation) {
+          if (m.state == MemberState::Alive) {
+            notice(i, now);
+            set_state(i, MemberState::Suspect, u.number, u.from, now);
+          }
+          return;
+        }
       }
       set_state(i, state, u.number, u.from, now);
       return;

@@ -105,8 +105,8 @@ void Mesh::Impl::set_state(std::uint32_t i, MemberState state, std::uint64_t inc
       h.declared_by = 0;
       h.confirmations = 0;
       if (!is_live(old)) {
-        p.redial.reconnect.reset();
-        p.redial.next_dial_at = now;
+        h.revived_at = now;
+        hurry_dial(i, now);
       }
       maybe_peer_up(i);
       break;

@@ -231,6 +231,12 @@ struct Mesh::Impl {
   Dial* dial_to(const Address& to);
   void cancel_dial(const Address& to);
   bool should_dial(std::uint32_t i, TimeNs now) const;
+  // Member i is reachable again (it came back Alive): its next dial goes now, not after
+  // the backoff that grew while it was away. redial_now also starts the dial when there
+  // is none: member i is held Dead but a datagram from its address proves it is there.
+  void hurry_dial(std::uint32_t i, TimeNs now);
+  void hurry(Dial& d, TimeNs now);  // one dial: its backoff starts over, it goes now (or min backoff after the last)
+  void redial_now(std::uint32_t i, TimeNs now);
   std::uint32_t fresh_cid();
   // The member a completed handshake is with: found (and reconciled) or added; ~0u when
   // the view is full. `sync` says whether to push it our view.

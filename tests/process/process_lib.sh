@@ -140,7 +140,7 @@ sigkill() {
   local n
   kill_us=$(now_us)
   kill -9 "${pid[$1]}"; wait "${pid[$1]}" 2>/dev/null || true; unset "pid[$1]"
-  others=(); for n in "${names[@]}"; do [ "$n" != "$1" ] && others+=("$n"); done
+  others=(); for n in "${names[@]}"; do if [ "$n" != "$1" ]; then others+=("$n"); fi; done  # (not `&&`: under set -e a false last test would end the caller)
 }
 
 # sigkill_expect_dead NAME ID: SIGKILLs node NAME (id ID), waits until every other node
@@ -174,3 +174,47 @@ kill_coordinator_expect_failover() {
   first=$(peers_json "${rest[0]}" | python3 -c "import json,sys; print(json.load(sys.stdin)['coordinator'])")
   for n in "${rest[@]}"; do check "$n" "r.get('coordinator')=='$first'" || fail "$n follows a different coordinator"; done
 }
+
+# ---- A LAN in network namespaces (root only): one bridge, one namespace per node.
+# lan_create PREFIX N: namespace PREFIX-hub holds bridge br0 with ports p1..pN; namespace
+# PREFIX-I holds eth0 (10.81.0.I/24), the other end of port pI. Multicast snooping is off,
+# so every group reaches every port, as on a switch without an IGMP querier. Fails (status
+# 1) when namespaces cannot be made; lan_destroy PREFIX N removes what was made.
+lan_create() {
+  local prefix=$1 n=$2 i
+  ip netns add "$prefix-hub" || return 1
+  ip -n "$prefix-hub" link add br0 type bridge mcast_snooping 0 || return 1
+  ip -n "$prefix-hub" link set br0 up
+  for i in $(seq 1 "$n"); do
+    ip netns add "$prefix-$i" || return 1
+    ip link add eth0 netns "$prefix-$i" type veth peer name "p$i" netns "$prefix-hub" || return 1
+    ip -n "$prefix-hub" link set "p$i" master br0
+    ip -n "$prefix-hub" link set "p$i" up
+    ip -n "$prefix-$i" addr add "10.81.0.$i/24" dev eth0
+    ip -n "$prefix-$i" link set eth0 up
+    ip -n "$prefix-$i" link set lo up
+  done
+  printf 'table bridge partition {\n chain cut {\n  type filter hook forward priority 0; policy accept;\n }\n}\n' |
+    ip netns exec "$prefix-hub" nft -f -
+}
+lan_destroy() {
+  local prefix=$1 n=$2 i
+  for i in $(seq 1 "$n"); do ip netns del "$prefix-$i" 2>/dev/null || true; done  # takes its veth pair along
+  ip netns del "$prefix-hub" 2>/dev/null || true
+}
+# lan_loss PREFIX I BASIS_POINTS: node I drops that share of the UDP datagrams it receives
+# (nftables on eth0's ingress; each receiver draws on its own, multicast copies included).
+lan_loss() {
+  [ "$3" -gt 0 ] || return 0
+  printf 'table netdev loss {\n chain ingress {\n  type filter hook ingress device eth0 priority 0;\n  meta l4proto udp numgen random mod 10000 < %s drop\n }\n}\n' "$3" |
+    ip netns exec "$1-$2" nft -f -
+}
+# lan_partition PREFIX "I J ..." "K L ...": the bridge forwards nothing between the two
+# sets of ports (either way); lan_heal PREFIX forwards everything again.
+lan_partition() {
+  local a b
+  a=$(printf '"p%s", ' $2); b=$(printf '"p%s", ' $3)
+  ip netns exec "$1-hub" nft add rule bridge partition cut iifname "{ ${a%, } }" oifname "{ ${b%, } }" drop
+  ip netns exec "$1-hub" nft add rule bridge partition cut iifname "{ ${b%, } }" oifname "{ ${a%, } }" drop
+}
+lan_heal() { ip netns exec "$1-hub" nft flush chain bridge partition cut; }

@@ -1,0 +1,119 @@
+// A healed partition becomes one mesh again (issue 18 §4), in the simulator. Asserts
+// behaviour only: who follows which coordinator, who is connected. How fast it heals is
+// measured by `hana-sim mesh` (docs/topology.md), never asserted here.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <vector>
+
+#include "protocol/codec.h"
+#include "topology/bodies.h"
+#include "topology/sim/cluster.h"
+
+namespace hana::topology::test {
+namespace {
+
+constexpr TimeNs kSec = kNsPerSec;
+
+// The connectionless GOSSIP body in `datagram`, if it is one.
+bool gossip_of(std::span<const std::uint8_t> datagram, GossipView& view) {
+  const auto d = protocol::decode_datagram(protocol::Bytes(datagram.data(), datagram.size()));
+  if (!d.datagram || d.datagram->header.connection_id != protocol::kConnectionlessId) return false;
+  protocol::FrameReader r(d.datagram->frames);
+  protocol::Frame f;
+  while (r.next(f))
+    if (auto* g = std::get_if<protocol::GossipFrame>(&f)) return decode_gossip(g->body, view);
+  return false;
+}
+
+bool carries_claim(const GossipView& view) {
+  UpdateReader reader(view);
+  Update u;
+  while (reader.next(u))
+    if (u.kind == UpdateKind::Coordinator) return true;
+  return false;
+}
+
+std::vector<Address> side(std::size_t nodes, std::size_t parity) {
+  std::vector<Address> s;
+  for (std::size_t i = parity; i < nodes; i += 2) s.push_back(Cluster::address(i));
+  return s;
+}
+
+// Seen in `hana-sim mesh --nodes 32 --trials 3 --soak-s 10 --idle-s 10 --seeds --seed 22`
+// before the fix: after the heal one node kept following the losing side's coordinator
+// for good. Gossip hands a claim to random members a few times; that node had missed
+// every copy, learned the other side Alive from gossip before its handshakes (so no full
+// view was synced to it), and nothing repeats a claim in a mesh without beacons. Here the
+// victim loses every datagram that carries the winning claim among other updates (the
+// piggybacked copies and the full-view syncs: one-shot connectionless datagrams, which
+// loss can take); only one-update pushes reach it: what a claimant sends, and the claim
+// each handshake now sends on its own. Before the fix it never learned the winner.
+TEST(PartitionHeal, NodeThatMissedEveryCopyOfTheClaimFollowsTheWinner) {
+  constexpr std::size_t kNodes = 12;
+  constexpr std::size_t kVictim = 2;  // the even side: it keeps node 0 and the lower term
+  Cluster c({.nodes = kNodes, .seed = 41, .discovery = Discovery::Seeds});
+  bool filtering = false;
+  std::size_t dropped = 0;
+  c.on_send = [&](std::size_t, const Address& to, std::span<std::uint8_t> buf, std::size_t size) -> std::size_t {
+    GossipView v;
+    if (!filtering || to != Cluster::address(kVictim) || !gossip_of(buf.first(size), v) || !carries_claim(v)) return size;
+    if (v.header.kind == GossipKind::Push && v.update_count == 1) return size;
+    ++dropped;
+    return 0;
+  };
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(true) && c.agreed_coordinator(); }, 30 * kSec, 10 * kNsPerMs));
+  ASSERT_EQ(*c.agreed_coordinator(), Cluster::id(0));
+  c.network().partition({side(kNodes, 0), side(kNodes, 1)});
+  ASSERT_TRUE(c.run_for(5 * kSec));
+  ASSERT_EQ(c.node(kVictim).coordinator(), Cluster::id(0));
+  ASSERT_EQ(c.node(1).coordinator(), Cluster::id(1));  // the odd side lost node 0: a new term
+  ASSERT_GT(c.node(1).term(), c.node(kVictim).term());
+  filtering = true;
+  c.network().heal();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(true) && c.agreed_coordinator(); }, 60 * kSec, 10 * kNsPerMs))
+      << "node " << kVictim << " follows " << c.node(kVictim).coordinator().value_or(0) << " at term "
+      << c.node(kVictim).term() << "; node 1 follows " << c.node(1).coordinator().value_or(0);
+  EXPECT_EQ(*c.agreed_coordinator(), Cluster::id(1)) << "the higher term wins";
+  EXPECT_GT(dropped, 0u) << "the victim was offered piggybacked copies of the claim and missed them";
+}
+
+// A dial backoff that grew while the partition lasted must not keep the halves apart: with
+// it pinned at ten minutes, only a redial on the first beacon from a member held Dead (and
+// on its probes, pushes and Hellos) can reconnect the mesh within the bound. And the Dead
+// verdicts each side reached about the other arrive with the heal: a node takes one about
+// a member of its own side (declared by a node it held Dead) as a suspicion, which the
+// member refutes, instead of dropping a connection that never broke.
+TEST(PartitionHeal, BeaconFromMemberHeldDeadIsDialedAtOnce) {
+  constexpr std::size_t kNodes = 8;
+  Config config;
+  config.reconnect_backoff_min_ms = 600'000;
+  config.reconnect_backoff_max_ms = 600'000;
+  Cluster c({.nodes = kNodes, .seed = 42, .discovery = Discovery::Beacons, .config = config});
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(true) && c.agreed_coordinator(); }, 30 * kSec, 10 * kNsPerMs));
+  c.network().partition({side(kNodes, 0), side(kNodes, 1)});
+  ASSERT_TRUE(c.run_for(5 * kSec));
+  for (std::size_t i = 0; i < kNodes; ++i) {
+    const Member* other = c.member(i, (i + 1) % kNodes);
+    ASSERT_TRUE(other && other->state == MemberState::Dead) << "node " << i << " still holds the other side live";
+  }
+  // Each side's verdicts about the other reach it with the heal; they must not cost a node
+  // the members of its own side, whose connections never broke.
+  std::size_t own_side_down = 0;
+  c.on_event = [&](std::size_t n, const MeshEvent& e, TimeNs) {
+    if (auto* d = std::get_if<PeerDown>(&e); d && c.index_of(d->peer) % 2 == n % 2) ++own_side_down;
+  };
+  c.network().heal();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(true) && c.agreed_coordinator(); }, 60 * kSec, 10 * kNsPerMs))
+      << "the halves did not reconnect: the dials waited out their backoff";
+  EXPECT_EQ(own_side_down, 0u) << "the other side's Dead verdicts dropped connections that never broke";
+  std::set<std::uint64_t> terms;
+  for (std::size_t i = 0; i < kNodes; ++i) terms.insert(c.node(i).term());
+  EXPECT_EQ(terms.size(), 1u);
+}
+
+}  // namespace
+}  // namespace hana::topology::test
