@@ -119,6 +119,8 @@ void FaultInjector::release_due(TimeNs now, ReceiveSink* sink) {
   }
 }
 
+void FaultInjector::commit_stream_send(const Address& to, std::size_t size) { inner_->commit_stream_send(to, size); }
+
 MutableBytes FaultInjector::send_buffer() {
   last_buffer_ = inner_->send_buffer();
   return last_buffer_;
