@@ -45,8 +45,7 @@ class FaultInjector final : public Backend {
   void wake() override { inner_->wake(); }
   void set_gso(bool on) override { inner_->set_gso(on); }
   Result<void> add_receive_socket(int fd) override { return inner_->add_receive_socket(fd); }
-  // The TCP path passes the injector by: a stream's datagrams are never dropped or delayed
-  // (TCP repairs its own losses, and the connection's repair is off on it).
+  // The TCP path: only fault_loss_pct applies (outbound), see commit_stream_send.
   Result<void> add_stream_listener(int fd, const Address& local, const TcpOptions& options) override {
     return inner_->add_stream_listener(fd, local, options);
   }
