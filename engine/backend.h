@@ -19,6 +19,7 @@
 #include "engine/counters.h"
 #include "hana/config.h"
 #include "engine/socket.h"
+#include "engine/tcp_streams.h"
 #include "hana/address.h"
 #include "hana/result.h"
 #include "hana/types.h"
@@ -40,6 +41,9 @@ class ReceiveSink {
   // socket for the next turn), so a High message that just arrived reaches the
   // application now instead of after every Bulk datagram queued behind it.
   virtual bool batch_done() { return false; }
+  // The TCP path: the stream keyed `peer` (the address its datagrams came from) closed,
+  // was reset or failed. A strong hint to the failure detector, not a verdict.
+  virtual void on_stream_closed(const Address& peer) { (void)peer; }
 };
 
 enum class BackendKind : std::uint8_t { Auto, Uring, Epoll };
@@ -87,6 +91,28 @@ class Backend {
   // multicast discovery socket); its datagrams reach the same sink as the main socket's.
   // Sends always use the main socket. At most one extra socket; call before wait().
   virtual Result<void> add_receive_socket(int fd) = 0;
+
+  // ---- The TCP path (issue 17; engine/tcp_streams.h, docs/connection.md): one TCP
+  // stream per peer carries the same datagrams, length-prefixed (protocol/stream_framing.h).
+  // Datagrams read from a stream reach the sink like UDP ones, from the peer's listen
+  // address. Without a listener a backend neither accepts nor dials.
+  // Also accepts TCP streams on `fd` (a TcpListener at the UDP socket's address, which
+  // outlives the backend). `local`: this node's listen address. Call before wait().
+  virtual Result<void> add_stream_listener(int fd, const Address& local, const TcpOptions& options) {
+    (void)fd;
+    (void)local;
+    (void)options;
+    return Error{Errc::Unavailable, "this backend has no TCP path"};
+  }
+  // Sends the datagram written into the last send_buffer() over the TCP stream to `to`
+  // instead of UDP, dialing one when there is none. The send slot stays free. Dropped and
+  // counted when it cannot (no listener, stream limit, send buffer full).
+  virtual void commit_stream_send(const Address& to, std::size_t size) {
+    (void)to;
+    (void)size;
+  }
+  // Open TCP streams (accepted and dialed), for tests and stats.
+  virtual std::uint32_t stream_count() const { return 0; }
 
   // ---- Shared threading (node_impl.h): the loop is a role that moves between threads,
   // so waiting is split from receiving. A thread holding the loop receives with

@@ -42,6 +42,16 @@ namespace hana::engine {
   X(standby_arms, "Shared threading: times the standby's timer was armed (only when no application thread would serve the loop's deadline)") \
   X(gro_receives, "reads that carried several coalesced datagrams (UDP_GRO)")              \
   X(receive_yields, "turns that stopped receiving early to hand a Control/High message to the application before the datagrams behind it") \
+  X(tcp_accepted, "TCP streams accepted on the listener")                                  \
+  X(tcp_dialed, "TCP streams this node opened to a peer")                                  \
+  X(tcp_refused, "accepted TCP streams closed at once: tcp_max_connections were open")   \
+  X(tcp_connect_failed, "TCP streams this node opened that did not connect")              \
+  X(tcp_bad_frames, "TCP streams closed for junk: a bad hello, an empty or oversized frame") \
+  X(tcp_slow_frames, "TCP streams closed because a hello or frame stayed incomplete for tcp_frame_timeout_ms (slowloris)") \
+  X(tcp_closed, "TCP streams the peer closed or reset, or that failed")                    \
+  X(tcp_send_overflow, "datagrams dropped because their TCP stream's send buffer was full") \
+  X(tcp_datagrams_received, "datagrams taken out of TCP streams")                          \
+  X(tcp_datagrams_sent, "datagrams framed onto TCP streams")                               \
   X(acks_flushed, "turns that sent held ACKs at once because the driving thread was about to sleep with every event taken") \
   X(receives_before_timers, "turns that read the socket before running due mesh timers (a late turn, or datagrams waiting): an ack that arrived in time is seen before its probe is judged")
 

@@ -22,6 +22,7 @@
 
 #include "engine/backend.h"
 #include "engine/clock.h"
+#include "engine/epoll_streams.h"
 #include "engine/rx_timestamp.h"
 #include "engine/send_batch.h"
 
@@ -32,6 +33,7 @@ constexpr std::uint32_t kMaxRecvBatch = 64;
 constexpr std::uint32_t kGroBufferBytes = 65536;  // the largest coalesced read (a GSO batch)
 constexpr std::uint32_t kMaxGroBatch = 32;        // entries per recvmmsg with GRO (each up to 64 KiB)
 constexpr int kMaxRecvRounds = 8;  // batches per turn, so timers and queues are not starved
+constexpr int kMaxWaitEvents = 4;  // the socket, the eventfd, the extra socket, the TCP streams
 
 class EpollBackend final : public Backend {
  public:
@@ -98,7 +100,7 @@ class EpollBackend final : public Backend {
   }
 
   BackendKind kind() const override { return BackendKind::Epoll; }
-  MutableBytes send_buffer() override { return batch_.acquire(); }
+  MutableBytes send_buffer() override { return last_send_ = batch_.acquire(); }
   void commit_send(const Address& to, std::size_t size, bool alone) override {
     batch_.commit(to, size, gso_ && !alone);
   }
@@ -115,7 +117,29 @@ class EpollBackend final : public Backend {
     return {};
   }
 
+  Result<void> add_stream_listener(int fd, const Address& local, const TcpOptions& options) override {
+    if (tcp_) return Error{Errc::InvalidArgument, "backend already has a TCP listener"};
+    auto tcp = std::make_unique<EpollStreams>(fd, local, options, counters_);
+    if (auto r = tcp->init(); !r) return r;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = tcp->watch_fd();
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0 ||
+        ::epoll_ctl(standby_epoll_fd_, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
+      return Error{Errc::Unavailable, "epoll_ctl(TCP streams) failed"};
+    tcp_watch_fd_.store(tcp->watch_fd(), std::memory_order_relaxed);
+    tcp_ = std::move(tcp);
+    return {};
+  }
+  void commit_stream_send(const Address& to, std::size_t size) override {
+    if (!tcp_) return counters_.add(EngineCounter::tcp_send_overflow);
+    tcp_->send(to, last_send_.first(std::min(size, last_send_.size())));
+  }
+  std::uint32_t stream_count() const override { return tcp_ ? tcp_->count() : 0; }
+  TimeNs held_until() const override { return tcp_ ? tcp_->next_check() : kNoDeadline; }
+
   void flush() override {
+    if (tcp_) tcp_->flush();
     if (batch_.empty()) return;
     ready_.clear();
     batch_.take_ready(ready_);
@@ -152,18 +176,28 @@ class EpollBackend final : public Backend {
     if (deadline == 0) {  // busy-poll: no epoll round trip, just drain the socket
       drain_socket(fd_, sink);
       if (extra_fd_ >= 0) drain_socket(extra_fd_, sink);
+      // TCP: when a blocker saw it ready, a stream is open, a timeout is due, or (a
+      // listener alone, busy-polling) every 64th turn: a UDP-only turn stays one syscall.
+      if (tcp_ && (tcp_ready_.exchange(false, std::memory_order_relaxed) || tcp_->count() > 0 ||
+                   (++busy_turns_ & 63) == 0 || tcp_->next_check() <= monotonic_now_ns()))
+        tcp_->service(sink);
       return;
     }
-    epoll_event events[3];
+    epoll_event events[kMaxWaitEvents];
     const int n = epoll_until(epoll_fd_, deadline, events);
+    bool tcp_serviced = false;
     for (int i = 0; i < n; ++i) {
       if (events[i].data.fd == event_fd_) {
         std::uint64_t value;
         (void)!::read(event_fd_, &value, sizeof value);
+      } else if (tcp_ && events[i].data.fd == tcp_->watch_fd()) {
+        tcp_->service(sink);
+        tcp_serviced = true;
       } else {
         drain_socket(events[i].data.fd, sink);
       }
     }
+    if (tcp_ && !tcp_serviced && tcp_->next_check() <= monotonic_now_ns()) tcp_->service(sink);
   }
 
   void wake() override { signal(event_fd_); }
@@ -172,7 +206,7 @@ class EpollBackend final : public Backend {
   // Touches no member but the (atomic) pwait2 flag: any thread, without the loop.
   bool block(TimeNs deadline, bool standby) override {
     const int own_event_fd = standby ? standby_event_fd_ : event_fd_;
-    epoll_event events[3];
+    epoll_event events[kMaxWaitEvents];
     const int n = epoll_until(standby ? standby_epoll_fd_ : epoll_fd_, deadline, events);
     bool readable = false;
     for (int i = 0; i < n; ++i) {
@@ -182,6 +216,7 @@ class EpollBackend final : public Backend {
         (void)!::read(fd, &value, sizeof value);
       } else {
         readable = true;
+        if (fd == tcp_watch_fd_.load(std::memory_order_relaxed)) tcp_ready_.store(true, std::memory_order_relaxed);
       }
     }
     return readable;
@@ -204,7 +239,7 @@ class EpollBackend final : public Backend {
   }
 
   // epoll_pwait2 (ns timeout) where the kernel has it, else epoll_wait (ms, rounded up).
-  int epoll_until(int epoll_fd, TimeNs deadline, epoll_event (&events)[3]) {
+  int epoll_until(int epoll_fd, TimeNs deadline, epoll_event (&events)[kMaxWaitEvents]) {
     int timeout_ms = -1;
     timespec ts{};
     const timespec* tsp = nullptr;
@@ -217,9 +252,9 @@ class EpollBackend final : public Backend {
       timeout_ms = static_cast<int>(std::min<TimeNs>((rel + kNsPerMs - 1) / kNsPerMs, 1'000'000));
     }
     const bool pwait2 = use_pwait2_.load(std::memory_order_relaxed);
-    int n = pwait2 ? ::epoll_pwait2(epoll_fd, events, 3, tsp, nullptr) : -1;
+    int n = pwait2 ? ::epoll_pwait2(epoll_fd, events, kMaxWaitEvents, tsp, nullptr) : -1;
     if (pwait2 && n < 0 && errno == ENOSYS) use_pwait2_.store(false, std::memory_order_relaxed);
-    if (!pwait2 || (n < 0 && errno == ENOSYS)) n = ::epoll_wait(epoll_fd, events, 3, timeout_ms);
+    if (!pwait2 || (n < 0 && errno == ENOSYS)) n = ::epoll_wait(epoll_fd, events, kMaxWaitEvents, timeout_ms);
     return n;
   }
 
@@ -313,6 +348,11 @@ class EpollBackend final : public Backend {
   int standby_event_fd_ = -1;
   int standby_timer_fd_ = -1;  // armed by arm_standby(): the loop's deadline
   std::atomic<bool> use_pwait2_{true};
+  MutableBytes last_send_;                 // the last send_buffer(), for commit_stream_send
+  std::unique_ptr<EpollStreams> tcp_;      // the TCP path, once a listener is added
+  std::atomic<int> tcp_watch_fd_{-1};      // tcp_'s fd, for block() (any thread)
+  std::atomic<bool> tcp_ready_{false};     // block() saw the TCP streams ready
+  std::uint32_t busy_turns_ = 0;
 };
 
 }  // namespace

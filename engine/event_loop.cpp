@@ -266,7 +266,10 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       }
       auto t = m_.mesh->poll_transmit(buf.first(std::min(buf.size(), max_bytes)), now);
       if (!t) return false;
-      m_.backend->commit_send(t->to, t->size, t->alone);
+      if (t->stream)
+        m_.backend->commit_stream_send(t->to, t->size);
+      else
+        m_.backend->commit_send(t->to, t->size, t->alone);
     }
     return true;
   }
@@ -449,6 +452,8 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       p.state = member.state;
       p.role = member.role;
       p.connected = member.connected;
+      // Per node while only the forced transport exists (knob `transport`).
+      p.transport = m_.loop_config.transport == 2 ? Transport::Tcp : Transport::Udp;
       p.incarnation = member.incarnation;
       p.link = member.link;
       for (const auto& d : member.displays) p.displays.push_back(DisplayInfo{d.id, d.available, d.metadata});

@@ -119,6 +119,16 @@ void FaultInjector::release_due(TimeNs now, ReceiveSink* sink) {
   }
 }
 
+// Only loss applies to the TCP path (a datagram that never reaches the stream, e.g. to
+// make a peer go silent); duplication, delay and reordering are UDP's faults.
+void FaultInjector::commit_stream_send(const Address& to, std::size_t size) {
+  if (params_.outbound && params_.loss_pct > 0 && roll() < params_.loss_pct) {
+    counters_.add(EngineCounter::fault_dropped);
+    return;
+  }
+  inner_->commit_stream_send(to, size);
+}
+
 MutableBytes FaultInjector::send_buffer() {
   last_buffer_ = inner_->send_buffer();
   return last_buffer_;

@@ -4,6 +4,7 @@
 // field diagnosis. Same seed + same sequence of datagrams = same decisions.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -44,11 +45,19 @@ class FaultInjector final : public Backend {
   void wake() override { inner_->wake(); }
   void set_gso(bool on) override { inner_->set_gso(on); }
   Result<void> add_receive_socket(int fd) override { return inner_->add_receive_socket(fd); }
+  // The TCP path: only fault_loss_pct applies (outbound), see commit_stream_send.
+  Result<void> add_stream_listener(int fd, const Address& local, const TcpOptions& options) override {
+    return inner_->add_stream_listener(fd, local, options);
+  }
+  void commit_stream_send(const Address& to, std::size_t size) override;
+  std::uint32_t stream_count() const override { return inner_->stream_count(); }
   bool shared_capable() const override { return inner_->shared_capable(); }
   bool block(TimeNs deadline, bool standby) override { return inner_->block(deadline, standby); }
   void kick_standby() override { inner_->kick_standby(); }
   void arm_standby(TimeNs at) override { inner_->arm_standby(at); }
-  TimeNs held_until() const override { return active_.empty() ? kNoDeadline : next_release(); }
+  TimeNs held_until() const override {
+    return std::min(inner_->held_until(), active_.empty() ? kNoDeadline : next_release());
+  }
 
  private:
   enum class Verdict : std::uint8_t { Pass, Drop, Duplicate, Delay };

@@ -203,6 +203,21 @@ Result<std::unique_ptr<Node>> Node::create(const Config& config, NodeOptions opt
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
 
+// The TCP path listens at the UDP socket's own address and port. Best effort like
+// discovery: when the port is taken for TCP, the node runs UDP only and says so.
+void Node::Impl::open_tcp() {
+  if (!loop_config.tcp_listen) return;
+  auto l = engine::TcpListener::open(socket.local_address());
+  Result<void> added = l ? backend->add_stream_listener(l->fd(), socket.local_address(), engine::TcpOptions::from(loop_config))
+                         : Result<void>(l.error());
+  if (added) {
+    tcp_listener = std::move(*l);
+    log_line(options.log, LogLevel::Debug, "TCP path: listening on %s", socket.local_address().to_string().c_str());
+    return;
+  }
+  log_line(options.log, LogLevel::Warning, "TCP path disabled: %s", added.error().message);
+}
+
 // Multicast/broadcast beacons need a socket on the group port: without it nothing hears
 // them. Discovery is best effort: on failure the node runs on seeds alone.
 void Node::Impl::open_discovery() {
@@ -264,6 +279,7 @@ Result<void> Node::Impl::init_on_this_thread() {
   backend_for_wake = backend.get();
   shared = want_shared && backend->shared_capable();
   open_discovery();
+  open_tcp();
   topology::Identity self;
   self.id = self_id;
   self.name = options.name;

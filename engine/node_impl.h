@@ -18,6 +18,7 @@
 #include "engine/message_pool.h"
 #include "engine/mesh_time_cell.h"
 #include "engine/socket.h"
+#include "engine/tcp_socket.h"
 #include "hana/node.h"
 #include "topology/mesh.h"
 
@@ -129,6 +130,7 @@ struct Node::Impl {
   IoBackend actual_backend = IoBackend::Auto;
   engine::UdpSocket socket;
   engine::UdpSocket beacon_socket;               // receives multicast/broadcast beacons; may stay closed
+  engine::TcpListener tcp_listener;              // the TCP path (tcp_listen); may stay closed
   std::optional<engine::DiscoveryPlan> discovery;  // from options.beacon_target, checked at create
   std::thread thread;
 
@@ -162,6 +164,7 @@ struct Node::Impl {
   }
   Result<void> init_on_this_thread();
   Result<topology::Sealing> sealing() const;  // what the mesh seals with (none without keys)
+  void open_tcp();                     // after the backend exists; logs and goes on (UDP only) when it fails
   void open_discovery();               // after the backend exists; logs and goes on when it fails  // backend + mesh; on the thread that will drive the loop
   std::unique_ptr<engine::LoopDriver> loop;
   std::atomic<bool> loop_finished{false};  // written by whoever runs the loop

@@ -1,7 +1,9 @@
 // io_uring backend: one multishot recvmsg over a provided-buffer ring (registered by hand:
 // liburing 2.3 has no io_uring_setup_buf_ring), sendmsg per GSO group, an eventfd read
 // kept armed in the ring so application threads can wake the loop, and timed waits with
-// io_uring_submit_and_wait_timeout.
+// io_uring_submit_and_wait_timeout. The TCP path (engine/tcp_streams.h) runs on the same
+// ring: a multishot accept, one recv per stream into its deframer, one send at a time per
+// stream from its send buffer, and connect; a stream closes once no operation refers to it.
 #include <liburing.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -15,11 +17,13 @@
 #include "engine/clock.h"
 #include "engine/rx_timestamp.h"
 #include "engine/send_batch.h"
+#include "engine/socket.h"
+#include "engine/tcp_socket.h"
 
 namespace hana::engine {
 namespace {
 
-enum class Op : std::uint64_t { Recv = 1, Wake = 2, Send = 3 };
+enum class Op : std::uint64_t { Recv = 1, Wake = 2, Send = 3, Accept = 4, StreamRecv = 5, StreamSend = 6, StreamConnect = 7 };
 constexpr std::uint64_t tag(Op op, std::uint32_t index = 0) { return (static_cast<std::uint64_t>(op) << 32) | index; }
 constexpr Op op_of(std::uint64_t user_data) { return static_cast<Op>(user_data >> 32); }
 constexpr std::uint32_t index_of(std::uint64_t user_data) { return static_cast<std::uint32_t>(user_data); }
@@ -52,6 +56,9 @@ class UringBackend final : public Backend {
   }
 
   ~UringBackend() override {
+    if (tcp_)
+      for (std::uint32_t i = 0; i < tcp_->capacity(); ++i)
+        if (tcp_->at(i).state != TcpStreams::State::Free) ::close(tcp_->at(i).fd);
     if (ring_ready_) io_uring_queue_exit(&ring_);  // also drops the buffer-ring registration
     if (buf_ring_) munmap(buf_ring_, buf_ring_bytes_);
     if (event_fd_ >= 0) ::close(event_fd_);
@@ -96,7 +103,7 @@ class UringBackend final : public Backend {
   }
 
   BackendKind kind() const override { return BackendKind::Uring; }
-  MutableBytes send_buffer() override { return batch_.acquire(); }
+  MutableBytes send_buffer() override { return last_send_ = batch_.acquire(); }
   void commit_send(const Address& to, std::size_t size, bool alone) override {
     batch_.commit(to, size, gso_ && !alone);
   }
@@ -112,6 +119,42 @@ class UringBackend final : public Backend {
     }
     return {};
   }
+
+  Result<void> add_stream_listener(int fd, const Address& local, const TcpOptions& options) override {
+    if (tcp_) return Error{Errc::InvalidArgument, "backend already has a TCP listener"};
+    tcp_ = std::make_unique<TcpStreams>(options, counters_);
+    tcp_->set_local(local);
+    dial_addr_.resize(options.max_streams);
+    listen_fd_ = fd;
+    if (!arm_accept() || io_uring_submit(&ring_) < 0) return Error{Errc::Unavailable, "io_uring: cannot arm accept"};
+    return {};
+  }
+
+  void commit_stream_send(const Address& to, std::size_t size) override {
+    if (!tcp_) return counters_.add(EngineCounter::tcp_send_overflow);
+    const TimeNs now = monotonic_now_ns();
+    auto slot = tcp_->find(to);
+    if (!slot) {
+      if (!tcp_->may_dial(to, now)) return counters_.add(EngineCounter::tcp_send_overflow);
+      const int fd = open_tcp_stream_socket(tcp_->local(), false);
+      if (fd < 0) return counters_.add(EngineCounter::tcp_connect_failed);
+      slot = tcp_->dialing(fd, to, now);
+      if (!slot) return;
+      const socklen_t len = to_sockaddr(to, dial_addr_[*slot]);
+      io_uring_sqe* sqe = get_sqe();
+      if (!sqe) {
+        counters_.add(EngineCounter::tcp_connect_failed);
+        tcp_->dial_failed(to, now);
+        return close_stream(*slot, nullptr);
+      }
+      io_uring_prep_connect(sqe, fd, reinterpret_cast<sockaddr*>(&dial_addr_[*slot]), len);
+      io_uring_sqe_set_data64(sqe, tag(Op::StreamConnect, *slot));
+      ++tcp_->at(*slot).ops_in_flight;
+    }
+    (void)tcp_->queue(*slot, last_send_.first(std::min(size, last_send_.size())));
+  }
+  std::uint32_t stream_count() const override { return tcp_ ? tcp_->open_count() : 0; }
+  TimeNs held_until() const override { return tcp_ ? tcp_->next_check() : kNoDeadline; }
 
   void flush() override {
     queue_sends();
@@ -182,7 +225,106 @@ class UringBackend final : public Backend {
     io_uring_buf_ring_advance(buf_ring_, 1);
   }
 
+  bool arm_accept() {
+    io_uring_sqe* sqe = get_sqe();
+    if (!sqe) return false;
+    io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, tag(Op::Accept));
+    accept_armed_ = true;
+    return true;
+  }
+
+  void arm_stream_recv(std::uint32_t slot) {
+    TcpStreams::Stream& s = tcp_->at(slot);
+    if (s.recv_in_flight || s.state != TcpStreams::State::Open) return;
+    io_uring_sqe* sqe = get_sqe();
+    if (!sqe) return close_stream(slot, nullptr);
+    const MutableBytes space = s.rx->space();
+    io_uring_prep_recv(sqe, s.fd, space.data(), space.size(), 0);
+    io_uring_sqe_set_data64(sqe, tag(Op::StreamRecv, slot));
+    s.recv_in_flight = true;
+    ++s.ops_in_flight;
+  }
+
+  void arm_stream_send(std::uint32_t slot) {
+    TcpStreams::Stream& s = tcp_->at(slot);
+    if (s.send_in_flight || s.state != TcpStreams::State::Open) return;
+    const Bytes pending = tcp_->pending(slot);
+    if (pending.empty()) return;
+    io_uring_sqe* sqe = get_sqe();
+    if (!sqe) return close_stream(slot, nullptr);
+    io_uring_prep_send(sqe, s.fd, pending.data(), pending.size(), MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, tag(Op::StreamSend, slot));
+    s.send_in_flight = true;
+    ++s.ops_in_flight;
+  }
+
+  // Shuts the socket down so operations still in flight complete, and frees the slot
+  // once none refers to it (their buffers are the stream's).
+  void close_stream(std::uint32_t slot, ReceiveSink* sink) {
+    TcpStreams::Stream& s = tcp_->at(slot);
+    if (s.state == TcpStreams::State::Free) return;
+    if (s.state != TcpStreams::State::Closing) {
+      s.state = TcpStreams::State::Closing;
+      (void)::shutdown(s.fd, SHUT_RDWR);
+    }
+    if (s.ops_in_flight != 0) return;
+    ::close(s.fd);
+    tcp_->release(slot, sink);
+  }
+
+  void on_stream_op(Op op, std::uint32_t slot, int res, ReceiveSink& sink) {
+    TcpStreams::Stream& s = tcp_->at(slot);
+    --s.ops_in_flight;
+    if (op == Op::StreamRecv) s.recv_in_flight = false;
+    if (op == Op::StreamSend) s.send_in_flight = false;
+    if (s.state == TcpStreams::State::Closing) return close_stream(slot, &sink);
+    switch (op) {
+      case Op::StreamConnect:
+        if (res < 0) {
+          counters_.add(EngineCounter::tcp_connect_failed);
+          tcp_->dial_failed(*s.key, monotonic_now_ns());
+          return close_stream(slot, &sink);
+        }
+        tcp_->connected(slot);
+        arm_stream_recv(slot);
+        arm_stream_send(slot);
+        return;
+      case Op::StreamRecv:
+        if (res <= 0) {
+          counters_.add(EngineCounter::tcp_closed);  // 0: the peer closed; else reset or failed
+          return close_stream(slot, &sink);
+        }
+        if (!tcp_->on_read(slot, static_cast<std::size_t>(res), monotonic_now_ns(), sink))
+          return close_stream(slot, &sink);
+        return arm_stream_recv(slot);
+      case Op::StreamSend:
+        if (res < 0) {
+          counters_.add(EngineCounter::tcp_closed);
+          return close_stream(slot, &sink);
+        }
+        tcp_->sent(slot, static_cast<std::size_t>(res));
+        return arm_stream_send(slot);
+      default: return;
+    }
+  }
+
+  void on_accept(const io_uring_cqe* cqe) {
+    if (!(cqe->flags & IORING_CQE_F_MORE)) accept_armed_ = false;
+    if (cqe->res < 0) return;  // an aborted connection, or the multishot ended: re-armed after the batch
+    if (auto slot = tcp_->adopt(cqe->res, monotonic_now_ns())) {
+      arm_stream_recv(*slot);
+      arm_stream_send(*slot);  // the hello
+    }
+  }
+
+  void queue_stream_sends() {
+    tcp_->take_dirty(dirty_);
+    for (std::uint32_t slot : dirty_) arm_stream_send(slot);
+  }
+
   void queue_sends() {
+    if (tcp_) queue_stream_sends();
     if (batch_.empty()) return;
     ready_.clear();
     batch_.take_ready(ready_);
@@ -265,6 +407,10 @@ class UringBackend final : public Backend {
           case Op::Recv: on_recv(index_of(data) & 1u, cqes[i], sink); break;
           case Op::Wake: wake_pending_ = true; break;
           case Op::Send: on_send_done(index_of(data), cqes[i]->res); break;
+          case Op::Accept: on_accept(cqes[i]); break;
+          case Op::StreamRecv:
+          case Op::StreamSend:
+          case Op::StreamConnect: on_stream_op(op_of(data), index_of(data), cqes[i]->res, sink); break;
         }
       }
       io_uring_cq_advance(&ring_, n);
@@ -276,6 +422,12 @@ class UringBackend final : public Backend {
     if (wake_pending_) {
       wake_pending_ = false;
       arm_wake();
+    }
+    if (tcp_) {
+      if (!accept_armed_) arm_accept();
+      tcp_->report_closes(sink);
+      tcp_->expire(monotonic_now_ns(), [&](std::uint32_t slot) { close_stream(slot, &sink); });
+      queue_stream_sends();  // replies and resumed sends
     }
   }
 
@@ -300,6 +452,12 @@ class UringBackend final : public Backend {
   bool recv_armed_[2] = {false, false};
   bool wake_pending_ = false;
   unsigned last_overflow_ = 0;
+  MutableBytes last_send_;                    // the last send_buffer(), for commit_stream_send
+  std::unique_ptr<TcpStreams> tcp_;           // the TCP path, once a listener is added
+  int listen_fd_ = -1;
+  bool accept_armed_ = false;
+  std::vector<sockaddr_storage> dial_addr_;   // per slot: a connect's address, alive until it completes
+  std::vector<std::uint32_t> dirty_;
 };
 
 }  // namespace

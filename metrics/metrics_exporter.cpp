@@ -142,6 +142,12 @@ std::vector<MetricFamily> families(const NodeStats& s) {
     };
     gauge("up", "1 if the peer is alive and connected", (p.connected && p.state == MemberState::Alive) ? 1 : 0);
     gauge("coordinator", "1 if the peer is the coordinator", p.role == Role::Coordinator ? 1 : 0);
+    {
+      auto labels = peer;
+      labels.push_back({"transport", std::string(to_string(p.transport))});
+      b.add("hana_peer_transport", "1 on the transport that carries the peer's datagrams (udp or tcp)", kGauge, 1,
+            std::move(labels));
+    }
     add_connection(b, c, peer);
     gauge("link_rtt_seconds", "Link round-trip time as the link-quality record holds it", us_to_s(p.link.rtt_us));
     gauge("link_jitter_seconds", "Link jitter (variation of the round-trip time)", us_to_s(p.link.jitter_us));

@@ -227,6 +227,15 @@ void Connection::abort(FailReason reason, TimeNs /*now*/) {
   s.sync_budget();
 }
 
+void Connection::set_stream_path(bool on) {
+  impl_->stream_path = on;
+  if (on) {
+    impl_->copies.clear();
+    impl_->loss_time.reset();
+  }
+}
+bool Connection::stream_path() const { return impl_->stream_path; }
+
 void Connection::set_reassembly_budget(ReassemblyBudget* budget) {
   Impl& s = *impl_;
   if (s.node_budget) s.node_budget->used_bytes -= s.node_charged;

@@ -123,6 +123,13 @@ class Connection {
   void abort(FailReason reason, TimeNs now);
   bool is_closed() const;
 
+  // The datagrams ride a reliable byte stream (the TCP path, docs/connection.md): loss
+  // detection, probe timeouts and high_redundancy copies are off, since TCP already
+  // repairs and a second repair would only add traffic. Acks, flow and congestion
+  // windows, lanes and every event work as on UDP.
+  void set_stream_path(bool on);
+  bool stream_path() const;
+
   // Applies the runtime-changeable knobs of `config` (the rest are ignored).
   void apply_runtime_config(const Config& config);
 

@@ -97,6 +97,7 @@ struct Connection::Impl {
   std::array<SequencedStream, kLaneCount> sequenced;
   LatestTable latest;
   std::uint64_t held_bytes = 0;  // complete ordered messages waiting for a gap
+  bool stream_path = false;  // set_stream_path(): no loss detection, probes or copies
   ReassemblyBudget* node_budget = nullptr;  // the node's, if set (set_reassembly_budget)
   std::uint64_t node_charged = 0;           // our share of node_budget->used_bytes
 

@@ -64,7 +64,7 @@ void Connection::Impl::on_packet_lost(std::uint64_t pn, SentPacket& p) {
 }
 
 void Connection::Impl::detect_losses(TimeNs now) {
-  if (!has_largest_acked) {
+  if (!has_largest_acked || stream_path) {
     loss_time.reset();
     return;
   }
@@ -89,7 +89,7 @@ void Connection::Impl::detect_losses(TimeNs now) {
 }
 
 std::optional<TimeNs> Connection::Impl::pto_deadline() const {
-  if (sent.in_flight_count() == 0) return std::nullopt;
+  if (sent.in_flight_count() == 0 || stream_path) return std::nullopt;
   return last_eliciting_sent + pto_duration_ns(rtt, loss_cfg, pto_backoff, reorder.extent_ns());
 }
 

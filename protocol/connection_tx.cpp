@@ -207,7 +207,7 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   }
   if (paced) pacer.on_sent(size, now);
   if (capped) bucket.consume(size, now);
-  if (urgent_data && cfg.high_redundancy > 0 &&
+  if (urgent_data && cfg.high_redundancy > 0 && !stream_path &&
       copies.keep(Bytes(buffer.data(), size), now + redundancy_spacing_ns, cfg.high_redundancy, max_datagram) &&
       capped) {
     bucket.consume(size * cfg.high_redundancy, now);  // the bandwidth cap covers the copies too

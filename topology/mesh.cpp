@@ -178,7 +178,7 @@ std::optional<Transmit> Mesh::poll_transmit(MutableBytes buffer, TimeNs now) {
   while (auto t = m.poll_plain(buffer, now)) {
     if (const std::size_t n = m.auth->seal(buffer, t->size, t->to, now)) {
       m.counters.bytes_out += n - t->size;
-      return Transmit{t->to, n, t->alone};
+      return Transmit{t->to, n, t->alone, t->stream};
     }
     ++m.counters.out_queue_drops;  // cannot happen while the writers keep to datagram_budget()
   }
@@ -191,7 +191,9 @@ std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) 
   auto sent = [&](const Address& to, std::size_t n, bool alone = false) {
     ++m.counters.datagrams_out;
     m.counters.bytes_out += n;
-    return Transmit{to, n, alone};
+    // The transport seam: with transport = tcp every datagram to a peer rides its
+    // stream; beacons to a group or broadcast address stay UDP.
+    return Transmit{to, n, alone, m.stream_transport && !to.is_multicast()};
   };
   while (!m.out.empty()) {
     OutItem item = std::move(m.out.front());

@@ -155,6 +155,7 @@ struct Transmit {
   Address to;
   std::size_t size;
   bool alone = false;  // a high_redundancy copy: never batched (GSO) with its original
+  bool stream = false; // over the peer's TCP stream (the TCP path), not UDP
 };
 
 // What Mesh::broadcast did: the id, and to how many members the message was queued or

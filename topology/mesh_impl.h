@@ -135,6 +135,7 @@ struct Mesh::Impl {
 
   // ---- configuration and identity
   Config config;
+  bool stream_transport = false;  // transport = tcp: every peer over its TCP stream
   Config conn_config;  // config with the connection-level liveness knobs overridden
   Identity self;
   Rng rng;

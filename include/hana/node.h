@@ -180,6 +180,10 @@ struct LinkReport {
   std::uint64_t age_ms = 0;  // since the report arrived (own measurements: since it last changed)
 };
 
+// What carries a peer's datagrams: UDP, or one TCP stream (the TCP path, docs/connection.md).
+enum class Transport : std::uint8_t { Udp, Tcp };
+constexpr std::string_view to_string(Transport t) { return t == Transport::Tcp ? "tcp" : "udp"; }
+
 struct PeerStats {
   NodeId peer = 0;
   std::string name;
@@ -187,6 +191,7 @@ struct PeerStats {
   MemberState state = MemberState::Alive;
   Role role = Role::Member;
   bool connected = false;
+  Transport transport = Transport::Udp;
   std::uint64_t incarnation = 0;
   LinkQuality link;                  // as this node measures it (topology's link-quality record)
   std::vector<DisplayInfo> displays; // as the peer announced them

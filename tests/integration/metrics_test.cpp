@@ -90,6 +90,7 @@ TEST(Metrics, ScrapeAfterTrafficShowsNodePeerAndLaneSeries) {
   EXPECT_GT(metric_value(text, "hana_peer_rtt_samples_total", {"peer=\""}), 0);
   EXPECT_GE(metric_value(text, "hana_peer_link_loss_ratio", {"peer=\""}), 0);
   EXPECT_GE(metric_value(text, "hana_peer_link_jitter_seconds", {"peer=\""}), 0);
+  EXPECT_EQ(metric_value(text, "hana_peer_transport", {"peer=\"", "transport=\"udp\""}), 1);  // the TCP path unused
   // Families generated from the stats tables (hana/stats.def), the mesh's own counters included.
   EXPECT_GT(metric_value(text, "hana_mesh_datagrams_in_total"), 0);
   EXPECT_GE(metric_value(text, "hana_mesh_suspicions_total"), 0);

@@ -52,13 +52,14 @@ std::string clock(const json& us) { return us.is_null() ? "-" : str(us); }
 void print_peers_table(const json& r) {
   std::printf("self %s  coordinator %s  term %s\n", str(r["self"]).c_str(), str(r["coordinator"]).c_str(),
               str(r["term"]).c_str());
-  TextTable t({"id", "name", "address", "state", "role", ">inc", ">rtt_us", ">loss", ">clock_offset_us", ">clock_err_us",
+  TextTable t({"id", "name", "address", "state", "role", "transport", ">inc", ">rtt_us", ">loss", ">clock_offset_us", ">clock_err_us",
                "displays"});
   for (const auto& p : r["peers"]) {
     std::string displays;
     for (const auto& d : p["displays"])
       displays += str(d["id"]) + (d["available"].get<bool>() ? "" : "(off)") + " ";
-    t.add_row({str(p["id"]), str(p["name"]), str(p["address"]), str(p["state"]), str(p["role"]), str(p["incarnation"]),
+    t.add_row({str(p["id"]), str(p["name"]), str(p["address"]), str(p["state"]), str(p["role"]), str(p["transport"]),
+               str(p["incarnation"]),
                str(p["rtt_us"]), pct(p["loss"]), clock(p["clock_offset_us"]), clock(p["clock_error_us"]), displays});
   }
   t.print();

@@ -75,6 +75,7 @@ json peers_json(const NodeStats& s) {
                      {"role", std::string(to_string(p.role))},
                      {"incarnation", p.incarnation},
                      {"connected", p.connected},
+                     {"transport", std::string(to_string(p.transport))},
                      {"rtt_us", p.link.rtt_us ? p.link.rtt_us : p.connection.rtt_smoothed_us},
                      {"jitter_us", p.link.jitter_us},
                      {"loss", loss_rate(p)},
