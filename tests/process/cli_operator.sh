@@ -57,6 +57,8 @@ echo "ok: a live node's --control path is refused"
 # get/set --json; errors quote the value and what the knob expects; rules between knobs.
 [ "$("$hana_net" get --control "$sock" --json pto_floor_us | json_field "['value']")" = 200 ] || fail "get --json"
 [ "$("$hana_net" set --control "$sock" --json fault_loss_pct 5 | json_field "['value']")" = 5 ] || fail "set --json"
+expect_exit 2 "--threading: 'bogus' is not one of" "$hana_net" node --bind 127.0.0.1:0 --threading bogus
+expect_exit 2 "--threading: a node daemon runs shared or dedicated" "$hana_net" node --bind 127.0.0.1:0 --threading inline
 expect_exit 2 "'abc'.*a number in 0 \.\. 100" "$hana_net" set --control "$sock" fault_loss_pct abc
 expect_exit 2 "'-3'.*an integer in 50 \.\. 10000000" "$hana_net" set --control "$sock" pto_floor_us -3
 expect_exit 2 "'maybe'.*true or false" "$hana_net" set --control "$sock" pacing maybe

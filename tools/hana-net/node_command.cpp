@@ -32,6 +32,7 @@ struct NodeArgs {
   std::string metrics;
   std::string events;
   std::string backend = "auto";
+  std::string threading = "shared";
   bool not_eligible = false;
 };
 
@@ -90,6 +91,9 @@ int run_node(const NodeArgs& a) {
   }
   for (const auto& d : a.displays) opt.displays.push_back(parse_display(d));
   opt.backend = parse_backend_or_throw(a.backend);
+  opt.threading = parse_threading_or_throw(a.threading, false);
+  if (opt.threading == Threading::Inline)
+    throw UsageError{"--threading: a node daemon runs shared or dedicated (inline is for echo and ping)"};
   opt.coordinator_eligible = !a.not_eligible;
   opt.keys = read_psk_files_or_throw(a.psk_files);
 
@@ -186,6 +190,9 @@ void add_node_command(CLI::App& app, Outcome& outcome) {
   cmd->add_option("--events", args->events,
                   "Append one JSON line per membership/role/display event (wall-clock us) to PATH ('-' = stdout)");
   cmd->add_option("--backend", args->backend, "uring, epoll or auto");
+  cmd->add_option("--threading", args->threading,
+                  "Who runs the event loop: shared (default: the main thread and the node's standby thread) or "
+                  "dedicated (a loop thread of its own)");
   cmd->add_flag("--not-eligible", args->not_eligible, "Never become coordinator");
   add_psk_option(cmd, args->psk_files);
   cmd->callback([args, &outcome] { outcome.exit_code = run_node(*args); });
