@@ -11,6 +11,7 @@
 
 #include "engine/backend.h"
 #include "engine/clock.h"
+#include "numbered_datagrams.h"
 
 namespace hana::engine {
 namespace {
@@ -64,8 +65,7 @@ void receive_until(Endpoint& ep, Collector& sink, std::size_t n, int max_waits =
 bool send_one(Endpoint& ep, const Address& to, std::uint32_t seq, std::size_t size) {
   MutableBytes buf = ep.backend->send_buffer();
   if (buf.size() < size) return false;
-  std::memset(buf.data(), 0xab, size);
-  std::memcpy(buf.data(), &seq, sizeof seq);
+  write_numbered(buf, seq, size);
   ep.backend->commit_send(to, size, false);
   return true;
 }
@@ -82,12 +82,6 @@ bool send_burst(Endpoint& a, const Address& to, std::uint32_t count) {
   }
   a.backend->flush();
   return true;
-}
-
-std::uint32_t seq_of(const std::vector<std::uint8_t>& d) {
-  std::uint32_t s = 0;
-  std::memcpy(&s, d.data(), sizeof s);
-  return s;
 }
 
 class BackendTest : public ::testing::TestWithParam<BackendKind> {};

@@ -16,6 +16,7 @@
 #include "engine/backend.h"
 #include "engine/clock.h"
 #include "engine/tcp_socket.h"
+#include "numbered_datagrams.h"
 #include "protocol/stream_framing.h"
 
 namespace hana::engine {
@@ -71,15 +72,8 @@ bool drive_until(std::vector<TcpEndpoint*> eps, const std::function<bool()>& don
 void stream_send(TcpEndpoint& ep, const Address& to, std::uint32_t seq, std::size_t size) {
   MutableBytes buf = ep.backend->send_buffer();
   ASSERT_GE(buf.size(), size);
-  std::memset(buf.data(), 0xcd, size);
-  std::memcpy(buf.data(), &seq, sizeof seq);
+  write_numbered(buf, seq, size);
   ep.backend->commit_stream_send(to, size);
-}
-
-std::uint32_t seq_of(const std::vector<std::uint8_t>& d) {
-  std::uint32_t s = 0;
-  std::memcpy(&s, d.data(), sizeof s);
-  return s;
 }
 
 // A raw TCP client to `to` (blocking), for bad input.
