@@ -16,9 +16,7 @@ namespace hana::engine {
 class EventQueues {
  public:
   explicit EventQueues(std::size_t capacity)
-      // The urgent class is mostly near empty: only part of it is allocated up front (the
-      // rest on demand, once: after warm-up no allocation per event either way).
-      : urgent_(capacity, kUrgentPreallocated), traffic_(capacity) {}
+      : urgent_(capacity), traffic_(capacity) {}
 
   // The loop's producer token for both classes (see BoundedQueue::Producer).
   class Producer {
@@ -44,7 +42,6 @@ class EventQueues {
   std::size_t depth() const { return urgent_.depth() + traffic_.depth(); }
 
  private:
-  static constexpr std::size_t kUrgentPreallocated = 1024;
   BoundedQueue<Event> urgent_;
   BoundedQueue<Event> traffic_;
 };
