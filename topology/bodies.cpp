@@ -202,6 +202,11 @@ std::size_t encode_gossip_header(BodyWriter& w, const GossipHeader& h) {
       w.u64(h.target);
       break;
     case GossipKind::Push: break;
+    case GossipKind::View:
+      w.varint(h.seq);
+      w.varint(h.view_count);
+      w.u32(h.view_digest);
+      break;
   }
   const std::size_t count_at = w.size();
   w.u8(0);
@@ -361,6 +366,14 @@ bool decode_gossip(Bytes body, GossipView& out) {
       h.target = r.u64();
       break;
     case GossipKind::Push: break;
+    case GossipKind::View: {
+      h.seq = r.varint();
+      const std::uint64_t count = r.varint();
+      if (h.seq > 1 || count > UINT32_MAX) return false;
+      h.view_count = static_cast<std::uint32_t>(count);
+      h.view_digest = r.u32();
+      break;
+    }
   }
   out.update_count = r.u8();
   if (!r.ok() || h.sender == 0 || (relayed && h.relay_for == 0)) return false;

@@ -29,8 +29,9 @@ enum class GossipKind : std::uint8_t {
   Ack = 2,      // answer to a Ping (relayed back to the requester of an indirect probe)
   PingReq = 3,  // "please probe `target` for me" (SWIM indirect probe)
   Push = 4,     // updates only (event broadcast, suspicion notice, state sync)
+  View = 5,     // "this is my view" (count and digest of the live members): anti-entropy
 };
-inline constexpr std::uint8_t kMaxGossipKind = 4;
+inline constexpr std::uint8_t kMaxGossipKind = 5;
 inline constexpr std::uint8_t kGossipRelayed = 0x10;  // flag in the kind byte
 // Ping/Ack carry the clock timestamps of the mesh clock (topology/clock_sync.h).
 inline constexpr std::uint8_t kGossipTimed = 0x20;
@@ -73,7 +74,7 @@ struct Update {
 struct GossipHeader {
   GossipKind kind = GossipKind::Push;
   NodeId sender = 0;
-  std::uint64_t seq = 0;  // Ping, Ack, PingReq
+  std::uint64_t seq = 0;  // Ping, Ack, PingReq; View: 0 = a check, 1 = the answer to one
   // Relayed Ping: who must answer; PingReq: whom to probe; relayed Ack: who answered. Not on
   // the wire of a direct Ping/Ack: the Ack's sender says who answered, and the prober counts
   // only an answer from the member it probed.
@@ -92,6 +93,9 @@ struct GossipHeader {
   bool has_mesh_time = false;
   std::int64_t mesh_offset_ns = 0;
   std::uint64_t mesh_error_ns = 0;
+  // View: how many live members (self included) the sender holds, and a digest of their ids.
+  std::uint32_t view_count = 0;
+  std::uint32_t view_digest = 0;
   bool operator==(const GossipHeader&) const = default;
 };
 

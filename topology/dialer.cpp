@@ -242,6 +242,16 @@ void Mesh::Impl::send_accept(const Address& to, std::uint32_t local_cid) {
 // no sync is due), a sync is one connectionless datagram that one loss takes, and a node
 // that also missed the winning claim's few piggybacked copies would follow the losing
 // side's coordinator for good (in a mesh without beacons nothing else repeats a claim).
+// Our full view (every member, self, the claim), in as many datagrams as it takes.
+void Mesh::Impl::send_sync(const Address& to) {
+  OutItem s;
+  s.type = OutType::Sync;
+  s.to = to;
+  s.gossip.kind = GossipKind::Push;
+  s.gossip.sender = self.id;
+  push_out(s);
+}
+
 void Mesh::Impl::introduce(const Address& to, bool sync) {
   auto push = [&](Entry entry) {
     OutItem item;
@@ -256,12 +266,7 @@ void Mesh::Impl::introduce(const Address& to, bool sync) {
     push_out(item);
   };
   if (sync) {
-    OutItem s;
-    s.type = OutType::Sync;
-    s.to = to;
-    s.gossip.kind = GossipKind::Push;
-    s.gossip.sender = self.id;
-    push_out(s);
+    send_sync(to);
   } else {
     push(Entry::State);
     push(Entry::Displays);

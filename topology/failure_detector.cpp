@@ -43,6 +43,7 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
   }
   if (auto it = index.find(h.sender); it != index.end()) {
     peers[it->second].health.last_heard = now;
+    credit_visit(it->second, now);
     // It talks to us but we hold it Suspect/Dead: tell it, so it refutes. Held Dead and
     // heard from the address we hold: it is reachable again (a healed partition), dial it.
     if (members[it->second].state != MemberState::Alive && members[it->second].state != MemberState::Left)
@@ -106,6 +107,10 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
       break;
     }
     case GossipKind::Push: break;
+    case GossipKind::View:
+      // Only a member we handshook with may make us send our view (no amplification).
+      if (handshaken(h.sender, from)) on_view(from, h);
+      break;
   }
 }
 
@@ -159,8 +164,10 @@ void Mesh::Impl::probe_tick(TimeNs now) {
       probe.active = false;
       ++counters.probes_judged_late;
       if (fd.local_health < kMaxLocalHealth) ++fd.local_health;
-      if (fd.probe_pos > 0 && fd.probe_pos <= fd.probe_order.size() && fd.probe_order[fd.probe_pos - 1] == probe.target)
+      if (fd.probe_pos > 0 && fd.probe_pos <= fd.probe_order.size() && fd.probe_order[fd.probe_pos - 1] == probe.target) {
         --fd.probe_pos;
+        if (auto it = index.find(probe.target); it != index.end()) peers[it->second].health.visited_round = 0;
+      }
     } else if (now >= probe.end) {
       probe.active = false;
       // Lifeguard: a missed ack counts against our own health only if we heard nothing
@@ -194,25 +201,34 @@ void Mesh::Impl::probe_tick(TimeNs now) {
   auto& order = fd.probe_order;
   for (std::size_t scanned = 0; scanned <= order.size() && target == 0; ++scanned) {
     if (fd.probe_pos >= order.size()) {
+      // Gossip waiting for a probe to carry it cancels them: probes are its transport.
+      if (fd.free_ticks > 0 && fd.gossip.empty()) {
+        // Members of this round were visited for free (credit_visit): the round ends with
+        // as many periods without a probe, so it lasts as long as before. At the end, not
+        // when earned: every member is still visited no later than it would have been.
+        --fd.free_ticks;
+        ++counters.probes_skipped;
+        return;
+      }
       fd.probe_pos = 0;
+      fd.free_ticks = 0;
+      ++fd.round;
       // Drop forgotten members, then Fisher-Yates.
       std::erase_if(order, [&](NodeId id) { return index.find(id) == index.end(); });
       for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
       if (order.empty()) break;
     }
     const NodeId id = order[fd.probe_pos++];
-    if (auto it = index.find(id); it != index.end() && is_live(members[it->second].state)) target = id;
+    auto it = index.find(id);
+    if (it == index.end() || !is_live(members[it->second].state)) continue;
+    Health& h = peers[it->second].health;
+    if (h.visited_round == fd.round) continue;  // visited for free this round
+    h.visited_round = fd.round;
+    target = id;
   }
   if (target == 0) return;
   const std::uint32_t i = index[target];
-  // A member with no RTT measured yet (neither a probe nor its connection) is probed
-  // anyway, once: its link quality needs a first measurement to be reported.
-  const Peer& p = peers[i];
-  const ConnectionStats* cs = p.session.conn ? &p.session.conn->stats() : nullptr;
-  const bool rtt_known = !p.links.probe_rtt.empty() || (cs && cs->rtt_samples != 0);
-  // The mesh clock needs a fresh sample now and then too (clock_sync_interval_ms).
-  if (p.health.last_heard + probe_interval_ns() >= now && fd.gossip.empty() && members[i].state == MemberState::Alive &&
-      rtt_known && !clock_sample_due(i, now)) {
+  if (heard_enough(i, now)) {
     ++counters.probes_skipped;  // traffic from it is as good as an ack
     return;
   }
@@ -234,6 +250,35 @@ void Mesh::Impl::probe_tick(TimeNs now) {
   ping.target = target;
   stamp_ping(i, ping, now);
   send_gossip(members[i].address, ping);
+}
+
+// Member i was heard from (any gossip; typically its own probe of us). If the round has
+// not visited it yet and it needs no probe, that was its visit: its slot will be passed
+// over, and the round's end gets one period without a probe (FailureDetector::free_ticks).
+// Members after it are visited sooner, none later, so a dead member (it sends nothing) is
+// found as soon as before, and about a third of an idle 100-node mesh's probes are spared
+// (issue 18).
+void Mesh::Impl::credit_visit(std::uint32_t i, TimeNs now) {
+  Health& h = peers[i].health;
+  // Not before the link holds a full window of probe RTTs: our probes are its samples,
+  // and the link picture's first settled figures must not come later than they did.
+  if (h.visited_round == fd.round || peers[i].links.probe_rtt.count < kRttWindow ||
+      !heard_enough(i, now))
+    return;
+  h.visited_round = fd.round;
+  ++fd.free_ticks;
+}
+
+// Member i needs no probe this period: it was heard from within it (its traffic is as
+// good as an ack), no gossip waits for a probe to carry it, its RTT was measured once
+// (link quality needs a first sample) and its clock needs no fresh sample.
+bool Mesh::Impl::heard_enough(std::uint32_t i, TimeNs now) const {
+  const Peer& p = peers[i];
+  if (p.health.last_heard + probe_interval_ns() < now || !fd.gossip.empty() || members[i].state != MemberState::Alive)
+    return false;
+  const ConnectionStats* cs = p.session.conn ? &p.session.conn->stats() : nullptr;
+  const bool rtt_known = !p.links.probe_rtt.empty() || (cs && cs->rtt_samples != 0);
+  return rtt_known && !clock_sample_due(i, now);
 }
 
 // A verdict due `late_ns` ago is judged late when this node itself ran later than a

@@ -34,6 +34,7 @@ struct Health {
   TimeNs last_heard = 0;
   TimeNs next_notice_at = 0;     // rate limit of "you are suspected/dead" notices to it
   TimeNs revived_at = 0;         // when it last came back from Dead/Left to Alive (0: never)
+  std::uint64_t visited_round = 0;  // the probe round (FailureDetector::round) that last visited it
 };
 
 // A Dead verdict whose declarer we held Dead ourselves, or took back from Dead this
@@ -67,6 +68,8 @@ struct FailureDetector {
   TimeNs next_probe_at = 0;
   std::vector<NodeId> probe_order;  // shuffled rotation of members
   std::size_t probe_pos = 0;
+  std::uint64_t round = 1;          // probe rounds started (Health::visited_round)
+  std::uint32_t free_ticks = 0;     // periods without a probe due at the round's end (credit_visit)
   // Probe numbers cycle through 1..kMaxProbeSeq: one probe is outstanding at a time, so
   // a number only has to differ from the last few (an ack 127 probes late, >= 6 s, is not
   // taken for the current one unless the same member answers it), and stays a one-byte

@@ -134,7 +134,10 @@ void Mesh::on_timeout(TimeNs now) {
   if (now >= m.next_maintenance_at) {
     if (!m.leaving) m.maintenance(now);
     else m.reap(now);
-    m.next_maintenance_at = now + std::min<TimeNs>(m.probe_interval_ns(), 100 * kNsPerMs);
+    // On the probe's next tick when that comes first: one wake-up of the host instead of
+    // two out of phase (an idle node wakes mostly for these two timers).
+    const TimeNs next = now + std::min<TimeNs>(m.probe_interval_ns(), 100 * kNsPerMs);
+    m.next_maintenance_at = !m.leaving && m.fd.next_probe_at > now && m.fd.next_probe_at < next ? m.fd.next_probe_at : next;
   }
   for (std::size_t i = 0; i < m.peers.size(); ++i) {
     Session& s = m.peers[i].session;

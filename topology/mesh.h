@@ -122,6 +122,8 @@ struct MeshCounters {
   std::uint64_t probes_judged_late = 0;  // probe verdicts this node reached too late to trust: no suspicion
   std::uint64_t suspicions = 0;         // members this node started suspecting
   std::uint64_t refutations = 0;        // times this node refuted a suspicion of itself
+  std::uint64_t view_checks = 0;        // VIEW checks sent (anti-entropy, view_check_interval_ms)
+  std::uint64_t view_mismatches = 0;    // VIEWs that differed from ours: our full view was sent back
   std::uint64_t declared_dead = 0;      // Suspect -> Dead transitions seen
   std::uint64_t link_reports_out = 0;   // link reports queued (one per peer it goes to)
   std::uint64_t link_reports_in = 0;    // link reports accepted

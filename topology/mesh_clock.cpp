@@ -21,6 +21,11 @@ constexpr std::uint64_t kSettledClockPingFactor = 4;
 // Samples of the coordinator held before the slower pace: 4 s at 250 ms, long enough for
 // the drift line (three samples spread in time) and a choice of low-delay samples.
 constexpr std::size_t kSettledClockSamples = 16;
+// Any other member's offset is a diagnostic (PeerStats) and a head start should it become
+// coordinator: a sample every 40 × clock_sync_interval_ms (10 s at the default) keeps it
+// within a few µs through its drift line. At the coordinator's pace every visit of the
+// probe round was "due" at 100 nodes, and no member heard from could be spared its probe.
+constexpr std::uint64_t kMemberClockSampleFactor = 40;
 }  // namespace
 
 void Mesh::Impl::stamp_ping(std::uint32_t i, GossipHeader& ping, TimeNs now) {
@@ -67,8 +72,9 @@ void Mesh::Impl::on_clock_ack(std::uint32_t i, const GossipHeader& ack, TimeNs n
 
 bool Mesh::Impl::clock_sample_due(std::uint32_t i, TimeNs now) const {
   const PeerClock& pc = peers[i].clock;
+  const std::uint64_t factor = members[i].id == clock.following ? 1 : kMemberClockSampleFactor;
   return pc.estimator.size() == 0 ||
-         local_clock(now) - pc.estimator.last_sample_at() > config.clock_sync_interval_ms * kNsPerMs;
+         local_clock(now) - pc.estimator.last_sample_at() > factor * config.clock_sync_interval_ms * kNsPerMs;
 }
 
 MeshTimeTarget Mesh::Impl::coordinator_target(TimeNs local) const {

@@ -59,6 +59,7 @@ void Mesh::Impl::maintenance(TimeNs now) {
   reap(now);
   evaluate_links(now);
   elect(now);
+  view_tick(now);
   // Seeds: keep dialing every seed address that is not a connected member.
   for (const Address& s : dialer.seeds) {
     bool connected = false;

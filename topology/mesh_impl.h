@@ -177,6 +177,7 @@ struct Mesh::Impl {
   TimeNs last_now = 0;
   TimeNs rx_at = 0;  // when the datagram being handled arrived (engine clock)
   TimeNs next_maintenance_at = 0;
+  TimeNs next_view_check_at = 0;
   MeshCounters counters;
   std::vector<TimeNs> reap_scratch;  // reap(): times Dead/Left members changed state
 
@@ -194,6 +195,11 @@ struct Mesh::Impl {
   void set_state(std::uint32_t i, MemberState state, std::uint64_t inc, NodeId by, TimeNs now);
   void reconcile(std::uint32_t i, const Address& from, std::uint64_t inc, TimeNs now);
 
+  // ---- view_check.cpp: anti-entropy of the member list
+  GossipHeader view_header(std::uint64_t answer) const;
+  void view_tick(TimeNs now);
+  void on_view(const Address& from, const GossipHeader& h);
+
   // ---- failure_detector.cpp: probes, suspicion, refutation
   void on_gossip(const Address& from, Bytes body, TimeNs now);
   void probe_tick(TimeNs now);
@@ -201,6 +207,8 @@ struct Mesh::Impl {
   void refute(std::uint64_t seen_inc, TimeNs now);
   void notice(std::uint32_t i, TimeNs now);
   bool judged_late(TimeNs late_ns) const;
+  bool heard_enough(std::uint32_t i, TimeNs now) const;
+  void credit_visit(std::uint32_t i, TimeNs now);
   TimeNs scaled(TimeNs t) const { return t * (1 + fd.local_health); }
   TimeNs probe_interval_ns() const { return config.probe_interval_ms * kNsPerMs; }
   TimeNs suspicion_timeout(std::uint32_t confirmations) const;
@@ -244,6 +252,7 @@ struct Mesh::Impl {
   std::uint32_t admit(const protocol::HandshakeFrame& h, const Address& from, TimeNs now, bool& sync);
   void send_accept(const Address& to, std::uint32_t local_cid);
   // Our records to a peer we just connected to: the full view (`sync`) or our own ones.
+  void send_sync(const Address& to);
   void introduce(const Address& to, bool sync);
 
   // ---- connections.cpp: the connection to each member
