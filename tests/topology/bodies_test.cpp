@@ -328,6 +328,22 @@ TEST(Bodies, WireFormatDocExamples) {
     EXPECT_EQ(std::vector<std::uint8_t>(w.written().begin(), w.written().end()), hex("02 88 77 66 55 44 33 22 11 ac 02 00"));
   }
   {
+    BodyWriter w(buf);
+    GossipHeader h;
+    h.kind = GossipKind::View;
+    h.sender = 0x0102030405060708ull;
+    h.view_count = 6;
+    h.view_digest = 0xa1b2c3d4;
+    encode_gossip_header(w, h);
+    EXPECT_EQ(std::vector<std::uint8_t>(w.written().begin(), w.written().end()),
+              hex("05 08 07 06 05 04 03 02 01 00 06 d4 c3 b2 a1 00"));
+    GossipView v;
+    ASSERT_TRUE(decode_gossip(w.written(), v));
+    EXPECT_EQ(v.header, h);
+    std::vector<std::uint8_t> answer2 = hex("05 08 07 06 05 04 03 02 01 02 06 d4 c3 b2 a1 00");
+    EXPECT_FALSE(decode_gossip(answer2, v)) << "a VIEW's seq is 0 (check) or 1 (answer)";
+  }
+  {
     // Mesh clock: a timed Ping (t1 = 1000) asking for mesh time, and its Ack (t2 = 5000,
     // t3 = 5020) with the responder's mesh time (offset -300, bound 1500).
     BodyWriter w(buf);
