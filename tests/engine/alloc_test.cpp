@@ -87,44 +87,52 @@ bool run_traffic(Node& a, Node& b, NodeId b_id, int count, int window, Delivery 
   return ok;
 }
 
-TEST_P(AllocTest, SteadyStateAllocatesNothingPerMessage) {
-#ifdef HANA_SANITIZED
-  GTEST_SKIP() << "allocation counting needs our operator new; sanitizer runtimes replace it";
-#endif
-  // Link-quality reports are time-driven, not per message: a node reports a link when it
-  // first measures it, then on a hysteresis change per link_report_interval_ms. The first
-  // reports create pool and table entries once; the warm-up waits for them (both nodes'
-  // own LinkQualityChanged, then one more round so each report has arrived), and the long
-  // interval keeps later re-evaluations out of the ~30 ms measured window.
+// Link-quality reports are time-driven, not per message: a node reports a link when it
+// first measures it, then on a hysteresis change per link_report_interval_ms. The first
+// reports create pool and table entries once; the warm-up waits for them (`link_reports`
+// LinkQualityChanged events, then one more round so each report has arrived), and the long
+// interval (config_for_counting) keeps later re-evaluations out of the ~30 ms measured
+// window. Returns the allocations counted during `kMessages` messages (run_traffic: with
+// `also`, broadcasts to b and also).
+constexpr int kMessages = 5000;
+Config config_for_counting() {
   Config config;
   config.link_report_interval_ms = 3'600'000;
-  auto a = start_node(GetParam(), config);
-  auto b = start_node(GetParam(), config);
-  ASSERT_TRUE(a && b);
-  const auto ids = connect_pair(*a, *b);
-  const NodeId b_id = ids.first;
-  ASSERT_NE(b_id, 0u);
+  return config;
+}
+std::uint64_t steady_state_allocations(Node& a, Node& b, NodeId b_id, Node* also, int link_reports) {
   // Warm-up: pools, queues' blocks, per-thread producer state, connection buffers.
   // Waits on the condition, bounded in time (a fixed number of rounds ended before the
   // first report on a fast machine).
   int link_events = 0;
   const TimeNs warm_deadline = engine::monotonic_now_ns() + 20 * kNsPerSec;
-  while (link_events < 2 && engine::monotonic_now_ns() < warm_deadline)
-    ASSERT_TRUE(run_traffic(*a, *b, b_id, 200, 64, Delivery::ReliableOrdered, &link_events));
-  ASSERT_GE(link_events, 2) << "each node reports its first measurement of the other";
-  ASSERT_TRUE(run_traffic(*a, *b, b_id, 3000, 64, Delivery::ReliableOrdered));
-  ASSERT_TRUE(run_traffic(*a, *b, b_id, 3000, 64, Delivery::ReliableOrdered));
+  while (link_events < link_reports && engine::monotonic_now_ns() < warm_deadline)
+    EXPECT_TRUE(run_traffic(a, b, b_id, 200, 64, Delivery::ReliableOrdered, &link_events, also));
+  EXPECT_GE(link_events, link_reports) << "every node reports its first measurement of each link";
+  EXPECT_TRUE(run_traffic(a, b, b_id, 3000, 64, Delivery::ReliableOrdered, nullptr, also));
+  EXPECT_TRUE(run_traffic(a, b, b_id, 3000, 64, Delivery::ReliableOrdered, nullptr, also));
   g_allocations = 0;
   g_counting = true;
-  ASSERT_TRUE(run_traffic(*a, *b, b_id, 5000, 64, Delivery::ReliableOrdered));
+  EXPECT_TRUE(run_traffic(a, b, b_id, kMessages, 64, Delivery::ReliableOrdered, nullptr, also));
   g_counting = false;
-  const std::uint64_t counted = g_allocations.load();
+  return g_allocations.load();
+}
+
+TEST_P(AllocTest, SteadyStateAllocatesNothingPerMessage) {
+#ifdef HANA_SANITIZED
+  GTEST_SKIP() << "allocation counting needs our operator new; sanitizer runtimes replace it";
+#endif
+  auto a = start_node(GetParam(), config_for_counting());
+  auto b = start_node(GetParam(), config_for_counting());
+  ASSERT_TRUE(a && b);
+  const NodeId b_id = connect_pair(*a, *b).first;
+  ASSERT_NE(b_id, 0u);
+  const std::uint64_t counted = steady_state_allocations(*a, *b, b_id, nullptr, 2);
   RecordProperty("allocations_in_5000_round_trips", static_cast<int>(counted));
   std::printf("allocations during 5000 reliable round trips (%s): %llu\n", std::string(to_string(GetParam())).c_str(),
               static_cast<unsigned long long>(counted));
-  constexpr std::uint64_t kMessages = 5000;
   // Generous for slow (loaded) machines, where the time-driven gossip runs more often.
-  EXPECT_LT(counted, kMessages / 100) << "allocations grow with the message count";
+  EXPECT_LT(counted, std::uint64_t{kMessages} / 100) << "allocations grow with the message count";
 }
 
 // The same for Node::broadcast to two members: one shared payload per message, taken
@@ -133,34 +141,20 @@ TEST_P(AllocTest, SteadyStateBroadcastAllocatesNothingPerMessage) {
 #ifdef HANA_SANITIZED
   GTEST_SKIP() << "allocation counting needs our operator new; sanitizer runtimes replace it";
 #endif
-  Config config;
-  config.link_report_interval_ms = 3'600'000;
-  auto a = start_node(GetParam(), config);
-  auto b = start_node(GetParam(), config);
-  auto c = start_node(GetParam(), config);
+  auto a = start_node(GetParam(), config_for_counting());
+  auto b = start_node(GetParam(), config_for_counting());
+  auto c = start_node(GetParam(), config_for_counting());
   ASSERT_TRUE(a && b && c);
   const NodeId b_id = connect_pair(*a, *b).first;
   ASSERT_NE(b_id, 0u);
   ASSERT_NE(connect_pair(*a, *c).first, 0u);
-  // b and c also learn of each other through a and connect; the warm-up lets that and
-  // the first link reports (a's two links, b's and c's) settle.
-  int link_events = 0;
-  const TimeNs warm_deadline = engine::monotonic_now_ns() + 20 * kNsPerSec;
-  while (link_events < 4 && engine::monotonic_now_ns() < warm_deadline)
-    ASSERT_TRUE(run_traffic(*a, *b, b_id, 200, 64, Delivery::ReliableOrdered, &link_events, c.get()));
-  ASSERT_GE(link_events, 4) << "a reports both links, b and c their link to a";
-  ASSERT_TRUE(run_traffic(*a, *b, b_id, 3000, 64, Delivery::ReliableOrdered, nullptr, c.get()));
-  ASSERT_TRUE(run_traffic(*a, *b, b_id, 3000, 64, Delivery::ReliableOrdered, nullptr, c.get()));
-  g_allocations = 0;
-  g_counting = true;
-  ASSERT_TRUE(run_traffic(*a, *b, b_id, 5000, 64, Delivery::ReliableOrdered, nullptr, c.get()));
-  g_counting = false;
-  const std::uint64_t counted = g_allocations.load();
+  // b and c also learn of each other through a and connect; the warm-up waits for a's
+  // reports of both links and b's and c's of theirs to a.
+  const std::uint64_t counted = steady_state_allocations(*a, *b, b_id, c.get(), 4);
   RecordProperty("allocations_in_5000_broadcasts", static_cast<int>(counted));
   std::printf("allocations during 5000 reliable broadcasts to 2 members (%s): %llu\n",
               std::string(to_string(GetParam())).c_str(), static_cast<unsigned long long>(counted));
-  constexpr std::uint64_t kMessages = 5000;
-  EXPECT_LT(counted, kMessages / 100) << "allocations grow with the message count";
+  EXPECT_LT(counted, std::uint64_t{kMessages} / 100) << "allocations grow with the message count";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AllocTest, ::testing::Values(IoBackend::Uring, IoBackend::Epoll), backend_name);
