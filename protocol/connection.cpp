@@ -38,9 +38,15 @@ void Connection::Impl::apply_config(TimeNs now) {
   bucket.configure(cfg.token_rate_bytes_per_sec, cfg.token_burst_bytes);
 }
 
-void Connection::Impl::set_payload(std::uint32_t slot, Bytes message) {
+std::uint32_t Connection::Impl::take_payload(Bytes message, std::uint32_t shared) {
+  if (shared == SharedPayloads::kNone) return out.payloads().acquire(message);
+  out.payloads().retain(shared);
+  return shared;
+}
+
+void Connection::Impl::set_payload(std::uint32_t slot, Bytes message, std::uint32_t shared) {
+  out.set_payload(slot, take_payload(message, shared));
   OutMessage& m = out[slot];
-  m.payload.assign(message.begin(), message.end());
   // Fragment size from worst-case header and frame overheads, so every fragment fits
   // whatever packet number and sequence it ends up with.
   Header h;
@@ -69,7 +75,7 @@ void Connection::Impl::set_payload(std::uint32_t slot, Bytes message) {
   m.next_fragment = 0;
 }
 
-bool Connection::Impl::coalesce(Bytes message, const SendOptions& o, MessageId id, bool mesh) {
+bool Connection::Impl::coalesce(Bytes message, std::uint32_t shared, const SendOptions& o, MessageId id, bool mesh) {
   const LatestIndex::Hint* hint = latest_index.find(o.lane, o.delivery, o.key, mesh);
   if (!hint || !out.valid(hint->slot, hint->gen)) return false;
   OutMessage& m = out[hint->slot];
@@ -90,11 +96,12 @@ bool Connection::Impl::coalesce(Bytes message, const SendOptions& o, MessageId i
   ++ls.failed;
   m.id = id;
   m.version = o.version;  // keeps its creation time (and deadline) and queue position
-  set_payload(hint->slot, message);
+  set_payload(hint->slot, message, shared);
   return true;
 }
 
-Result<MessageId> Connection::Impl::send(Bytes message, const SendOptions& o, TimeNs now, MessageId id, bool mesh) {
+Result<MessageId> Connection::Impl::send(Bytes message, std::uint32_t shared, const SendOptions& o, TimeNs now,
+                                         MessageId id, bool mesh) {
   if (state != State::Open) return Error{Errc::Closed, "connection is closed"};
   if (static_cast<std::size_t>(o.lane) >= kLaneCount) return Error{Errc::InvalidArgument, "unknown lane"};
   if (static_cast<std::size_t>(o.delivery) >= kDeliveryCount)
@@ -102,7 +109,7 @@ Result<MessageId> Connection::Impl::send(Bytes message, const SendOptions& o, Ti
   if (message.size() > cfg.max_message_bytes || message.size() > kMaxMessageBytesHardCap)
     return Error{Errc::MessageTooLarge, "message larger than max_message_bytes"};
   if (id == 0) id = next_message_id++;
-  if (o.latest_value && coalesce(message, o, id, mesh)) return id;
+  if (o.latest_value && coalesce(message, shared, o, id, mesh)) return id;
   LaneQueues& q = out.lane(o.lane);
   if (q.queued_live >= cfg.lane_queue_messages) return Error{Errc::QueueFull, "lane queue full (lane_queue_messages)"};
   LaneStats& ls = stats.lanes[static_cast<std::size_t>(o.lane)];
@@ -122,7 +129,7 @@ Result<MessageId> Connection::Impl::send(Bytes message, const SendOptions& o, Ti
   m.mesh = mesh;
   m.key = o.key;
   m.version = o.version;
-  set_payload(slot, message);
+  set_payload(slot, message, shared);
   m.queued = true;
   ++q.queued_live;
   q.fresh.push_back(QueueEntry{slot, m.gen});
@@ -192,8 +199,16 @@ Connection::Connection(const Config& config, ConnectionIds ids, TimeNs now)
 Connection::~Connection() = default;
 
 Result<MessageId> Connection::send(Bytes message, const SendOptions& options, TimeNs now, MessageId id, bool mesh) {
-  return impl_->send(message, options, now, id, mesh);
+  return impl_->send(message, SharedPayloads::kNone, options, now, id, mesh);
 }
+
+Result<MessageId> Connection::send_shared(std::uint32_t payload, const SendOptions& options, TimeNs now, MessageId id,
+                                          bool mesh) {
+  return impl_->send(impl_->out.payloads().bytes(payload), payload, options, now, id, mesh);
+}
+
+bool Connection::use_shared_payloads(SharedPayloads* payloads) { return impl_->out.use_payloads(payloads); }
+const SharedPayloads& Connection::payloads() const { return impl_->out.payloads(); }
 Connection::Arrival Connection::on_datagram(const DatagramView& datagram, TimeNs now) {
   return impl_->on_datagram(datagram, now);
 }

@@ -27,6 +27,8 @@
 
 namespace hana::protocol {
 
+class SharedPayloads;
+
 // Events (poll_event), per message sent:
 //   - reliable (ReliableOrdered/ReliableUnordered): exactly one of Delivered (every
 //     fragment acknowledged by the peer; for ordered lanes the peer may still hold it
@@ -85,6 +87,17 @@ class Connection {
   // mesh-internal message (kDataMesh; topology/ only): the peer's ReceivedEvent says so,
   // and its latest-value keys do not mix with the application's.
   Result<MessageId> send(Bytes message, const SendOptions& options, TimeNs now, MessageId id = 0, bool mesh = false);
+  // As send(), with the bytes of `payload` in the pool given to use_shared_payloads (a
+  // broadcast's one copy): the message takes a reference instead of a copy and drops it
+  // when it is delivered, failed or sent (unreliable), or the connection goes. The
+  // caller keeps its own reference.
+  Result<MessageId> send_shared(std::uint32_t payload, const SendOptions& options, TimeNs now, MessageId id = 0,
+                                bool mesh = false);
+  // Payloads come from `payloads` (shared by the node's connections; must outlive this
+  // connection) instead of a pool of the connection's own. Only before the first send:
+  // false (and nothing changed) once a message is queued.
+  bool use_shared_payloads(SharedPayloads* payloads);
+  const SharedPayloads& payloads() const;
 
   // What became of a datagram given to on_datagram.
   enum class Arrival : std::uint8_t {

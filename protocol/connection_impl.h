@@ -110,9 +110,13 @@ struct Connection::Impl {
   std::uint32_t lent_buffer = BufferPool::kNone;  // payload of the event returned last
 
   // ---- connection.cpp ----
-  Result<MessageId> send(Bytes message, const SendOptions& options, TimeNs now, MessageId id, bool mesh);
-  bool coalesce(Bytes message, const SendOptions& options, MessageId id, bool mesh);
-  void set_payload(std::uint32_t slot, Bytes message);
+  // `shared`: a payload of out.payloads() holding `message` (a broadcast's one copy), or
+  // kNone to copy `message` into a payload of its own.
+  Result<MessageId> send(Bytes message, std::uint32_t shared, const SendOptions& options, TimeNs now, MessageId id,
+                         bool mesh);
+  bool coalesce(Bytes message, std::uint32_t shared, const SendOptions& options, MessageId id, bool mesh);
+  std::uint32_t take_payload(Bytes message, std::uint32_t shared);  // a reference for a slot
+  void set_payload(std::uint32_t slot, Bytes message, std::uint32_t shared);
   void fail(std::uint32_t slot, FailReason reason);
   void fail_all(FailReason reason);
   void enter_closed(CloseReason reason, bool by_peer, bool send_close);

@@ -28,10 +28,10 @@ DataFrame Connection::Impl::data_frame(const OutMessage& m, std::uint32_t fragme
   const std::size_t off = m.fragment_offset(fragment);
   if (m.fragmented()) {
     d.fragmented = true;
-    d.total_length = m.payload.size();
+    d.total_length = m.payload_size;
     d.fragment_offset = off;
   }
-  d.payload = Bytes(m.payload.data() + off, m.fragment_length(fragment));
+  d.payload = out.payloads().bytes(m.payload).subspan(off, m.fragment_length(fragment));
   return d;
 }
 

@@ -7,6 +7,24 @@ OutMessages::OutMessages() {
   free_.reserve(256);
 }
 
+OutMessages::~OutMessages() {
+  for (auto& m : slots_)
+    if (m.live) payloads_->release(m.payload);
+}
+
+bool OutMessages::use_payloads(SharedPayloads* shared) {
+  if (live_count_ != 0) return false;
+  payloads_ = shared != nullptr ? shared : &own_payloads_;
+  return true;
+}
+
+void OutMessages::set_payload(std::uint32_t slot, std::uint32_t payload) {
+  OutMessage& m = slots_[slot];
+  payloads_->release(m.payload);
+  m.payload = payload;
+  m.payload_size = payload == SharedPayloads::kNone ? 0 : payloads_->size(payload);
+}
+
 std::uint32_t OutMessages::allocate(TimeNs now) {
   std::uint32_t slot;
   if (!free_.empty()) {
@@ -15,9 +33,8 @@ std::uint32_t OutMessages::allocate(TimeNs now) {
   } else {
     slot = static_cast<std::uint32_t>(slots_.size());
     slots_.emplace_back();
-    // Room for a typical small message and a few fragments' ack bits up front, so a
-    // slot rarely grows again once the in-flight high-water mark is reached.
-    slots_.back().payload.reserve(kInitialPayloadBytes);
+    // Room for a few fragments' ack bits up front, so a slot rarely grows again once
+    // the in-flight high-water mark is reached.
     slots_.back().acked_bits.reserve(4);
     if (free_.capacity() < slots_.size()) free_.reserve(slots_.capacity());
   }
@@ -69,10 +86,7 @@ void OutMessages::free(std::uint32_t slot) {
   }
   m.live = false;
   ++m.gen;
-  if (m.payload.capacity() > 256 * 1024) {
-    m.payload.clear();
-    m.payload.shrink_to_fit();
-  }
+  set_payload(slot, SharedPayloads::kNone);
   --live_count_;
   free_.push_back(slot);
 }

@@ -1,5 +1,6 @@
-// Sender-side message records: a pool of reusable slots (payload buffers keep their
-// capacity), per-lane FIFO queues of messages not yet fully sent, per-lane queues of
+// Sender-side message records: a pool of reusable slots (each holds a reference to its
+// bytes in a SharedPayloads pool, shared with the other connections of a broadcast),
+// per-lane FIFO queues of messages not yet fully sent, per-lane queues of
 // fragments to retransmit (served before new data of the lane), and a creation-order
 // list of live reliable messages for deadlines.
 #pragma once
@@ -10,11 +11,11 @@
 
 #include "hana/types.h"
 #include "protocol/ring.h"
+#include "protocol/shared_payloads.h"
 
 namespace hana::protocol {
 
 inline constexpr std::uint32_t kNoSlot = UINT32_MAX;
-inline constexpr std::size_t kInitialPayloadBytes = 512;
 
 struct OutMessage {
   MessageId id = 0;
@@ -38,15 +39,16 @@ struct OutMessage {
   TimeNs created = 0;
   std::uint32_t live_prev = kNoSlot;  // creation-order list of live reliable messages
   std::uint32_t live_next = kNoSlot;
-  std::vector<std::uint8_t> payload;
+  std::uint32_t payload = SharedPayloads::kNone;  // a reference held in OutMessages' pool
+  std::size_t payload_size = 0;
   std::vector<std::uint64_t> acked_bits;  // one bit per fragment
 
   bool fragmented() const { return fragment_bytes != 0; }
   std::size_t fragment_offset(std::uint32_t f) const { return std::size_t{f} * fragment_bytes; }
   std::size_t fragment_length(std::uint32_t f) const {
-    if (!fragmented()) return payload.size();
+    if (!fragmented()) return payload_size;
     const std::size_t off = fragment_offset(f);
-    return payload.size() - off < fragment_bytes ? payload.size() - off : fragment_bytes;
+    return payload_size - off < fragment_bytes ? payload_size - off : fragment_bytes;
   }
   bool fragment_acked(std::uint32_t f) const { return (acked_bits[f / 64] >> (f % 64)) & 1u; }
   void set_fragment_acked(std::uint32_t f) { acked_bits[f / 64] |= std::uint64_t{1} << (f % 64); }
@@ -71,8 +73,21 @@ struct LaneQueues {
 class OutMessages {
  public:
   OutMessages();
+  ~OutMessages();  // drops the payload references of messages still live
+  OutMessages(const OutMessages&) = delete;
+  OutMessages& operator=(const OutMessages&) = delete;
 
-  // A fresh slot (payload left for the caller to fill).
+  // Where payloads live: a pool of our own until one shared by several connections is
+  // given; only while no message is live (the references belong to the pool).
+  bool use_payloads(SharedPayloads* shared);
+  SharedPayloads& payloads() { return *payloads_; }
+  const SharedPayloads& payloads() const { return *payloads_; }
+  // Makes `payload` (a reference the caller gives up, or kNone) the slot's bytes,
+  // dropping the one it held.
+  void set_payload(std::uint32_t slot, std::uint32_t payload);
+  Bytes payload(std::uint32_t slot) const { return payloads_->bytes(slots_[slot].payload); }
+
+  // A fresh slot (payload left for the caller to set).
   std::uint32_t allocate(TimeNs now);
   void free(std::uint32_t slot);
   OutMessage& operator[](std::uint32_t slot) { return slots_[slot]; }
@@ -94,6 +109,8 @@ class OutMessages {
 
  private:
   void unlink_live(std::uint32_t slot);
+  SharedPayloads own_payloads_;
+  SharedPayloads* payloads_ = &own_payloads_;
   std::vector<OutMessage> slots_;
   std::vector<std::uint32_t> free_;
   std::array<LaneQueues, kLaneCount> lanes_;

@@ -36,6 +36,7 @@ void Mesh::Impl::install_connection(std::uint32_t i, std::uint32_t local_cid, st
   if (s.conn) drop_connection(i, FailReason::Closed, now);  // replaced by a newer handshake
   s.conn = std::make_unique<protocol::Connection>(conn_config, protocol::ConnectionIds{local_cid, remote_cid}, now);
   s.conn->set_reassembly_budget(&reassembly_budget);
+  s.conn->use_shared_payloads(&payloads);
   s.conn->set_stream_path(stream_transport);
   s.local_cid = local_cid;
   s.remote_cid = remote_cid;

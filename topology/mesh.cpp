@@ -339,12 +339,15 @@ Result<Broadcast> Mesh::broadcast(Bytes message, const SendOptions& options, Tim
   if (id & kMeshMessageIdBit) return Error{Errc::InvalidArgument, "message ids with the top bit set are the mesh's own"};
   Broadcast b;
   b.id = id != 0 ? id : m.next_message_id++;
+  // One copy for every member: each connection it is queued on holds a reference, and the
+  // last one to be done with it (delivered, failed, closed) frees it.
+  const std::uint32_t payload = m.payloads.acquire(message);
   for (std::size_t i = 0; i < m.members.size(); ++i) {
     if (!m.members[i].connected) continue;
     Session& s = m.peers[i].session;
     // As send(): a connection to a member we do not hold live (a healing partition) is
     // not sent on.
-    auto r = is_live(m.members[i].state) ? s.conn->send(message, options, now, b.id)
+    auto r = is_live(m.members[i].state) ? s.conn->send_shared(payload, options, now, b.id)
                                          : Result<MessageId>(Error{Errc::NotConnected, "member is not connected"});
     if (r) {
       ++b.queued;
@@ -354,6 +357,7 @@ Result<Broadcast> Mesh::broadcast(Bytes message, const SendOptions& options, Tim
     }
     m.connection_touched(m.members[i].id);
   }
+  m.payloads.release(payload);
   m.recompute_deadline();
   return b;
 }
@@ -419,5 +423,6 @@ const MeshCounters& Mesh::counters() const {
   return impl_->counters;
 }
 std::uint64_t Mesh::incarnation() const { return impl_->incarnation; }
+const protocol::SharedPayloads& Mesh::payloads() const { return impl_->payloads; }
 
 }  // namespace hana::topology

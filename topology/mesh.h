@@ -30,6 +30,7 @@
 #include "hana/stats.h"
 #include "hana/types.h"
 #include "protocol/frames.h"
+#include "protocol/shared_payloads.h"
 #include "topology/auth.h"
 #include "topology/clock_sync.h"
 #include "topology/mesh_time.h"
@@ -229,6 +230,8 @@ class Mesh {
   // what every live member reported about its links (at most max_peers per member).
   std::vector<LinkEntry> links() const;
   std::uint64_t incarnation() const;
+  // Outgoing message bytes, shared by the connections (one payload per broadcast).
+  const protocol::SharedPayloads& payloads() const;
 
   // ---- mesh clock (mesh_clock.cpp). `now` is the engine's clock, as everywhere.
   // This node's clock as the mesh clock sees it: local = clock_shift().local(now) (the

@@ -47,6 +47,7 @@
 #include "protocol/codec.h"
 #include "protocol/connection.h"
 #include "protocol/ring.h"
+#include "protocol/shared_payloads.h"
 #include "topology/bodies.h"
 #include "topology/clock_sync.h"
 #include "topology/dialer.h"
@@ -151,6 +152,10 @@ struct Mesh::Impl {
   // Reassembly memory of all connections (node_reassembly_limit_bytes); declared before
   // the members and connections, which report to it until they are destroyed.
   protocol::ReassemblyBudget reassembly_budget;
+  // Outgoing message bytes of all connections: a broadcast is one payload referenced by
+  // every connection it is queued on. Declared before the connections, which hold
+  // references until they are destroyed.
+  protocol::SharedPayloads payloads;
 
   // ---- the member table (members.cpp): the public view and one Peer per member
   std::vector<Member> members;

@@ -13,6 +13,7 @@
 // message pool, backends, events) allocated 0. The test prints the count.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "node_harness.h"
@@ -26,82 +27,134 @@ class AllocTest : public ::testing::TestWithParam<IoBackend> {};
 
 // Sends `count` messages a -> b, at most `window` outstanding; waits for every Received at b and
 // every Delivered at a. No std::function or containers here: the test itself must not allocate.
-// `link_events` counts LinkQualityChanged events seen at either node.
-bool run_traffic(Node& a, Node& b, NodeId b_id, int count, int window, Delivery delivery, int* link_events = nullptr) {
+// `link_events` counts LinkQualityChanged events seen at either node. With `also`, a
+// broadcasts each message instead, to b and `also` (its only members), and waits for both.
+bool run_traffic(Node& a, Node& b, NodeId b_id, int count, int window, Delivery delivery, int* link_events = nullptr,
+                 Node* also = nullptr) {
   std::uint8_t payload[64] = {1, 2, 3};
   Event ev;
-  int sent = 0, received = 0, confirmed = 0;
+  const int receivers = also != nullptr ? 2 : 1;
+  // Per receiver ([0] b, [1] also): the window bounds each connection's messages in flight.
+  int received[2] = {0, 0}, confirmed[2] = {0, 0};
+  int sent = 0;
   const bool reliable = is_reliable(delivery);
+  const auto done = [&](int r) { return received[r] >= count && (!reliable || confirmed[r] >= count); };
+  const auto slowest = [&] {
+    int least = count;
+    for (int r = 0; r < receivers; ++r) least = std::min(least, reliable ? confirmed[r] : received[r]);
+    return least;
+  };
   const TimeNs deadline = engine::monotonic_now_ns() + 30 * kNsPerSec;
-  while ((received < count || (reliable && confirmed < count)) && engine::monotonic_now_ns() < deadline) {
+  while (!(done(0) && (receivers == 1 || done(1))) && engine::monotonic_now_ns() < deadline) {
     // The window counts messages not yet confirmed (reliable) or received: the protocol keeps
     // a message's pooled buffer until its ack, so this bounds the pools' high-water mark to
     // what the warm-up already reached. Counting only receptions let a slow ack path push
     // the in-flight peak past the warm-up's on a loaded machine (64 new pool entries at once).
-    while (sent < count && sent - (reliable ? confirmed : received) < window) {
+    while (sent < count && sent - slowest() < window) {
       payload[3] = static_cast<std::uint8_t>(sent);
-      if (!a.send(b_id, Lane::High, payload, delivery).ok()) break;
+      const bool ok = also != nullptr ? a.broadcast(Lane::High, payload, delivery).ok()
+                                      : a.send(b_id, Lane::High, payload, delivery).ok();
+      if (!ok) break;
       ++sent;
     }
     const auto note_link = [&] {
       if (link_events && ev.kind == EventKind::LinkQualityChanged) ++*link_events;
     };
     if (b.wait_event(ev, kNsPerMs)) {
-      received += ev.kind == EventKind::Received;
+      received[0] += ev.kind == EventKind::Received;
       note_link();
     }
     while (b.poll_event(ev)) {
-      received += ev.kind == EventKind::Received;
+      received[0] += ev.kind == EventKind::Received;
+      note_link();
+    }
+    while (also != nullptr && also->poll_event(ev)) {
+      received[1] += ev.kind == EventKind::Received;
       note_link();
     }
     while (a.poll_event(ev)) {
-      confirmed += ev.kind == EventKind::Delivered;
+      if (ev.kind == EventKind::Delivered) ++confirmed[ev.peer == b_id ? 0 : 1];
       note_link();
     }
   }
-  if (received != count || (reliable && confirmed != count))
-    std::fprintf(stderr, "run_traffic: sent %d received %d confirmed %d of %d\n", sent, received, confirmed, count);
-  return received == count && (!reliable || confirmed == count);
+  bool ok = true;
+  for (int r = 0; r < receivers; ++r) {
+    if (done(r)) continue;
+    std::fprintf(stderr, "run_traffic: receiver %d: sent %d received %d confirmed %d of %d\n", r, sent, received[r],
+                 confirmed[r], count);
+    ok = false;
+  }
+  return ok;
+}
+
+// Link-quality reports are time-driven, not per message: a node reports a link when it
+// first measures it, then on a hysteresis change per link_report_interval_ms. The first
+// reports create pool and table entries once; the warm-up waits for them (`link_reports`
+// LinkQualityChanged events, then one more round so each report has arrived), and the long
+// interval (config_for_counting) keeps later re-evaluations out of the ~30 ms measured
+// window. Returns the allocations counted during `kMessages` messages (run_traffic: with
+// `also`, broadcasts to b and also).
+constexpr int kMessages = 5000;
+Config config_for_counting() {
+  Config config;
+  config.link_report_interval_ms = 3'600'000;
+  return config;
+}
+std::uint64_t steady_state_allocations(Node& a, Node& b, NodeId b_id, Node* also, int link_reports) {
+  // Warm-up: pools, queues' blocks, per-thread producer state, connection buffers.
+  // Waits on the condition, bounded in time (a fixed number of rounds ended before the
+  // first report on a fast machine).
+  int link_events = 0;
+  const TimeNs warm_deadline = engine::monotonic_now_ns() + 20 * kNsPerSec;
+  while (link_events < link_reports && engine::monotonic_now_ns() < warm_deadline)
+    EXPECT_TRUE(run_traffic(a, b, b_id, 200, 64, Delivery::ReliableOrdered, &link_events, also));
+  EXPECT_GE(link_events, link_reports) << "every node reports its first measurement of each link";
+  EXPECT_TRUE(run_traffic(a, b, b_id, 3000, 64, Delivery::ReliableOrdered, nullptr, also));
+  EXPECT_TRUE(run_traffic(a, b, b_id, 3000, 64, Delivery::ReliableOrdered, nullptr, also));
+  g_allocations = 0;
+  g_counting = true;
+  EXPECT_TRUE(run_traffic(a, b, b_id, kMessages, 64, Delivery::ReliableOrdered, nullptr, also));
+  g_counting = false;
+  return g_allocations.load();
 }
 
 TEST_P(AllocTest, SteadyStateAllocatesNothingPerMessage) {
 #ifdef HANA_SANITIZED
   GTEST_SKIP() << "allocation counting needs our operator new; sanitizer runtimes replace it";
 #endif
-  // Link-quality reports are time-driven, not per message: a node reports a link when it
-  // first measures it, then on a hysteresis change per link_report_interval_ms. The first
-  // reports create pool and table entries once; the warm-up waits for them (both nodes'
-  // own LinkQualityChanged, then one more round so each report has arrived), and the long
-  // interval keeps later re-evaluations out of the ~30 ms measured window.
-  Config config;
-  config.link_report_interval_ms = 3'600'000;
-  auto a = start_node(GetParam(), config);
-  auto b = start_node(GetParam(), config);
+  auto a = start_node(GetParam(), config_for_counting());
+  auto b = start_node(GetParam(), config_for_counting());
   ASSERT_TRUE(a && b);
-  const auto ids = connect_pair(*a, *b);
-  const NodeId b_id = ids.first;
+  const NodeId b_id = connect_pair(*a, *b).first;
   ASSERT_NE(b_id, 0u);
-  // Warm-up: pools, queues' blocks, per-thread producer state, connection buffers.
-  // Waits on the condition, bounded in time (a fixed number of rounds ended before the
-  // first report on a fast machine).
-  int link_events = 0;
-  const TimeNs warm_deadline = engine::monotonic_now_ns() + 20 * kNsPerSec;
-  while (link_events < 2 && engine::monotonic_now_ns() < warm_deadline)
-    ASSERT_TRUE(run_traffic(*a, *b, b_id, 200, 64, Delivery::ReliableOrdered, &link_events));
-  ASSERT_GE(link_events, 2) << "each node reports its first measurement of the other";
-  ASSERT_TRUE(run_traffic(*a, *b, b_id, 3000, 64, Delivery::ReliableOrdered));
-  ASSERT_TRUE(run_traffic(*a, *b, b_id, 3000, 64, Delivery::ReliableOrdered));
-  g_allocations = 0;
-  g_counting = true;
-  ASSERT_TRUE(run_traffic(*a, *b, b_id, 5000, 64, Delivery::ReliableOrdered));
-  g_counting = false;
-  const std::uint64_t counted = g_allocations.load();
+  const std::uint64_t counted = steady_state_allocations(*a, *b, b_id, nullptr, 2);
   RecordProperty("allocations_in_5000_round_trips", static_cast<int>(counted));
   std::printf("allocations during 5000 reliable round trips (%s): %llu\n", std::string(to_string(GetParam())).c_str(),
               static_cast<unsigned long long>(counted));
-  constexpr std::uint64_t kMessages = 5000;
   // Generous for slow (loaded) machines, where the time-driven gossip runs more often.
-  EXPECT_LT(counted, kMessages / 100) << "allocations grow with the message count";
+  EXPECT_LT(counted, std::uint64_t{kMessages} / 100) << "allocations grow with the message count";
+}
+
+// The same for Node::broadcast to two members: one shared payload per message, taken
+// from and returned to the mesh's pool, and per-member events.
+TEST_P(AllocTest, SteadyStateBroadcastAllocatesNothingPerMessage) {
+#ifdef HANA_SANITIZED
+  GTEST_SKIP() << "allocation counting needs our operator new; sanitizer runtimes replace it";
+#endif
+  auto a = start_node(GetParam(), config_for_counting());
+  auto b = start_node(GetParam(), config_for_counting());
+  auto c = start_node(GetParam(), config_for_counting());
+  ASSERT_TRUE(a && b && c);
+  const NodeId b_id = connect_pair(*a, *b).first;
+  ASSERT_NE(b_id, 0u);
+  ASSERT_NE(connect_pair(*a, *c).first, 0u);
+  // b and c also learn of each other through a and connect; the warm-up waits for a's
+  // reports of both links and b's and c's of theirs to a.
+  const std::uint64_t counted = steady_state_allocations(*a, *b, b_id, c.get(), 4);
+  RecordProperty("allocations_in_5000_broadcasts", static_cast<int>(counted));
+  std::printf("allocations during 5000 reliable broadcasts to 2 members (%s): %llu\n",
+              std::string(to_string(GetParam())).c_str(), static_cast<unsigned long long>(counted));
+  EXPECT_LT(counted, std::uint64_t{kMessages} / 100) << "allocations grow with the message count";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AllocTest, ::testing::Values(IoBackend::Uring, IoBackend::Epoll), backend_name);

@@ -45,7 +45,7 @@ int run_fanout(Transport& t, const FanoutOptions& o) {
       write_header(msg.data(), Kind::kFanout, next);
       started[next] = now_ns();
       last_send = started[next];
-      for (std::size_t p = 0; p < peers; ++p) t.send(static_cast<int>(p), Channel::kHigh, msg.data(), msg.size());
+      t.send_to_all(peers, Channel::kHigh, msg.data(), msg.size());
       ++next;
       sent = true;
     }

@@ -78,6 +78,17 @@ class HanaTransport final : public Transport {
     }
   }
 
+  // Node::broadcast to every member (the leaves of the star are all of them): one
+  // payload, one loop turn. Refused as a whole (the node's queue is full): each peer's
+  // copy takes the send() path and its back-pressure.
+  void send_to_all(std::size_t peers, Channel channel, const std::uint8_t* data, std::size_t len) override {
+    const bool pending = !overflow_[channel == Channel::kBulk ? 1 : 0].empty();
+    auto lane = channel == Channel::kBulk ? hana::Lane::Bulk : hana::Lane::High;
+    if (!pending && peers == ids_.size() && node_->broadcast(lane, {data, len}, hana::Delivery::ReliableOrdered))
+      return;
+    Transport::send_to_all(peers, channel, data, len);
+  }
+
   void flush() override {
     for (auto& overflow : overflow_) {  // HIGH first
       while (!overflow.empty()) {

@@ -46,6 +46,11 @@ class Transport {
   virtual std::string connect(const std::vector<Endpoint>& peers, const Endpoint* bind,
                               std::int64_t deadline_ns) = 0;
   virtual void send(int peer, Channel channel, const std::uint8_t* data, std::size_t len) = 0;
+  // The same message to peers 0..peers-1 (fanout). A library with a broadcast call uses
+  // it (hana: one payload for all, one batched submission); the others send to each.
+  virtual void send_to_all(std::size_t peers, Channel channel, const std::uint8_t* data, std::size_t len) {
+    for (std::size_t p = 0; p < peers; ++p) send(static_cast<int>(p), channel, data, len);
+  }
   virtual void flush() = 0;
   // False while too much bulk data waits locally (back-pressure for streams).
   virtual bool can_send_bulk(int peer) const = 0;
