@@ -67,6 +67,7 @@ struct FailureDetector {
   TimeNs next_probe_at = 0;
   std::vector<NodeId> probe_order;  // shuffled rotation of members
   std::size_t probe_pos = 0;
+  NodeId hint = 0;  // probed next, out of turn and even if heard from (its TCP stream closed)
   // Probe numbers cycle through 1..kMaxProbeSeq: one probe is outstanding at a time, so
   // a number only has to differ from the last few (an ack 127 probes late, >= 6 s, is not
   // taken for the current one unless the same member answers it), and stays a one-byte
