@@ -41,9 +41,11 @@ void Mesh::Impl::start_dial(const Address& to, NodeId node, TimeNs now, bool dis
   d.backoff.set_limits(config.reconnect_backoff_min_ms * kNsPerMs, config.reconnect_backoff_max_ms * kNsPerMs);
   d.next_at = now;
   d.started_at = now;
-  // A member last reached over its stream is likely behind the same firewall still: its
-  // dial tries both paths from the start (UDP wins back later through path probes).
+  // A member last reached over its stream is likely behind the same firewall still, as is
+  // anyone when our network seems to block UDP (udp_doubted): the dial tries both paths
+  // from the start (UDP wins back later through path probes).
   if (const auto i = index.find(node); auto_path() && i != index.end()) d.via_stream = members[i->second].over_stream;
+  if (auto_path() && udp_doubted) d.via_stream = true;
   dialer.dials.push_back(d);
   dial_tick(now);
 }

@@ -297,6 +297,12 @@ struct Mesh::Impl {
 
   // ---- transport_path.cpp: which path each member is sent on, UDP path probes
   bool auto_path() const { return config.transport == 0; }
+  // transport = auto: the last handshake completed over a stream, not UDP (and no member
+  // has moved back to UDP since): this node's network likely blocks UDP, so members new
+  // to the view are probed over the stream and dialed both ways from the start, instead
+  // of failing over UDP first (probes of members learned by gossip would otherwise go
+  // unanswered and churn the view while the dials fall back one by one).
+  bool udp_doubted = false;
   // Puts member i on the stream or on UDP (the forced transports win); its connection
   // follows, and on the stream in auto mode its UDP path probes start.
   void set_path(std::uint32_t i, bool over_stream, TimeNs now);

@@ -88,6 +88,7 @@ void Mesh::Impl::on_path_ack(std::uint32_t i, std::uint64_t seq, const Address& 
   if (!members[i].over_stream || !auto_path() || p.path.seq == 0 || p.path.seq != seq || members[i].address != from)
     return;
   ++counters.moved_to_udp;
+  udp_doubted = false;
   set_path(i, false, now);
 }
 
