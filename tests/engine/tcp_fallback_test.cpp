@@ -3,14 +3,13 @@
 // sends or receives is dropped, its TCP streams pass): two nodes at default transport
 // (auto) meet over their streams within the 3 s, and when UDP comes back the pair
 // moves back to it under traffic with every reliable message exactly once and in order
-// per lane.
+// per lane; a keyed pair does both too.
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstring>
 #include <set>
 #include <vector>
 
+#include "lane_messages.h"
 #include "node_harness.h"
 
 namespace hana::test {
@@ -85,8 +84,8 @@ TEST_P(TcpFallbackTest, MovesBackToUdpUnderTrafficExactlyOnceInOrder) {
   constexpr std::uint32_t kMinPerLane = 600;
   constexpr std::uint32_t kMaxPerLane = 20'000;
   std::set<MessageId> accepted;
-  std::array<std::int64_t, kLaneCount> last{-1, -1, -1, -1};
-  std::uint32_t received = 0, out_of_order = 0;
+  LaneOrder order;
+  auto take = [&](Event& e) { order.take(e); };
   bool unblocked = false, moved = false;
   std::uint32_t seq = 0;
   std::set<MessageId> delivered;
@@ -95,23 +94,11 @@ TEST_P(TcpFallbackTest, MovesBackToUdpUnderTrafficExactlyOnceInOrder) {
     if (e.kind == EventKind::Delivered) delivered.insert(e.id);
     if (e.kind == EventKind::Failed) ++failed;
   };
-  auto take = [&](Event& e) {
-    if (e.kind != EventKind::Received) return;
-    const auto bytes = e.payload.bytes();
-    std::uint32_t s = 0;
-    std::memcpy(&s, bytes.data() + 1, sizeof s);
-    auto& l = last[static_cast<std::size_t>(e.lane)];
-    if (static_cast<std::int64_t>(s) != l + 1) ++out_of_order;
-    l = s;
-    ++received;
-  };
   const TimeNs deadline = engine::monotonic_now_ns() + 30 * kNsPerSec;
   Event ev;
   while (seq < kMaxPerLane && engine::monotonic_now_ns() < deadline && !(moved && seq >= kMinPerLane)) {
     for (std::uint8_t lane = 0; lane < kLaneCount; ++lane) {
-      std::vector<std::uint8_t> payload(16 + (seq * 131) % 3000, lane);  // some fragmented
-      std::memcpy(payload.data() + 1, &seq, sizeof seq);
-      auto r = a->send(b_id, static_cast<Lane>(lane), payload);
+      auto r = a->send(b_id, static_cast<Lane>(lane), lane_message(lane, seq));
       ASSERT_TRUE(r.ok());
       accepted.insert(*r);
     }
@@ -128,18 +115,60 @@ TEST_P(TcpFallbackTest, MovesBackToUdpUnderTrafficExactlyOnceInOrder) {
   }
   ASSERT_TRUE(moved) << "the pair did not move back to UDP";
   const std::uint32_t total = seq * kLaneCount;
-  pump_until(*b, take, [&] { return received >= total; }, 30 * kNsPerSec);
+  pump_until(*b, take, [&] { return order.received >= total; }, 30 * kNsPerSec);
   pump_until(*a, outcome, [&] { return delivered.size() + failed >= accepted.size(); }, 30 * kNsPerSec);
   // Give a duplicate the chance to show: anything still in flight arrives now.
   pump_until(*b, take, [] { return false; }, 200 * kNsPerMs);
-  EXPECT_EQ(received, total);
-  EXPECT_EQ(out_of_order, 0u);
-  for (std::size_t l = 0; l < kLaneCount; ++l) EXPECT_EQ(last[l], static_cast<std::int64_t>(seq) - 1) << "lane " << l;
+  EXPECT_EQ(order.received, total);
+  EXPECT_EQ(order.out_of_order, 0u);
+  for (std::size_t l = 0; l < kLaneCount; ++l) EXPECT_EQ(order.last[l], static_cast<std::int64_t>(seq) - 1) << "lane " << l;
   EXPECT_EQ(failed, 0u);
   EXPECT_EQ(delivered, accepted);
   const NodeStats sa = a->stats(), sb = b->stats();
   EXPECT_GE(sa.mesh.moved_to_udp + sb.mesh.moved_to_udp, 2u);
   EXPECT_GT(sa.engine_counter("datagrams_sent"), 0u);  // UDP carries the traffic now
+}
+
+// A keyed mesh (docs/security.md) over the TCP path: the streams carry the same sealed
+// datagrams, the pair meets and talks over them, and the sealed UDP path probe's answer
+// brings it back to UDP once UDP passes.
+TEST_P(TcpFallbackTest, KeyedPairFallsBackAndReturns) {
+  Config c = udp_blocked(patient_failure_detection());
+  c.udp_probe_min_ms = 100;
+  c.udp_probe_max_ms = 400;
+  PresharedKey key{};
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(0x5a + i);
+  auto keyed = [&] {
+    NodeOptions o = loopback_options(GetParam());
+    o.keys = {key};
+    return start_node_with(c, std::move(o));
+  };
+  auto a = keyed();
+  auto b = keyed();
+  ASSERT_TRUE(a && b);
+  const auto [b_id, a_id] = connect_pair(*a, *b);
+  ASSERT_NE(b_id, 0u);
+  ASSERT_NE(a_id, 0u);
+  EXPECT_EQ(transport_of(a->stats(), b_id), Transport::Tcp);
+  const std::vector<std::uint8_t> hello(48, 3);
+  ASSERT_TRUE(a->send(b_id, Lane::Normal, hello).ok());
+  bool got = false;
+  pump_until(*b, [&](Event& e) { got |= e.kind == EventKind::Received && e.peer == a_id; }, [&] { return got; },
+             kConnectTimeoutNs);
+  EXPECT_TRUE(got);
+
+  ASSERT_TRUE(a->set("fault_drop_udp", "false").ok());
+  ASSERT_TRUE(b->set("fault_drop_udp", "false").ok());
+  bool back = false;
+  pump_until(*a, [](Event&) {}, [&] {
+    back = transport_of(a->stats(), b_id) == Transport::Udp && transport_of(b->stats(), a_id) == Transport::Udp;
+    return back;
+  }, 10 * kNsPerSec);
+  EXPECT_TRUE(back);
+  const NodeStats sa = a->stats(), sb = b->stats();
+  EXPECT_EQ(sa.mesh.auth_failures, 0u);
+  EXPECT_EQ(sb.mesh.auth_failures, 0u);
+  EXPECT_GE(sa.mesh.moved_to_udp, 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TcpFallbackTest, ::testing::Values(IoBackend::Uring, IoBackend::Epoll), backend_name);
