@@ -37,6 +37,9 @@ class ReceiveSink {
   virtual ~ReceiveSink() = default;
   // `received_at`: when the kernel received it (engine clock, SO_TIMESTAMPNS); 0 = unknown.
   virtual void on_datagram(const Address& from, Bytes bytes, TimeNs received_at) = 0;
+  // The TCP path: a datagram read from the TCP stream keyed `from` (the peer's listen
+  // address). Replies to it go back over the stream, so the path is kept apart.
+  virtual void on_stream_datagram(const Address& from, Bytes bytes) { on_datagram(from, bytes, 0); }
   // After each receive batch: true ends this turn's receiving (what is left stays in the
   // socket for the next turn), so a High message that just arrived reaches the
   // application now instead of after every Bulk datagram queued behind it.

@@ -148,18 +148,18 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
   }
 
   void on_datagram(const Address& from, Bytes bytes, TimeNs received_at) override {
-    // Arrival time, not the turn's start: stamped before a blocking wait, every RTT
-    // sample (probe acks, connection acks) would be short by the time spent waiting.
+    receive(from, bytes, received_at, topology::Path::Udp);
+  }
+  void on_stream_datagram(const Address& from, Bytes bytes) override {
+    receive(from, bytes, 0, topology::Path::Stream);
+  }
+  // A hint for the failure detector (the member is probed now), not a verdict.
+  void on_stream_closed(const Address& peer) override {
     if (clock_stale_) {
       now_ = engine::monotonic_now_ns();
       clock_stale_ = false;
     }
-    // The mesh decodes each datagram once (header, checksum) and says whether it was one.
-    if (m_.mesh->on_datagram(from, bytes, now_, received_at) != topology::DatagramVerdict::Accepted) {
-      m_.counters.add(EngineCounter::bad_packets);
-      return;
-    }
-    ++received_;
+    m_.mesh->on_stream_closed(peer, now_);
   }
 
  private:
@@ -169,6 +169,21 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     TimeNs deadline = std::min(m_.mesh->next_timeout().value_or(kNoDeadline), m_.backend->held_until());
     if (stopping_) deadline = std::min(deadline, std::min(stop_deadline_, now + kStopRecheckNs));
     return deadline;
+  }
+
+  void receive(const Address& from, Bytes bytes, TimeNs received_at, topology::Path path) {
+    // Arrival time, not the turn's start: stamped before a blocking wait, every RTT
+    // sample (probe acks, connection acks) would be short by the time spent waiting.
+    if (clock_stale_) {
+      now_ = engine::monotonic_now_ns();
+      clock_stale_ = false;
+    }
+    // The mesh decodes each datagram once (header, checksum) and says whether it was one.
+    if (m_.mesh->on_datagram(from, bytes, now_, received_at, path) != topology::DatagramVerdict::Accepted) {
+      m_.counters.add(EngineCounter::bad_packets);
+      return;
+    }
+    ++received_;
   }
 
   // Reads what the socket already holds (no wait), stamped with the turn's time.
@@ -452,8 +467,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       p.state = member.state;
       p.role = member.role;
       p.connected = member.connected;
-      // Per node while only the forced transport exists (knob `transport`).
-      p.transport = m_.loop_config.transport == 2 ? Transport::Tcp : Transport::Udp;
+      p.transport = member.over_stream ? Transport::Tcp : Transport::Udp;
       p.incarnation = member.incarnation;
       p.link = member.link;
       for (const auto& d : member.displays) p.displays.push_back(DisplayInfo{d.id, d.available, d.metadata});

@@ -17,6 +17,7 @@ FaultParams FaultParams::from(const Config& c) {
   p.jitter_ns = c.fault_jitter_us * kNsPerUs;
   p.outbound = c.fault_outbound;
   p.inbound = c.fault_inbound;
+  p.drop_udp = c.fault_drop_udp;
   return p;
 }
 
@@ -25,6 +26,14 @@ class FaultInjector::InboundSink final : public ReceiveSink {
  public:
   InboundSink(FaultInjector& f, ReceiveSink& next) : f_(f), next_(next) {}
   void on_datagram(const Address& from, Bytes bytes, TimeNs received_at) override {
+    if (f_.params_.drop_udp) {
+      f_.counters_.add(EngineCounter::fault_dropped);
+      return;
+    }
+    if (!f_.inbound_faults()) {
+      next_.on_datagram(from, bytes, received_at);
+      return;
+    }
     TimeNs delay = 0;
     switch (f_.decide(delay)) {
       case Verdict::Pass: next_.on_datagram(from, bytes, received_at); break;
@@ -38,6 +47,10 @@ class FaultInjector::InboundSink final : public ReceiveSink {
         break;
     }
   }
+  // The TCP path passes untouched (only outbound loss applies to it, at the send).
+  void on_stream_datagram(const Address& from, Bytes bytes) override { next_.on_stream_datagram(from, bytes); }
+  void on_stream_closed(const Address& peer) override { next_.on_stream_closed(peer); }
+  bool batch_done() override { return next_.batch_done(); }
 
  private:
   FaultInjector& f_;
@@ -135,6 +148,10 @@ MutableBytes FaultInjector::send_buffer() {
 }
 
 void FaultInjector::commit_send(const Address& to, std::size_t size, bool alone) {
+  if (params_.drop_udp) {  // the slot is never committed: it stays free
+    counters_.add(EngineCounter::fault_dropped);
+    return;
+  }
   if (!params_.outbound || !params_.active()) {
     inner_->commit_send(to, size, alone);
     return;
@@ -165,7 +182,7 @@ void FaultInjector::wait(TimeNs deadline, ReceiveSink& sink) {
     release_due(monotonic_now_ns(), nullptr);
     deadline = std::min(deadline, next_release());
   }
-  if (!params_.inbound || !params_.active()) {
+  if (!inbound_faults() && !params_.drop_udp) {
     inner_->wait(deadline, sink);
   } else {
     InboundSink faulty(*this, sink);

@@ -24,6 +24,7 @@ struct FaultParams {
   TimeNs jitter_ns = 0;
   bool outbound = true;
   bool inbound = false;
+  bool drop_udp = false;  // both ways, whatever outbound/inbound say; streams pass
 
   static FaultParams from(const Config& config);
   bool active() const {
@@ -45,7 +46,8 @@ class FaultInjector final : public Backend {
   void wake() override { inner_->wake(); }
   void set_gso(bool on) override { inner_->set_gso(on); }
   Result<void> add_receive_socket(int fd) override { return inner_->add_receive_socket(fd); }
-  // The TCP path: only fault_loss_pct applies (outbound), see commit_stream_send.
+  // The TCP path: only fault_loss_pct applies (outbound), see commit_stream_send;
+  // fault_drop_udp leaves streams alone.
   Result<void> add_stream_listener(int fd, const Address& local, const TcpOptions& options) override {
     return inner_->add_stream_listener(fd, local, options);
   }
@@ -70,6 +72,7 @@ class FaultInjector final : public Backend {
   class InboundSink;
 
   Verdict decide(TimeNs& delay_ns);
+  bool inbound_faults() const { return params_.inbound && params_.active(); }
   bool hold(const Address& peer, Bytes bytes, TimeNs release, bool inbound);
   void release_due(TimeNs now, ReceiveSink* sink);
   TimeNs next_release() const;

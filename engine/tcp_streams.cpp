@@ -161,7 +161,7 @@ bool TcpStreams::on_read(std::uint32_t slot, std::size_t n, TimeNs now, ReceiveS
     }
     counters_.add(EngineCounter::tcp_datagrams_received);
     counters_.add(EngineCounter::bytes_received, datagram->size());
-    sink.on_datagram(*s.key, *datagram, 0);
+    sink.on_stream_datagram(*s.key, *datagram);
     if (s.state != State::Open && s.state != State::Connecting) return false;  // closed from inside the sink
   }
   if (s.rx->error() != protocol::StreamError::None) {

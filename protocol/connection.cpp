@@ -242,12 +242,25 @@ void Connection::abort(FailReason reason, TimeNs /*now*/) {
   s.sync_budget();
 }
 
+// Both ways keep packet numbers, acks, dedup and every lane's state. Onto the stream:
+// what UDP has in flight goes again (requeue_in_flight). Back to UDP: what the stream
+// has in flight still arrives, and loss detection, on again, repairs anything the stream
+// lost (it closed) the way it repairs UDP losses.
 void Connection::set_stream_path(bool on) {
-  impl_->stream_path = on;
+  Impl& s = *impl_;
+  if (s.stream_path == on) return;
+  s.stream_path = on;
   if (on) {
-    impl_->copies.clear();
-    impl_->loss_time.reset();
+    s.copies.clear();
+    s.requeue_in_flight();
+    s.pto_backoff = 0;
   }
+}
+
+void Connection::on_stream_broken() {
+  Impl& s = *impl_;
+  if (!s.stream_path || s.state != Impl::State::Open) return;
+  s.requeue_in_flight();
 }
 bool Connection::stream_path() const { return impl_->stream_path; }
 

@@ -137,11 +137,17 @@ class Connection {
   bool is_closed() const;
 
   // The datagrams ride a reliable byte stream (the TCP path, docs/connection.md): loss
-  // detection, probe timeouts and high_redundancy copies are off, since TCP already
-  // repairs and a second repair would only add traffic. Acks, flow and congestion
-  // windows, lanes and every event work as on UDP.
+  // detection and high_redundancy copies are off, since TCP already repairs and a second
+  // repair would only add traffic; the probe timeout waits at least a second and then
+  // sends everything in flight again (what a stream that broke lost). Acks, flow and
+  // congestion windows, lanes and every event work as on UDP. Either way mid-connection
+  // nothing is lost or delivered twice: onto the stream, what UDP has in flight goes
+  // again; back to UDP, loss detection takes over what the stream has in flight.
   void set_stream_path(bool on);
   bool stream_path() const;
+  // On the stream path: the stream broke (closed, reset); what is in flight goes again now
+  // (over the next stream) instead of at the probe timeout.
+  void on_stream_broken();
 
   // Applies the runtime-changeable knobs of `config` (the rest are ignored).
   void apply_runtime_config(const Config& config);

@@ -73,6 +73,9 @@ struct Connection::Impl {
   NewReno cc;
   std::uint64_t bytes_in_flight = 0;
   static constexpr std::uint32_t kProbePackets = 2;
+  // On a stream, the probe timeout is at least this (doubling with its backoff): TCP
+  // repairs within a stream, this repairs what a broken stream lost.
+  static constexpr TimeNs kStreamRepairNs = 1 * kNsPerSec;
   static constexpr std::uint64_t kUrgentHeadroomPackets = 2;
   static constexpr TimeNs kMinAckHorizonNs = 200 * kNsPerUs;
   std::uint32_t pto_backoff = 0;
@@ -158,6 +161,8 @@ struct Connection::Impl {
   std::optional<TimeNs> pto_deadline() const;
   void on_packet_acked(const SentPacket& p);
   void on_packet_lost(std::uint64_t pn, SentPacket& p);
+  void requeue_frames(SentPacket& p);  // p's frames go again (a loss, or a move onto a stream)
+  void requeue_in_flight();            // set_stream_path(true): everything in flight goes again
   void detect_losses(TimeNs now);
   void on_pto(TimeNs now);
   // Requeues the frames of `p` for a probe; `mark`: count them in p.requeued (a later

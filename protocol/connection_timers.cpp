@@ -46,25 +46,45 @@ bool Connection::Impl::requeue_fragment(std::uint32_t slot, std::uint32_t fragme
   return true;
 }
 
-void Connection::Impl::on_packet_lost(std::uint64_t pn, SentPacket& p) {
-  ++stats.packets_lost;
+void Connection::Impl::requeue_frames(SentPacket& p) {
   // A packet a probe timeout already resent is covered by the probe's own packet: its
   // frames are not queued a second time.
-  if (p.requeued == 0) {
-    for (std::size_t i = 0; i < p.ref_count; ++i) {
-      const FrameRef& r = p.refs[i];
-      if (r.kind == FrameRef::Kind::Skip) {
-        pending_skips.push_back(SkipFrame{static_cast<Lane>(r.lane), static_cast<Delivery>(r.delivery), r.value});
-      } else if (out.valid(r.slot, static_cast<std::uint32_t>(r.value)) && requeue_fragment(r.slot, r.fragment, false)) {
-        ++p.requeued;
-      }
+  if (p.requeued != 0) return;
+  for (std::size_t i = 0; i < p.ref_count; ++i) {
+    const FrameRef& r = p.refs[i];
+    if (r.kind == FrameRef::Kind::Skip) {
+      pending_skips.push_back(SkipFrame{static_cast<Lane>(r.lane), static_cast<Delivery>(r.delivery), r.value});
+    } else if (out.valid(r.slot, static_cast<std::uint32_t>(r.value)) && requeue_fragment(r.slot, r.fragment, false)) {
+      ++p.requeued;
     }
   }
+}
+
+void Connection::Impl::on_packet_lost(std::uint64_t pn, SentPacket& p) {
+  ++stats.packets_lost;
+  requeue_frames(p);
   lost_history.add(pn, p.time_sent, p.requeued);
 }
 
+// The path moved onto a stream: the packets in flight went over UDP, and with loss
+// detection off nothing would ever repair one UDP lost (an ordered lane would wait for it
+// for good). Their frames go again, over the stream; one that did arrive is a duplicate
+// the peer drops (packet numbers and dedup belong to the connection, not to a path). Not
+// counted as losses, and not kept in lost_history: a late ack of one says nothing about
+// reordering on the path.
+void Connection::Impl::requeue_in_flight() {
+  for (std::uint64_t pn = sent.base_pn(); pn < sent.next_pn(); ++pn) {
+    SentPacket* p = sent.find(pn);
+    if (!p) continue;
+    if (p->in_flight) bytes_in_flight -= p->size_bytes;
+    requeue_frames(*p);
+    sent.settle(pn);
+  }
+  loss_time.reset();
+}
+
 void Connection::Impl::detect_losses(TimeNs now) {
-  if (!has_largest_acked || stream_path) {
+  if (!has_largest_acked) {
     loss_time.reset();
     return;
   }
@@ -72,10 +92,14 @@ void Connection::Impl::detect_losses(TimeNs now) {
   TimeNs newest_lost = 0;
   bool any_lost = false;
   // RACK: once the path has shown reordering, only time declares a packet lost, with the
-  // reordering window added; the packet count would misfire on every reordering.
-  const std::uint32_t threshold = reorder.seen() ? 0 : loss_cfg.packet_threshold;
-  loss_time = detect_lost(sent, largest_acked, now, loss_delay_ns(rtt, loss_cfg.time_threshold, reorder.extent_ns()),
-                          threshold, [&](std::uint64_t pn, SentPacket& p) {
+  // reordering window added; the packet count would misfire on every reordering. On a
+  // stream nothing is reordered or lost while it lives, so only a packet older than
+  // kStreamRepairNs below an acked one counts: lost with a stream that broke (or never
+  // taken by one: a dial that failed).
+  const std::uint32_t threshold = reorder.seen() || stream_path ? 0 : loss_cfg.packet_threshold;
+  TimeNs delay = loss_delay_ns(rtt, loss_cfg.time_threshold, reorder.extent_ns());
+  if (stream_path) delay = std::max(delay, kStreamRepairNs);
+  loss_time = detect_lost(sent, largest_acked, now, delay, threshold, [&](std::uint64_t pn, SentPacket& p) {
                             if (p.in_flight) {
                               bytes_in_flight -= p.size_bytes;
                               lost_bytes += p.size_bytes;
@@ -89,8 +113,10 @@ void Connection::Impl::detect_losses(TimeNs now) {
 }
 
 std::optional<TimeNs> Connection::Impl::pto_deadline() const {
-  if (sent.in_flight_count() == 0 || stream_path) return std::nullopt;
-  return last_eliciting_sent + pto_duration_ns(rtt, loss_cfg, pto_backoff, reorder.extent_ns());
+  if (sent.in_flight_count() == 0) return std::nullopt;
+  const TimeNs pto = pto_duration_ns(rtt, loss_cfg, pto_backoff, reorder.extent_ns());
+  if (stream_path) return last_eliciting_sent + std::max(pto, kStreamRepairNs << std::min<std::uint32_t>(pto_backoff, 5));
+  return last_eliciting_sent + pto;
 }
 
 bool Connection::Impl::probe_packet(SentPacket& p, bool mark) {
@@ -112,6 +138,13 @@ void Connection::Impl::on_pto(TimeNs /*now*/) {
   ++stats.pto_count;
   ++pto_backoff;
   ++probe_round;
+  if (stream_path) {
+    // TCP repairs within one stream, but not what a stream that broke (reset, closed, a
+    // dial that failed) held or never took: after a silence of seconds, everything in
+    // flight goes again (a new stream is dialed for it).
+    requeue_in_flight();
+    return;
+  }
   // Two probes (RFC 9002 6.2.4): on a lossy LAN one lost probe must not cost a whole
   // backed-off timeout. They carry reliable data, so a lost message is repaired now
   // instead of waiting for later traffic to reveal the gap: the oldest unacknowledged

@@ -30,20 +30,22 @@ void Mesh::Impl::maybe_peer_up(std::uint32_t i) {
   events.push_back(PeerUp{members[i].id, members[i].address});
 }
 
-void Mesh::Impl::install_connection(std::uint32_t i, std::uint32_t local_cid, std::uint32_t remote_cid, TimeNs now) {
+void Mesh::Impl::install_connection(std::uint32_t i, std::uint32_t local_cid, std::uint32_t remote_cid, Path path,
+                                    TimeNs now) {
   Peer& p = peers[i];
   Session& s = p.session;
   if (s.conn) drop_connection(i, FailReason::Closed, now);  // replaced by a newer handshake
   s.conn = std::make_unique<protocol::Connection>(conn_config, protocol::ConnectionIds{local_cid, remote_cid}, now);
   s.conn->set_reassembly_budget(&reassembly_budget);
   s.conn->use_shared_payloads(&payloads);
-  s.conn->set_stream_path(stream_transport);
   s.local_cid = local_cid;
   s.remote_cid = remote_cid;
   conns.by_cid[local_cid] = members[i].id;
   members[i].connected = true;
   p.redial.reconnect.reset();
   p.health.last_heard = now;
+  if (auto_path()) udp_doubted = path == Path::Stream;
+  set_path(i, path == Path::Stream, now);
   // What it reported over its previous connection may belong to a previous life; it
   // sends its whole table again on this one, as we do.
   p.links.reported.clear();
@@ -58,12 +60,15 @@ void Mesh::Impl::drop_connection(std::uint32_t i, std::optional<FailReason> abor
   if (!s.conn) return;
   if (abort_reason) s.conn->abort(*abort_reason, now);
   conns.by_cid.erase(s.local_cid);
-  conns.retired.push_back(RetiredConnection{members[i].id, members[i].address, std::move(s.conn), false});
+  conns.retired.push_back(
+      RetiredConnection{members[i].id, members[i].address, std::move(s.conn), false, stream_for(members[i])});
   s.conn.reset();
   s.local_cid = s.remote_cid = 0;
   s.conn_deadline = kNever;
   s.up_reported = false;
   members[i].connected = false;
+  p.path.next_at = kNever;  // no UDP path probes without a connection (the path itself is kept for the redial)
+  p.path.seq = 0;
   p.redial.next_dial_at = now + p.redial.reconnect.next(rng);
 }
 

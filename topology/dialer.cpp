@@ -40,6 +40,12 @@ void Mesh::Impl::start_dial(const Address& to, NodeId node, TimeNs now, bool dis
   d.cid = fresh_cid();
   d.backoff.set_limits(config.reconnect_backoff_min_ms * kNsPerMs, config.reconnect_backoff_max_ms * kNsPerMs);
   d.next_at = now;
+  d.started_at = now;
+  // A member last reached over its stream is likely behind the same firewall still, as is
+  // anyone when our network seems to block UDP (udp_doubted): the dial tries both paths
+  // from the start (UDP wins back later through path probes).
+  if (const auto i = index.find(node); auto_path() && i != index.end()) d.via_stream = members[i->second].over_stream;
+  if (auto_path() && udp_doubted) d.via_stream = true;
   dialer.dials.push_back(d);
   dial_tick(now);
 }
@@ -50,7 +56,17 @@ void Mesh::Impl::dial_tick(TimeNs now) {
   std::erase_if(dialer.dials, [&](const Dial& d) {
     return d.discovery && d.next_at <= now && d.attempts >= kDiscoveryDialAttempts;
   });
+  const TimeNs fallback = config.tcp_fallback_ms * kNsPerMs;
   for (Dial& d : dialer.dials) {
+    if (auto_path() && !d.via_stream && !d.refused && now >= d.started_at + fallback) {
+      // Unanswered over UDP for tcp_fallback_ms: the stream too, from now on.
+      d.via_stream = true;
+      d.next_at = std::min(d.next_at, now);
+      ++counters.tcp_fallbacks;
+      // Probes and gossip to the member go where the handshake goes (until one completes).
+      if (auto i = index.find(d.node); i != index.end() && !peers[i->second].session.conn)
+        members[i->second].over_stream = true;
+    }
     if (d.next_at > now) continue;
     if (!dialer.dial_limiter.allow(now)) {
       // Over the node's dial rate (many Dead members to redial): try again in about one
@@ -68,10 +84,19 @@ void Mesh::Impl::dial_tick(TimeNs now) {
     h.cid = d.cid;
     h.with_cookie = d.have_cookie;
     h.cookie = d.cookie;
-    push_out(h);
+    // transport = auto: UDP, and the stream too once the dial fell back; forced: one of them.
+    if (config.transport != 2) {
+      h.via = Via::Udp;
+      push_out(h);
+    }
+    if (config.transport == 2 || (auto_path() && d.via_stream)) {
+      h.via = Via::Stream;
+      push_out(h);
+    }
     ++d.attempts;
     d.sent_at = now;
     d.next_at = now + d.backoff.next(rng);
+    if (auto_path() && !d.via_stream) d.next_at = std::min(d.next_at, d.started_at + fallback);
   }
 }
 
@@ -151,6 +176,7 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
       r.type = OutType::Handshake;
       r.to = from;
       r.hkind = HandshakeKind::Retry;
+      r.via = reply_via();
       r.with_cookie = true;
       r.cookie = dialer.cookies.make(from, now);
       push_out(r);
@@ -159,7 +185,10 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
     // HelloCookie with a valid cookie: now we keep state.
     if (auto it = index.find(h.node_id);
         it != index.end() && peers[it->second].session.conn && peers[it->second].session.remote_cid == h.connection_id) {
-      send_accept(from, peers[it->second].session.local_cid);  // our Accept was lost: say it again
+      // Our Accept was lost: say it again. Repeated over the stream, the initiator has
+      // fallen back and our UDP answers may never reach it: its stream is the path now.
+      if (rx_path == Path::Stream && !members[it->second].over_stream) set_path(it->second, true, now);
+      send_accept(from, peers[it->second].session.local_cid);
       return;
     }
     bool sync = false;
@@ -168,12 +197,13 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
       OutItem r;
       r.type = OutType::Refuse;
       r.to = from;
+      r.via = reply_via();
       r.cid = h.connection_id;
       r.reason = protocol::CloseReason::PeerLimit;
       push_out(r);
       return;
     }
-    install_connection(i, fresh_cid(), h.connection_id, now);
+    install_connection(i, fresh_cid(), h.connection_id, rx_path, now);
     send_accept(from, peers[i].session.local_cid);
     introduce(from, sync);
     elect(now);
@@ -182,6 +212,8 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
 
   Dial* d = dial_to(from);
   if (!d || (d->node != 0 && d->node != h.node_id)) return;
+  // An answer over the stream: the peer talks there (it dialed so, or is forced to).
+  if (rx_path == Path::Stream && auto_path()) d->via_stream = true;
   if (h.kind == HandshakeKind::Retry) {
     if (h.cookie.size() != kCookieBytes) return;
     std::copy(h.cookie.begin(), h.cookie.end(), d->cookie.begin());
@@ -199,7 +231,7 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
   const std::uint32_t i = admit(h, from, now, sync);
   cancel_dial(from);
   if (i == ~0u) return;
-  install_connection(i, cid, h.connection_id, now);
+  install_connection(i, cid, h.connection_id, rx_path, now);
   introduce(from, sync);
   elect(now);
 }
@@ -230,6 +262,7 @@ void Mesh::Impl::send_accept(const Address& to, std::uint32_t local_cid) {
   a.to = to;
   a.hkind = protocol::HandshakeKind::Accept;
   a.cid = local_cid;
+  a.via = reply_via();  // on the path of the HelloCookie it answers
   push_out(a);
 }
 

@@ -36,6 +36,11 @@ struct Dial {
   // addresses cannot keep the dialer busy for good.
   bool discovery = false;
   std::uint32_t attempts = 0;
+  // The TCP path: when the dial started, and whether its handshake datagrams also go over
+  // a TCP stream to `to` (transport = auto: after tcp_fallback_ms unanswered, or at once
+  // for a member already on the stream, or when an answer came over the stream).
+  TimeNs started_at = 0;
+  bool via_stream = false;
 };
 
 // A beacon is only a hint: its dial gets this many Hellos before it is dropped, and at

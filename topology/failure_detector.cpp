@@ -12,6 +12,7 @@
 // pushes to everyone too. All changes are also piggybacked on probes and acks
 // (gossip.cpp).
 #include <algorithm>
+#include <utility>
 
 #include "topology/mesh_impl.h"
 
@@ -44,6 +45,7 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
   if (auto it = index.find(h.sender); it != index.end()) {
     peers[it->second].health.last_heard = now;
     credit_visit(it->second, now);
+    if (rx_path == Path::Udp) heard_over_udp(it->second, from, now);
     // It talks to us but we hold it Suspect/Dead: tell it, so it refutes. Held Dead and
     // heard from the address we hold: it is reachable again (a healed partition), dial it.
     if (members[it->second].state != MemberState::Alive && members[it->second].state != MemberState::Left)
@@ -64,7 +66,8 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
         ack.relay_for = h.relay_for;
       }
       answer_ping_clock(h, ack, now);
-      send_gossip(from, ack);
+      // On the path the PING came: a UDP path probe is answered over UDP (transport_path.cpp).
+      send_gossip(from, ack, reply_via());
       break;
     }
     case GossipKind::Ack: {
@@ -79,7 +82,10 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
       // The probe's answer (or the answer to a clock ping: seq 0, no probe). Any direct
       // timed ack is a clock sample.
       if (h.relay_for == 0)
-        if (auto it = index.find(h.sender); it != index.end()) on_clock_ack(it->second, h, now);
+        if (auto it = index.find(h.sender); it != index.end()) {
+          on_clock_ack(it->second, h, now);
+          if (rx_path == Path::Udp) on_path_ack(it->second, h.seq, from, now);
+        }
       Probe& probe = fd.probe;
       const NodeId answered = h.relay_for == self.id ? h.target : h.sender;
       if (probe.active && !probe.acked && probe.seq == h.seq && probe.target == answered) {
@@ -198,6 +204,12 @@ void Mesh::Impl::probe_tick(TimeNs now) {
 
   // Next target in the rotation; reshuffle after a full round (SWIM's bounded detection time).
   NodeId target = 0;
+  bool hinted = false;
+  if (const NodeId hint = std::exchange(fd.hint, 0); hint != 0)
+    if (auto it = index.find(hint); it != index.end() && is_live(members[it->second].state)) {
+      target = hint;
+      hinted = true;
+    }
   auto& order = fd.probe_order;
   for (std::size_t scanned = 0; scanned <= order.size() && target == 0; ++scanned) {
     if (fd.probe_pos >= order.size()) {
@@ -228,7 +240,7 @@ void Mesh::Impl::probe_tick(TimeNs now) {
   }
   if (target == 0) return;
   const std::uint32_t i = index[target];
-  if (heard_enough(i, now)) {
+  if (!hinted && heard_enough(i, now)) {
     ++counters.probes_skipped;  // traffic from it is as good as an ack
     return;
   }

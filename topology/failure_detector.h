@@ -70,6 +70,7 @@ struct FailureDetector {
   std::size_t probe_pos = 0;
   std::uint64_t round = 1;          // probe rounds started (Health::visited_round)
   std::uint32_t free_ticks = 0;     // periods without a probe due at the round's end (credit_visit)
+  NodeId hint = 0;  // probed next, out of turn and even if heard from (its TCP stream closed)
   // Probe numbers cycle through 1..kMaxProbeSeq: one probe is outstanding at a time, so
   // a number only has to differ from the last few (an ack 127 probes late, >= 6 s, is not
   // taken for the current one unless the same member answers it), and stays a one-byte

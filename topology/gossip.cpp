@@ -19,10 +19,11 @@ MemberState state_of(UpdateKind k) {
 }
 }  // namespace
 
-void Mesh::Impl::send_gossip(const Address& to, const GossipHeader& h) {
+void Mesh::Impl::send_gossip(const Address& to, const GossipHeader& h, Via via) {
   OutItem item;
   item.type = OutType::Gossip;
   item.to = to;
+  item.via = via;
   item.gossip = h;
   item.gossip.sender = self.id;
   push_out(item);

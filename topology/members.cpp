@@ -31,6 +31,7 @@ std::uint32_t Mesh::Impl::add_member(NodeId id, const Address& address, std::uin
   m.address = address;
   m.incarnation = inc;
   m.state = MemberState::Alive;
+  m.over_stream = config.transport == 2 || (auto_path() && udp_doubted);
   if (const auto& c = election.claims.current(); c && c->node == id) m.role = Role::Coordinator;
   members.push_back(std::move(m));
   Peer p;

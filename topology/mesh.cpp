@@ -42,10 +42,11 @@ void Mesh::set_beacon_target(std::optional<Address> target) {
 
 // Authentication seam (receive side): a keyed mesh opens every datagram here, before
 // anything is routed, so nothing unauthenticated reaches a component or creates state.
-DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs now, TimeNs received_at) {
+DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs now, TimeNs received_at, Path path) {
   Impl& m = *impl_;
   m.last_now = now;
   m.rx_at = received_at != 0 && received_at <= now ? received_at : now;
+  m.rx_path = path;
   ++m.counters.datagrams_in;
   m.counters.bytes_in += datagram.size();
   protocol::DecodeResult decoded;
@@ -88,8 +89,12 @@ DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs no
           if (fresh_seal) p->session.newest_seal = seal_counter;
           replayed = !fresh_seal && arrival == protocol::Connection::Arrival::Duplicate;
         }
-        if (replayed) ++m.counters.replays_dropped;
-        else p->health.last_heard = now;
+        if (replayed) {
+          ++m.counters.replays_dropped;
+        } else {
+          p->health.last_heard = now;
+          if (path == Path::Udp) m.heard_over_udp(i->second, from, now);
+        }
         m.connection_touched(it->second);
       }
     } else {
@@ -140,6 +145,7 @@ void Mesh::on_timeout(TimeNs now) {
     m.next_maintenance_at = !m.leaving && m.fd.next_probe_at > now && m.fd.next_probe_at < next ? m.fd.next_probe_at : next;
   }
   for (std::size_t i = 0; i < m.peers.size(); ++i) {
+    if (m.peers[i].path.next_at <= now) m.path_tick(static_cast<std::uint32_t>(i), now);
     Session& s = m.peers[i].session;
     if (s.conn && s.conn_deadline <= now) {
       s.conn->on_timeout(now);
@@ -191,19 +197,19 @@ std::optional<Transmit> Mesh::poll_transmit(MutableBytes buffer, TimeNs now) {
 std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) {
   Impl& m = *this;
   m.last_now = now;
-  auto sent = [&](const Address& to, std::size_t n, bool alone = false) {
+  // The transport seam: each datagram goes on its destination's path (stream_for,
+  // transport_path.cpp); beacons to a group or broadcast address stay UDP.
+  auto sent = [&](const Address& to, std::size_t n, bool stream, bool alone = false) {
     ++m.counters.datagrams_out;
     m.counters.bytes_out += n;
-    // The transport seam: with transport = tcp every datagram to a peer rides its
-    // stream; beacons to a group or broadcast address stay UDP.
-    return Transmit{to, n, alone, m.stream_transport && !to.is_multicast()};
+    return Transmit{to, n, alone, stream};
   };
   while (!m.out.empty()) {
     OutItem item = std::move(m.out.front());
     m.out.pop_front();
     if (const std::size_t n = m.encode_out(item, buffer)) {
       m.recompute_deadline();
-      return sent(item.to, n);
+      return sent(item.to, n, m.stream_for(item));
     }
   }
   while (!m.conns.transmit_dirty.empty()) {
@@ -228,7 +234,8 @@ std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) 
       ++m.counters.connection_out;
       m.counters.connection_bytes_out += n;
       m.recompute_deadline();
-      return sent(m.members[it->second].address, n, s.conn->transmitted_copy());
+      const Member& member = m.members[it->second];
+      return sent(member.address, n, m.stream_for(member), s.conn->transmitted_copy());
     }
     s.tx_dirty = false;
     m.conns.transmit_dirty.pop_back();
@@ -240,7 +247,7 @@ std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) 
     if (const std::size_t n = r.conn->poll_transmit(buffer, now)) {
       ++m.counters.connection_out;
       m.counters.connection_bytes_out += n;
-      return sent(r.to, n);
+      return sent(r.to, n, r.over_stream);
     }
     r.tx_done = true;
   }

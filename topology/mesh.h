@@ -62,6 +62,10 @@ struct Member {
   Role role = Role::Member;
   std::uint64_t incarnation = 0;
   bool connected = false;
+  // This node sends to it over its TCP stream (the TCP path), not UDP: transport = tcp,
+  // or transport = auto after a handshake completed over the stream and until a UDP path
+  // probe is answered (transport_path.cpp).
+  bool over_stream = false;
   LinkQuality link;               // as measured by this node
   std::vector<Display> displays;
 };
@@ -131,7 +135,11 @@ struct MeshCounters {
   std::uint64_t bad_mesh_messages = 0;  // mesh-internal messages malformed or over the bound, dropped
   std::uint64_t auth_failures = 0;      // keyed mesh: datagrams that did not open (no key, wrong key, forged)
   std::uint64_t replays_dropped = 0;    // keyed mesh: authentic datagrams seen before or outside the freshness window
-  std::uint64_t untrusted_gossip = 0;   // gossip with updates from a sender without a completed handshake, updates ignored
+  std::uint64_t untrusted_gossip = 0;
+  std::uint64_t tcp_fallbacks = 0;      // dials whose UDP handshake went unanswered for tcp_fallback_ms: now over the stream too
+  std::uint64_t udp_path_probes = 0;    // UDP path probes sent to members on the TCP path
+  std::uint64_t moved_to_udp = 0;       // members moved back from the TCP path to UDP (a path probe was answered over UDP)
+  std::uint64_t stream_close_hints = 0; // the stream of a member on the TCP path closed: probed at once   // gossip with updates from a sender without a completed handshake, updates ignored
   std::array<std::uint64_t, kDecodeErrorCount> bad_datagrams_by_error{};  // datagrams the codec rejected, by why
 };
 
@@ -153,6 +161,10 @@ enum class DatagramVerdict : std::uint8_t {
   Malformed,    // not a hana datagram: truncated, wrong magic or version, unknown header flags
   Unauthenticated,  // keyed mesh: not sealed, or not under one of our keys, or forged (auth_failures)
 };
+
+// The path a datagram came in on or goes out on: the UDP socket or the peer's TCP
+// stream (the TCP path, docs/connection.md).
+enum class Path : std::uint8_t { Udp, Stream };
 
 struct Transmit {
   Address to;
@@ -196,8 +208,13 @@ class Mesh {
   void set_beacon_target(std::optional<Address> target);
 
   // `received_at`: when the datagram arrived, on the same clock as `now` (a kernel
-  // receive timestamp converted by the engine); 0 = unknown, taken as `now`.
-  DatagramVerdict on_datagram(const Address& from, Bytes datagram, TimeNs now, TimeNs received_at = 0);
+  // receive timestamp converted by the engine); 0 = unknown, taken as `now`. `path`: the
+  // UDP socket, or the TCP stream keyed `from` (the peer's listen address).
+  DatagramVerdict on_datagram(const Address& from, Bytes datagram, TimeNs now, TimeNs received_at = 0,
+                              Path path = Path::Udp);
+  // The TCP stream keyed `peer` closed, was reset or failed: a strong hint, not a verdict.
+  // A member on the TCP path there is probed at once (its next datagram dials again).
+  void on_stream_closed(const Address& peer, TimeNs now);
   void on_timeout(TimeNs now);
   std::optional<TimeNs> next_timeout() const;
   std::optional<Transmit> poll_transmit(MutableBytes buffer, TimeNs now);

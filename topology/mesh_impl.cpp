@@ -32,7 +32,6 @@ Mesh::Impl::Impl(const Config& cfg, Identity me, std::uint64_t seed, TimeNs now,
 void Mesh::Impl::apply_config(const Config& c) {
   config = c;
   conn_config = c;
-  stream_transport = c.transport == 2;
   // Liveness of a mesh peer is the failure detector's job: per-connection keepalives
   // to 99 peers would cost more than the whole SWIM budget, and an idle timeout would
   // tear down healthy idle connections. The mesh closes connections of dead peers.
@@ -97,6 +96,7 @@ void Mesh::Impl::recompute_deadline() {
     for (const Dial& d : dialer.dials) t = std::min(t, d.next_at);
   }
   for (const Peer& p : peers) {
+    if (!leaving) t = std::min(t, p.path.next_at);
     t = std::min(t, p.session.conn_deadline);
     t = std::min(t, p.health.suspicion_deadline);
   }

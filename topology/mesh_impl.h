@@ -20,6 +20,8 @@
 //   outgoing connectionless datagrams      OutItem (outbox.h)          outbox.cpp
 //   mesh clock (peer offsets, mesh time)   PeerClock (clock_sync.h),   mesh_clock.cpp
 //                                            MeshClock (mesh_time.h)
+//   the TCP path (which path each member  PathProbe                   transport_path.cpp
+//     is sent on, UDP path probes)          (transport_path.h)
 //
 // The components are not separate objects yet: their functions are members of Impl and
 // call each other directly (a member declared Dead drops its connection, forgets its
@@ -60,6 +62,7 @@
 #include "topology/mesh_time.h"
 #include "topology/outbox.h"
 #include "topology/rng.h"
+#include "topology/transport_path.h"
 
 namespace hana::topology {
 
@@ -103,6 +106,7 @@ struct RetiredConnection {
   Address to;
   std::unique_ptr<protocol::Connection> conn;
   bool tx_done = false;
+  bool over_stream = false;  // its member's path when it retired
 };
 
 // The connections component's state (connections.cpp): which member a connection id
@@ -124,6 +128,7 @@ struct Peer {
   LinkRecord links;            // link_table.cpp, link_reports.cpp
   AnnouncedDisplays announced; // displays.cpp
   PeerClock clock;             // mesh_clock.cpp
+  PathProbe path;              // transport_path.cpp
   // May become coordinator (election.cpp). Unknown counts as no: a node whose
   // eligibility has not reached us must not hold up the election. The member itself
   // tells us when a connection to it is made (introduce), and in its Alive updates and
@@ -136,7 +141,6 @@ struct Mesh::Impl {
 
   // ---- configuration and identity
   Config config;
-  bool stream_transport = false;  // transport = tcp: every peer over its TCP stream
   Config conn_config;  // config with the connection-level liveness knobs overridden
   Identity self;
   Rng rng;
@@ -181,6 +185,7 @@ struct Mesh::Impl {
   TimeNs deadline = kNever;  // cached next_timeout()
   TimeNs last_now = 0;
   TimeNs rx_at = 0;  // when the datagram being handled arrived (engine clock)
+  Path rx_path = Path::Udp;  // and on which path (replies to it go back there)
   TimeNs next_maintenance_at = 0;
   TimeNs next_view_check_at = 0;
   MeshCounters counters;
@@ -222,7 +227,7 @@ struct Mesh::Impl {
   void apply_update(Update u, NodeId via, const Address& from, TimeNs now);
   void enqueue_gossip(NodeId node, Entry entry);
   void push_to_all(NodeId subject, Entry entry, bool include_dead, NodeId from = 0);
-  void send_gossip(const Address& to, const GossipHeader& h);
+  void send_gossip(const Address& to, const GossipHeader& h, Via via = Via::Member);
   bool make_update(NodeId node, Entry entry, Update& u) const;
   std::size_t write_updates(BodyWriter& w, std::size_t count_at, std::size_t budget, const OutItem& item);
 
@@ -261,7 +266,8 @@ struct Mesh::Impl {
   void introduce(const Address& to, bool sync);
 
   // ---- connections.cpp: the connection to each member
-  void install_connection(std::uint32_t i, std::uint32_t local_cid, std::uint32_t remote_cid, TimeNs now);
+  // `path`: where the completing handshake datagram came in (the pair's path).
+  void install_connection(std::uint32_t i, std::uint32_t local_cid, std::uint32_t remote_cid, Path path, TimeNs now);
   void drop_connection(std::uint32_t i, std::optional<FailReason> abort_reason, TimeNs now);
   void connection_touched(NodeId id);
   void maybe_peer_up(std::uint32_t i);
@@ -302,6 +308,27 @@ struct Mesh::Impl {
   bool clock_sample_due(std::uint32_t i, TimeNs now) const;
   void clock_tick(TimeNs now);
   MeshTimeTarget coordinator_target(TimeNs local) const;
+
+  // ---- transport_path.cpp: which path each member is sent on, UDP path probes
+  bool auto_path() const { return config.transport == 0; }
+  // transport = auto: the last handshake completed over a stream, not UDP (and no member
+  // has moved back to UDP since): this node's network likely blocks UDP, so members new
+  // to the view are probed over the stream and dialed both ways from the start, instead
+  // of failing over UDP first (probes of members learned by gossip would otherwise go
+  // unanswered and churn the view while the dials fall back one by one).
+  bool udp_doubted = false;
+  // Puts member i on the stream or on UDP (the forced transports win); its connection
+  // follows, and on the stream in auto mode its UDP path probes start.
+  void set_path(std::uint32_t i, bool over_stream, TimeNs now);
+  // Whether a datagram to `to` (an outbox item's `via`, or a connection's member) rides
+  // the stream.
+  bool stream_for(const OutItem& item) const;
+  bool stream_for(const Member& m) const;
+  std::optional<std::uint32_t> member_at(const Address& a) const;
+  void path_tick(std::uint32_t i, TimeNs now);      // member i's UDP path probe is due
+  void on_path_ack(std::uint32_t i, std::uint64_t seq, const Address& from, TimeNs now);
+  void heard_over_udp(std::uint32_t i, const Address& from, TimeNs now);  // an authentic UDP datagram from it
+  Via reply_via() const { return rx_path == Path::Stream ? Via::Stream : Via::Udp; }
 
   // ---- outbox.cpp
   void push_out(OutItem item);

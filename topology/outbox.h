@@ -23,9 +23,15 @@ enum class OutType : std::uint8_t { Gossip, Handshake, Refuse, Beacon, Sync };
 // Which record of a member an update carries.
 enum class Entry : std::uint8_t { State, Displays, Coordinator };
 
+// The path an item goes on: its member's (Member::over_stream; UDP for a stranger), or the
+// one a request came in on (a reply: Retry, Accept, Ack), or UDP for a UDP path probe.
+// The forced transports override it (transport_path.cpp, stream_for).
+enum class Via : std::uint8_t { Member, Udp, Stream };
+
 struct OutItem {
   OutType type = OutType::Gossip;
   Address to;
+  Via via = Via::Member;
   // Gossip
   GossipHeader gossip;
   bool has_subject = false;  // an update that must be in this datagram (event push)

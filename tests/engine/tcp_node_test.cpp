@@ -4,11 +4,10 @@
 // detector's probes over the stream still find a silent peer.
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstring>
 #include <set>
 #include <vector>
 
+#include "lane_messages.h"
 #include "node_harness.h"
 
 namespace hana::test {
@@ -33,27 +32,16 @@ TEST_P(TcpNodeTest, EveryLaneExactlyOnceInOrderOverTheStream) {
   std::set<MessageId> accepted;
   for (std::uint32_t seq = 0; seq < kPerLane; ++seq) {
     for (std::uint8_t lane = 0; lane < kLaneCount; ++lane) {
-      std::vector<std::uint8_t> payload(16 + (seq * 131) % 3000, lane);  // some fragmented
-      std::memcpy(payload.data() + 1, &seq, sizeof seq);
-      auto r = a->send(b_id, static_cast<Lane>(lane), payload);
+      auto r = a->send(b_id, static_cast<Lane>(lane), lane_message(lane, seq));
       ASSERT_TRUE(r.ok());
       accepted.insert(*r);
     }
   }
-  std::array<std::int64_t, kLaneCount> last{-1, -1, -1, -1};
-  std::uint32_t received = 0, out_of_order = 0;
-  pump_until(*b, [&](Event& e) {
-    if (e.kind != EventKind::Received) return;
-    const auto bytes = e.payload.bytes();
-    std::uint32_t seq = 0;
-    std::memcpy(&seq, bytes.data() + 1, sizeof seq);
-    auto& l = last[static_cast<std::size_t>(e.lane)];
-    if (static_cast<std::int64_t>(seq) != l + 1) ++out_of_order;
-    l = seq;
-    ++received;
-  }, [&] { return received >= kPerLane * kLaneCount; }, 30 * kNsPerSec);
-  EXPECT_EQ(received, kPerLane * kLaneCount);
-  EXPECT_EQ(out_of_order, 0u);
+  LaneOrder order;
+  pump_until(*b, [&](Event& e) { order.take(e); }, [&] { return order.received >= kPerLane * kLaneCount; },
+             30 * kNsPerSec);
+  EXPECT_EQ(order.received, kPerLane * kLaneCount);
+  EXPECT_EQ(order.out_of_order, 0u);
   std::set<MessageId> delivered;
   std::uint32_t failed = 0;
   pump_until(*a, [&](Event& e) {

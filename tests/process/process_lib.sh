@@ -218,3 +218,11 @@ lan_partition() {
   ip netns exec "$1-hub" nft add rule bridge partition cut iifname "{ ${b%, } }" oifname "{ ${a%, } }" drop
 }
 lan_heal() { ip netns exec "$1-hub" nft flush chain bridge partition cut; }
+# lan_block_udp PREFIX I: node I drops every UDP datagram arriving on eth0 (nftables,
+# ingress), TCP passes; on every node, no UDP crosses the LAN: the network the TCP path is
+# for. lan_unblock_udp PREFIX I lifts it.
+lan_block_udp() {
+  printf 'table netdev noudp {\n chain in {\n  type filter hook ingress device eth0 priority 0;\n  meta l4proto udp drop\n }\n}\n' |
+    ip netns exec "$1-$2" nft -f -
+}
+lan_unblock_udp() { ip netns exec "$1-$2" nft delete table netdev noudp; }

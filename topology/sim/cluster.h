@@ -57,12 +57,19 @@ struct ClusterOptions {
   // Per-node changes to `config` (e.g. each node's fault_clock_offset_us and
   // fault_clock_drift_ppm: clocks that disagree, as different hosts' do).
   std::function<void(std::size_t node, Config& config)> configure{};
+  // The TCP path: datagrams a node sends over a stream (Transmit::stream) travel a second
+  // network of their own, lossless and in order with `link`'s delay, and arrive as stream
+  // datagrams (Path::Stream). Off: they travel `link` as UDP does (and arrive as UDP).
+  bool streams = false;
+  // A network that blocks UDP: every UDP datagram is dropped; only streams pass (implies
+  // `streams`).
+  bool block_udp = false;
 };
 
 class Cluster {
  public:
   explicit Cluster(const ClusterOptions& o)
-      : opts_(o), net_(o.seed, o.link), group_(Address::ipv4(239, 1, 2, 3, 7000)), buffer_(65'536), noise_rng_(o.seed * 0x9E37 + 11) {
+      : opts_(o), net_(o.seed, o.link), streams_(o.seed ^ 0x5742, stream_link(o.link)), group_(Address::ipv4(239, 1, 2, 3, 7000)), buffer_(65'536), noise_rng_(o.seed * 0x9E37 + 11) {
     net_.add_group(group_);
     nodes_.resize(o.nodes);
     up_.assign(o.nodes, false);
@@ -90,6 +97,7 @@ class Cluster {
     if (opts_.configure) opts_.configure(i, config);
     nodes_[i] = std::make_unique<Mesh>(config, me, seed, now(), sealing(i, seed));
     net_.add_endpoint(address(i));
+    streams_.add_endpoint(address(i));
     by_address_[address(i)] = i;
     up_[i] = true;
     due_[i] = kNone;  // a new process: its first deadline is drawn afresh
@@ -113,6 +121,8 @@ class Cluster {
     after_call(i);
   }
 
+  // The network starts or stops blocking UDP (ClusterOptions::block_udp).
+  void set_block_udp(bool on) { opts_.block_udp = on; }
   TimeNs now() const { return now_; }
   Mesh& node(std::size_t i) { return *nodes_[i]; }
   bool is_up(std::size_t i) const { return up_[i]; }
@@ -133,7 +143,9 @@ class Cluster {
       auto t = m.poll_transmit(buffer_, now_);
       if (!t) break;
       const std::size_t size = on_send ? on_send(i, t->to, buffer_, t->size) : t->size;
-      net_.send(address(i), t->to, sim::ByteView(buffer_.data(), size), now_);
+      const bool streams = opts_.streams || opts_.block_udp;
+      if (t->stream && streams) streams_.send(address(i), t->to, sim::ByteView(buffer_.data(), size), now_);
+      else if (!opts_.block_udp) net_.send(address(i), t->to, sim::ByteView(buffer_.data(), size), now_);
     }
     while (auto e = m.poll_event())
       if (on_event) on_event(i, *e, now_);
@@ -153,6 +165,7 @@ class Cluster {
       while (!heap_.empty() && (heap_.top().first != deadline_[heap_.top().second] || !up_[heap_.top().second])) heap_.pop();
       TimeNs next = heap_.empty() ? kNone : heap_.top().first;
       if (auto a = net_.next_delivery_time()) next = std::min(next, *a);
+      if (auto a = streams_.next_delivery_time()) next = std::min(next, *a);
       if (!held_.empty()) next = std::min(next, held_.top().at);
       if (next == kNone || next > until) {
         now_ = until;
@@ -160,26 +173,13 @@ class Cluster {
       }
       now_ = std::max(now_, next);
       ++steps_;
-      while (auto d = net_.poll_delivery(now_)) {
-        auto it = by_address_.find(d->to);
-        if (it != by_address_.end() && up_[it->second] && opts_.host.on()) {
-          // The receiving process reads it when it runs again, after what it already holds.
-          const std::size_t i = it->second;
-          ready_at_[i] = std::max(ready_at_[i], now_ + lateness());
-          held_.push(Held{ready_at_[i], held_order_++, i, std::move(*d)});
-          continue;
-        }
-        if (it != by_address_.end() && up_[it->second]) {
-          nodes_[it->second]->on_datagram(d->from, sim::ByteView(d->bytes), now_);
-          after_call(it->second);
-        }
-        net_.recycle(std::move(d->bytes));
-      }
+      deliver(net_, Path::Udp);
+      deliver(streams_, Path::Stream);
       while (!held_.empty() && held_.top().at <= now_) {
         Held h = std::move(const_cast<Held&>(held_.top()));
         held_.pop();
         if (up_[h.node]) {
-          nodes_[h.node]->on_datagram(h.d.from, sim::ByteView(h.d.bytes), now_);
+          nodes_[h.node]->on_datagram(h.d.from, sim::ByteView(h.d.bytes), now_, 0, h.path);
           after_call(h.node);
         }
         net_.recycle(std::move(h.d.bytes));
@@ -278,8 +278,33 @@ class Cluster {
     std::uint64_t order;
     std::size_t node;
     sim::Datagram d;
+    Path path = Path::Udp;
     bool operator>(const Held& o) const { return at != o.at ? at > o.at : order > o.order; }
   };
+  static sim::LinkParams stream_link(const sim::LinkParams& link) {
+    sim::LinkParams l;
+    l.delay_ns = link.delay_ns;
+    l.bandwidth_bits_per_sec = link.bandwidth_bits_per_sec;
+    return l;
+  }
+  // Hands what `net` delivers now to its nodes (or holds it for a late process).
+  void deliver(sim::Network& net, Path path) {
+    while (auto d = net.poll_delivery(now_)) {
+      auto it = by_address_.find(d->to);
+      if (it != by_address_.end() && up_[it->second] && opts_.host.on()) {
+        // The receiving process reads it when it runs again, after what it already holds.
+        const std::size_t i = it->second;
+        ready_at_[i] = std::max(ready_at_[i], now_ + lateness());
+        held_.push(Held{ready_at_[i], held_order_++, i, std::move(*d), path});
+        continue;
+      }
+      if (it != by_address_.end() && up_[it->second]) {
+        nodes_[it->second]->on_datagram(d->from, sim::ByteView(d->bytes), now_, 0, path);
+        after_call(it->second);
+      }
+      net.recycle(std::move(d->bytes));
+    }
+  }
   TimeNs lateness() {
     const HostNoise& h = opts_.host;
     if (!h.on()) return 0;
@@ -289,6 +314,7 @@ class Cluster {
   }
   ClusterOptions opts_;
   sim::Network net_;
+  sim::Network streams_;  // the TCP path's streams (ClusterOptions::streams)
   Address group_;
   std::vector<std::uint8_t> buffer_;
   TimeNs now_ = 0;
