@@ -73,6 +73,7 @@ struct Connection::Impl {
   RttEstimator rtt;
   NewReno cc;
   std::uint64_t bytes_in_flight = 0;
+  std::uint64_t lower_bytes_in_flight = 0;  // of packets carrying Normal/Bulk data (SentPacket::paced)
   static constexpr std::uint32_t kProbePackets = 2;
   static constexpr std::uint64_t kUrgentHeadroomPackets = 2;
   static constexpr TimeNs kMinAckHorizonNs = 200 * kNsPerUs;

@@ -112,9 +112,11 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   const bool urgent_open = cwnd_open || bytes_in_flight < cc.cwnd_bytes() + kUrgentHeadroomPackets * max_datagram;
   const bool bucket_open = bucket.can_send(now);
   const bool pace_open = pacer.can_send(now);
-  // Normal/Bulk stay within about one BDP while urgent traffic is active (LaneGuard).
+  // Normal/Bulk stay within about one BDP while urgent traffic is active (LaneGuard); only
+  // their own bytes count, so busy High traffic cannot shut them out (the scheduler's
+  // starvation share still holds).
   const bool lower_open =
-      probe || !lane_guard.active(now) || bytes_in_flight < lane_guard.limit_bytes(rtt.min_ns());
+      probe || !lane_guard.active(now) || lower_bytes_in_flight < lane_guard.limit_bytes(rtt.min_ns());
   std::uint32_t allowed = 0;
   if (urgent_open) {
     allowed |= 1u << static_cast<unsigned>(Lane::Control);  // exempt from cap and pacing
@@ -202,6 +204,7 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   sp.paced = paced;
   if (eliciting) {
     bytes_in_flight += size;
+    if (paced) lower_bytes_in_flight += size;
     last_eliciting_sent = now;
     if (probe && --probes_pending > 0 && sp.ref_count > 0 && !retransmission_waiting()) {
       // Everything the probe timeout requeued fit this datagram: the next probe repeats

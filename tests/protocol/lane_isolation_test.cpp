@@ -87,6 +87,7 @@ std::uint64_t bulk_ahead_of_high(const Config& cfg) {
 
 TEST(LaneIsolation, BulkInFlightAheadOfHighStaysNearTheGuardFloor) {
   Config cfg;
+  cfg.lane_guard_ms = 100;  // off by default (docs/connection.md)
   cfg.lane_guard_min_packets = 8;
   cfg.lane_guard_bdp_gain = 0.5;  // the in-memory wire has no bandwidth limit: hold the floor
   // The floor, plus one Bulk datagram admitted just below it and the High traffic's own.
@@ -99,6 +100,7 @@ TEST(LaneIsolation, BulkInFlightAheadOfHighStaysNearTheGuardFloor) {
 
 TEST(LaneIsolation, WithoutUrgentTrafficBulkGetsTheWholeWindow) {
   Config cfg;
+  cfg.lane_guard_ms = 100;
   cfg.lane_guard_min_packets = 8;
   cfg.lane_guard_bdp_gain = 0.5;
   Pair p(cfg, 20 * kNsPerUs);
