@@ -34,6 +34,8 @@ void Connection::Impl::apply_config(TimeNs now) {
   scheduler.set_share(cfg.starvation_share_pct);
   cc.set_min_cwnd(std::uint64_t{cfg.min_cwnd_packets} * cfg.max_datagram_bytes);
   cc.set_queue_delay_target(cfg.cc_queue_delay_us * kNsPerUs);
+  lane_guard.configure(cfg.lane_guard_ms * kNsPerMs, std::uint64_t{cfg.lane_guard_min_packets} * cfg.max_datagram_bytes,
+                       cfg.lane_guard_bdp_gain);
   bucket.refill(now);
   bucket.configure(cfg.token_rate_bytes_per_sec, cfg.token_burst_bytes);
 }
@@ -133,6 +135,7 @@ Result<MessageId> Connection::Impl::send(Bytes message, std::uint32_t shared, co
   m.queued = true;
   ++q.queued_live;
   q.fresh.push_back(QueueEntry{slot, m.gen});
+  if (!mesh && (o.lane == Lane::Control || o.lane == Lane::High)) lane_guard.on_urgent(now);
   if (is_reliable(o.delivery)) out.link_live(slot);
   if (o.latest_value) latest_index.put(o.lane, o.delivery, o.key, LatestIndex::Hint{slot, m.gen}, mesh);
   ++ls.messages_sent;
@@ -222,9 +225,10 @@ std::optional<ConnectionEvent> Connection::poll_event() {
   Impl& s = *impl_;
   s.pool.release(s.lent_buffer);
   s.lent_buffer = BufferPool::kNone;
-  if (s.events.empty()) return std::nullopt;
-  Impl::PendingEvent pe = s.events.front();
-  s.events.pop_front();
+  Ring<Impl::PendingEvent>& from = s.urgent_events.empty() ? s.events : s.urgent_events;
+  if (from.empty()) return std::nullopt;
+  Impl::PendingEvent pe = from.front();
+  from.pop_front();
   s.lent_buffer = pe.buffer;  // the payload view stays valid until the next call
   return pe.event;
 }

@@ -40,6 +40,10 @@ class SharedPayloads;
 //   - ClosedEvent once when the connection closes by close(), the peer's CLOSE, idle
 //     timeout or a resource limit; abort() emits none (the caller decided it).
 //   - CongestionEvent when the controller enters or leaves recovery.
+// Order: Delivered/Failed/Received of the Control and High lanes come out before those
+// of Normal and Bulk already queued (order holds within each lane), so a High message
+// completed in the same batch as Bulk ones is not handed over behind them (a 64 KiB
+// Bulk message costs its reader a copy; measured ~7 us each, in front of every ping).
 struct DeliveredEvent {
   MessageId id;
   Lane lane;

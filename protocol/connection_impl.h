@@ -13,6 +13,7 @@
 #include "protocol/buffer_pool.h"
 #include "protocol/congestion.h"
 #include "protocol/connection.h"
+#include "protocol/lane_guard.h"
 #include "protocol/latest_index.h"
 #include "protocol/loss_detection.h"
 #include "protocol/out_messages.h"
@@ -72,6 +73,7 @@ struct Connection::Impl {
   RttEstimator rtt;
   NewReno cc;
   std::uint64_t bytes_in_flight = 0;
+  std::uint64_t lower_bytes_in_flight = 0;  // of packets carrying Normal/Bulk data (SentPacket::paced)
   static constexpr std::uint32_t kProbePackets = 2;
   // On a stream, the probe timeout is at least this (doubling with its backoff): TCP
   // repairs within a stream, this repairs what a broken stream lost.
@@ -88,8 +90,10 @@ struct Connection::Impl {
   std::optional<TimeNs> blocked_until;  // pacing / token bucket wake-up
   bool reported_recovery = false;
   bool bucket_was_blocked = false;
+  bool guard_was_holding = false;
   Pacer pacer;
   TokenBucket bucket;
+  LaneGuard lane_guard;  // Normal/Bulk in flight bounded while Control/High is active
 
   // ---- receive side ----
   AckTracker acks;
@@ -109,7 +113,8 @@ struct Connection::Impl {
     ConnectionEvent event;
     std::uint32_t buffer = BufferPool::kNone;
   };
-  Ring<PendingEvent> events{64};
+  Ring<PendingEvent> urgent_events{16};  // Control/High traffic: popped first
+  Ring<PendingEvent> events{64};         // everything else
   std::uint32_t lent_buffer = BufferPool::kNone;  // payload of the event returned last
 
   // ---- connection.cpp ----
@@ -123,8 +128,16 @@ struct Connection::Impl {
   void fail(std::uint32_t slot, FailReason reason);
   void fail_all(FailReason reason);
   void enter_closed(CloseReason reason, bool by_peer, bool send_close);
+  static bool is_urgent_traffic(const ConnectionEvent& ev) {
+    return std::visit(
+        [](const auto& e) {
+          if constexpr (requires { e.lane; }) return e.lane == Lane::Control || e.lane == Lane::High;
+          else return false;
+        },
+        ev);
+  }
   void push_event(const ConnectionEvent& ev, std::uint32_t buffer = BufferPool::kNone) {
-    events.push_back(PendingEvent{ev, buffer});
+    (is_urgent_traffic(ev) ? urgent_events : events).push_back(PendingEvent{ev, buffer});
   }
   void report_congestion();
 

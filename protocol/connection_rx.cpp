@@ -128,6 +128,7 @@ void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {
       if (had_largest && pn < previous_largest) reorder.on_reordered(now - p->time_sent);  // overtaken
       if (p->in_flight) {
         bytes_in_flight -= p->size_bytes;
+        if (p->paced) lower_bytes_in_flight -= p->size_bytes;
         acked_bytes += p->size_bytes;
       }
       on_packet_acked(*p);
@@ -144,6 +145,7 @@ void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {
   }
   pto_backoff = 0;
   probes_pending = 0;
+  if (acked_bytes > 0) lane_guard.on_acked(acked_bytes, now, rtt.smoothed_ns());
   if (acked_bytes > 0)
     cc.on_ack(AckEvent{acked_bytes, largest_time, now, rtt.smoothed_ns(), rtt.has_sample() ? rtt.min_ns() : 0});
   detect_losses(now);
@@ -185,8 +187,11 @@ void Connection::Impl::resource_limit_close() {
   enter_closed(CloseReason::ResourceLimit, false, true);
 }
 
-void Connection::Impl::on_data_frame(const DataFrame& f, TimeNs /*now*/) {
+void Connection::Impl::on_data_frame(const DataFrame& f, TimeNs now) {
   const std::size_t li = static_cast<std::size_t>(f.lane);
+  // A peer sending urgent data is waiting on this connection too (its replies, its
+  // next messages): our Bulk must not fill its socket buffer either.
+  if (!f.mesh && (f.lane == Lane::Control || f.lane == Lane::High)) lane_guard.on_urgent(now);
   LaneStats& ls = stats.lanes[li];
   // Already delivered (or superseded) messages are dropped before any copying.
   switch (f.delivery) {

@@ -102,6 +102,7 @@ void Connection::Impl::detect_losses(TimeNs now) {
   loss_time = detect_lost(sent, largest_acked, now, delay, threshold, [&](std::uint64_t pn, SentPacket& p) {
                             if (p.in_flight) {
                               bytes_in_flight -= p.size_bytes;
+                              if (p.paced) lower_bytes_in_flight -= p.size_bytes;
                               lost_bytes += p.size_bytes;
                               newest_lost = std::max(newest_lost, p.time_sent);
                             }

@@ -112,13 +112,18 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   const bool urgent_open = cwnd_open || bytes_in_flight < cc.cwnd_bytes() + kUrgentHeadroomPackets * max_datagram;
   const bool bucket_open = bucket.can_send(now);
   const bool pace_open = pacer.can_send(now);
+  // Normal/Bulk stay within about one BDP while urgent traffic is active (LaneGuard); only
+  // their own bytes count, so busy High traffic cannot shut them out (the scheduler's
+  // starvation share still holds).
+  const bool lower_open =
+      probe || !lane_guard.active(now) || lower_bytes_in_flight < lane_guard.limit_bytes(rtt.min_ns());
   std::uint32_t allowed = 0;
   if (urgent_open) {
     allowed |= 1u << static_cast<unsigned>(Lane::Control);  // exempt from cap and pacing
     if (bucket_open) allowed |= 1u << static_cast<unsigned>(Lane::High);  // capped, never paced
   }
-  if (cwnd_open && bucket_open && pace_open)
-    allowed |= (1u << static_cast<unsigned>(Lane::Normal)) | (1u << static_cast<unsigned>(Lane::Bulk));
+  constexpr std::uint32_t kLowerLanes = (1u << static_cast<unsigned>(Lane::Normal)) | (1u << static_cast<unsigned>(Lane::Bulk));
+  if (cwnd_open && lower_open && bucket_open && pace_open) allowed |= kLowerLanes;
   std::uint32_t ready = 0;
   for (std::size_t l = 0; l < kLaneCount; ++l)
     if (out.lane_ready(static_cast<Lane>(l))) ready |= 1u << l;
@@ -138,6 +143,9 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   const bool bucket_blocked = cwnd_open && !bucket_open && (ready & ~allowed);
   if (bucket_blocked && !bucket_was_blocked) ++stats.token_bucket_delays;  // once per episode
   bucket_was_blocked = bucket_blocked;
+  const bool guard_holding = cwnd_open && !lower_open && (ready & kLowerLanes);
+  if (guard_holding && !guard_was_holding) ++stats.lane_guard_holds;  // once per episode
+  guard_was_holding = guard_holding;
   if (!sendable && !skips && !ack_now && !want_ping) return 0;
 
   DatagramWriter w(buffer, cap, next_header());
@@ -196,6 +204,7 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   sp.paced = paced;
   if (eliciting) {
     bytes_in_flight += size;
+    if (paced) lower_bytes_in_flight += size;
     last_eliciting_sent = now;
     if (probe && --probes_pending > 0 && sp.ref_count > 0 && !retransmission_waiting()) {
       // Everything the probe timeout requeued fit this datagram: the next probe repeats

@@ -254,6 +254,9 @@ TEST(ConnectionLimits, StarvationGuardGivesBulkItsShareWhileHighIsBusy) {
   Config c;
   c.starvation_share_pct = 20;
   Pair p(c);
+  // One datagram per arrival instant, so the receiver's event order is the arrival order
+  // (within one batch it hands High events over first).
+  p.jitter = [](bool, std::uint64_t index) { return static_cast<TimeNs>(index); };
   // Both lanes backlogged; 100-byte messages so each datagram holds several frames.
   for (int i = 0; i < 2000; ++i) ASSERT_TRUE(p.a.send(bytes_of(i, 100), opts(Lane::High), p.now).ok());
   for (int i = 0; i < 2000; ++i) ASSERT_TRUE(p.a.send(bytes_of(10'000 + i, 100), opts(Lane::Bulk), p.now).ok());
