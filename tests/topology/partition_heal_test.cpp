@@ -7,7 +7,7 @@
 #include <set>
 #include <vector>
 
-#include "protocol/codec.h"
+#include "gossip_of.h"
 #include "topology/bodies.h"
 #include "topology/sim/cluster.h"
 
@@ -15,17 +15,6 @@ namespace hana::topology::test {
 namespace {
 
 constexpr TimeNs kSec = kNsPerSec;
-
-// The connectionless GOSSIP body in `datagram`, if it is one.
-bool gossip_of(std::span<const std::uint8_t> datagram, GossipView& view) {
-  const auto d = protocol::decode_datagram(protocol::Bytes(datagram.data(), datagram.size()));
-  if (!d.datagram || d.datagram->header.connection_id != protocol::kConnectionlessId) return false;
-  protocol::FrameReader r(d.datagram->frames);
-  protocol::Frame f;
-  while (r.next(f))
-    if (auto* g = std::get_if<protocol::GossipFrame>(&f)) return decode_gossip(g->body, view);
-  return false;
-}
 
 bool carries_claim(const GossipView& view) {
   UpdateReader reader(view);
