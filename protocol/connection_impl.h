@@ -128,16 +128,14 @@ struct Connection::Impl {
   void fail(std::uint32_t slot, FailReason reason);
   void fail_all(FailReason reason);
   void enter_closed(CloseReason reason, bool by_peer, bool send_close);
-  static bool is_urgent_traffic(const ConnectionEvent& ev) {
-    return std::visit(
-        [](const auto& e) {
-          if constexpr (requires { e.lane; }) return e.lane == Lane::Control || e.lane == Lane::High;
-          else return false;
-        },
-        ev);
-  }
-  void push_event(const ConnectionEvent& ev, std::uint32_t buffer = BufferPool::kNone) {
-    (is_urgent_traffic(ev) ? urgent_events : events).push_back(PendingEvent{ev, buffer});
+  // Control/High traffic events go to the queue that is drained first. Decided on the
+  // concrete event, before it becomes a ConnectionEvent: reading `lane` back through a
+  // std::visit made GCC's -Wmaybe-uninitialized fire in the ASan build.
+  template <class E>
+  void push_event(E&& ev, std::uint32_t buffer = BufferPool::kNone) {
+    bool urgent = false;
+    if constexpr (requires { ev.lane; }) urgent = ev.lane == Lane::Control || ev.lane == Lane::High;
+    (urgent ? urgent_events : events).push_back(PendingEvent{ConnectionEvent(std::forward<E>(ev)), buffer});
   }
   void report_congestion();
 
