@@ -1,10 +1,11 @@
-// Reliable test messages numbered per lane, and the receiver's check that every lane
-// arrived in order: shared by the TCP path's node tests (forced and automatic).
+// Reliable test messages numbered per lane, the receiver's check that every lane
+// arrived in order and the sender's tally of outcomes: shared by the TCP path's node tests (forced and automatic).
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <set>
 #include <vector>
 
 #include "hana/node.h"
@@ -34,6 +35,17 @@ struct LaneOrder {
     l = seq;
     ++received;
   }
+};
+
+// The sender's side: which sends were confirmed, and how many failed.
+struct SendOutcomes {
+  std::set<MessageId> delivered;
+  std::uint32_t failed = 0;
+  void take(Event& e) {
+    if (e.kind == EventKind::Delivered) delivered.insert(e.id);
+    if (e.kind == EventKind::Failed) ++failed;
+  }
+  bool settled(std::size_t sent) const { return delivered.size() + failed >= sent; }
 };
 
 }  // namespace hana::test

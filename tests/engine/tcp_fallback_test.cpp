@@ -88,12 +88,8 @@ TEST_P(TcpFallbackTest, MovesBackToUdpUnderTrafficExactlyOnceInOrder) {
   auto take = [&](Event& e) { order.take(e); };
   bool unblocked = false, moved = false;
   std::uint32_t seq = 0;
-  std::set<MessageId> delivered;
-  std::uint32_t failed = 0;
-  auto outcome = [&](Event& e) {
-    if (e.kind == EventKind::Delivered) delivered.insert(e.id);
-    if (e.kind == EventKind::Failed) ++failed;
-  };
+  SendOutcomes outcomes;
+  auto outcome = [&](Event& e) { outcomes.take(e); };
   const TimeNs deadline = engine::monotonic_now_ns() + 30 * kNsPerSec;
   Event ev;
   while (seq < kMaxPerLane && engine::monotonic_now_ns() < deadline && !(moved && seq >= kMinPerLane)) {
@@ -116,14 +112,14 @@ TEST_P(TcpFallbackTest, MovesBackToUdpUnderTrafficExactlyOnceInOrder) {
   ASSERT_TRUE(moved) << "the pair did not move back to UDP";
   const std::uint32_t total = seq * kLaneCount;
   pump_until(*b, take, [&] { return order.received >= total; }, 30 * kNsPerSec);
-  pump_until(*a, outcome, [&] { return delivered.size() + failed >= accepted.size(); }, 30 * kNsPerSec);
+  pump_until(*a, outcome, [&] { return outcomes.settled(accepted.size()); }, 30 * kNsPerSec);
   // Give a duplicate the chance to show: anything still in flight arrives now.
   pump_until(*b, take, [] { return false; }, 200 * kNsPerMs);
   EXPECT_EQ(order.received, total);
   EXPECT_EQ(order.out_of_order, 0u);
   for (std::size_t l = 0; l < kLaneCount; ++l) EXPECT_EQ(order.last[l], static_cast<std::int64_t>(seq) - 1) << "lane " << l;
-  EXPECT_EQ(failed, 0u);
-  EXPECT_EQ(delivered, accepted);
+  EXPECT_EQ(outcomes.failed, 0u);
+  EXPECT_EQ(outcomes.delivered, accepted);
   const NodeStats sa = a->stats(), sb = b->stats();
   EXPECT_GE(sa.mesh.moved_to_udp + sb.mesh.moved_to_udp, 2u);
   EXPECT_GT(sa.engine_counter("datagrams_sent"), 0u);  // UDP carries the traffic now

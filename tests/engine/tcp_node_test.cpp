@@ -42,14 +42,11 @@ TEST_P(TcpNodeTest, EveryLaneExactlyOnceInOrderOverTheStream) {
              30 * kNsPerSec);
   EXPECT_EQ(order.received, kPerLane * kLaneCount);
   EXPECT_EQ(order.out_of_order, 0u);
-  std::set<MessageId> delivered;
-  std::uint32_t failed = 0;
-  pump_until(*a, [&](Event& e) {
-    if (e.kind == EventKind::Delivered) delivered.insert(e.id);
-    if (e.kind == EventKind::Failed) ++failed;
-  }, [&] { return delivered.size() + failed >= accepted.size(); }, 30 * kNsPerSec);
-  EXPECT_EQ(delivered, accepted);
-  EXPECT_EQ(failed, 0u);
+  SendOutcomes outcomes;
+  pump_until(*a, [&](Event& e) { outcomes.take(e); }, [&] { return outcomes.settled(accepted.size()); },
+             30 * kNsPerSec);
+  EXPECT_EQ(outcomes.delivered, accepted);
+  EXPECT_EQ(outcomes.failed, 0u);
   // Over the stream only: no UDP datagram left either node, and no repair was needed.
   const NodeStats sa = a->stats(), sb = b->stats();
   EXPECT_EQ(sa.engine_counter("datagrams_sent"), 0u);
