@@ -288,8 +288,9 @@ bool Mesh::Impl::heard_enough(std::uint32_t i, TimeNs now) const {
   const Peer& p = peers[i];
   if (p.health.last_heard + probe_interval_ns() < now || !fd.gossip.empty() || members[i].state != MemberState::Alive)
     return false;
-  const ConnectionStats* cs = p.session.conn ? &p.session.conn->stats() : nullptr;
-  const bool rtt_known = !p.links.probe_rtt.empty() || (cs && cs->rtt_samples != 0);
+  // stats() refreshes every gauge of the connection: asked only when no probe RTT is held
+  // (credit_visit runs on received gossip).
+  const bool rtt_known = !p.links.probe_rtt.empty() || (p.session.conn && p.session.conn->stats().rtt_samples != 0);
   return rtt_known && !clock_sample_due(i, now);
 }
 
