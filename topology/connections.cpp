@@ -44,8 +44,8 @@ void Mesh::Impl::install_connection(std::uint32_t i, std::uint32_t local_cid, st
   members[i].connected = true;
   p.redial.reconnect.reset();
   p.health.last_heard = now;
-  if (auto_path()) udp_doubted = path == Path::Stream;
   set_path(i, path == Path::Stream, now);
+  if (auto_path()) udp_doubted = path == Path::Stream && !any_member_over_udp();
   // What it reported over its previous connection may belong to a previous life; it
   // sends its whole table again on this one, as we do.
   p.links.reported.clear();

@@ -58,8 +58,8 @@ void Mesh::Impl::dial_tick(TimeNs now) {
   });
   const TimeNs fallback = config.tcp_fallback_ms * kNsPerMs;
   for (Dial& d : dialer.dials) {
-    if (auto_path() && !d.via_stream && !d.refused && now >= d.started_at + fallback) {
-      // Unanswered over UDP for tcp_fallback_ms: the stream too, from now on.
+    if (should_fall_back(d, now)) {
+      // Unanswered over UDP, with no sign of UDP from the peer: the stream too, from now on.
       d.via_stream = true;
       d.next_at = std::min(d.next_at, now);
       ++counters.tcp_fallbacks;
@@ -96,7 +96,10 @@ void Mesh::Impl::dial_tick(TimeNs now) {
     ++d.attempts;
     d.sent_at = now;
     d.next_at = now + d.backoff.next(rng);
-    if (auto_path() && !d.via_stream) d.next_at = std::min(d.next_at, d.started_at + fallback);
+    // The fallback is judged at tcp_fallback_ms sharp (should_fall_back), not at the next
+    // backed-off attempt.
+    if (auto_path() && !d.via_stream && now < d.started_at + fallback)
+      d.next_at = std::min(d.next_at, d.started_at + fallback);
   }
 }
 
@@ -150,6 +153,7 @@ void Mesh::Impl::redial_now(std::uint32_t i, TimeNs now) {
 void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFrame& h, TimeNs now) {
   using protocol::HandshakeKind;
   if (leaving || h.node_id == self.id || h.node_id == 0) return;
+  heard_udp_from(from, now);
   if (h.kind == HandshakeKind::Hello || h.kind == HandshakeKind::HelloCookie) {
     if (h.kind == HandshakeKind::HelloCookie && !dialer.cookies.verify(from, h.cookie, now)) {
       ++counters.bad_cookies;
@@ -187,7 +191,10 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
         it != index.end() && peers[it->second].session.conn && peers[it->second].session.remote_cid == h.connection_id) {
       // Our Accept was lost: say it again. Repeated over the stream, the initiator has
       // fallen back and our UDP answers may never reach it: its stream is the path now.
-      if (rx_path == Path::Stream && !members[it->second].over_stream) set_path(it->second, true, now);
+      // Not when its UDP reached us lately: then it is slow, not cut off.
+      if (rx_path == Path::Stream && !members[it->second].over_stream &&
+          !udp_heard_since(it->second, now - std::min(now, config.tcp_fallback_ms * kNsPerMs)))
+        set_path(it->second, true, now);
       send_accept(from, peers[it->second].session.local_cid);
       return;
     }
@@ -214,6 +221,7 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
   if (!d || (d->node != 0 && d->node != h.node_id)) return;
   // An answer over the stream: the peer talks there (it dialed so, or is forced to).
   if (rx_path == Path::Stream && auto_path()) d->via_stream = true;
+  if (rx_path == Path::Udp) d->udp_answered = true;
   if (h.kind == HandshakeKind::Retry) {
     if (h.cookie.size() != kCookieBytes) return;
     std::copy(h.cookie.begin(), h.cookie.end(), d->cookie.begin());
@@ -227,11 +235,14 @@ void Mesh::Impl::on_handshake(const Address& from, const protocol::HandshakeFram
   // Accept
   if (!d->have_cookie) return;
   const std::uint32_t cid = d->cid;
+  const bool udp_answered = d->udp_answered;
   bool sync = false;
   const std::uint32_t i = admit(h, from, now, sync);
   cancel_dial(from);
   if (i == ~0u) return;
-  install_connection(i, cid, h.connection_id, rx_path, now);
+  // Accepted over the stream, but our Hello and its Retry made the round trip over UDP
+  // (the dial fell back while the peer was slow): UDP works, stay there.
+  install_connection(i, cid, h.connection_id, udp_answered ? Path::Udp : rx_path, now);
   introduce(from, sync);
   elect(now);
 }
@@ -342,6 +353,7 @@ void Mesh::Impl::on_beacon(const Address& from, Bytes body, TimeNs now) {
   }
   Peer& p = peers[it->second];
   p.health.last_heard = now;
+  p.path.udp_heard_at = now;  // beacons are UDP: its host reaches us there
   reconcile(it->second, addr, b.incarnation, now);
   if (members[it->second].state == MemberState::Dead) redial_now(it->second, now);
   // First-hand eligibility (a runtime knob change shows up here too).

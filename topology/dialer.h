@@ -41,6 +41,7 @@ struct Dial {
   // for a member already on the stream, or when an answer came over the stream).
   TimeNs started_at = 0;
   bool via_stream = false;
+  bool udp_answered = false;  // a Retry came back over UDP: the round trip works there
 };
 
 // A beacon is only a hint: its dial gets this many Hellos before it is dropped, and at

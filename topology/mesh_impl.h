@@ -311,12 +311,21 @@ struct Mesh::Impl {
 
   // ---- transport_path.cpp: which path each member is sent on, UDP path probes
   bool auto_path() const { return config.transport == 0; }
-  // transport = auto: the last handshake completed over a stream, not UDP (and no member
-  // has moved back to UDP since): this node's network likely blocks UDP, so members new
-  // to the view are probed over the stream and dialed both ways from the start, instead
-  // of failing over UDP first (probes of members learned by gossip would otherwise go
-  // unanswered and churn the view while the dials fall back one by one).
+  // transport = auto: a handshake completed over a stream while no member is reached over
+  // UDP (and none has moved back to UDP since): this node's network likely blocks UDP, so
+  // members new to the view are probed over the stream and dialed both ways from the
+  // start, instead of failing over UDP first (probes of members learned by gossip would
+  // otherwise go unanswered and churn the view while the dials fall back one by one).
+  // One slow handshake among many over UDP says nothing about the network: it does not
+  // set this (a starved cold start of 100 nodes once tipped into churn that way).
   bool udp_doubted = false;
+  bool any_member_over_udp() const;  // a connected member this node sends to over UDP
+  // Member i's UDP datagrams have reached us since `since` (PathProbe::udp_heard_at).
+  bool udp_heard_since(std::uint32_t i, TimeNs since) const;
+  void heard_udp_from(const Address& from, TimeNs now);  // any UDP datagram: whose member?
+  // transport = auto: dial d has gone unanswered over UDP long enough, often enough and
+  // with no sign of UDP from its peer, to try the stream as well.
+  bool should_fall_back(const Dial& d, TimeNs now) const;
   // Puts member i on the stream or on UDP (the forced transports win); its connection
   // follows, and on the stream in auto mode its UDP path probes start.
   void set_path(std::uint32_t i, bool over_stream, TimeNs now);

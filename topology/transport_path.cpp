@@ -96,9 +96,38 @@ void Mesh::Impl::on_path_ack(std::uint32_t i, std::uint64_t seq, const Address& 
 // moved back itself (or is probing); our own probe goes now, not at its backoff.
 void Mesh::Impl::heard_over_udp(std::uint32_t i, const Address& from, TimeNs now) {
   Peer& p = peers[i];
+  if (members[i].address == from) p.path.udp_heard_at = now;
   if (!members[i].over_stream || !auto_path() || !p.session.conn || members[i].address != from) return;
   const TimeNs at = std::max(now, p.path.sent_at + kPathProbeGapNs);
   if (at < p.path.next_at) p.path.next_at = at;
+}
+
+void Mesh::Impl::heard_udp_from(const Address& from, TimeNs now) {
+  if (rx_path != Path::Udp || !auto_path()) return;
+  if (const auto i = member_at(from)) peers[*i].path.udp_heard_at = now;
+}
+
+bool Mesh::Impl::udp_heard_since(std::uint32_t i, TimeNs since) const {
+  const TimeNs at = peers[i].path.udp_heard_at;
+  return at != 0 && at >= since;
+}
+
+bool Mesh::Impl::any_member_over_udp() const {
+  for (std::uint32_t i = 0; i < members.size(); ++i)
+    if (peers[i].session.conn && !members[i].over_stream) return true;
+  return false;
+}
+
+// Evidence, not only time: tcp_fallback_ms on the dial's own clock, kFallbackAttempts
+// Hellos sent, no answer over UDP, and nothing at all from the peer over UDP since the
+// dial started (its own Hello, a probe, a beacon). A peer that is merely slow, or a node
+// that is itself late, keeps dialing over UDP.
+bool Mesh::Impl::should_fall_back(const Dial& d, TimeNs now) const {
+  if (!auto_path() || d.via_stream || d.refused || d.udp_answered) return false;
+  if (now < d.started_at + config.tcp_fallback_ms * kNsPerMs || d.attempts < kFallbackAttempts) return false;
+  if (const auto i = index.find(d.node); i != index.end() && udp_heard_since(i->second, d.started_at)) return false;
+  if (const auto i = member_at(d.to); i && udp_heard_since(*i, d.started_at)) return false;
+  return true;
 }
 
 void Mesh::on_stream_closed(const Address& peer, TimeNs now) {

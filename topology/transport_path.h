@@ -20,6 +20,15 @@ struct PathProbe {
   TimeNs sent_at = 0;       // the last one
   std::uint64_t seq = 0;    // its number (a PING's seq); 0 = none outstanding
   Backoff backoff;          // udp_probe_min_ms doubling to udp_probe_max_ms
+  // The last UDP datagram from the member's address (0: none): proof that UDP reaches us
+  // from it, so a slow handshake with it is a slow peer, not a blocked path.
+  TimeNs udp_heard_at = 0;
 };
+
+// A dial falls back to the stream only after this many unanswered UDP handshake
+// datagrams, as well as tcp_fallback_ms: a node starved of CPU (a cold start of many
+// nodes on a small host) runs its timers late and must not take its own lateness for a
+// blocked path.
+inline constexpr std::uint32_t kFallbackAttempts = 3;
 
 }  // namespace hana::topology

@@ -123,6 +123,7 @@ class Cluster {
 
   // The network starts or stops blocking UDP (ClusterOptions::block_udp).
   void set_block_udp(bool on) { opts_.block_udp = on; }
+  void set_host_noise(const HostNoise& h) { opts_.host = h; }  // e.g. a host whose load passes
   TimeNs now() const { return now_; }
   Mesh& node(std::size_t i) { return *nodes_[i]; }
   bool is_up(std::size_t i) const { return up_[i]; }
