@@ -18,8 +18,25 @@
 
 namespace hana::topology {
 
+void AckWait::add(TimeNs rtt) {
+  if (srtt == 0) {
+    srtt = rtt;
+    rttvar = rtt / 2;
+    return;
+  }
+  const TimeNs dev = rtt > srtt ? rtt - srtt : srtt - rtt;
+  rttvar = (3 * rttvar + dev) / 4;
+  srtt = (7 * srtt + rtt) / 8;
+}
+
+TimeNs Mesh::Impl::probe_wait() const { return scaled(fd.ack_wait.wait(config.probe_timeout_ms * kNsPerMs)); }
+
+// The suspect must hear of it and answer within the timeout: on a host whose acks take
+// long (probe_wait), the protocol period that sizes the timeout is as long as a probe's
+// whole window (direct, then indirect), when that exceeds probe_interval_ms.
 TimeNs Mesh::Impl::suspicion_timeout(std::uint32_t confirmations) const {
-  return suspicion_timeout_ns(config.suspicion_mult, config.suspicion_max_mult, live_members() + 1, probe_interval_ns(),
+  const TimeNs period = std::max(probe_interval_ns(), 3 * probe_wait());
+  return suspicion_timeout_ns(config.suspicion_mult, config.suspicion_max_mult, live_members() + 1, period,
                               confirmations, config.indirect_probes);
 }
 
@@ -88,8 +105,16 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
         }
       Probe& probe = fd.probe;
       const NodeId answered = h.relay_for == self.id ? h.target : h.sender;
+      if (h.relay_for == 0 && h.seq != 0 && !(probe.active && probe.seq == h.seq) && fd.missed_seq == h.seq &&
+          fd.missed_target == h.sender) {
+        // The ack of a probe already judged: how long acks take now, past the window.
+        fd.ack_wait.add(std::max(rx_at, fd.missed_last_ping) - fd.missed_last_ping);
+        fd.missed_seq = 0;
+        fd.missed_target = 0;
+      }
       if (probe.active && !probe.acked && probe.seq == h.seq && probe.target == answered) {
         probe.acked = true;
+        if (h.relay_for != self.id) fd.ack_wait.add(std::max(rx_at, probe.last_ping) - probe.last_ping);
         if (fd.local_health > 0) --fd.local_health;
         if (auto it = index.find(answered); it != index.end()) {
           // A relayed ack's time includes the relay's hops: not a sample of this link.
@@ -133,6 +158,7 @@ void Mesh::Impl::probe_tick(TimeNs now) {
         ping.target = probe.target;
         stamp_ping(static_cast<std::uint32_t>(t - members.data()), ping, now);
         send_gossip(t->address, ping);  // a second direct try: cheap insurance against one lost datagram
+        probe.last_ping = now;
         // k random live members other than the target.
         std::array<std::uint32_t, kMaxIndirect> chosen{};
         std::size_t n = 0;
@@ -155,7 +181,7 @@ void Mesh::Impl::probe_tick(TimeNs now) {
       }
       // Sent late (this node was not running at the direct deadline): the indirect
       // probes still get their two round trips before the verdict.
-      const TimeNs indirect_end = now + 2 * scaled(config.probe_timeout_ms * kNsPerMs);
+      const TimeNs indirect_end = now + 2 * probe_wait();
       if (indirect_end > probe.end) {
         probe.end = indirect_end;
         fd.next_probe_at = std::max(fd.next_probe_at, probe.end);
@@ -176,6 +202,9 @@ void Mesh::Impl::probe_tick(TimeNs now) {
       }
     } else if (now >= probe.end) {
       probe.active = false;
+      fd.missed_target = probe.target;
+      fd.missed_seq = probe.seq;
+      fd.missed_last_ping = probe.last_ping;
       // Lifeguard: a missed ack counts against our own health only if we heard nothing
       // at all meanwhile (no nacks here; any gossip received shows our link works).
       if (fd.last_gossip_rx < probe.sent && fd.local_health < kMaxLocalHealth) ++fd.local_health;
@@ -252,10 +281,21 @@ void Mesh::Impl::probe_tick(TimeNs now) {
   probe.seq = fd.next_seq;
   fd.next_seq = fd.next_seq % kMaxProbeSeq + 1;
   probe.sent = now;
-  probe.direct_deadline = now + std::min(scaled(config.probe_timeout_ms * kNsPerMs), interval / 2);
+  probe.last_ping = now;
   // Indirect probes get twice the direct wait (they take two round trips); on a LAN
-  // that is far below the probe period, so a dead member is suspected sooner.
-  probe.end = std::min(now + interval, probe.direct_deadline + 2 * scaled(config.probe_timeout_ms * kNsPerMs));
+  // that is far below the probe period, so a dead member is suspected sooner. Acks that
+  // take longer than the period (a starved host, AckWait) get their window all the same,
+  // and the next probe waits for this one's verdict.
+  const TimeNs wait = probe_wait();
+  const TimeNs floor = scaled(config.probe_timeout_ms * kNsPerMs);
+  if (wait > floor) {
+    probe.direct_deadline = now + wait;
+    probe.end = probe.direct_deadline + 2 * wait;
+    fd.next_probe_at = std::max(fd.next_probe_at, probe.end);
+  } else {
+    probe.direct_deadline = now + std::min(wait, interval / 2);
+    probe.end = std::min(now + interval, probe.direct_deadline + 2 * wait);
+  }
   GossipHeader ping;
   ping.kind = GossipKind::Ping;
   ping.seq = probe.seq;
@@ -297,7 +337,7 @@ bool Mesh::Impl::heard_enough(std::uint32_t i, TimeNs now) const {
 // A verdict due `late_ns` ago is judged late when this node itself ran later than a
 // direct probe's wait: a healthy host runs its timers within a millisecond or two.
 bool Mesh::Impl::judged_late(TimeNs late_ns) const {
-  return fd.local_health < kMaxLocalHealth && late_ns > scaled(config.probe_timeout_ms * kNsPerMs);
+  return fd.local_health < kMaxLocalHealth && late_ns > probe_wait();
 }
 
 void Mesh::Impl::refute(std::uint64_t seen_inc, TimeNs now) {

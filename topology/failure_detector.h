@@ -8,6 +8,7 @@
 // the per-member estimate beside Health.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -47,6 +48,9 @@ struct Probe {
   std::uint64_t incarnation = 0;  // a failed probe only suspects the incarnation it probed
   std::uint64_t seq = 0;
   TimeNs sent = 0;
+  // The last PING of this probe (the second direct try resends it): an ack is timed from
+  // it, so a lost first PING does not read as a slow answer.
+  TimeNs last_ping = 0;
   TimeNs direct_deadline = kNever;
   TimeNs end = kNever;
   bool active = false;
@@ -63,6 +67,23 @@ struct GossipEntry {
 
 inline constexpr std::uint64_t kMaxProbeSeq = 127;
 
+// How long this node's probes wait for an ack, learned from the acks (RFC 6298's
+// estimator over every timed direct ack, late ones included): probe_timeout_ms, or
+// srtt + 4 rttvar when that is longer. On a LAN of healthy hosts acks come in well under
+// a millisecond and the knob stands. On a starved host (100 processes on 2 vCPUs) an
+// answer waits tens to hundreds of milliseconds for the CPU: a fixed 10 ms window made
+// every such wait a suspicion, every suspicion a Dead, a torn-down connection and a
+// re-handshake, and their CPU made the next waits longer (the 100-node mesh never
+// settled). A longer wait also stretches the probe period (a probe is judged before the
+// next goes), so a slow host probes less and the loop damps itself.
+struct AckWait {
+  TimeNs srtt = 0;    // 0: no sample yet
+  TimeNs rttvar = 0;
+  void add(TimeNs rtt);
+  TimeNs wait(TimeNs floor) const { return srtt == 0 ? floor : std::max(floor, std::min(srtt + 4 * rttvar, kMaxAckWaitNs)); }
+  static constexpr TimeNs kMaxAckWaitNs = 2 * kNsPerSec;  // a dead member is still found
+};
+
 struct FailureDetector {
   Probe probe;
   TimeNs next_probe_at = 0;
@@ -76,6 +97,12 @@ struct FailureDetector {
   // taken for the current one unless the same member answers it), and stays a one-byte
   // varint in every PING and ACK. 0 is the clock ping's (mesh_clock.cpp).
   std::uint64_t next_seq = 1;
+  AckWait ack_wait;
+  // The last probe judged without its ack: an ack that comes for it later is a sample of
+  // how long acks take now (AckWait), the one a window too short never sees.
+  NodeId missed_target = 0;
+  std::uint64_t missed_seq = 0;
+  TimeNs missed_last_ping = 0;
   std::uint32_t local_health = 0;  // Lifeguard local health multiplier (0..kMaxLocalHealth)
   TimeNs last_gossip_rx = 0;       // any gossip received (evidence our own link works)
   std::vector<GossipEntry> gossip;  // the gossip queue

@@ -217,6 +217,7 @@ struct Mesh::Impl {
   void refute(std::uint64_t seen_inc, TimeNs now);
   void notice(std::uint32_t i, TimeNs now);
   bool judged_late(TimeNs late_ns) const;
+  TimeNs probe_wait() const;  // a direct probe's wait for its ack (AckWait, local health)
   bool heard_enough(std::uint32_t i, TimeNs now) const;
   void credit_visit(std::uint32_t i, TimeNs now);
   TimeNs scaled(TimeNs t) const { return t * (1 + fd.local_health); }

@@ -56,5 +56,33 @@ TEST(StarvedHost, NodesThatWereNotRunningDoNotSuspectWhomTheyProbed) {
   c.kill(kNodes - 1);
   EXPECT_TRUE(c.run_until([&] { return c.all_see(kNodes - 1, MemberState::Dead); }, 5 * kSec).has_value());
 }
+// Every answer takes 40 ms (each host waits that long for the CPU): longer than a probe's
+// whole window at the default knobs (10 ms direct, 20 ms indirect, within 50 ms). The
+// probes learn how long acks take (AckWait, from the acks that come late) and wait that
+// long: after the first misses the mesh holds still, and a crash is still found.
+TEST(StarvedHost, ProbesLearnHowLongAnswersTake) {
+  constexpr std::size_t kNodes = 8;
+  for (std::uint64_t seed : {41u, 42u}) {
+    ClusterOptions o{.nodes = kNodes, .seed = seed};
+    o.link.delay_ns = 20 * kMs;
+    Cluster c(o);
+    c.start_all();
+    ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 20 * kSec)) << "seed " << seed;
+    ASSERT_TRUE(c.run_for(5 * kSec));  // the first misses teach the wait
+    auto suspicions = [&] {
+      std::uint64_t n = 0;
+      for (std::size_t i = 0; i < kNodes; ++i) n += c.node(i).counters().suspicions;
+      return n;
+    };
+    const std::uint64_t before = suspicions();
+    ASSERT_TRUE(c.run_for(20 * kSec));
+    EXPECT_EQ(suspicions() - before, 0u) << "seed " << seed;
+    EXPECT_TRUE(c.converged());
+    c.kill(kNodes - 1);
+    EXPECT_TRUE(c.run_until([&] { return c.all_see(kNodes - 1, MemberState::Dead); }, 10 * kSec).has_value())
+        << "seed " << seed;
+  }
+}
+
 }  // namespace
 }  // namespace hana::topology::test

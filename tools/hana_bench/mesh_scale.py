@@ -61,8 +61,9 @@ def pct(values, q):
 
 
 class Mesh:
-    def __init__(self, hana_net, nodes, knobs, psk_file=None):
+    def __init__(self, hana_net, nodes, knobs, psk_file=None, keep_dir=None):
         self.hana_net = hana_net
+        self.keep_dir = keep_dir
         self.psk_file = psk_file
         self.n = nodes
         self.dir = tempfile.mkdtemp(prefix="hana-mesh-scale-")
@@ -171,7 +172,11 @@ class Mesh:
         for p in self.procs.values():
             p.wait()
         self.procs = {}
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.keep_dir:
+            shutil.rmtree(self.keep_dir, ignore_errors=True)
+            shutil.move(self.dir, self.keep_dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def at_normal_priority():
@@ -212,7 +217,7 @@ CHURN_EVENTS = ("peer-suspect", "peer-disconnected", "peer-connected", "role-cha
 
 
 def run(args):
-    mesh = Mesh(args.hana_net, args.nodes, args.knob, args.psk_file)
+    mesh = Mesh(args.hana_net, args.nodes, args.knob, args.psk_file, args.keep_logs)
     res = {"nodes": args.nodes, "knobs": args.knob, "idle_s": args.idle_s, "settle_s": args.settle_s,
            "keyed": bool(args.psk_file)}
     try:
@@ -235,6 +240,13 @@ def run(args):
             res["full_view_s_max"] = None
             args.kill = False
 
+        for knob in args.then_knob:
+            # Changed on every running node once the view is full (a cold start at one
+            # setting, the idle window at another).
+            name_, value = knob.split("=", 1)
+            for n in names:
+                subprocess.run([mesh.hana_net, "set", "--control", os.path.join(mesh.dir, n + ".sock"), name_, value],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20)
         time.sleep(args.settle_s)  # idle window starts after the cold start traffic drained
         pids = {n: mesh.procs[n].pid for n in names}
         sampled = names[:args.stats_of]
@@ -315,11 +327,14 @@ def main():
     ap.add_argument("--timeout-s", type=int, default=120)
     ap.add_argument("--kill", action="store_true", help="also SIGKILL a member, then the coordinator")
     ap.add_argument("--knob", action="append", default=[], help="NAME=VALUE for every node (repeatable)")
+    ap.add_argument("--then-knob", action="append", default=[],
+                    help="NAME=VALUE set on every node (hana-net set) after the full view, before the settle time")
     ap.add_argument("--psk-file", help="a keyed (sealed) mesh: every node gets this pre-shared key (hana-net keygen)")
     ap.add_argument("--stats-of", type=int, default=0, help="also report the counters of this many nodes")
     ap.add_argument("--netns", action="store_true",
                     help="run in a private network namespace (root): other jobs' loopback traffic is not counted")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--keep-logs", metavar="DIR", help="keep every node's --events log and output in DIR (replaced)")
     args = ap.parse_args()
     if args.netns:
         enter_private_netns()
