@@ -32,12 +32,14 @@ void AckWait::add(TimeNs rtt) {
 TimeNs Mesh::Impl::probe_wait() const { return scaled(fd.ack_wait.wait(config.probe_timeout_ms * kNsPerMs)); }
 
 // The suspect must hear of it and answer within the timeout: on a host whose acks take
-// long (probe_wait), the protocol period that sizes the timeout is as long as a probe's
-// whole window (direct, then indirect), when that exceeds probe_interval_ms.
+// longer than probe_timeout_ms (probe_wait), the timeout gets four times the excess on
+// top (the suspicion's push and the refutation each wait for a CPU like an ack does), not
+// a multiple of it: one outlier ack must not hold a real crash for tens of seconds.
 TimeNs Mesh::Impl::suspicion_timeout(std::uint32_t confirmations) const {
-  const TimeNs period = std::max(probe_interval_ns(), 3 * probe_wait());
-  return suspicion_timeout_ns(config.suspicion_mult, config.suspicion_max_mult, live_members() + 1, period,
-                              confirmations, config.indirect_probes);
+  const TimeNs excess = probe_wait() - scaled(config.probe_timeout_ms * kNsPerMs);
+  return suspicion_timeout_ns(config.suspicion_mult, config.suspicion_max_mult, live_members() + 1, probe_interval_ns(),
+                              confirmations, config.indirect_probes) +
+         4 * excess;
 }
 
 void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {

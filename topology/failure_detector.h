@@ -81,7 +81,7 @@ struct AckWait {
   TimeNs rttvar = 0;
   void add(TimeNs rtt);
   TimeNs wait(TimeNs floor) const { return srtt == 0 ? floor : std::max(floor, std::min(srtt + 4 * rttvar, kMaxAckWaitNs)); }
-  static constexpr TimeNs kMaxAckWaitNs = 2 * kNsPerSec;  // a dead member is still found
+  static constexpr TimeNs kMaxAckWaitNs = kNsPerSec;  // a dead member is still found within seconds
 };
 
 struct FailureDetector {
