@@ -40,6 +40,8 @@ void Mesh::Impl::install_connection(std::uint32_t i, std::uint32_t local_cid, st
   s.conn->use_shared_payloads(&payloads);
   s.local_cid = local_cid;
   s.remote_cid = remote_cid;
+  s.installed_at = now;
+  s.stray_since = 0;
   conns.by_cid[local_cid] = members[i].id;
   members[i].connected = true;
   p.redial.reconnect.reset();
@@ -70,6 +72,23 @@ void Mesh::Impl::drop_connection(std::uint32_t i, std::optional<FailReason> abor
   p.path.next_at = kNever;  // no UDP path probes without a connection (the path itself is kept for the redial)
   p.path.seq = 0;
   p.redial.next_dial_at = now + p.redial.reconnect.next(rng);
+}
+
+// Seen in a 24-node simulated cold start on a starved host (TcpPathSim.
+// StarvedColdStartStaysOnUdp): pairs whose two sides held connections from two different
+// handshakes, each sending to an id the other did not know, for good, while SWIM (which
+// needs no connection) kept both Alive: nothing sent between them arrived.
+void Mesh::Impl::on_stray_datagram(std::uint32_t i, TimeNs now) {
+  Session& s = peers[i].session;
+  if (!s.conn || leaving || members[i].state == MemberState::Left) return;
+  if (s.stray_since == 0) {
+    s.stray_since = now;
+    return;
+  }
+  if (now < s.stray_since + kStrayGraceNs) return;
+  ++counters.mismatched_connections;
+  drop_connection(i, FailReason::Closed, now);
+  redial_now(i, now);
 }
 
 }  // namespace hana::topology

@@ -107,7 +107,10 @@ DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs no
           m.on_refuse(from, cid, c->reason, now);
           refusal = true;
         }
-      if (!refusal) ++m.counters.unknown_connection;
+      if (!refusal) {
+        ++m.counters.unknown_connection;
+        if (const auto i = m.member_at(from)) m.on_stray_datagram(*i, now);
+      }
     }
   } else {
     protocol::FrameReader reader(view.frames);

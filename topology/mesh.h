@@ -139,6 +139,7 @@ struct MeshCounters {
   std::uint64_t tcp_fallbacks = 0;      // dials whose UDP handshake went unanswered for tcp_fallback_ms: now over the stream too
   std::uint64_t udp_path_probes = 0;    // UDP path probes sent to members on the TCP path
   std::uint64_t moved_to_udp = 0;       // members moved back from the TCP path to UDP (a path probe was answered over UDP)
+  std::uint64_t mismatched_connections = 0; // connections dropped and redialed: the member kept sending to an id we do not know
   std::uint64_t stream_close_hints = 0; // the stream of a member on the TCP path closed: probed at once   // gossip with updates from a sender without a completed handshake, updates ignored
   std::array<std::uint64_t, kDecodeErrorCount> bad_datagrams_by_error{};  // datagrams the codec rejected, by why
 };

@@ -97,7 +97,17 @@ struct Session {
   bool up_reported = false;       // PeerUp emitted since the last down
   std::uint64_t newest_seal = 0;  // keyed mesh: the highest seal counter the peer's connection datagrams carried
   bool tx_dirty = false, ev_dirty = false, dl_dirty = false;
+  TimeNs installed_at = 0;
+  // The first datagram from the member for a connection id we do not know, since this
+  // connection was installed (0: none): see on_stray_datagram.
+  TimeNs stray_since = 0;
 };
+
+// A member that keeps sending to a connection id we do not know, for this long, while we
+// hold a connection with it, holds another connection than ours (two handshakes crossed
+// in a starved cold start): ours is dropped and redialed, which gives both one pair again.
+// Longer than a replaced connection's datagrams stay in flight.
+inline constexpr TimeNs kStrayGraceNs = kNsPerSec;
 
 // A connection that ended (closed, aborted, replaced) but still holds events for the
 // application or a CLOSE to send.
@@ -269,6 +279,8 @@ struct Mesh::Impl {
   // ---- connections.cpp: the connection to each member
   // `path`: where the completing handshake datagram came in (the pair's path).
   void install_connection(std::uint32_t i, std::uint32_t local_cid, std::uint32_t remote_cid, Path path, TimeNs now);
+  // A datagram from member i's address for a connection id we do not know.
+  void on_stray_datagram(std::uint32_t i, TimeNs now);
   void drop_connection(std::uint32_t i, std::optional<FailReason> abort_reason, TimeNs now);
   void connection_touched(NodeId id);
   void maybe_peer_up(std::uint32_t i);
