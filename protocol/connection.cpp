@@ -304,6 +304,7 @@ const ConnectionStats& Connection::stats() const {
   st.rtt_samples = s.rtt.samples();
   st.cwnd_bytes = s.cc.cwnd_bytes();
   st.bytes_in_flight = s.bytes_in_flight;
+  st.lower_bytes_in_flight = s.lower_bytes_in_flight;
   st.pacing_rate_bytes_per_sec = s.pacer.rate_bytes_per_sec();
   st.in_recovery = s.cc.in_recovery();
   st.reassembly_bytes = s.reassembly.bytes() + s.held_bytes;

@@ -73,7 +73,7 @@ struct Connection::Impl {
   RttEstimator rtt;
   NewReno cc;
   std::uint64_t bytes_in_flight = 0;
-  std::uint64_t lower_bytes_in_flight = 0;  // of packets carrying Normal/Bulk data (SentPacket::paced)
+  std::uint64_t lower_bytes_in_flight = 0;  // Normal/Bulk frame bytes of those (SentPacket::lower_bytes)
   static constexpr std::uint32_t kProbePackets = 2;
   // On a stream, the probe timeout is at least this (doubling with its backoff): TCP
   // repairs within a stream, this repairs what a broken stream lost.
@@ -171,6 +171,7 @@ struct Connection::Impl {
   std::optional<TimeNs> next_timeout() const;
   std::optional<TimeNs> pto_deadline() const;
   void on_packet_acked(const SentPacket& p);
+  void leave_flight(const SentPacket& p);  // acked, lost or requeued: out of the in-flight counts
   void on_packet_lost(std::uint64_t pn, SentPacket& p);
   void requeue_frames(SentPacket& p);  // p's frames go again (a loss, or a move onto a stream)
   void requeue_in_flight();            // set_stream_path(true): everything in flight goes again

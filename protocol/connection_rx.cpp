@@ -127,8 +127,7 @@ void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {
       if (p->requeued) stats.spurious_retransmits += p->requeued;  // a probe resent it needlessly
       if (had_largest && pn < previous_largest) reorder.on_reordered(now - p->time_sent);  // overtaken
       if (p->in_flight) {
-        bytes_in_flight -= p->size_bytes;
-        if (p->paced) lower_bytes_in_flight -= p->size_bytes;
+        leave_flight(*p);
         acked_bytes += p->size_bytes;
       }
       on_packet_acked(*p);

@@ -60,6 +60,11 @@ void Connection::Impl::requeue_frames(SentPacket& p) {
   }
 }
 
+void Connection::Impl::leave_flight(const SentPacket& p) {
+  bytes_in_flight -= p.size_bytes;
+  lower_bytes_in_flight -= p.lower_bytes;
+}
+
 void Connection::Impl::on_packet_lost(std::uint64_t pn, SentPacket& p) {
   ++stats.packets_lost;
   requeue_frames(p);
@@ -76,7 +81,7 @@ void Connection::Impl::requeue_in_flight() {
   for (std::uint64_t pn = sent.base_pn(); pn < sent.next_pn(); ++pn) {
     SentPacket* p = sent.find(pn);
     if (!p) continue;
-    if (p->in_flight) bytes_in_flight -= p->size_bytes;
+    if (p->in_flight) leave_flight(*p);
     requeue_frames(*p);
     sent.settle(pn);
   }
@@ -101,8 +106,7 @@ void Connection::Impl::detect_losses(TimeNs now) {
   if (stream_path) delay = std::max(delay, kStreamRepairNs);
   loss_time = detect_lost(sent, largest_acked, now, delay, threshold, [&](std::uint64_t pn, SentPacket& p) {
                             if (p.in_flight) {
-                              bytes_in_flight -= p.size_bytes;
-                              if (p.paced) lower_bytes_in_flight -= p.size_bytes;
+                              leave_flight(p);
                               lost_bytes += p.size_bytes;
                               newest_lost = std::max(newest_lost, p.time_sent);
                             }

@@ -154,6 +154,7 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   SentPacket& sp = sent.push(pn);
   bool eliciting = false;
   bool paced = false;
+  std::size_t lower_bytes = 0;  // of Normal/Bulk frames: what the lane guard counts
   bool capped = false;
   bool urgent_data = false;  // Control/High data: protected by high_redundancy
 
@@ -182,9 +183,13 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   }
   while (sendable) {
     const Lane lane = *scheduler.pick(sendable);
+    const std::size_t room = w.remaining();
     if (!append_lane_frame(lane, w, sp)) break;
     eliciting = true;
-    if (lane == Lane::Normal || lane == Lane::Bulk) paced = true;
+    if (lane == Lane::Normal || lane == Lane::Bulk) {
+      paced = true;
+      lower_bytes += room - w.remaining();
+    }
     if (lane != Lane::Control) capped = true;
     if (lane == Lane::Control || lane == Lane::High) urgent_data = true;
     if (!out.lane_ready(lane)) sendable &= ~(1u << static_cast<unsigned>(lane));
@@ -201,10 +206,10 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   sp.size_bytes = static_cast<std::uint32_t>(size);
   sp.ack_eliciting = eliciting;
   sp.in_flight = eliciting;
-  sp.paced = paced;
   if (eliciting) {
+    sp.lower_bytes = static_cast<std::uint32_t>(lower_bytes);
     bytes_in_flight += size;
-    if (paced) lower_bytes_in_flight += size;
+    lower_bytes_in_flight += lower_bytes;
     last_eliciting_sent = now;
     if (probe && --probes_pending > 0 && sp.ref_count > 0 && !retransmission_waiting()) {
       // Everything the probe timeout requeued fit this datagram: the next probe repeats

@@ -31,7 +31,8 @@ SentPacket& SentPackets::push(std::uint64_t pn) {
   // Reset the header only: refs beyond ref_count are never read (saves a 400-byte memset).
   p.time_sent = 0;
   p.size_bytes = 0;
-  p.ack_eliciting = p.in_flight = p.paced = false;
+  p.lower_bytes = 0;
+  p.ack_eliciting = p.in_flight = false;
   p.ref_count = 0;
   p.requeued = 0;
   p.state = SentPacket::State::InFlight;

@@ -33,7 +33,9 @@ struct SentPacket {
   State state = State::Settled;
   bool ack_eliciting = false;
   bool in_flight = false;  // counted in bytes_in_flight
-  bool paced = false;
+  // Bytes of its Normal/Bulk frames (what the lane guard counts): not the whole packet,
+  // so the ACK and High frames sharing it do not count against Bulk.
+  std::uint32_t lower_bytes = 0;
   std::uint8_t ref_count = 0;
   // Frames of this packet already requeued (by a probe timeout, or at its loss): an ack
   // for it after that shows those retransmissions were spurious.
