@@ -22,11 +22,13 @@ void AckWait::add(TimeNs rtt) {
   if (srtt == 0) {
     srtt = rtt;
     rttvar = rtt / 2;
-    return;
+  } else if (rtt < srtt) {
+    srtt = (srtt + rtt) / 2;
+    rttvar /= 2;
+  } else {
+    rttvar = (3 * rttvar + (rtt - srtt)) / 4;
+    srtt = (7 * srtt + rtt) / 8;
   }
-  const TimeNs dev = rtt > srtt ? rtt - srtt : srtt - rtt;
-  rttvar = (3 * rttvar + dev) / 4;
-  srtt = (7 * srtt + rtt) / 8;
 }
 
 TimeNs Mesh::Impl::probe_wait() const { return scaled(fd.ack_wait.wait(config.probe_timeout_ms * kNsPerMs)); }

@@ -67,21 +67,26 @@ struct GossipEntry {
 
 inline constexpr std::uint64_t kMaxProbeSeq = 127;
 
-// How long this node's probes wait for an ack, learned from the acks (RFC 6298's
-// estimator over every timed direct ack, late ones included): probe_timeout_ms, or
-// srtt + 4 rttvar when that is longer. On a LAN of healthy hosts acks come in well under
-// a millisecond and the knob stands. On a starved host (100 processes on 2 vCPUs) an
-// answer waits tens to hundreds of milliseconds for the CPU: a fixed 10 ms window made
-// every such wait a suspicion, every suspicion a Dead, a torn-down connection and a
+// How long this node's probes wait for an ack, learned from the acks themselves (every
+// timed direct ack, and the ack of a probe already judged that comes after all): srtt +
+// 4 rttvar, or probe_timeout_ms when that is longer. On a LAN of healthy hosts acks come in
+// well under a millisecond and the knob stands. On a starved host (100 processes on 2
+// vCPUs) an answer waits tens to hundreds of milliseconds for the CPU: a fixed 10 ms window
+// made every such wait a suspicion, every suspicion a Dead, a torn-down connection and a
 // re-handshake, and their CPU made the next waits longer (the 100-node mesh never
 // settled). A longer wait also stretches the probe period (a probe is judged before the
 // next goes), so a slow host probes less and the loop damps itself.
+// It rises as RFC 6298's estimator does, but falls fast: an ack quicker than srtt halves
+// both terms. With RFC 6298's 7/8 per sample, and few samples while the period was
+// stretched, 100 nodes still probed every few seconds minutes after their cold start.
+// Without samples it holds (a member whose answers are slow stays slow until shown
+// otherwise).
 struct AckWait {
-  TimeNs srtt = 0;    // 0: no sample yet
+  static constexpr TimeNs kMaxAckWaitNs = kNsPerSec;  // a dead member is still found within seconds
+  TimeNs srtt = 0;  // 0: no sample yet
   TimeNs rttvar = 0;
   void add(TimeNs rtt);
   TimeNs wait(TimeNs floor) const { return srtt == 0 ? floor : std::max(floor, std::min(srtt + 4 * rttvar, kMaxAckWaitNs)); }
-  static constexpr TimeNs kMaxAckWaitNs = kNsPerSec;  // a dead member is still found within seconds
 };
 
 struct FailureDetector {

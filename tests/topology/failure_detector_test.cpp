@@ -9,6 +9,7 @@
 
 #include "protocol/codec.h"
 #include "topology/bodies.h"
+#include "topology/failure_detector.h"
 #include "topology/sim/cluster.h"
 
 namespace hana::topology::test {
@@ -107,6 +108,35 @@ TEST(FailureDetector, CutOffMemberRefutesBeforeItsTimeout) {
   EXPECT_GT(c.node(3).counters().refutations, refutations);
   EXPECT_GT(c.node(3).incarnation(), incarnation);
   EXPECT_TRUE(downs.empty()) << "a member that refuted in time was declared Dead";
+}
+
+}  // namespace
+}  // namespace hana::topology::test
+
+namespace hana::topology::test {
+namespace {
+
+// The ack wait rises with slow acks and comes back to the knob's floor within a handful of
+// quick ones (a stretched probe period brings few samples); without samples it holds.
+TEST(AckWaitEstimator, RisesWithSlowAcksAndFallsBackWithinAHandfulOfQuickOnes) {
+  const TimeNs floor = 10 * kNsPerMs;
+  AckWait w;
+  EXPECT_EQ(w.wait(floor), floor);
+  w.add(100 * kNsPerUs);
+  EXPECT_EQ(w.wait(floor), floor);
+  for (int i = 0; i < 4; ++i) w.add(300 * kNsPerMs);
+  const TimeNs slow = w.wait(floor);
+  EXPECT_GE(slow, 300 * kNsPerMs);
+  EXPECT_LE(slow, AckWait::kMaxAckWaitNs);
+  EXPECT_EQ(w.wait(floor), slow);  // no samples: it holds
+  int quick = 0;
+  while (w.wait(floor) > floor && quick < 100) {
+    w.add(100 * kNsPerUs);
+    ++quick;
+  }
+  EXPECT_LE(quick, 10);
+  for (int i = 0; i < 20; ++i) w.add(5 * kNsPerSec);  // an ack seconds late
+  EXPECT_EQ(w.wait(floor), AckWait::kMaxAckWaitNs);
 }
 
 }  // namespace
