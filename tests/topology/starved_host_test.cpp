@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "starved_cold_start.h"
 #include "topology/sim/cluster.h"
 
 namespace hana::topology::test {
@@ -91,14 +92,8 @@ TEST(StarvedHost, ProbesLearnHowLongAnswersTake) {
 // (on_stray_datagram): soon nobody sends to an unknown id any more.
 TEST(StarvedHost, ColdStartLeavesNoCrossedConnections) {
   for (std::uint64_t seed : {1u, 3u}) {
-    ClusterOptions o{.nodes = 24, .seed = seed};
-    o.link.delay_ns = 2 * kMs;
-    o.host = HostNoise{.typical_ns = 20 * kMs, .late_chance = 0.02, .late_max_ns = 1500 * kMs};
-    Cluster c(o);
-    c.start_all();
-    ASSERT_TRUE(c.run_for(3 * kSec));
-    c.set_host_noise(HostNoise{});
-    ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 30 * kSec)) << "seed " << seed;
+    Cluster c(starved_cold_start_options(24, seed));
+    ASSERT_TRUE(run_starved_cold_start(c)) << "seed " << seed;
     auto strays = [&] {
       std::uint64_t n = 0;
       for (std::size_t i = 0; i < c.size(); ++i) n += c.node(i).counters().unknown_connection;

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "starved_cold_start.h"
 #include "topology/sim/cluster.h"
 
 namespace hana::topology::test {
@@ -73,19 +74,10 @@ TEST(TcpPathSim, EveryPairMovesBackWhenUdpReturns) {
 // put a whole cold start on streams and into churn).
 TEST(TcpPathSim, StarvedColdStartStaysOnUdp) {
   for (std::uint64_t seed : {1u, 2u, 3u, 4u}) {
-    ClusterOptions o;
-    o.nodes = 24;
-    o.seed = seed;
+    ClusterOptions o = starved_cold_start_options(24, seed);
     o.streams = true;
-    o.link.delay_ns = 2 * kNsPerMs;
-    // The cold start's first 3 s: every wake-up up to 20 ms late, and one in fifty by up
-    // to 1.5 s more (a process not running). Then the load passes.
-    o.host = HostNoise{.typical_ns = 20 * kNsPerMs, .late_chance = 0.02, .late_max_ns = 1500 * kNsPerMs};
     Cluster c(o);
-    c.start_all();
-    ASSERT_TRUE(c.run_for(3 * kNsPerSec));
-    c.set_host_noise(HostNoise{});
-    ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 30 * kNsPerSec)) << "seed " << seed;
+    ASSERT_TRUE(run_starved_cold_start(c)) << "seed " << seed;
     std::uint64_t fallbacks = 0, on_stream = 0;
     for (std::size_t v = 0; v < c.size(); ++v) {
       fallbacks += c.node(v).counters().tcp_fallbacks;
