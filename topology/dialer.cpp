@@ -109,7 +109,10 @@ void Mesh::Impl::beacon_tick(TimeNs now) {
   b.type = OutType::Beacon;
   b.to = *dialer.beacon_target;
   push_out(b);
-  const TimeNs interval = config.beacon_interval_ms * kNsPerMs;
+  // The first few go at an eighth of the period: a joiner's beacon lost at one receiver
+  // (a lossy LAN) would otherwise cost that pair a whole period of discovery.
+  const TimeNs period = config.beacon_interval_ms * kNsPerMs;
+  const TimeNs interval = dialer.beacons_sent++ < kStartupBeacons ? period / 8 : period;
   dialer.next_beacon_at = now + interval - interval / 10 + rng.below(interval / 5 + 1);
 }
 

@@ -48,6 +48,10 @@ struct Dial {
 // most max_peers discovery dials run at once (the rest of the beacons are ignored).
 inline constexpr std::uint32_t kDiscoveryDialAttempts = 6;
 
+// A node's first beacons after it starts beaconing go this many at an eighth of
+// beacon_interval_ms (dialer.cpp, beacon_tick).
+inline constexpr std::uint32_t kStartupBeacons = 3;
+
 // The dialer's record of one member (Peer::redial): when to dial it again.
 struct Redial {
   TimeNs next_dial_at = 0;
@@ -74,6 +78,7 @@ struct Dialer {
   RateLimiter dial_limiter;  // handshake datagrams we send (dial_rate_per_sec)
   std::optional<Address> beacon_target;
   TimeNs next_beacon_at = kNever;
+  std::uint32_t beacons_sent = 0;
 };
 
 }  // namespace hana::topology

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "topology/dialer.h"
 #include "topology/sim/cluster.h"
 
 namespace hana::topology::test {
@@ -45,6 +46,23 @@ TEST(MeshSmall, BeaconsDiscoverEveryone) {
   ASSERT_TRUE(c.run_until([&] { return c.converged(); }, 5 * kSec));
   ASSERT_TRUE(c.run_until([&] { return c.agreed_coordinator().has_value(); }, 2 * kSec));
   EXPECT_EQ(*c.agreed_coordinator(), Cluster::id(0));
+}
+
+// A joiner's first beacons come at an eighth of the period (a beacon one receiver lost
+// would otherwise cost that pair a whole period), then at the period.
+TEST(MeshSmall, FirstBeaconsComeFasterThenAtThePeriod) {
+  Cluster c({.nodes = 1, .seed = 6, .discovery = Discovery::Beacons});
+  c.start_all();
+  auto beacons = [&] { return c.node(0).counters().beacon_out; };
+  // Default beacon_interval_ms 1000: the first and 3 more (kStartupBeacons) within 0.6 s,
+  // where the period alone gives one...
+  static_assert(kStartupBeacons == 3);
+  ASSERT_TRUE(c.run_until([&] { return beacons() >= 4; }, 600 * kNsPerMs));
+  const std::uint64_t early = beacons();
+  // ...then one per period.
+  ASSERT_TRUE(c.run_for(3 * kSec));
+  EXPECT_GE(beacons() - early, 2u);
+  EXPECT_LE(beacons() - early, 4u);
 }
 
 TEST(MeshSmall, NodesBoundToAnyAddressAreReachable) {
