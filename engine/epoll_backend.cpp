@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -33,7 +34,7 @@ constexpr std::uint32_t kMaxRecvBatch = 64;
 constexpr std::uint32_t kGroBufferBytes = 65536;  // the largest coalesced read (a GSO batch)
 constexpr std::uint32_t kMaxGroBatch = 32;        // entries per recvmmsg with GRO (each up to 64 KiB)
 constexpr int kMaxRecvRounds = 8;  // batches per turn, so timers and queues are not starved
-constexpr int kMaxWaitEvents = 4;  // the socket, the eventfd, the extra socket, the TCP streams
+constexpr int kMaxWaitEvents = 4;  // enough to learn what to serve (level-triggered: the rest comes back)
 
 class EpollBackend final : public Backend {
  public:
@@ -119,15 +120,17 @@ class EpollBackend final : public Backend {
 
   Result<void> add_stream_listener(int fd, const Address& local, const TcpOptions& options) override {
     if (tcp_) return Error{Errc::InvalidArgument, "backend already has a TCP listener"};
-    auto tcp = std::make_unique<EpollStreams>(fd, local, options, counters_);
+    // The listener and the streams join both waiter sets themselves (epoll_streams.h);
+    // the set of streams waiting to write is watched here.
+    auto tcp = std::make_unique<EpollStreams>(fd, local, options, counters_,
+                                              std::array<int, 2>{epoll_fd_, standby_epoll_fd_});
     if (auto r = tcp->init(); !r) return r;
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.fd = tcp->watch_fd();
+    ev.data.fd = tcp->out_watch_fd();
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0 ||
         ::epoll_ctl(standby_epoll_fd_, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
       return Error{Errc::Unavailable, "epoll_ctl(TCP streams) failed"};
-    tcp_watch_fd_.store(tcp->watch_fd(), std::memory_order_relaxed);
     tcp_ = std::move(tcp);
     return {};
   }
@@ -190,11 +193,11 @@ class EpollBackend final : public Backend {
       if (events[i].data.fd == event_fd_) {
         std::uint64_t value;
         (void)!::read(event_fd_, &value, sizeof value);
-      } else if (tcp_ && events[i].data.fd == tcp_->watch_fd()) {
+      } else if (is_udp(events[i].data.fd)) {
+        drain_socket(events[i].data.fd, sink);
+      } else if (tcp_ && !tcp_serviced) {  // the listener, a stream or the write-wait set
         tcp_->service(sink);
         tcp_serviced = true;
-      } else {
-        drain_socket(events[i].data.fd, sink);
       }
     }
     if (tcp_ && !tcp_serviced && tcp_->next_check() <= monotonic_now_ns()) tcp_->service(sink);
@@ -216,7 +219,7 @@ class EpollBackend final : public Backend {
         (void)!::read(fd, &value, sizeof value);
       } else {
         readable = true;
-        if (fd == tcp_watch_fd_.load(std::memory_order_relaxed)) tcp_ready_.store(true, std::memory_order_relaxed);
+        if (!is_udp(fd)) tcp_ready_.store(true, std::memory_order_relaxed);
       }
     }
     return readable;
@@ -233,6 +236,10 @@ class EpollBackend final : public Backend {
   }
 
  private:
+  // The sockets drained with recvmmsg; any other fd in the sets but the wake-up ones is
+  // the TCP path's (set up before any wait(), so any thread may read them).
+  bool is_udp(int fd) const { return fd == fd_ || fd == extra_fd_; }
+
   static void signal(int event_fd) {
     const std::uint64_t one = 1;
     (void)!::write(event_fd, &one, sizeof one);
@@ -350,7 +357,6 @@ class EpollBackend final : public Backend {
   std::atomic<bool> use_pwait2_{true};
   MutableBytes last_send_;                 // the last send_buffer(), for commit_stream_send
   std::unique_ptr<EpollStreams> tcp_;      // the TCP path, once a listener is added
-  std::atomic<int> tcp_watch_fd_{-1};      // tcp_'s fd, for block() (any thread)
   std::atomic<bool> tcp_ready_{false};     // block() saw the TCP streams ready
   std::uint32_t busy_turns_ = 0;
 };
