@@ -50,7 +50,7 @@ Result<void> EpollStreams::init() {
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev) != 0)
     return Error{Errc::Unavailable, "epoll_ctl(TCP listener) failed"};
   ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-  ev.data.fd = listen_fd_;
+  ev.data.u64 = kWakeTag | kWakeAll;
   for (int set : waiter_sets_)
     if (::epoll_ctl(set, EPOLL_CTL_ADD, listen_fd_, &ev) != 0)
       return Error{Errc::Unavailable, "epoll_ctl(TCP listener, waiter set) failed"};
@@ -66,11 +66,11 @@ bool EpollStreams::add(std::uint32_t slot) {
   const int fd = streams_.at(slot).fd;
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-  ev.data.fd = fd;
+  ev.data.u64 = kWakeTag | slot;
   bool ok = ::epoll_ctl(waiter_sets_[0], EPOLL_CTL_ADD, fd, &ev) == 0;
   ok = ok && ::epoll_ctl(waiter_sets_[1], EPOLL_CTL_ADD, fd, &ev) == 0;
   ev.events = EPOLLIN | EPOLLRDHUP | EPOLLOUT;
-  ev.data.u32 = slot;
+  ev.data.u64 = slot;
   ok = ok && ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0;
   ev.events = EPOLLOUT;
   ok = ok && ::epoll_ctl(out_fd_, EPOLL_CTL_ADD, fd, &ev) == 0;
@@ -91,9 +91,15 @@ void EpollStreams::watch(std::uint32_t slot, bool out) {
   want_out_[slot] = out;
 }
 
-void EpollStreams::service(ReceiveSink& sink) {
+void EpollStreams::service(ReceiveSink& sink, std::optional<std::uint32_t> only) {
   const TimeNs now = monotonic_now_ns();
   streams_.report_closes(sink);
+  // A connecting stream (its completion), or one whose slot was reused, goes the full way.
+  if (only && *only < streams_.capacity() && streams_.at(*only).state == TcpStreams::State::Open) {
+    read(*only, now, sink);
+    streams_.expire(now, [&](std::uint32_t slot) { close(slot, &sink); });
+    return;
+  }
   epoll_event events[kEventsPerService];
   const int n = ::epoll_wait(epoll_fd_, events, kEventsPerService, 0);
   for (int i = 0; i < n; ++i) {

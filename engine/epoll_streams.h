@@ -17,6 +17,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "engine/tcp_streams.h"
@@ -40,8 +41,17 @@ class EpollStreams {
   // The fd the backend's waiter sets watch plainly: readable when a stream that waits
   // for EPOLLOUT (a full send buffer, a connect) can go on.
   int out_watch_fd() const { return out_fd_; }
+  // The waiter sets' registrations of the TCP path carry kWakeTag | slot in data.u64
+  // (kWakeAll for the listener and the write-wait set), so that a wake-up tells TCP input
+  // from UDP input and names the stream. (The backend's own registrations set data.fd,
+  // whose upper bits are zero.)
+  static constexpr std::uint64_t kWakeTag = std::uint64_t{1} << 63;
+  static constexpr std::uint32_t kWakeAll = 0xffffffffu;
   // Accepts, reads, finishes connects and resumes sends, then times out slow streams.
-  void service(ReceiveSink& sink);
+  // `only`: a wake-up named this one stream and nothing else of the TCP path: it alone is
+  // read (one recv instead of an epoll_wait and the recv). Whatever else is ready the
+  // level-triggered waiter sets report at the next wake-up.
+  void service(ReceiveSink& sink, std::optional<std::uint32_t> only = std::nullopt);
   void send(const Address& to, protocol::Bytes datagram);
   void flush();
   TimeNs next_check() const { return streams_.next_check(); }
