@@ -210,6 +210,59 @@ TEST_P(TcpBackendTest, DialToNobodyFailsAndIsNotRetriedAtOnce) {
   EXPECT_EQ(a->backend->stream_count(), 0u);
 }
 
+// Shared threading's way of receiving (epoll only: backend.h, block()): a thread blocks,
+// and the turn after a wake-up receives with wait(0), reading only what the wake-up saw.
+// More streams and a UDP socket ready than one block() reports (it takes 4 events) must
+// all be read by later wake-ups, every datagram once and each stream in order.
+TEST(TcpBackendShared, WakeUpsReadEveryStreamAndTheUdpSocket) {
+  auto hub = make_tcp_endpoint(BackendKind::Epoll);
+  ASSERT_TRUE(hub->backend && hub->backend->shared_capable());
+  constexpr int kDialers = 5;
+  constexpr std::uint32_t kCount = 200;
+  constexpr std::uint32_t kUdpBase = 1'000'000;  // UDP datagrams' numbers, apart from the streams'
+  std::vector<std::unique_ptr<TcpEndpoint>> dialers;
+  for (int d = 0; d < kDialers; ++d) {
+    dialers.push_back(make_tcp_endpoint(BackendKind::Epoll));
+    ASSERT_TRUE(dialers.back()->backend);
+  }
+  for (std::uint32_t i = 0; i < kCount; ++i) {
+    for (auto& d : dialers) stream_send(*d, hub->address(), i, 64);
+    if (i % 10 == 0) {  // now and then a UDP datagram from the first dialer
+      MutableBytes buf = dialers[0]->backend->send_buffer();
+      ASSERT_GE(buf.size(), 64u);
+      write_numbered(buf, kUdpBase + i, 64);
+      dialers[0]->backend->commit_send(hub->address(), 64, false);
+    }
+    for (auto& d : dialers) d->backend->flush();
+  }
+  const std::size_t expected = kDialers * kCount + kCount / 10;
+  const TimeNs give_up = monotonic_now_ns() + 10 * kNsPerSec;
+  for (int turn = 0; turn < 100000 && hub->sink.got.size() < expected && monotonic_now_ns() < give_up; ++turn) {
+    for (auto& d : dialers) d->backend->wait(0, d->sink);  // their connects and hellos
+    if (hub->backend->block(monotonic_now_ns() + kNsPerMs, turn % 2 == 1)) hub->backend->wait(0, hub->sink);
+  }
+  ASSERT_EQ(hub->sink.got.size(), expected);
+  std::vector<std::uint32_t> next(kDialers, 0);
+  std::uint32_t udp = 0;
+  for (std::size_t i = 0; i < hub->sink.got.size(); ++i) {
+    const std::uint32_t seq = seq_of(hub->sink.got[i]);
+    if (seq >= kUdpBase) {
+      ++udp;
+      continue;
+    }
+    bool matched = false;
+    for (int d = 0; d < kDialers; ++d)
+      if (hub->sink.from[i] == dialers[d]->address()) {
+        EXPECT_EQ(seq, next[d]++);  // each stream in order, nothing twice
+        matched = true;
+      }
+    EXPECT_TRUE(matched);
+  }
+  EXPECT_EQ(udp, kCount / 10);
+  for (int d = 0; d < kDialers; ++d) EXPECT_EQ(next[d], kCount);
+  EXPECT_EQ(hub->backend->stream_count(), static_cast<std::uint32_t>(kDialers));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, TcpBackendTest, ::testing::Values(BackendKind::Uring, BackendKind::Epoll),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 
