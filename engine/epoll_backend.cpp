@@ -178,11 +178,14 @@ class EpollBackend final : public Backend {
     flush();
     if (deadline == 0) {  // a turn after block(), or busy-poll: no epoll round trip
       const std::uint64_t seen = seen_.exchange(0, std::memory_order_relaxed);
-      // With streams open, a wake-up that saw what is readable reads only that: a frame
-      // costs one recv, not a recvmmsg that finds nothing, an epoll_wait and the recv.
-      // What the blocker did not see stays ready in the level-triggered waiter sets and
-      // wakes the next one. No stream open: unchanged (the UDP path's own behaviour).
-      if (tcp_ && tcp_->count() > 0 && seen != 0) {
+      // With streams open, a fresh wake-up that saw what is readable reads only that: a
+      // frame costs one recv, not a recvmmsg that finds nothing, an epoll_wait and the
+      // recv. What the blocker did not see stays ready in the level-triggered waiter sets
+      // and wakes the next one. A wake-up older than a late timer (the thread was starved
+      // since) reads everything, so acks that came meanwhile are read before timers are
+      // judged (issue 18). No stream open: unchanged (the UDP path's own behaviour).
+      if (tcp_ && tcp_->count() > 0 && seen != 0 &&
+          monotonic_now_ns() - seen_at_.load(std::memory_order_relaxed) < kFreshWakeNs) {
         if (seen & kSeenUdp) {
           drain_socket(fd_, sink);
           if (extra_fd_ >= 0) drain_socket(extra_fd_, sink);
@@ -236,6 +239,7 @@ class EpollBackend final : public Backend {
       }
     }
     if (seen == 0) return false;
+    seen_at_.store(monotonic_now_ns(), std::memory_order_relaxed);
     std::uint64_t old = seen_.load(std::memory_order_relaxed);
     while (!seen_.compare_exchange_weak(old, combine(old, seen), std::memory_order_relaxed)) {
     }
@@ -258,6 +262,7 @@ class EpollBackend final : public Backend {
   static constexpr std::uint64_t kSeenUdp = 1;
   static constexpr std::uint64_t kSeenOneStream = 2;
   static constexpr std::uint64_t kSeenStreams = 4;
+  static constexpr TimeNs kFreshWakeNs = kNsPerMs;  // the event loop's "late timer"
   static std::uint64_t seen_of(std::uint64_t wake_data) {
     const auto slot = static_cast<std::uint32_t>(wake_data);
     return slot == EpollStreams::kWakeAll ? kSeenStreams : kSeenOneStream | std::uint64_t{slot} << 32;
@@ -391,6 +396,7 @@ class EpollBackend final : public Backend {
   MutableBytes last_send_;                 // the last send_buffer(), for commit_stream_send
   std::unique_ptr<EpollStreams> tcp_;      // the TCP path, once a listener is added
   std::atomic<std::uint64_t> seen_{0};     // what block() saw readable (kSeen*), for the next wait(0)
+  std::atomic<TimeNs> seen_at_{0};         // when block() last saw something
   std::uint32_t busy_turns_ = 0;
 };
 

@@ -132,7 +132,7 @@ void EpollStreams::accept_all(TimeNs now) {
   for (int i = 0; i < kAcceptsPerService; ++i) {
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN, or an aborted connection: nothing to do either way
-    if (auto slot = streams_.adopt(fd, now); slot && !add(*slot)) counters_.add(EngineCounter::tcp_refused);
+    if (auto slot = streams_.adopt(fd, now); slot && !add(*slot)) counters_.add(EngineCounter::tcp_closed);
   }
 }
 
