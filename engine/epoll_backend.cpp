@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -33,7 +34,7 @@ constexpr std::uint32_t kMaxRecvBatch = 64;
 constexpr std::uint32_t kGroBufferBytes = 65536;  // the largest coalesced read (a GSO batch)
 constexpr std::uint32_t kMaxGroBatch = 32;        // entries per recvmmsg with GRO (each up to 64 KiB)
 constexpr int kMaxRecvRounds = 8;  // batches per turn, so timers and queues are not starved
-constexpr int kMaxWaitEvents = 4;  // the socket, the eventfd, the extra socket, the TCP streams
+constexpr int kMaxWaitEvents = 4;  // enough to learn what to serve (level-triggered: the rest comes back)
 
 class EpollBackend final : public Backend {
  public:
@@ -119,15 +120,17 @@ class EpollBackend final : public Backend {
 
   Result<void> add_stream_listener(int fd, const Address& local, const TcpOptions& options) override {
     if (tcp_) return Error{Errc::InvalidArgument, "backend already has a TCP listener"};
-    auto tcp = std::make_unique<EpollStreams>(fd, local, options, counters_);
+    // The listener and the streams join both waiter sets themselves (epoll_streams.h);
+    // the set of streams waiting to write is watched here.
+    auto tcp = std::make_unique<EpollStreams>(fd, local, options, counters_,
+                                              std::array<int, 2>{epoll_fd_, standby_epoll_fd_});
     if (auto r = tcp->init(); !r) return r;
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.fd = tcp->watch_fd();
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0 ||
-        ::epoll_ctl(standby_epoll_fd_, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
+    ev.data.u64 = EpollStreams::kWakeTag | EpollStreams::kWakeAll;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, tcp->out_watch_fd(), &ev) != 0 ||
+        ::epoll_ctl(standby_epoll_fd_, EPOLL_CTL_ADD, tcp->out_watch_fd(), &ev) != 0)
       return Error{Errc::Unavailable, "epoll_ctl(TCP streams) failed"};
-    tcp_watch_fd_.store(tcp->watch_fd(), std::memory_order_relaxed);
     tcp_ = std::move(tcp);
     return {};
   }
@@ -173,31 +176,46 @@ class EpollBackend final : public Backend {
 
   void wait(TimeNs deadline, ReceiveSink& sink) override {
     flush();
-    if (deadline == 0) {  // busy-poll: no epoll round trip, just drain the socket
+    if (deadline == 0) {  // a turn after block(), or busy-poll: no epoll round trip
+      const std::uint64_t seen = seen_.exchange(0, std::memory_order_relaxed);
+      // With streams open, a fresh wake-up that saw what is readable reads only that: a
+      // frame costs one recv, not a recvmmsg that finds nothing, an epoll_wait and the
+      // recv. What the blocker did not see stays ready in the level-triggered waiter sets
+      // and wakes the next one. A wake-up older than a late timer (the thread was starved
+      // since) reads everything, so acks that came meanwhile are read before timers are
+      // judged (issue 18). No stream open: unchanged (the UDP path's own behaviour).
+      if (tcp_ && tcp_->count() > 0 && seen != 0 &&
+          monotonic_now_ns() - seen_at_.load(std::memory_order_relaxed) < kFreshWakeNs) {
+        if (seen & kSeenUdp) {
+          drain_socket(fd_, sink);
+          if (extra_fd_ >= 0) drain_socket(extra_fd_, sink);
+        }
+        service_streams(seen, sink);
+        return;
+      }
       drain_socket(fd_, sink);
       if (extra_fd_ >= 0) drain_socket(extra_fd_, sink);
       // TCP: when a blocker saw it ready, a stream is open, a timeout is due, or (a
       // listener alone, busy-polling) every 64th turn: a UDP-only turn stays one syscall.
-      if (tcp_ && (tcp_ready_.exchange(false, std::memory_order_relaxed) || tcp_->count() > 0 ||
-                   (++busy_turns_ & 63) == 0 || tcp_->next_check() <= monotonic_now_ns()))
+      if (tcp_ && ((seen & ~kSeenUdp) != 0 || tcp_->count() > 0 || (++busy_turns_ & 63) == 0 ||
+                   tcp_->next_check() <= monotonic_now_ns()))
         tcp_->service(sink);
       return;
     }
     epoll_event events[kMaxWaitEvents];
     const int n = epoll_until(epoll_fd_, deadline, events);
-    bool tcp_serviced = false;
+    std::uint64_t seen = 0;  // the TCP path's part
     for (int i = 0; i < n; ++i) {
-      if (events[i].data.fd == event_fd_) {
+      if (events[i].data.u64 & EpollStreams::kWakeTag) {
+        seen = combine(seen, seen_of(events[i].data.u64));
+      } else if (events[i].data.fd == event_fd_) {
         std::uint64_t value;
         (void)!::read(event_fd_, &value, sizeof value);
-      } else if (tcp_ && events[i].data.fd == tcp_->watch_fd()) {
-        tcp_->service(sink);
-        tcp_serviced = true;
       } else {
         drain_socket(events[i].data.fd, sink);
       }
     }
-    if (tcp_ && !tcp_serviced && tcp_->next_check() <= monotonic_now_ns()) tcp_->service(sink);
+    if (tcp_) service_streams(seen, sink);
   }
 
   void wake() override { signal(event_fd_); }
@@ -208,18 +226,24 @@ class EpollBackend final : public Backend {
     const int own_event_fd = standby ? standby_event_fd_ : event_fd_;
     epoll_event events[kMaxWaitEvents];
     const int n = epoll_until(standby ? standby_epoll_fd_ : epoll_fd_, deadline, events);
-    bool readable = false;
+    std::uint64_t seen = 0;
     for (int i = 0; i < n; ++i) {
       const int fd = events[i].data.fd;
-      if (fd == own_event_fd || fd == standby_timer_fd_) {
+      if (events[i].data.u64 & EpollStreams::kWakeTag) {
+        seen = combine(seen, seen_of(events[i].data.u64));
+      } else if (fd == own_event_fd || fd == standby_timer_fd_) {
         std::uint64_t value;
         (void)!::read(fd, &value, sizeof value);
       } else {
-        readable = true;
-        if (fd == tcp_watch_fd_.load(std::memory_order_relaxed)) tcp_ready_.store(true, std::memory_order_relaxed);
+        seen |= kSeenUdp;
       }
     }
-    return readable;
+    if (seen == 0) return false;
+    seen_at_.store(monotonic_now_ns(), std::memory_order_relaxed);
+    std::uint64_t old = seen_.load(std::memory_order_relaxed);
+    while (!seen_.compare_exchange_weak(old, combine(old, seen), std::memory_order_relaxed)) {
+    }
+    return true;
   }
   void kick_standby() override { signal(standby_event_fd_); }
   void arm_standby(TimeNs at) override {
@@ -233,6 +257,27 @@ class EpollBackend final : public Backend {
   }
 
  private:
+  // What wake-ups saw readable, until a receive reads it: UDP input, and on the TCP path
+  // one stream (its slot in the upper half) or more (kSeenStreams: service them all).
+  static constexpr std::uint64_t kSeenUdp = 1;
+  static constexpr std::uint64_t kSeenOneStream = 2;
+  static constexpr std::uint64_t kSeenStreams = 4;
+  static constexpr TimeNs kFreshWakeNs = kNsPerMs;  // the event loop's "late timer"
+  static std::uint64_t seen_of(std::uint64_t wake_data) {
+    const auto slot = static_cast<std::uint32_t>(wake_data);
+    return slot == EpollStreams::kWakeAll ? kSeenStreams : kSeenOneStream | std::uint64_t{slot} << 32;
+  }
+  static std::uint64_t combine(std::uint64_t a, std::uint64_t b) {
+    // Two different streams: all of them (the slot bits are then meaningless).
+    if ((a & kSeenOneStream) && (b & kSeenOneStream) && (a >> 32) != (b >> 32)) return a | b | kSeenStreams;
+    return a | b;
+  }
+  void service_streams(std::uint64_t seen, ReceiveSink& sink) {
+    if (seen & kSeenStreams) tcp_->service(sink);
+    else if (seen & kSeenOneStream) tcp_->service(sink, static_cast<std::uint32_t>(seen >> 32));
+    else if (tcp_->next_check() <= monotonic_now_ns()) tcp_->service(sink);  // a timeout is due
+  }
+
   static void signal(int event_fd) {
     const std::uint64_t one = 1;
     (void)!::write(event_fd, &one, sizeof one);
@@ -350,8 +395,8 @@ class EpollBackend final : public Backend {
   std::atomic<bool> use_pwait2_{true};
   MutableBytes last_send_;                 // the last send_buffer(), for commit_stream_send
   std::unique_ptr<EpollStreams> tcp_;      // the TCP path, once a listener is added
-  std::atomic<int> tcp_watch_fd_{-1};      // tcp_'s fd, for block() (any thread)
-  std::atomic<bool> tcp_ready_{false};     // block() saw the TCP streams ready
+  std::atomic<std::uint64_t> seen_{0};     // what block() saw readable (kSeen*), for the next wait(0)
+  std::atomic<TimeNs> seen_at_{0};         // when block() last saw something
   std::uint32_t busy_turns_ = 0;
 };
 

@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -208,6 +210,123 @@ TEST_P(TcpBackendTest, DialToNobodyFailsAndIsNotRetriedAtOnce) {
   stream_send(*a, nobody, 2, 64);  // within the redial hold: dropped, no new socket
   EXPECT_EQ(a->counters.get(EngineCounter::tcp_dialed), 1u);
   EXPECT_EQ(a->backend->stream_count(), 0u);
+}
+
+// Shared threading's way of receiving (epoll only: backend.h, block()): a thread blocks,
+// and the turn after a wake-up receives with wait(0), reading only what the wake-up saw.
+// More streams and a UDP socket ready than one block() reports (it takes 4 events) must
+// all be read by later wake-ups, every datagram once and each stream in order.
+TEST(TcpBackendShared, WakeUpsReadEveryStreamAndTheUdpSocket) {
+  auto hub = make_tcp_endpoint(BackendKind::Epoll);
+  ASSERT_TRUE(hub->backend && hub->backend->shared_capable());
+  constexpr int kDialers = 5;
+  constexpr std::uint32_t kCount = 200;
+  constexpr std::uint32_t kUdpBase = 1'000'000;  // UDP datagrams' numbers, apart from the streams'
+  std::vector<std::unique_ptr<TcpEndpoint>> dialers;
+  for (int d = 0; d < kDialers; ++d) {
+    dialers.push_back(make_tcp_endpoint(BackendKind::Epoll));
+    ASSERT_TRUE(dialers.back()->backend);
+  }
+  for (std::uint32_t i = 0; i < kCount; ++i) {
+    for (auto& d : dialers) stream_send(*d, hub->address(), i, 64);
+    if (i % 10 == 0) {  // now and then a UDP datagram from the first dialer
+      MutableBytes buf = dialers[0]->backend->send_buffer();
+      ASSERT_GE(buf.size(), 64u);
+      write_numbered(buf, kUdpBase + i, 64);
+      dialers[0]->backend->commit_send(hub->address(), 64, false);
+    }
+    for (auto& d : dialers) d->backend->flush();
+  }
+  const std::size_t expected = kDialers * kCount + kCount / 10;
+  const TimeNs give_up = monotonic_now_ns() + 10 * kNsPerSec;
+  for (int turn = 0; turn < 100000 && hub->sink.got.size() < expected && monotonic_now_ns() < give_up; ++turn) {
+    for (auto& d : dialers) d->backend->wait(0, d->sink);  // their connects and hellos
+    if (hub->backend->block(monotonic_now_ns() + kNsPerMs, turn % 2 == 1)) hub->backend->wait(0, hub->sink);
+  }
+  ASSERT_EQ(hub->sink.got.size(), expected);
+  std::vector<std::uint32_t> next(kDialers, 0);
+  std::uint32_t udp = 0;
+  for (std::size_t i = 0; i < hub->sink.got.size(); ++i) {
+    const std::uint32_t seq = seq_of(hub->sink.got[i]);
+    if (seq >= kUdpBase) {
+      ++udp;
+      continue;
+    }
+    bool matched = false;
+    for (int d = 0; d < kDialers; ++d)
+      if (hub->sink.from[i] == dialers[d]->address()) {
+        EXPECT_EQ(seq, next[d]++);  // each stream in order, nothing twice
+        matched = true;
+      }
+    EXPECT_TRUE(matched);
+  }
+  EXPECT_EQ(udp, kCount / 10);
+  for (int d = 0; d < kDialers; ++d) EXPECT_EQ(next[d], kCount);
+  EXPECT_EQ(hub->backend->stream_count(), static_cast<std::uint32_t>(kDialers));
+}
+
+// The turn after a wake-up that saw only a stream reads only that stream (no recvmmsg that
+// finds nothing); but one that comes more than a late timer's 1 ms after the wake-up (the
+// thread was starved) reads the UDP socket too, so an ack that came meanwhile is read
+// before timers are judged (issue 18).
+TEST(TcpBackendShared, StaleWakeUpReadsTheUdpSocketToo) {
+  auto hub = make_tcp_endpoint(BackendKind::Epoll);
+  auto peer = make_tcp_endpoint(BackendKind::Epoll);
+  ASSERT_TRUE(hub->backend && peer->backend);
+  const auto udp_waiting = [&] {
+    int bytes = 0;
+    return ::ioctl(hub->socket.fd(), FIONREAD, &bytes) == 0 && bytes > 0;
+  };
+  const auto udp_send = [&](std::uint32_t seq) {
+    MutableBytes buf = peer->backend->send_buffer();
+    ASSERT_GE(buf.size(), 64u);
+    write_numbered(buf, seq, 64);
+    peer->backend->commit_send(hub->address(), 64, false);
+    peer->backend->flush();
+  };
+  // A stream datagram wakes the hub; a UDP datagram lands after the wake-up.
+  const auto round = [&](std::uint32_t seq, bool starved) {
+    stream_send(*peer, hub->address(), seq, 64);
+    peer->backend->flush();
+    const std::size_t before = hub->sink.got.size();
+    bool woke = false;
+    TimeNs blocked_at = 0;  // the wake-up is no older than this
+    const TimeNs give_up = monotonic_now_ns() + 5 * kNsPerSec;
+    while (!woke && monotonic_now_ns() < give_up) {
+      peer->backend->wait(0, peer->sink);
+      blocked_at = monotonic_now_ns();
+      woke = hub->backend->block(blocked_at + kNsPerMs, false);
+    }
+    ASSERT_TRUE(woke);
+    udp_send(seq + 1000);
+    const TimeNs woke_at = monotonic_now_ns();
+    while (!udp_waiting() && monotonic_now_ns() < give_up) {
+    }
+    ASSERT_TRUE(udp_waiting());
+    while (starved && monotonic_now_ns() - woke_at < 2 * kNsPerMs) {  // the starved thread's gap
+    }
+    hub->backend->wait(0, hub->sink);
+    // A loaded host may itself make the "fresh" turn late: then either outcome is right.
+    const bool surely_fresh = monotonic_now_ns() - blocked_at < kNsPerMs;
+    std::set<std::uint32_t> read;  // by this one receive (UDP and the streams in no set order)
+    for (std::size_t i = before; i < hub->sink.got.size(); ++i) read.insert(seq_of(hub->sink.got[i]));
+    EXPECT_EQ(read.count(seq), 1u);
+    if (starved || surely_fresh) {
+      EXPECT_EQ(read.count(seq + 1000), starved ? 1u : 0u);
+      EXPECT_EQ(udp_waiting(), !starved);
+    }
+    while (read.count(seq + 1000) == 0 && monotonic_now_ns() < give_up) {  // the next wake-up reads it
+      if (hub->backend->block(monotonic_now_ns() + kNsPerMs, false)) hub->backend->wait(0, hub->sink);
+      for (std::size_t i = before; i < hub->sink.got.size(); ++i) read.insert(seq_of(hub->sink.got[i]));
+    }
+    EXPECT_EQ(read.count(seq + 1000), 1u);
+  };
+  // The first datagram opens the stream (connect, hello, accept); read it first.
+  stream_send(*peer, hub->address(), 0, 64);
+  peer->backend->flush();
+  ASSERT_TRUE(drive_until({hub.get(), peer.get()}, [&] { return hub->sink.got.size() == 1; }));
+  round(1, false);
+  round(2, true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TcpBackendTest, ::testing::Values(BackendKind::Uring, BackendKind::Epoll),
