@@ -40,7 +40,6 @@ void Mesh::Impl::install_connection(std::uint32_t i, std::uint32_t local_cid, st
   s.conn->use_shared_payloads(&payloads);
   s.local_cid = local_cid;
   s.remote_cid = remote_cid;
-  s.installed_at = now;
   s.stray_since = 0;
   conns.by_cid[local_cid] = members[i].id;
   members[i].connected = true;

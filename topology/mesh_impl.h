@@ -97,7 +97,6 @@ struct Session {
   bool up_reported = false;       // PeerUp emitted since the last down
   std::uint64_t newest_seal = 0;  // keyed mesh: the highest seal counter the peer's connection datagrams carried
   bool tx_dirty = false, ev_dirty = false, dl_dirty = false;
-  TimeNs installed_at = 0;
   // The first datagram from the member for a connection id we do not know, since this
   // connection was installed (0: none): see on_stray_datagram.
   TimeNs stray_since = 0;

@@ -19,16 +19,11 @@ nodes=${2:-16}
 loss_pct=${3:-0}
 partition_s=${4:-5}
 timeout_s=${HANA_PROCESS_TEST_TIMEOUT:-20}
-if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (creates network namespaces, a bridge and nftables rules)"; exit 77; fi
-command -v ip >/dev/null || { echo "SKIP: no iproute2"; exit 77; }
-command -v nft >/dev/null || { echo "SKIP: no nft (tools/setup installs nftables)"; exit 77; }
 here=$(dirname "$0")
 lan=hpt$$
 # shellcheck source=process_lib.sh
 source "$here/process_lib.sh"
-cleanup_extra() { lan_destroy "$lan" "$nodes"; }
-process_test_begin
-if ! lan_create "$lan" "$nodes" 2>"$dir/lan.err"; then echo "SKIP: cannot build the namespace LAN: $(head -1 "$dir/lan.err")"; exit 77; fi
+lan_test_begin "$lan" "$nodes"
 loss_bp=$(python3 -c "print(round(float('$loss_pct') * 100))")
 for i in $(seq 1 "$nodes"); do lan_loss "$lan" "$i" "$loss_bp"; done
 group=239.77.0.11:45691

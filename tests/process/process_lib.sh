@@ -197,6 +197,21 @@ lan_create() {
   printf 'table bridge partition {\n chain cut {\n  type filter hook forward priority 0; policy accept;\n }\n}\n' |
     ip netns exec "$prefix-hub" nft -f -
 }
+# lan_test_begin PREFIX N: a test on a namespace LAN of N nodes. Skips (exit 77) without
+# root, iproute2 or nft, or when the namespaces cannot be made; otherwise begins the test
+# (process_test_begin) with the LAN removed on every exit path.
+lan_test_begin() {
+  lan_prefix=$1 lan_nodes=$2
+  if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (creates network namespaces, a bridge and nftables rules)"; exit 77; fi
+  command -v ip >/dev/null || { echo "SKIP: no iproute2"; exit 77; }
+  command -v nft >/dev/null || { echo "SKIP: no nft (tools/setup installs nftables)"; exit 77; }
+  cleanup_extra() { lan_destroy "$lan_prefix" "$lan_nodes"; }
+  process_test_begin
+  if ! lan_create "$lan_prefix" "$lan_nodes" 2>"$dir/lan.err"; then
+    echo "SKIP: cannot build the namespace LAN: $(head -1 "$dir/lan.err")"
+    exit 77
+  fi
+}
 lan_destroy() {
   local prefix=$1 n=$2 i
   for i in $(seq 1 "$n"); do ip netns del "$prefix-$i" 2>/dev/null || true; done  # takes its veth pair along

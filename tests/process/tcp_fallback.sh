@@ -17,16 +17,11 @@ hana_net=${1:?usage: tcp_fallback.sh PATH/TO/hana-net [NODES] [PATH/TO/hana-benc
 nodes=${2:-8}
 bench_peer=${3:-}
 timeout_s=${HANA_PROCESS_TEST_TIMEOUT:-30}
-if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (creates network namespaces, a bridge and nftables rules)"; exit 77; fi
-command -v ip >/dev/null || { echo "SKIP: no iproute2"; exit 77; }
-command -v nft >/dev/null || { echo "SKIP: no nft (tools/setup installs nftables)"; exit 77; }
 here=$(dirname "$0")
 lan=htf$$
 # shellcheck source=process_lib.sh
 source "$here/process_lib.sh"
-cleanup_extra() { lan_destroy "$lan" "$nodes"; }
-process_test_begin
-if ! lan_create "$lan" "$nodes" 2>"$dir/lan.err"; then echo "SKIP: cannot build the namespace LAN: $(head -1 "$dir/lan.err")"; exit 77; fi
+lan_test_begin "$lan" "$nodes"
 for i in $(seq 1 "$nodes"); do lan_block_udp "$lan" "$i"; done
 echo "lan: $nodes namespaces on one bridge, all UDP dropped at every node, TCP passes"
 # Always in a subshell (background or $(...)): exec, so a recorded pid is the program's.
