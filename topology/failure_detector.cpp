@@ -124,7 +124,7 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
           // A relayed ack's time includes the relay's hops: not a sample of this link.
           // Timed by when the ack reached the socket (kernel stamp), not when this node
           // got to read it: a late turn is not the link's round trip.
-          if (h.relay_for != self.id) on_probe_rtt(it->second, std::max(rx_at, probe.sent) - probe.sent);
+          if (h.relay_for != self.id) on_probe_rtt(it->second, probe.sent, std::max(rx_at, probe.sent), now);
           peers[it->second].health.last_heard = now;
         }
       }
@@ -332,9 +332,9 @@ bool Mesh::Impl::heard_enough(std::uint32_t i, TimeNs now) const {
   const Peer& p = peers[i];
   if (p.health.last_heard + probe_interval_ns() < now || !fd.gossip.empty() || members[i].state != MemberState::Alive)
     return false;
-  // stats() refreshes every gauge of the connection: asked only when no probe RTT is held
+  // stats() refreshes every gauge of the connection: asked only when no probe was timed
   // (credit_visit runs on received gossip).
-  const bool rtt_known = !p.links.probe_rtt.empty() || (p.session.conn && p.session.conn->stats().rtt_samples != 0);
+  const bool rtt_known = p.links.probe_samples != 0 || (p.session.conn && p.session.conn->stats().rtt_samples != 0);
   return rtt_known && !clock_sample_due(i, now);
 }
 

@@ -14,10 +14,17 @@ namespace {
 constexpr std::uint64_t kBusyRttSamples = 8;
 }  // namespace
 
-void Mesh::Impl::on_probe_rtt(std::uint32_t i, TimeNs rtt_ns) {
+void Mesh::Impl::on_probe_rtt(std::uint32_t i, TimeNs sent, TimeNs acked, TimeNs now) {
   LinkRecord& l = peers[i].links;
-  l.probe_rtt.add(rtt_ns / 1000);
+  // Two PINGs went (the first got no ack in time): which one this ack answers is unknown,
+  // and timing it from the first would add the retry's wait to the link.
+  if (fd.probe.last_ping != sent) return;
   ++l.probe_samples;
+  if (!link_table.host.fair(sent, now)) {
+    ++counters.rtt_samples_while_late;
+    return;
+  }
+  l.probe_rtt.add((acked - sent) / 1000);
 }
 
 void Mesh::Impl::evaluate_links(TimeNs now) {
@@ -51,7 +58,8 @@ void Mesh::Impl::evaluate_links(TimeNs now) {
       // A link not reported yet takes the connection's first samples (the handshake's) as
       // a provisional measurement, so the picture fills at connect time instead of one
       // probe round later; the first full window settles it (rtt_settles).
-      if (l.busy || (!reported && fresh > 0 && l.probe_rtt.empty())) l.conn_rtt.add(s.rtt_smoothed_us);
+      if (l.busy && !link_table.host.fair(now - dt, now)) ++counters.rtt_samples_while_late;
+      else if (l.busy || (!reported && fresh > 0 && l.probe_rtt.empty())) l.conn_rtt.add(s.rtt_smoothed_us);
       l.last_rtt_samples = s.rtt_samples;
       const std::uint64_t sent = s.packets_sent - std::min(s.packets_sent, l.last_packets_sent);
       const std::uint64_t lost = s.packets_lost - std::min(s.packets_lost, l.last_packets_lost);

@@ -30,7 +30,7 @@ struct LinkRecord {
   RttWindow conn_rtt;               // the connection's estimate, once per busy evaluation
   bool busy = false;                // the last evaluation's RTT came from the connection
   bool rtt_settled = false;         // a full window has judged the first (provisional) report
-  std::uint64_t probe_samples = 0;  // direct probe acks timed
+  std::uint64_t probe_samples = 0;  // direct probe acks timed (taken or not: HostLoad)
   std::uint64_t last_packets_sent = 0;
   std::uint64_t last_packets_lost = 0;
   std::uint64_t last_bytes = 0;
@@ -42,11 +42,35 @@ struct LinkRecord {
   std::vector<RemoteLink> reported;  // its reports about its peers (it is the observer)
 };
 
+// Whether this host runs its timers on time: an RTT sample taken while it does not
+// measures the host, not the link. On a 100-node mesh of processes sharing two vCPUs the
+// cold start saturates the host for ~20 s; links measured then were corrected (each to
+// every member) 20-80 s later, and that wave of n^2 reports saturated the host again
+// (issue 18: 65 KB/s per node and 19 106 suspect events in a 10 s window 40 s after the
+// full view; with this rule 4.4 KB/s and 69).
+struct HostLoad {
+  static constexpr TimeNs kCalmNs = kNsPerSec;           // no late timer this long before a sample
+  static constexpr TimeNs kLoadedForGoodNs = 60 * kNsPerSec;  // late this long: measure anyway
+  TimeNs late_at = 0;        // the last timer that ran late (0: none)
+  TimeNs loaded_since = 0;   // start of the current run of late timers (none kCalmNs apart)
+  void timer_ran(TimeNs due, TimeNs now, TimeNs late_limit_ns) {
+    if (late_limit_ns == 0 || now <= due + late_limit_ns) return;
+    if (late_at == 0 || now - late_at > kCalmNs) loaded_since = now;
+    late_at = now;
+  }
+  // A sample spanning [start, now] is the link's when no timer ran late from kCalmNs
+  // before it began, or when lateness has been this host's normal for a minute.
+  bool fair(TimeNs start, TimeNs now) const {
+    return late_at == 0 || late_at + kCalmNs <= start || now - loaded_since >= kLoadedForGoodNs;
+  }
+};
+
 struct LinkTable {
   // Every link is evaluated at the same tick (once per link_report_interval_ms), so all
   // the links that changed in an interval leave in the same turn and share one datagram
   // per member instead of one each.
   TimeNs next_eval_at = 0;
+  HostLoad host;
   std::uint64_t report_version = 0;  // per-observer increasing version of our link reports
   MessageId next_message_id = kMeshMessageIdBit | 1;
 };

@@ -132,6 +132,9 @@ DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs no
 void Mesh::on_timeout(TimeNs now) {
   Impl& m = *impl_;
   m.last_now = now;
+  // 0 is "due now" (a closing connection's CLOSE), not a time that could be late.
+  if (m.deadline != kNever && m.deadline != 0)
+    m.link_table.host.timer_ran(m.deadline, now, m.config.link_late_host_ms * kNsPerMs);
   if (!m.leaving) {
     m.probe_tick(now);
     m.beacon_tick(now);

@@ -125,6 +125,7 @@ struct MeshCounters {
   std::uint64_t probes_skipped = 0;     // member heard from recently: no probe needed
   std::uint64_t indirect_probes = 0;
   std::uint64_t probes_judged_late = 0;  // probe verdicts this node reached too late to trust: no suspicion
+  std::uint64_t rtt_samples_while_late = 0;  // link RTT samples not taken: this node's timers ran late around them
   std::uint64_t suspicions = 0;         // members this node started suspecting
   std::uint64_t refutations = 0;        // times this node refuted a suspicion of itself
   std::uint64_t view_checks = 0;        // VIEW checks sent (anti-entropy, view_check_interval_ms)
@@ -135,12 +136,12 @@ struct MeshCounters {
   std::uint64_t bad_mesh_messages = 0;  // mesh-internal messages malformed or over the bound, dropped
   std::uint64_t auth_failures = 0;      // keyed mesh: datagrams that did not open (no key, wrong key, forged)
   std::uint64_t replays_dropped = 0;    // keyed mesh: authentic datagrams seen before or outside the freshness window
-  std::uint64_t untrusted_gossip = 0;
+  std::uint64_t untrusted_gossip = 0;   // gossip with updates from a sender without a completed handshake, updates ignored
   std::uint64_t tcp_fallbacks = 0;      // dials whose UDP handshake went unanswered for tcp_fallback_ms: now over the stream too
   std::uint64_t udp_path_probes = 0;    // UDP path probes sent to members on the TCP path
   std::uint64_t moved_to_udp = 0;       // members moved back from the TCP path to UDP (a path probe was answered over UDP)
   std::uint64_t mismatched_connections = 0; // connections dropped and redialed: the member kept sending to an id we do not know
-  std::uint64_t stream_close_hints = 0; // the stream of a member on the TCP path closed: probed at once   // gossip with updates from a sender without a completed handshake, updates ignored
+  std::uint64_t stream_close_hints = 0; // the stream of a member on the TCP path closed: probed at once
   std::array<std::uint64_t, kDecodeErrorCount> bad_datagrams_by_error{};  // datagrams the codec rejected, by why
 };
 

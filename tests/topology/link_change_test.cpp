@@ -6,6 +6,7 @@
 #include <initializer_list>
 
 #include "topology/link_change.h"
+#include "topology/link_table.h"
 #include "topology/rng.h"
 
 namespace hana::topology {
@@ -125,6 +126,31 @@ TEST(LinkChange, LossMovesThatChanceExplainsAreNotChanges) {
   EXPECT_TRUE(loss_changed(0.05, 90, 1000)); // 9 % of 1000 at 5 %: +4 points, ~5.8 σ
   EXPECT_TRUE(loss_changed(0.2, 0, 100));    // a lossy link that became clean
   EXPECT_FALSE(loss_changed(0.0, 0, 0));
+}
+
+// A busy host measures nothing (HostLoad): a sample is refused from a late timer until
+// a second after it, taken again once the host ran on time that long, and taken anyway
+// once lateness has been the host's normal for a minute.
+TEST(HostLoad, SamplesNearALateTimerAreRefusedUntilTheHostCalmsOrLateIsItsNormal) {
+  constexpr TimeNs kMs = kNsPerMs;
+  HostLoad h;
+  const TimeNs limit = 2 * kMs;
+  EXPECT_TRUE(h.fair(0, 10 * kMs));               // never late
+  h.timer_ran(100 * kMs, 101 * kMs, limit);       // 1 ms late: within the limit
+  EXPECT_TRUE(h.fair(100 * kMs, 110 * kMs));
+  h.timer_ran(200 * kMs, 230 * kMs, limit);       // 30 ms late
+  EXPECT_FALSE(h.fair(150 * kMs, 240 * kMs));     // the late timer fell inside the sample
+  EXPECT_FALSE(h.fair(900 * kMs, 910 * kMs));     // less than a second after it
+  EXPECT_TRUE(h.fair(1230 * kMs, 1240 * kMs));    // a calm second later
+  // Late every 100 ms for 61 s: refused for the first minute, then taken.
+  HostLoad busy;
+  TimeNs t = 10 * kNsPerSec;
+  for (; t < 71 * kNsPerSec; t += 100 * kMs) busy.timer_ran(t - 10 * kMs, t, limit);
+  EXPECT_FALSE(busy.fair(t - 50 * kMs - 59 * kNsPerSec, t - 59 * kNsPerSec));
+  EXPECT_TRUE(busy.fair(t - 50 * kMs, t));
+  HostLoad off;
+  off.timer_ran(0, kNsPerSec, 0);
+  EXPECT_TRUE(off.fair(kNsPerSec - kMs, kNsPerSec));
 }
 
 }  // namespace
