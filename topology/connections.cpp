@@ -80,6 +80,9 @@ void Mesh::Impl::drop_connection(std::uint32_t i, std::optional<FailReason> abor
 void Mesh::Impl::on_stray_datagram(std::uint32_t i, TimeNs now) {
   Session& s = peers[i].session;
   if (!s.conn || leaving || members[i].state == MemberState::Left) return;
+  // Not reset by a quiet gap: the mesh's connections send no keepalives (SWIM is the
+  // liveness), so an idle crossed pair strays only now and then (a link report, the
+  // application's data), and a second stray a minute after the first still means it.
   if (s.stray_since == 0) {
     s.stray_since = now;
     return;
