@@ -123,8 +123,11 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
         if (auto it = index.find(answered); it != index.end()) {
           // A relayed ack's time includes the relay's hops: not a sample of this link.
           // Timed by when the ack reached the socket (kernel stamp), not when this node
-          // got to read it: a late turn is not the link's round trip.
-          if (h.relay_for != self.id) on_probe_rtt(it->second, probe.sent, std::max(rx_at, probe.sent), now);
+          // got to read it: a late turn is not the link's round trip. After a second PING
+          // (the first got no ack in time) which one this ack answers is unknown, and timing
+          // it from the first would add the retry's wait to the link: no sample.
+          if (h.relay_for != self.id && probe.last_ping == probe.sent)
+            on_probe_rtt(it->second, probe.sent, std::max(rx_at, probe.sent), now);
           peers[it->second].health.last_heard = now;
         }
       }

@@ -16,9 +16,6 @@ constexpr std::uint64_t kBusyRttSamples = 8;
 
 void Mesh::Impl::on_probe_rtt(std::uint32_t i, TimeNs sent, TimeNs acked, TimeNs now) {
   LinkRecord& l = peers[i].links;
-  // Two PINGs went (the first got no ack in time): which one this ack answers is unknown,
-  // and timing it from the first would add the retry's wait to the link.
-  if (fd.probe.last_ping != sent) return;
   ++l.probe_samples;
   if (!link_table.host.fair(sent, now)) {
     ++counters.rtt_samples_while_late;
