@@ -198,6 +198,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       std::lock_guard lock(m_.config_mutex);
       m_.loop_config = m_.config;
     }
+    m_.publish_loop_config();
     m_.mesh->apply_runtime_config(m_.loop_config);
     m_.fault->set_params(engine::FaultParams::from(m_.loop_config));
     m_.backend->set_gso(m_.loop_config.gso);

@@ -327,6 +327,7 @@ Result<void> Node::start() {
   if (!sock) return sock.error();
   m.socket = std::move(*sock);
   m.loop_config = c;
+  m.publish_loop_config();
   if (m.inline_mode()) return m.init_on_this_thread();
   // The io_uring ring is single-issuer: create it on the loop thread itself.
   std::promise<Result<void>> ready;

@@ -189,6 +189,14 @@ struct Node::Impl {
   std::atomic<TimeNs> waiter_wakes_at{engine::kNoDeadline};  // when the latest blocked wait_event() wakes
   std::atomic<TimeNs> last_block_ns{0};         // when an application thread last blocked in wait_event()
   std::atomic<bool> socket_readable{true};      // a blocker saw a readable socket: the next turn receives
+  // How far ahead of now the loop's deadline must lie for a turn to have nothing to do:
+  // max_ack_delay (a held ACK falls due within it), or kNoDeadline (busy-poll: always turn).
+  // Written with loop_config (publish_loop_config), read by wait_event_shared.
+  std::atomic<TimeNs> quiet_margin_ns{0};
+  void publish_loop_config() {
+    quiet_margin_ns.store(loop_config.busy_poll ? engine::kNoDeadline : loop_config.max_ack_delay_us * kNsPerUs);
+  }
+  bool turn_would_idle(TimeNs now) const;       // wait_event_shared may skip its first turn
   // Runs turns while the loop is free and work is pending; waits for the loop only if
   // `wait_for_loop`. `application`: counted as an application turn, not the standby's.
   // What the calling thread does after the turn, which decides who serves the deadline.
