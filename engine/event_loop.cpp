@@ -206,6 +206,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
   }
 
   void take_control(TimeNs now) {
+    if (m_.control.depth() == 0) return;  // most turns: see take_commands
     engine::Control c;
     for (int i = 0; i < 64 && m_.control.try_pop(c); ++i) {
       if (c.kind == engine::Control::Kind::Connect) {
@@ -223,7 +224,10 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     int budget = kCommandsPerTurn;
     Command cmd;
     for (auto& lane : m_.lanes) {
-      while (budget > 0 && lane->try_pop(cmd)) {
+      // depth() first: a dequeue attempt on an empty moodycamel queue walks its producers,
+      // and most turns find every lane empty. A command counted but not yet visible is
+      // taken by the turn its sender's work_pending causes.
+      while (budget > 0 && lane->depth() > 0 && lane->try_pop(cmd)) {
         --budget;
         submit(cmd, now);
         m_.pool.release(cmd.message);
