@@ -64,7 +64,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       stopping_ = true;
       stop_deadline_ = now + m_.loop_config.stop_flush_ms * kNsPerMs;
     }
-    if (stopping_ && ((!more_commands && queues_empty() && mesh_idle()) || now >= stop_deadline_)) {
+    if (stopping_ && ((!more_commands && m_.lanes_empty() && mesh_idle()) || now >= stop_deadline_)) {
       finish(now);
       return false;
     }
@@ -92,9 +92,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       // Park: announce it, then re-check everything a producer might have added.
       m_.parked.store(true, std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_seq_cst);
-      if (!queues_empty() || m_.control.depth() > 0 || m_.stop_requested.load() || m_.config_dirty.load() ||
-          m_.stats_wanted.load())
-        deadline = 0;
+      if (m_.requests_pending()) deadline = 0;
     }
     const std::uint64_t received_before = received_;
     clock_stale_ = true;  // the wait may block: datagrams it delivers re-read the clock
@@ -417,12 +415,6 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     ev.kind = kind;
     ev.peer = peer;
     push(std::move(ev));
-  }
-
-  bool queues_empty() const {
-    for (const auto& lane : m_.lanes)
-      if (lane->depth() > 0) return false;
-    return true;
   }
 
   // Nothing of ours waiting to be sent or acknowledged on any connection.

@@ -119,11 +119,9 @@ Result<MessageId> Node::Impl::send_shared(engine::Command::Kind kind, NodeId pee
 }
 
 bool Node::Impl::turn_would_idle(TimeNs now) const {
-  if (work_pending.load() || socket_readable.load(std::memory_order_relaxed) || config_dirty.load() ||
-      stats_wanted.load() || stop_requested.load() || loop_finished.load() || control.depth() > 0)
+  if (work_pending.load() || socket_readable.load(std::memory_order_relaxed) || loop_finished.load() ||
+      requests_pending())
     return false;
-  for (const auto& lane : lanes)
-    if (lane->depth() > 0) return false;
   // No timer due, and no ACK held: one would fall due within max_ack_delay, and a turn
   // before blocking sends held ACKs at once (flush_acks).
   const TimeNs next = loop_deadline.load();

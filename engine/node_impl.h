@@ -197,6 +197,16 @@ struct Node::Impl {
     quiet_margin_ns.store(loop_config.busy_poll ? engine::kNoDeadline : loop_config.max_ack_delay_us * kNsPerUs);
   }
   bool turn_would_idle(TimeNs now) const;       // wait_event_shared may skip its first turn
+  bool lanes_empty() const {                    // no command queued on any lane
+    for (const auto& lane : lanes)
+      if (lane->depth() > 0) return false;
+    return true;
+  }
+  // Anything an application thread asked of the loop that a turn has not taken yet.
+  bool requests_pending() const {
+    return !lanes_empty() || control.depth() > 0 || stop_requested.load() || config_dirty.load() ||
+           stats_wanted.load();
+  }
   // Runs turns while the loop is free and work is pending; waits for the loop only if
   // `wait_for_loop`. `application`: counted as an application turn, not the standby's.
   // What the calling thread does after the turn, which decides who serves the deadline.
