@@ -193,8 +193,10 @@ struct Node::Impl {
   // max_ack_delay (a held ACK falls due within it), or kNoDeadline (busy-poll: always turn).
   // Written with loop_config (publish_loop_config), read by wait_event_shared.
   std::atomic<TimeNs> quiet_margin_ns{0};
+  std::atomic<bool> standby_yield{true};        // loop_config.standby_yield, read by the standby unlocked
   void publish_loop_config() {
     quiet_margin_ns.store(loop_config.busy_poll ? engine::kNoDeadline : loop_config.max_ack_delay_us * kNsPerUs);
+    standby_yield.store(loop_config.standby_yield, std::memory_order_relaxed);
   }
   bool turn_would_idle(TimeNs now) const;       // wait_event_shared may skip its first turn
   bool lanes_empty() const {                    // no command queued on any lane
@@ -218,6 +220,7 @@ struct Node::Impl {
   Result<MessageId> send_shared(engine::Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
                                 const SendOptions& options);
   void run_standby();                           // the node's own thread
+  void yield_to_application();                  // the standby, before a turn for a socket or left work
   bool wait_event_shared(Event& out, TimeNs deadline);
   // Wakes whoever must act on new work: runs it here (Shared), or wakes the loop thread.
   void kick() {

@@ -139,6 +139,41 @@ TEST(LoopRole, StandbyRunsTheLoopWhenTheApplicationIsAway) {
   EXPECT_GT(b->stats().engine_counter("turns_standby"), 0u);
 }
 
+// The standby yields the CPU before a turn it takes for a datagram no application thread
+// was waiting for (standby_yield), so a busy application thread on the same CPU runs
+// first; with the knob off it never yields. Either way b's standby alone confirms every
+// message (b's application never calls in).
+void standby_serves_a_peer_that_never_polls(bool yield) {
+  auto a = start_node(IoBackend::Epoll);
+  auto b = start_node(IoBackend::Epoll);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(b->set("standby_yield", yield ? "true" : "false").ok());
+  const auto ids = connect_pair(*a, *b);
+  ASSERT_NE(ids.first, 0u);
+  const std::uint64_t yields_before = b->stats().engine_counter("standby_yields");
+  constexpr int kMessages = 50;
+  std::set<MessageId> ids_sent, confirmed;
+  const std::uint8_t msg[16] = {9};
+  for (int i = 0; i < kMessages; ++i) {
+    auto id = a->send(ids.first, Lane::High, msg);
+    ASSERT_TRUE(id.ok());
+    ids_sent.insert(*id);
+  }
+  pump_until(*a, [&](Event& e) {
+    if (e.kind == EventKind::Delivered && ids_sent.count(e.id)) confirmed.insert(e.id);
+  }, [&] { return confirmed.size() == ids_sent.size(); }, 10 * kNsPerSec);
+  EXPECT_EQ(confirmed.size(), ids_sent.size());
+  const std::uint64_t yields = b->stats().engine_counter("standby_yields") - yields_before;
+  if (yield) EXPECT_GT(yields, 0u) << "the standby took datagrams without yielding first";
+  else EXPECT_EQ(yields, 0u) << "standby_yield=false still yielded";
+}
+
+TEST(LoopRole, StandbyYieldsBeforeServingADatagramNoApplicationThreadTook) {
+  standby_serves_a_peer_that_never_polls(true);
+}
+
+TEST(LoopRole, StandbyYieldOffNeverYields) { standby_serves_a_peer_that_never_polls(false); }
+
 // A ping-pong as an application writes it: a sends, b's thread echoes, a waits for the
 // echo and goes back to waiting. The echo carries b's ack; a's ack of the echo goes out
 // when a's thread goes back to sleep (acks_flushed), not at its ack-delay timer, and

@@ -95,6 +95,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1 << 24));
   ping_cmd->add_option("--bulk-window", ping.bulk_window_bytes, "unconfirmed BULK bytes allowed")
       ->check(CLI::Range(1, 1 << 30));
+  ping_cmd->add_option("--bulk-warmup-ms", ping.bulk_warmup_ms, "BULK runs this long before the first ping")
+      ->check(CLI::Range(0.0, 60000.0));
 
   bench::StreamOptions stream;
   auto* stream_cmd = app.add_subcommand("stream", "confirmed one-way stream: goodput / message rate");

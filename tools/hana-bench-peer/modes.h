@@ -26,6 +26,7 @@ struct PingOptions {
   std::string samples_path;          // optional: every RTT in µs, for CDF plots
   std::size_t bulk_size_bytes = 0;   // >0: saturate the same peer with BULK messages meanwhile
   std::size_t bulk_window_bytes = 2 << 20;
+  double bulk_warmup_ms = 200;       // the bulk stream runs this long before the first ping
 };
 
 struct StreamOptions {
