@@ -16,6 +16,7 @@ namespace hana::engine {
   X(datagrams_sent, "datagrams the kernel accepted")                                        \
   X(bytes_sent, "UDP payload bytes the kernel accepted")                                    \
   X(send_errors, "datagrams the kernel refused (dropped; the protocol repairs reliable data)") \
+  X(send_too_large, "datagrams the kernel refused as larger than the interface carries (EMSGSIZE): path-MTU probes beyond the local MTU") \
   X(send_enobufs, "sends refused with ENOBUFS/EAGAIN (socket or device queue full)")        \
   X(send_slots_exhausted, "times every send slot was busy and sending had to wait a turn")  \
   X(recv_enobufs, "io_uring multishot receive stopped for lack of provided buffers (re-armed)") \

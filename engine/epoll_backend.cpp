@@ -164,6 +164,8 @@ class EpollBackend final : public Backend {
         const SendGroup& g = batch_.group(ready_[done]);
         if (errno == ENOBUFS || errno == EAGAIN) {
           counters_.add(EngineCounter::send_enobufs, g.count);
+        } else if (errno == EMSGSIZE) {
+          counters_.add(EngineCounter::send_too_large, g.count);
         } else {
           counters_.add(EngineCounter::send_errors, g.count);
           if (g.count > 1 && (errno == EIO || errno == EINVAL)) gso_ = false;

@@ -85,6 +85,17 @@ Result<UdpSocket> UdpSocket::open(const SocketOptions& options) {
     int on = 1;
     (void)::setsockopt(sock.fd_, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);  // best effort
   }
+  {
+    // Don't fragment, and ignore the kernel's path-MTU cache: a datagram larger than the
+    // interface carries fails at once (EMSGSIZE, counted as send_too_large) instead of
+    // leaving as IP fragments, so path-MTU probes (protocol/pmtu_prober.h) learn what the
+    // path carries and no datagram depends on every fragment arriving.
+    int probe = domain == AF_INET6 ? IPV6_PMTUDISC_PROBE : IP_PMTUDISC_PROBE;
+    if (domain == AF_INET6)
+      (void)::setsockopt(sock.fd_, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe, sizeof probe);
+    else
+      (void)::setsockopt(sock.fd_, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof probe);
+  }
   if (options.recverr) {
     int on = 1;
     if (domain == AF_INET6)

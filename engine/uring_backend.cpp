@@ -348,6 +348,8 @@ class UringBackend final : public Backend {
       if (g.count > 1) counters_.add(EngineCounter::gso_sends);
     } else if (res == -ENOBUFS || res == -EAGAIN) {
       counters_.add(EngineCounter::send_enobufs, g.count);
+    } else if (res == -EMSGSIZE) {
+      counters_.add(EngineCounter::send_too_large, g.count);
     } else {
       counters_.add(EngineCounter::send_errors, g.count);
       if (g.count > 1 && (res == -EIO || res == -EINVAL)) gso_ = false;  // device refuses GSO

@@ -33,7 +33,9 @@ class CongestionController {
   virtual bool in_recovery() const = 0;
   // Bytes per second to pace at (0 = do not pace).
   virtual std::uint64_t pacing_rate_bytes_per_sec(TimeNs smoothed_rtt_ns) const = 0;
-  virtual void set_min_cwnd(std::uint64_t bytes) = 0;
+  // The datagram size (path-MTU discovery moved it) and the window floor that goes with
+  // it: a window keeps its size counted in datagrams.
+  virtual void set_mss(std::uint64_t mss_bytes, std::uint64_t min_cwnd_bytes) = 0;
   // Queueing delay (smoothed minus minimum RTT) above which the window must not grow.
   virtual void set_queue_delay_target(TimeNs target_ns) = 0;
 };
@@ -51,7 +53,7 @@ class NewReno final : public CongestionController {
   std::uint64_t cwnd_bytes() const override { return cwnd_; }
   bool in_recovery() const override { return in_recovery_; }
   std::uint64_t pacing_rate_bytes_per_sec(TimeNs smoothed_rtt_ns) const override;
-  void set_min_cwnd(std::uint64_t bytes) override;
+  void set_mss(std::uint64_t mss_bytes, std::uint64_t min_cwnd_bytes) override;
   void set_queue_delay_target(TimeNs target_ns) override { queue_target_ns_ = target_ns; }
   std::uint64_t ssthresh_bytes() const { return ssthresh_; }
 

@@ -12,8 +12,9 @@ Connection::Impl::Impl(const Config& config, ConnectionIds connection_ids, TimeN
     : cfg(config),
       ids(connection_ids),
       rtt(config.initial_rtt_us * kNsPerUs),
-      cc(config.max_datagram_bytes, std::uint64_t{config.initial_cwnd_packets} * config.max_datagram_bytes,
-         std::uint64_t{config.min_cwnd_packets} * config.max_datagram_bytes) {
+      cc(std::min(config.base_datagram_bytes, config.max_datagram_bytes),
+         std::uint64_t{config.initial_cwnd_packets} * std::min(config.base_datagram_bytes, config.max_datagram_bytes),
+         std::uint64_t{config.min_cwnd_packets} * std::min(config.base_datagram_bytes, config.max_datagram_bytes)) {
   last_received = now;
   last_sent = now;
   bucket = TokenBucket(cfg.token_rate_bytes_per_sec, cfg.token_burst_bytes, now);
@@ -22,7 +23,8 @@ Connection::Impl::Impl(const Config& config, ConnectionIds connection_ids, TimeN
 }
 
 void Connection::Impl::apply_config(TimeNs now) {
-  max_datagram = cfg.max_datagram_bytes;
+  pmtu.configure(base_datagram(), cfg.max_datagram_bytes, path_overhead);
+  max_datagram = pmtu.current();
   loss_cfg.packet_threshold = cfg.packet_threshold;
   loss_cfg.time_threshold = cfg.time_threshold;
   loss_cfg.max_ack_delay_ns = cfg.max_ack_delay_us * kNsPerUs;
@@ -32,12 +34,19 @@ void Connection::Impl::apply_config(TimeNs now) {
   loss_cfg.pto_floor_ns = cfg.pto_floor_us * kNsPerUs;
   loss_cfg.pto_cap_ns = cfg.pto_cap_us * kNsPerUs;
   scheduler.set_share(cfg.starvation_share_pct);
-  cc.set_min_cwnd(std::uint64_t{cfg.min_cwnd_packets} * cfg.max_datagram_bytes);
   cc.set_queue_delay_target(cfg.cc_queue_delay_us * kNsPerUs);
-  lane_guard.configure(cfg.lane_guard_ms * kNsPerMs, std::uint64_t{cfg.lane_guard_min_packets} * cfg.max_datagram_bytes,
-                       cfg.lane_guard_bdp_gain);
+  datagram_size_changed();
   bucket.refill(now);
   bucket.configure(cfg.token_rate_bytes_per_sec, cfg.token_burst_bytes);
+}
+
+// Windows counted in datagrams keep their count when datagrams grow: a window of 64
+// datagrams of 1452 bytes would hold one and a half of 64 KiB, and loopback's bulk rate
+// is in how many large datagrams are in flight (the delay guard trims what queues).
+void Connection::Impl::datagram_size_changed() {
+  cc.set_mss(max_datagram, std::uint64_t{cfg.min_cwnd_packets} * max_datagram);
+  lane_guard.configure(cfg.lane_guard_ms * kNsPerMs, std::uint64_t{cfg.lane_guard_min_packets} * max_datagram,
+                       cfg.lane_guard_bdp_gain);
 }
 
 std::uint32_t Connection::Impl::take_payload(Bytes message, std::uint32_t shared) {
@@ -55,6 +64,7 @@ void Connection::Impl::set_payload(std::uint32_t slot, Bytes message, std::uint3
   h.connection_id = ids.remote;
   h.packet_number = std::uint64_t{1} << 62;
   const std::size_t room = max_datagram - datagram_overhead(h);
+  if (message.size() > room) pmtu.want();  // larger datagrams would carry it in fewer
   DataFrame f;
   f.lane = m.lane;
   f.delivery = m.delivery;
@@ -219,7 +229,13 @@ void Connection::on_timeout(TimeNs now) { impl_->on_timeout(now); }
 std::optional<TimeNs> Connection::next_timeout() const { return impl_->next_timeout(); }
 std::size_t Connection::poll_transmit(MutableBytes buffer, TimeNs now) { return impl_->poll_transmit(buffer, now); }
 
-bool Connection::transmitted_copy() const { return impl_->last_was_copy; }
+bool Connection::transmitted_alone() const { return impl_->last_alone; }
+
+void Connection::set_path_overhead(std::size_t bytes) {
+  Impl& s = *impl_;
+  s.path_overhead = bytes;
+  s.pmtu.configure(s.base_datagram(), s.cfg.max_datagram_bytes, bytes);
+}
 
 std::optional<ConnectionEvent> Connection::poll_event() {
   Impl& s = *impl_;
@@ -254,6 +270,7 @@ void Connection::set_stream_path(bool on) {
   Impl& s = *impl_;
   if (s.stream_path == on) return;
   s.stream_path = on;
+  s.pmtu.set_paused(on);  // a stream carries frames of any size: nothing to probe
   if (on) {
     s.copies.clear();
     s.requeue_in_flight();
@@ -303,6 +320,9 @@ const ConnectionStats& Connection::stats() const {
   st.rtt_latest_us = s.rtt.latest_ns() / kNsPerUs;
   st.rtt_samples = s.rtt.samples();
   st.cwnd_bytes = s.cc.cwnd_bytes();
+  st.datagram_bytes = s.max_datagram;
+  st.pmtu_probes_sent = s.pmtu.probes_sent();
+  st.pmtu_probes_lost = s.pmtu.probes_lost();
   st.bytes_in_flight = s.bytes_in_flight;
   st.lower_bytes_in_flight = s.lower_bytes_in_flight;
   st.pacing_rate_bytes_per_sec = s.pacer.rate_bytes_per_sec();

@@ -127,10 +127,13 @@ class Connection {
 
   // Writes at most one datagram into `buffer` and returns its size; 0 = nothing to send now.
   std::size_t poll_transmit(MutableBytes buffer, TimeNs now);
-  // True when the datagram poll_transmit wrote last is a high_redundancy copy of an
-  // earlier one: the sender must not batch it with its original (one GSO send shares
-  // one fate on a virtual link).
-  bool transmitted_copy() const;
+  // True when the datagram poll_transmit wrote last must leave in a send of its own: a
+  // high_redundancy copy of an earlier one (one GSO send shares one fate on a virtual
+  // link) or a path-MTU probe (a size the path may refuse must not take others with it).
+  bool transmitted_alone() const;
+  // Bytes the path adds below each datagram (IP and UDP headers, a seal): path-MTU
+  // discovery probes link MTUs less this. Default 28 (IPv4).
+  void set_path_overhead(std::size_t bytes);
 
   std::optional<ConnectionEvent> poll_event();
 

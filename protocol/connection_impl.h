@@ -18,6 +18,7 @@
 #include "protocol/loss_detection.h"
 #include "protocol/out_messages.h"
 #include "protocol/pacer.h"
+#include "protocol/pmtu_prober.h"
 #include "protocol/reassembly.h"
 #include "protocol/receive_streams.h"
 #include "protocol/redundant_copies.h"
@@ -40,8 +41,12 @@ struct Connection::Impl {
   ConnectionIds ids;
   LossConfig loss_cfg;
   TimeNs urgent_ack_delay_ns = 0;  // urgent_ack_delay_us knob
-  std::size_t max_datagram = kDefaultDatagramBytes;
+  std::size_t max_datagram = kDefaultDatagramBytes;  // now: the path MTU confirmed (pmtu.current())
+  std::size_t base_datagram() const { return std::min(cfg.base_datagram_bytes, cfg.max_datagram_bytes); }
   void apply_config(TimeNs now);
+  PmtuProber pmtu;
+  std::size_t path_overhead = 28;  // IPv4 + UDP headers (set_path_overhead)
+  void datagram_size_changed();    // max_datagram moved: window, lane guard follow
 
   // ---- state ----
   State state = State::Open;
@@ -62,7 +67,7 @@ struct Connection::Impl {
   std::uint32_t close_sends_left = 2;
   CloseReason close_reason = CloseReason::Normal;
   RedundantCopies copies;  // high_redundancy
-  bool last_was_copy = false;  // the last poll_transmit wrote a copy
+  bool last_alone = false;  // the last poll_transmit wrote a copy or a path-MTU probe
   TimeNs redundancy_spacing_ns = 0;
 
   // ---- loss recovery and congestion ----
@@ -141,6 +146,7 @@ struct Connection::Impl {
 
   // ---- connection_tx.cpp ----
   std::size_t poll_transmit(MutableBytes buffer, TimeNs now);
+  std::size_t write_pmtu_probe(MutableBytes buffer, std::size_t size, TimeNs now);
   bool append_lane_frame(Lane lane, DatagramWriter& w, SentPacket& sp);
   DataFrame data_frame(const OutMessage& m, std::uint32_t fragment) const;
   Header next_header() const;

@@ -125,7 +125,12 @@ void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {
       }
       if (p->time_sent > largest_time) largest_time = p->time_sent;
       if (p->requeued) stats.spurious_retransmits += p->requeued;  // a probe resent it needlessly
-      if (had_largest && pn < previous_largest) reorder.on_reordered(now - p->time_sent);  // overtaken
+      // A probe is larger than what follows it and may be overtaken by its own size.
+      if (had_largest && pn < previous_largest && p->pmtu_probe == 0) reorder.on_reordered(now - p->time_sent);
+      if (p->pmtu_probe != 0 && pmtu.on_acked(p->pmtu_probe, now)) {
+        max_datagram = pmtu.current();
+        datagram_size_changed();
+      }
       if (p->in_flight) {
         leave_flight(*p);
         acked_bytes += p->size_bytes;

@@ -82,6 +82,7 @@ void Connection::Impl::requeue_in_flight() {
     SentPacket* p = sent.find(pn);
     if (!p) continue;
     if (p->in_flight) leave_flight(*p);
+    if (p->pmtu_probe != 0) pmtu.on_abandoned(p->pmtu_probe);
     requeue_frames(*p);
     sent.settle(pn);
   }
@@ -105,6 +106,10 @@ void Connection::Impl::detect_losses(TimeNs now) {
   TimeNs delay = loss_delay_ns(rtt, loss_cfg.time_threshold, reorder.extent_ns());
   if (stream_path) delay = std::max(delay, kStreamRepairNs);
   loss_time = detect_lost(sent, largest_acked, now, delay, threshold, [&](std::uint64_t pn, SentPacket& p) {
+                            if (p.pmtu_probe != 0) {  // the path does not carry its size: no loss
+                              pmtu.on_lost(p.pmtu_probe, now);
+                              return;
+                            }
                             if (p.in_flight) {
                               leave_flight(p);
                               lost_bytes += p.size_bytes;

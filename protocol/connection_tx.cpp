@@ -82,7 +82,7 @@ bool Connection::Impl::retransmission_waiting() {
 }
 
 std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
-  last_was_copy = false;
+  last_alone = false;
   if (state == State::Closed) return 0;
   const std::size_t cap = std::min(buffer.size(), max_datagram);
   if (state == State::Closing) {
@@ -101,8 +101,12 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   if (const std::size_t n = copies.take_due(buffer, now, redundancy_spacing_ns)) {
     ++stats.redundant_packets;
     stats.redundant_bytes += n;
-    last_was_copy = true;
+    last_alone = true;
     return n;
+  }
+  if (!stream_path) {
+    if (const std::size_t size = pmtu.probe_due(now); size != 0 && size <= buffer.size())
+      if (const std::size_t n = write_pmtu_probe(buffer, size, now)) return n;
   }
 
   const bool probe = probes_pending > 0;
@@ -230,6 +234,30 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   stats.bytes_sent += size;
   last_sent = now;
   return size;
+}
+
+// A path-MTU probe: a PING padded to exactly `size`, alone in its send. It elicits an ack
+// like any packet (the peer need not know it is a probe), but is neither data nor counted
+// in flight: its loss says only that the path does not carry `size` (PmtuProber).
+std::size_t Connection::Impl::write_pmtu_probe(MutableBytes buffer, std::size_t size, TimeNs now) {
+  DatagramWriter w(buffer, size, next_header());
+  if (!w.ok() || !w.append(PingFrame{})) return 0;
+  const std::size_t pad = w.remaining();
+  if (pad > 0 && !w.append(PaddingFrame{static_cast<std::uint32_t>(pad)})) return 0;
+  const std::uint64_t pn = next_pn++;
+  SentPacket& sp = sent.push(pn);
+  const std::size_t n = w.finish();
+  sp.time_sent = now;
+  sp.size_bytes = static_cast<std::uint32_t>(n);
+  sp.ack_eliciting = true;
+  sp.in_flight = false;
+  sp.pmtu_probe = static_cast<std::uint32_t>(n);
+  pmtu.on_sent(n);
+  last_alone = true;
+  ++stats.packets_sent;
+  stats.bytes_sent += n;
+  last_sent = now;
+  return n;
 }
 
 }  // namespace hana::protocol

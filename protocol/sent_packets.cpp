@@ -35,6 +35,7 @@ SentPacket& SentPackets::push(std::uint64_t pn) {
   p.ack_eliciting = p.in_flight = false;
   p.ref_count = 0;
   p.requeued = 0;
+  p.pmtu_probe = 0;
   p.state = SentPacket::State::InFlight;
   ++in_flight_count_;
   return p;

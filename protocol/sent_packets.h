@@ -40,6 +40,9 @@ struct SentPacket {
   // Frames of this packet already requeued (by a probe timeout, or at its loss): an ack
   // for it after that shows those retransmissions were spurious.
   std::uint8_t requeued = 0;
+  // A path-MTU probe: its size (0 = an ordinary packet). Neither data nor congestion: its
+  // loss only tells the prober the path does not carry that size.
+  std::uint32_t pmtu_probe = 0;
   std::array<FrameRef, kMaxRefsPerPacket> refs{};
 };
 static_assert(sizeof(SentPacket) <= 512, "sent-packet records are kept small (msquic-style)");

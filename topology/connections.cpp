@@ -37,6 +37,8 @@ void Mesh::Impl::install_connection(std::uint32_t i, std::uint32_t local_cid, st
   if (s.conn) drop_connection(i, FailReason::Closed, now);  // replaced by a newer handshake
   s.conn = std::make_unique<protocol::Connection>(conn_config, protocol::ConnectionIds{local_cid, remote_cid}, now);
   s.conn->set_reassembly_budget(&reassembly_budget);
+  // What the path adds below each datagram: IP and UDP headers, and the seal.
+  s.conn->set_path_overhead((members[i].address.family == 6 ? 48 : 28) + (auth ? protocol::kSealOverhead : 0));
   s.conn->use_shared_payloads(&payloads);
   s.local_cid = local_cid;
   s.remote_cid = remote_cid;

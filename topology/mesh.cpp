@@ -241,7 +241,7 @@ std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) 
       m.counters.connection_bytes_out += n;
       m.recompute_deadline();
       const Member& member = m.members[it->second];
-      return sent(member.address, n, m.stream_for(member), s.conn->transmitted_copy());
+      return sent(member.address, n, m.stream_for(member), s.conn->transmitted_alone());
     }
     s.tx_dirty = false;
     m.conns.transmit_dirty.pop_back();

@@ -37,7 +37,11 @@ void Mesh::Impl::apply_config(const Config& c) {
   // tear down healthy idle connections. The mesh closes connections of dead peers.
   conn_config.keepalive_interval_ms = 3'600'000;
   conn_config.idle_timeout_ms = 3'600'000;
-  conn_config.max_datagram_bytes = static_cast<std::uint32_t>(datagram_budget());
+  // Connections start at the base size and discover up to the cap (PmtuProber); the
+  // seal's bytes come off both.
+  const std::uint32_t seal = auth ? static_cast<std::uint32_t>(protocol::kSealOverhead) : 0;
+  conn_config.max_datagram_bytes = c.max_datagram_bytes - seal;
+  conn_config.base_datagram_bytes = static_cast<std::uint32_t>(datagram_budget());
   dialer.cookies.set_lifetime(c.cookie_lifetime_ms * kNsPerMs);
   reassembly_budget.limit_bytes = c.node_reassembly_limit_bytes;
   dialer.handshake_limiter.set_rate(c.handshake_rate_per_sec);
@@ -51,7 +55,7 @@ void Mesh::Impl::apply_config(const Config& c) {
 }
 
 std::size_t Mesh::Impl::datagram_budget() const {
-  return config.max_datagram_bytes - (auth ? protocol::kSealOverhead : 0);
+  return std::min(config.base_datagram_bytes, config.max_datagram_bytes) - (auth ? protocol::kSealOverhead : 0);
 }
 
 void Mesh::Impl::maintenance(TimeNs now) {

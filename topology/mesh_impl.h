@@ -158,8 +158,9 @@ struct Mesh::Impl {
   bool leaving = false;
   // Sealing of every datagram in and out (auth.cpp); null: the mesh is unauthenticated.
   std::unique_ptr<Auth> auth;
-  // Largest plain datagram the mesh and its connections write: max_datagram_bytes, less
-  // the room sealing needs.
+  // Largest plain datagram the mesh writes, and a connection until path-MTU discovery
+  // proves more: base_datagram_bytes (at most max_datagram_bytes), less the room sealing
+  // needs.
   std::size_t datagram_budget() const;
 
   // Reassembly memory of all connections (node_reassembly_limit_bytes); declared before

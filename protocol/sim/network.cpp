@@ -43,6 +43,7 @@ void add_counters(NetworkCounters& a, const NetworkCounters& b) {
   a.queue_dropped += b.queue_dropped;
   a.partition_dropped += b.partition_dropped;
   a.unroutable += b.unroutable;
+  a.too_large += b.too_large;
 }
 
 }  // namespace
@@ -56,6 +57,7 @@ std::string_view to_string(TapEvent e) {
     case TapEvent::QueueDropped: return "queue-dropped";
     case TapEvent::PartitionDropped: return "partition-dropped";
     case TapEvent::Unroutable: return "unroutable";
+    case TapEvent::TooLarge: return "too-large";
     case TapEvent::Delivered: return "delivered";
   }
   return "?";
@@ -194,6 +196,12 @@ std::size_t Network::send_one(std::uint32_t from, std::uint32_t to, std::uint32_
   Link& link = link_state(from, to);
   const LinkParams& p = link.explicit_params ? link.params : defaults_;
   NetworkCounters& lc = link.counters;
+  // Before any draw: refused by the sender's interface, it never was on the link.
+  if (bytes.size() > p.mtu_bytes) {
+    ++lc.too_large;
+    tap(TapEvent::TooLarge, now, from, to, bytes.size());
+    return 0;
+  }
   ++lc.sent;
   lc.sent_bytes += bytes.size();
   // Always draw the same number of values, so a link's stream position depends only on

@@ -52,6 +52,10 @@ struct LinkParams {
   // Bytes the link may hold (the datagram being serialized included); a datagram that
   // would exceed it is tail-dropped. Only meaningful with a bandwidth limit.
   std::uint64_t queue_limit_bytes = 256 * 1024;
+  // Largest datagram (UDP payload) the link carries: Ethernet's 1500-byte MTU less IPv4
+  // and UDP headers. A larger one is refused at the sender, as a socket with
+  // don't-fragment refuses it (EMSGSIZE): path-MTU probes find this size.
+  std::size_t mtu_bytes = 1472;
 };
 
 // Counters of the whole network or of one directed link.
@@ -66,6 +70,7 @@ struct NetworkCounters {
   std::uint64_t queue_dropped = 0;      // tail drops at a full bandwidth queue
   std::uint64_t partition_dropped = 0;  // blocked by a partition (at send or while in flight)
   std::uint64_t unroutable = 0;         // destination is not a registered endpoint or group
+  std::uint64_t too_large = 0;          // larger than the link's mtu_bytes: refused at the sender
 };
 
 // What happened to a datagram, for an optional observer (tracing a failing seed).
@@ -78,6 +83,7 @@ enum class TapEvent : std::uint8_t {
   PartitionDropped,  // cut by a partition or block (at send or at arrival)
   Unroutable,        // no such endpoint or group
   Delivered,         // handed out by poll_delivery
+  TooLarge,         // larger than the link's MTU: refused at the sender
 };
 std::string_view to_string(TapEvent e);
 

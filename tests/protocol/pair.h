@@ -58,6 +58,10 @@ struct Pair {
   Connection a;
   Connection b;
   std::uint64_t produced_ab = 0, produced_ba = 0, dropped = 0;
+  // The wire's MTU (Ethernet's, as sim::LinkParams): a larger datagram (a path-MTU probe)
+  // is refused at the sender like EMSGSIZE, before the drop rule counts it.
+  std::size_t mtu_bytes = 1472;
+  std::uint64_t too_large = 0;
   std::vector<Ev> ev_a, ev_b;
 
   struct InFlight {
@@ -74,6 +78,10 @@ struct Pair {
     for (int guard = 0; guard < 100000; ++guard) {
       const std::size_t n = c.poll_transmit(buf, now);
       if (n == 0) return;
+      if (n > mtu_bytes) {
+        ++too_large;
+        continue;
+      }
       const std::uint64_t idx = a_to_b ? produced_ab++ : produced_ba++;
       if (drop && drop(a_to_b, idx)) {
         ++dropped;

@@ -100,14 +100,14 @@ TEST(Redundancy, ASpacedCopyLeavesAtItsDeadline) {
   const MutableBytes out(buf.data(), buf.size());
   const TimeNs t0 = p.now;
   ASSERT_GT(p.a.poll_transmit(out, t0), 0u);
-  EXPECT_FALSE(p.a.transmitted_copy());
+  EXPECT_FALSE(p.a.transmitted_alone());
   EXPECT_EQ(p.a.poll_transmit(out, t0), 0u) << "the copy is not due yet";
   const auto next = p.a.next_timeout();
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(*next, t0 + 300 * kNsPerUs);
   p.a.on_timeout(*next);
   EXPECT_GT(p.a.poll_transmit(out, *next), 0u);
-  EXPECT_TRUE(p.a.transmitted_copy()) << "the engine sends it alone, not in its original's GSO burst";
+  EXPECT_TRUE(p.a.transmitted_alone()) << "the engine sends it alone, not in its original's GSO burst";
   EXPECT_EQ(p.a.stats().redundant_packets, 1u);
 }
 

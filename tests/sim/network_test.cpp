@@ -360,7 +360,7 @@ TEST(SimNetwork, TapSeesEveryEventTheCountersCount) {
   lp.queue_limit_bytes = 4'000;
   Network net(17, lp);
   for (const auto& a : {kA, kB, kC}) net.add_endpoint(a);
-  std::array<std::uint64_t, 8> seen{};
+  std::array<std::uint64_t, 9> seen{};
   net.set_tap([&](const TapRecord& r) { ++seen[static_cast<std::size_t>(r.event)]; });
   for (std::uint32_t i = 0; i < 2000; ++i) {
     net.send(kA, kB, payload(i, 200), i * 100 * kNsPerUs);
@@ -368,6 +368,7 @@ TEST(SimNetwork, TapSeesEveryEventTheCountersCount) {
     if (i == 1100) net.heal();
   }
   net.send(kA, kGroup, payload(1), 1'000 * kNsPerMs);  // no such group: unroutable
+  net.send(kA, kB, payload(2, 1473), 1'000 * kNsPerMs);  // above the 1472-byte MTU
   drain(net);
   const auto c = net.counters();
   auto at = [&](TapEvent e) { return seen[static_cast<std::size_t>(e)]; };
@@ -377,6 +378,8 @@ TEST(SimNetwork, TapSeesEveryEventTheCountersCount) {
   EXPECT_EQ(at(TapEvent::QueueDropped), c.queue_dropped);
   EXPECT_EQ(at(TapEvent::PartitionDropped), c.partition_dropped);
   EXPECT_EQ(at(TapEvent::Unroutable), 1u);
+  EXPECT_EQ(at(TapEvent::TooLarge), 1u);
+  EXPECT_EQ(c.too_large, 1u);
   EXPECT_EQ(at(TapEvent::Delivered), c.delivered);
   // `sent` counts offers; the tap's Sent only what got onto the link. Every copy on the
   // link ends exactly once: lost, delivered, or cut by the partition while in flight.
