@@ -57,12 +57,6 @@ std::uint64_t NewReno::pacing_rate_bytes_per_sec(TimeNs smoothed_rtt_ns) const {
 }
 
 void NewReno::set_mss(std::uint64_t mss_bytes, std::uint64_t min_cwnd_bytes) {
-  if (mss_bytes != mss_ && mss_ != 0) {
-    const auto scale = [&](std::uint64_t bytes) { return bytes / mss_ * mss_bytes + bytes % mss_ * mss_bytes / mss_; };
-    cwnd_ = scale(cwnd_);
-    if (ssthresh_ != UINT64_MAX) ssthresh_ = scale(ssthresh_);
-    acked_in_ca_ = 0;
-  }
   mss_ = mss_bytes;
   min_cwnd_ = min_cwnd_bytes;
   cwnd_ = std::max(cwnd_, min_cwnd_);

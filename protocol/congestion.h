@@ -34,7 +34,7 @@ class CongestionController {
   // Bytes per second to pace at (0 = do not pace).
   virtual std::uint64_t pacing_rate_bytes_per_sec(TimeNs smoothed_rtt_ns) const = 0;
   // The datagram size (path-MTU discovery moved it) and the window floor that goes with
-  // it: a window keeps its size counted in datagrams.
+  // it; the window keeps its size in bytes (at least the floor).
   virtual void set_mss(std::uint64_t mss_bytes, std::uint64_t min_cwnd_bytes) = 0;
   // Queueing delay (smoothed minus minimum RTT) above which the window must not grow.
   virtual void set_queue_delay_target(TimeNs target_ns) = 0;
