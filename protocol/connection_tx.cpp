@@ -253,6 +253,11 @@ std::size_t Connection::Impl::write_pmtu_probe(MutableBytes buffer, std::size_t 
   sp.in_flight = false;
   sp.pmtu_probe = static_cast<std::uint32_t>(n);
   pmtu.on_sent(n);
+  // Ack-eliciting like any packet: the probe timeout counts from it, so a probe sent
+  // while nothing else is in flight does not leave that deadline in the past (the fuzzer
+  // found one). A refused probe on an idle connection is then found lost after the
+  // timeout's PING is acked.
+  last_eliciting_sent = now;
   last_alone = true;
   ++stats.packets_sent;
   stats.bytes_sent += n;
