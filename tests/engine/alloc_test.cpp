@@ -104,11 +104,30 @@ std::uint64_t steady_state_allocations(Node& a, Node& b, NodeId b_id, Node* also
   // Warm-up: pools, queues' blocks, per-thread producer state, connection buffers.
   // Waits on the condition, bounded in time (a fixed number of rounds ended before the
   // first report on a fast machine).
+  // With `also`, b and c meet through a and connect to each other some time later; on a
+  // loaded machine that connection (and its first link reports, new table entries at every
+  // node) once landed in the measured window: 92 allocations. So the warm-up also waits
+  // until every node is connected to every other and a whole round passes without a link
+  // event.
+  const std::size_t members = also != nullptr ? 2 : 1;
+  const auto connected = [](Node& n) {
+    std::size_t c = 0;
+    for (const auto& p : n.stats().peers) c += p.connected ? 1 : 0;
+    return c;
+  };
+  const auto full_mesh = [&] {
+    return connected(a) == members && connected(b) == members && (also == nullptr || connected(*also) == members);
+  };
   int link_events = 0;
+  bool settled = false;
   const TimeNs warm_deadline = engine::monotonic_now_ns() + 20 * kNsPerSec;
-  while (link_events < link_reports && engine::monotonic_now_ns() < warm_deadline)
+  while (!settled && engine::monotonic_now_ns() < warm_deadline) {
+    const int before = link_events;
     EXPECT_TRUE(run_traffic(a, b, b_id, 200, 64, Delivery::ReliableOrdered, &link_events, also));
+    settled = link_events >= link_reports && link_events == before && full_mesh();
+  }
   EXPECT_GE(link_events, link_reports) << "every node reports its first measurement of each link";
+  EXPECT_TRUE(settled) << "the nodes never formed a full mesh with quiet link reports";
   EXPECT_TRUE(run_traffic(a, b, b_id, 3000, 64, Delivery::ReliableOrdered, nullptr, also));
   EXPECT_TRUE(run_traffic(a, b, b_id, 3000, 64, Delivery::ReliableOrdered, nullptr, also));
   g_allocations = 0;
