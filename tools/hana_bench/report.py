@@ -29,6 +29,11 @@ TABLES = {
              [("MB/s", "mb_per_s", ".1f"), ("msgs", "msgs", "d"), ("lost", "lost", "d"), ("CPU s", "cpu_s", ".2f"),
               ("CPU s/GB", "cpu_s_per_gb", ".2f")],
              "mb_per_s", "MB/s", False),
+    "bulk-netns": ("The bulk stream between two network namespaces joined by a veth pair (MTU 1500, no "
+                   "loss): a LAN-sized path, where path-MTU discovery finds 1472-byte datagrams. Needs root.",
+                   [("MB/s", "mb_per_s", ".1f"), ("msgs", "msgs", "d"), ("lost", "lost", "d"),
+                    ("CPU s", "cpu_s", ".2f"), ("CPU s/GB", "cpu_s_per_gb", ".2f")],
+                   "mb_per_s", "MB/s", False),
     "rate": ("64 B messages one way as fast as confirmations allow; only confirmed messages count. "
              "CPU = client + server.",
              [("msgs/s", "msgs_per_s", ".0f"), ("msgs", "msgs", "d"), ("lost", "lost", "d"),

@@ -31,7 +31,7 @@ PRIO_BULK_BYTES = 64 * 1024   # "large messages" saturating the path under the H
 BULK_BYTES = 1 << 20
 RATE_BYTES = 64
 FAN_BYTES = 1024
-SCENARIOS = ["rtt", "rtt-loss", "priority", "bulk", "rate", "fanout", "mesh-scale"]
+SCENARIOS = ["rtt", "rtt-loss", "priority", "bulk", "bulk-netns", "rate", "fanout", "mesh-scale"]
 
 
 class Context:
@@ -130,7 +130,7 @@ def _no_fake_zeros(res):
 # 50 pings it owed in one burst, 5 % of the samples, i.e. the whole p99 (hana 2.1 ms at a
 # 104 us idle p99). Which implementation gets throttled depends on how much of its work
 # the kernel books as the task's (TCP's loopback work escaped it), not on the transport.
-SATURATING = {"priority", "bulk", "rate"}
+SATURATING = {"priority", "bulk", "bulk-netns", "rate"}
 
 
 def _pair(ctx, impl, scen, cond, in_lab, client_cmd_of, timeout_s):
@@ -214,11 +214,11 @@ def run_priority(ctx):
     return rows
 
 
-def _stream(ctx, impl, scen, size, secs):
+def _stream(ctx, impl, scen, size, secs, in_lab=False):
     def cmd(addr):
         return impl.stream_cmd(addr, size, secs)
 
-    res = _pair(ctx, impl, scen, "%d B" % size, False, cmd, secs + 30)
+    res = _pair(ctx, impl, scen, "%d B" % size, in_lab, cmd, secs + 30)
     gb = res.get("bytes", 0) / 1e9
     res["cpu_s_per_gb"] = res["cpu_s"] / gb if gb > 0 else None
     res["cpu_us_per_msg"] = res["cpu_s"] * 1e6 / res["msgs"] if res.get("msgs") else None
@@ -229,6 +229,24 @@ def run_bulk(ctx):
     cond = "1 MiB msgs, %gs" % ctx.p["bulk_s"]
     return [_row("bulk", cond, impl, "stream", lambda im: _stream(ctx, im, "bulk", BULK_BYTES, ctx.p["bulk_s"]))
             for impl in _impls(ctx, "bulk")]
+
+
+def run_bulk_netns(ctx):
+    """The bulk stream between the loss lab's two network namespaces (a veth pair, MTU 1500,
+    no loss): what a LAN path allows, where loopback's 64 KiB datagrams do not exist."""
+    cond = "1 MiB msgs, %gs, veth MTU 1500" % ctx.p["bulk_s"]
+    rows = []
+    if ctx.lab is not None:
+        ctx.lab.set_loss(0)
+    for impl in _impls(ctx, "bulk-netns"):
+        if ctx.lab is None:
+            rows.append({"scenario": "bulk-netns", "condition": cond, "impl": impl.name, "status": "skipped",
+                         "reason": "network namespaces unavailable: " + ctx.lab_reason})
+            _say(rows[-1])
+            continue
+        rows.append(_row("bulk-netns", cond, impl, "stream",
+                         lambda im: _stream(ctx, im, "bulk-netns", BULK_BYTES, ctx.p["bulk_s"], in_lab=True)))
+    return rows
 
 
 def run_rate(ctx):
@@ -306,4 +324,5 @@ def run_mesh_scale(ctx):
 
 
 RUNNERS = {"rtt": run_rtt, "rtt-loss": run_rtt_loss, "priority": run_priority, "bulk": run_bulk,
+           "bulk-netns": run_bulk_netns,
            "rate": run_rate, "fanout": run_fanout, "mesh-scale": run_mesh_scale}

@@ -77,10 +77,11 @@ def target_rows(rows):
         idle = _metric(rows, "priority", None, h, "idle_p99_us")
         add("priority: HIGH p99 under bulk ≤ 2× idle p99", h, _metric(rows, "priority", None, h, "p99_us"),
             2 * idle if idle else None, "µs")
-    tcp_bulk = _metric(rows, "bulk", None, "tcp", "mb_per_s")
-    for h in HANA:
-        add("bulk: goodput ≥ 0.8× tcp", h, _metric(rows, "bulk", None, h, "mb_per_s"),
-            0.8 * tcp_bulk if tcp_bulk else None, "MB/s", lower=False)
+    for scen in ("bulk", "bulk-netns"):
+        tcp_bulk = _metric(rows, scen, None, "tcp", "mb_per_s")
+        for h in HANA:
+            add("%s: goodput ≥ 0.8× tcp" % scen, h, _metric(rows, scen, None, h, "mb_per_s"),
+                0.8 * tcp_bulk if tcp_bulk else None, "MB/s", lower=False)
     udp_fan = {c: _metric(rows, "fanout", c, "udp-raw", "p99_us") for c in _conds(rows, "fanout")}
     for cond, udp in udp_fan.items():
         for h in HANA:
