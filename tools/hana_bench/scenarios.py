@@ -175,6 +175,16 @@ def run_rtt(ctx):
     return rows
 
 
+def _lab_row(ctx, scen, cond, impl, mode, measure):
+    """A row measured in the loss lab's namespaces, or skipped with the reason it is missing."""
+    if ctx.lab is None:
+        row = {"scenario": scen, "condition": cond, "impl": impl.name, "status": "skipped",
+               "reason": "loss lab unavailable: " + ctx.lab_reason}
+        _say(row)
+        return row
+    return _row(scen, cond, impl, mode, measure)
+
+
 def run_rtt_loss(ctx):
     rows = []
     conditions = [(pct, 0) for pct in ctx.p["loss_levels"]] + list(ctx.p["loss_bursts"])
@@ -183,13 +193,8 @@ def run_rtt_loss(ctx):
         if ctx.lab is not None:
             ctx.lab.set_loss(pct, burst)
         for impl in _impls(ctx, "rtt-loss"):
-            if ctx.lab is None:
-                rows.append({"scenario": "rtt-loss", "condition": cond, "impl": impl.name, "status": "skipped",
-                             "reason": "loss lab unavailable: " + ctx.lab_reason})
-                _say(rows[-1])
-                continue
-            rows.append(_row("rtt-loss", cond, impl, "ping",
-                             lambda im: _ping(ctx, im, "rtt-loss", cond, 1000, ctx.p["loss_s"], in_lab=True)))
+            rows.append(_lab_row(ctx, "rtt-loss", cond, impl, "ping",
+                                 lambda im: _ping(ctx, im, "rtt-loss", cond, 1000, ctx.p["loss_s"], in_lab=True)))
     if ctx.lab is not None:
         ctx.lab.set_loss(0)
     return rows
@@ -239,13 +244,8 @@ def run_bulk_netns(ctx):
     if ctx.lab is not None:
         ctx.lab.set_loss(0)
     for impl in _impls(ctx, "bulk-netns"):
-        if ctx.lab is None:
-            rows.append({"scenario": "bulk-netns", "condition": cond, "impl": impl.name, "status": "skipped",
-                         "reason": "network namespaces unavailable: " + ctx.lab_reason})
-            _say(rows[-1])
-            continue
-        rows.append(_row("bulk-netns", cond, impl, "stream",
-                         lambda im: _stream(ctx, im, "bulk-netns", BULK_BYTES, ctx.p["bulk_s"], in_lab=True)))
+        rows.append(_lab_row(ctx, "bulk-netns", cond, impl, "stream",
+                             lambda im: _stream(ctx, im, "bulk-netns", BULK_BYTES, ctx.p["bulk_s"], in_lab=True)))
     return rows
 
 
