@@ -90,11 +90,10 @@ Result<UdpSocket> UdpSocket::open(const SocketOptions& options) {
     // interface carries fails at once (EMSGSIZE, counted as send_too_large) instead of
     // leaving as IP fragments, so path-MTU probes (protocol/pmtu_prober.h) learn what the
     // path carries and no datagram depends on every fragment arriving.
-    int probe = domain == AF_INET6 ? IPV6_PMTUDISC_PROBE : IP_PMTUDISC_PROBE;
-    if (domain == AF_INET6)
-      (void)::setsockopt(sock.fd_, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &probe, sizeof probe);
-    else
-      (void)::setsockopt(sock.fd_, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof probe);
+    const bool v6 = domain == AF_INET6;
+    const int probe = v6 ? IPV6_PMTUDISC_PROBE : IP_PMTUDISC_PROBE;
+    (void)::setsockopt(sock.fd_, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_MTU_DISCOVER : IP_MTU_DISCOVER, &probe,
+                       sizeof probe);
   }
   if (options.recverr) {
     int on = 1;

@@ -12,9 +12,8 @@ Connection::Impl::Impl(const Config& config, ConnectionIds connection_ids, TimeN
     : cfg(config),
       ids(connection_ids),
       rtt(config.initial_rtt_us * kNsPerUs),
-      cc(std::min(config.base_datagram_bytes, config.max_datagram_bytes),
-         std::uint64_t{config.initial_cwnd_packets} * std::min(config.base_datagram_bytes, config.max_datagram_bytes),
-         std::uint64_t{config.min_cwnd_packets} * std::min(config.base_datagram_bytes, config.max_datagram_bytes)) {
+      cc(config.base_datagram(), std::uint64_t{config.initial_cwnd_packets} * config.base_datagram(),
+         std::uint64_t{config.min_cwnd_packets} * config.base_datagram()) {
   last_received = now;
   last_sent = now;
   bucket = TokenBucket(cfg.token_rate_bytes_per_sec, cfg.token_burst_bytes, now);
@@ -23,8 +22,7 @@ Connection::Impl::Impl(const Config& config, ConnectionIds connection_ids, TimeN
 }
 
 void Connection::Impl::apply_config(TimeNs now) {
-  pmtu.configure(base_datagram(), cfg.max_datagram_bytes, path_overhead);
-  max_datagram = pmtu.current();
+  configure_pmtu();
   loss_cfg.packet_threshold = cfg.packet_threshold;
   loss_cfg.time_threshold = cfg.time_threshold;
   loss_cfg.max_ack_delay_ns = cfg.max_ack_delay_us * kNsPerUs;
@@ -46,10 +44,10 @@ void Connection::Impl::apply_config(TimeNs now) {
 // it (priority p50 745 us at 1.9 GB/s of Bulk on loopback). The window itself grows from
 // where it is.
 void Connection::Impl::datagram_size_changed() {
-  const std::uint64_t two = 2 * std::uint64_t{max_datagram};
-  cc.set_mss(max_datagram, std::max<std::uint64_t>(std::uint64_t{cfg.min_cwnd_packets} * base_datagram(), two));
+  const std::uint64_t two = 2 * std::uint64_t{max_datagram()};
+  cc.set_mss(max_datagram(), std::max<std::uint64_t>(std::uint64_t{cfg.min_cwnd_packets} * cfg.base_datagram(), two));
   lane_guard.configure(cfg.lane_guard_ms * kNsPerMs,
-                       std::max<std::uint64_t>(std::uint64_t{cfg.lane_guard_min_packets} * base_datagram(), two),
+                       std::max<std::uint64_t>(std::uint64_t{cfg.lane_guard_min_packets} * cfg.base_datagram(), two),
                        cfg.lane_guard_bdp_gain);
 }
 
@@ -67,7 +65,7 @@ void Connection::Impl::set_payload(std::uint32_t slot, Bytes message, std::uint3
   Header h;
   h.connection_id = ids.remote;
   h.packet_number = std::uint64_t{1} << 62;
-  const std::size_t room = max_datagram - datagram_overhead(h);
+  const std::size_t room = max_datagram() - datagram_overhead(h);
   if (message.size() > room) pmtu.want();  // larger datagrams would carry it in fewer
   DataFrame f;
   f.lane = m.lane;
@@ -238,7 +236,7 @@ bool Connection::transmitted_alone() const { return impl_->last_alone; }
 void Connection::set_path_overhead(std::size_t bytes) {
   Impl& s = *impl_;
   s.path_overhead = bytes;
-  s.pmtu.configure(s.base_datagram(), s.cfg.max_datagram_bytes, bytes);
+  s.configure_pmtu();
 }
 
 std::optional<ConnectionEvent> Connection::poll_event() {
@@ -324,7 +322,7 @@ const ConnectionStats& Connection::stats() const {
   st.rtt_latest_us = s.rtt.latest_ns() / kNsPerUs;
   st.rtt_samples = s.rtt.samples();
   st.cwnd_bytes = s.cc.cwnd_bytes();
-  st.datagram_bytes = s.max_datagram;
+  st.datagram_bytes = s.max_datagram();
   st.pmtu_probes_sent = s.pmtu.probes_sent();
   st.pmtu_probes_lost = s.pmtu.probes_lost();
   st.bytes_in_flight = s.bytes_in_flight;

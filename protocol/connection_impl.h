@@ -41,12 +41,13 @@ struct Connection::Impl {
   ConnectionIds ids;
   LossConfig loss_cfg;
   TimeNs urgent_ack_delay_ns = 0;  // urgent_ack_delay_us knob
-  std::size_t max_datagram = kDefaultDatagramBytes;  // now: the path MTU confirmed (pmtu.current())
-  std::size_t base_datagram() const { return std::min(cfg.base_datagram_bytes, cfg.max_datagram_bytes); }
   void apply_config(TimeNs now);
   PmtuProber pmtu;
   std::size_t path_overhead = 28;  // IPv4 + UDP headers (set_path_overhead)
-  void datagram_size_changed();    // max_datagram moved: window, lane guard follow
+  void configure_pmtu() { pmtu.configure(cfg.base_datagram(), cfg.max_datagram_bytes, path_overhead); }
+  // Largest datagram sent now: the base size until path-MTU discovery confirmed more.
+  std::size_t max_datagram() const { return pmtu.current(); }
+  void datagram_size_changed();  // max_datagram() moved: window, lane guard follow
 
   // ---- state ----
   State state = State::Open;

@@ -127,10 +127,7 @@ void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {
       if (p->requeued) stats.spurious_retransmits += p->requeued;  // a probe resent it needlessly
       // A probe is larger than what follows it and may be overtaken by its own size.
       if (had_largest && pn < previous_largest && p->pmtu_probe == 0) reorder.on_reordered(now - p->time_sent);
-      if (p->pmtu_probe != 0 && pmtu.on_acked(p->pmtu_probe, now)) {
-        max_datagram = pmtu.current();
-        datagram_size_changed();
-      }
+      if (p->pmtu_probe != 0 && pmtu.on_acked(p->pmtu_probe, now)) datagram_size_changed();
       if (p->in_flight) {
         leave_flight(*p);
         acked_bytes += p->size_bytes;
@@ -153,7 +150,7 @@ void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {
   if (acked_bytes > 0)
     cc.on_ack(AckEvent{acked_bytes, largest_time, now, rtt.smoothed_ns(), rtt.has_sample() ? rtt.min_ns() : 0});
   detect_losses(now);
-  pacer.update(cc.pacing_rate_bytes_per_sec(rtt.smoothed_ns()), max_datagram, now);
+  pacer.update(cc.pacing_rate_bytes_per_sec(rtt.smoothed_ns()), max_datagram(), now);
   report_congestion();
 }
 

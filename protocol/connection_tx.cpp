@@ -84,7 +84,7 @@ bool Connection::Impl::retransmission_waiting() {
 std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   last_alone = false;
   if (state == State::Closed) return 0;
-  const std::size_t cap = std::min(buffer.size(), max_datagram);
+  const std::size_t cap = std::min(buffer.size(), max_datagram());
   if (state == State::Closing) {
     DatagramWriter w(buffer, cap, next_header());
     if (!w.ok() || !w.append(CloseFrame{close_reason, {}})) return 0;
@@ -113,7 +113,7 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   const bool cwnd_open = probe || bytes_in_flight < cc.cwnd_bytes();
   // Control/High may use a little headroom beyond the window, so a saturating Bulk
   // lane that fills it cannot make an urgent message wait for the next ACK.
-  const bool urgent_open = cwnd_open || bytes_in_flight < cc.cwnd_bytes() + kUrgentHeadroomPackets * max_datagram;
+  const bool urgent_open = cwnd_open || bytes_in_flight < cc.cwnd_bytes() + kUrgentHeadroomPackets * max_datagram();
   const bool bucket_open = bucket.can_send(now);
   const bool pace_open = pacer.can_send(now);
   // Normal/Bulk stay within about one BDP while urgent traffic is active (LaneGuard); only
@@ -226,7 +226,7 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   if (paced) pacer.on_sent(size, now);
   if (capped) bucket.consume(size, now);
   if (urgent_data && cfg.high_redundancy > 0 && !stream_path &&
-      copies.keep(Bytes(buffer.data(), size), now + redundancy_spacing_ns, cfg.high_redundancy, max_datagram) &&
+      copies.keep(Bytes(buffer.data(), size), now + redundancy_spacing_ns, cfg.high_redundancy, max_datagram()) &&
       capped) {
     bucket.consume(size * cfg.high_redundancy, now);  // the bandwidth cap covers the copies too
   }

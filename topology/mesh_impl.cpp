@@ -55,7 +55,7 @@ void Mesh::Impl::apply_config(const Config& c) {
 }
 
 std::size_t Mesh::Impl::datagram_budget() const {
-  return std::min(config.base_datagram_bytes, config.max_datagram_bytes) - (auth ? protocol::kSealOverhead : 0);
+  return config.base_datagram() - (auth ? protocol::kSealOverhead : 0);
 }
 
 void Mesh::Impl::maintenance(TimeNs now) {

@@ -46,6 +46,10 @@ struct Config {
   static std::span<const KnobInfo> knobs();
   static const KnobInfo* find(std::string_view name);
   static std::span<const KnobRule> rules();
+
+  // The datagram size every path is assumed to carry: base_datagram_bytes, never above
+  // the max_datagram_bytes cap (a cap set low keeps every datagram within it).
+  std::uint32_t base_datagram() const { return base_datagram_bytes < max_datagram_bytes ? base_datagram_bytes : max_datagram_bytes; }
 };
 
 // "u32", "u64", "i64", "f64" or "bool" (docs/knobs.md, `hana-net knobs`).

@@ -35,6 +35,9 @@ TEST(PmtuProber, LostProbesMoveToTheNextLinkMtuAndAnAckSettlesIt) {
   EXPECT_TRUE(p.on_acked(9000 - kIpv4Udp, 5));
   EXPECT_EQ(p.current(), 9000u - kIpv4Udp);
   EXPECT_EQ(p.probe_due(10), 0u) << "smaller candidates are not worth a probe";
+  p.configure(1452, 65507, kIpv4Udp);  // a runtime knob change reconfigures every connection
+  EXPECT_EQ(p.probe_due(11), 0u) << "the same configuration must not start the search again";
+  EXPECT_EQ(p.current(), 9000u - kIpv4Udp);
   EXPECT_EQ(p.probes_sent(), 4u);
   EXPECT_EQ(p.probes_lost(), 3u);
   // The raise timer: the largest candidate is tried again, the confirmed size is kept.
