@@ -54,13 +54,29 @@ void roundtrip_beacon(Bytes in) {
   check(w.ok() && w.size() == in.size() && std::memcmp(out.data(), in.data(), in.size()) == 0);
 }
 
-void roundtrip_link_report(Bytes in) {
-  LinkReportBody b;
-  if (!decode_link_report(in, b)) return;
-  check(b.peer != 0 && b.loss_ppm <= kLossPpmMax);
-  std::vector<std::uint8_t> out(kMaxLinkReportBytes);
+void roundtrip_link_digest(Bytes in) {
+  LinkDigestView view;
+  if (!decode_link_digest(in, view)) return;
+  check(view.count > 0 && in.size() <= 2 + std::size_t{view.count} * kMaxLinkDigestEntryBytes);
+  std::vector<std::uint8_t> out(in.size() + kMaxLinkDigestBytes);
   BodyWriter w(out);
-  encode_link_report(w, b);
+  begin_link_digest(w);
+  LinkDigestReader r(view);
+  LinkDigestEntry e;
+  std::size_t n = 0;
+  while (r.next(e)) {
+    check(e.peer != 0 && e.version != 0 && e.loss_ppm <= kLossPpmMax);
+    // Re-encoded without the size bound (a peer may send a larger digest than we would).
+    w.u64(e.peer);
+    w.varint(e.version);
+    w.varint(e.rtt_us);
+    w.varint(e.jitter_us);
+    w.varint(e.loss_ppm);
+    w.varint(e.throughput_bytes_per_sec);
+    ++n;
+  }
+  check(n == view.count);
+  w.patch_u8(1, view.count);
   check(w.ok() && w.size() == in.size() && std::memcmp(out.data(), in.data(), in.size()) == 0);
 }
 
@@ -134,7 +150,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 1: roundtrip_beacon(rest); break;
     case 2: drive(rest, true); break;
     case 3: drive(rest, false); break;
-    case 4: roundtrip_link_report(rest); break;
+    case 4: roundtrip_link_digest(rest); break;
   }
   return 0;
 }

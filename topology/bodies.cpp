@@ -298,26 +298,63 @@ bool decode_beacon(Bytes body, Beacon& b) {
   return r.ok() && r.at_end() && b.node != 0 && b.displays_available <= b.displays;
 }
 
-void encode_link_report(BodyWriter& w, const LinkReportBody& b) {
-  w.u8(static_cast<std::uint8_t>(MeshMessageKind::LinkReport));
-  w.u64(b.peer);
-  w.varint(b.rtt_us);
-  w.varint(b.jitter_us);
-  w.varint(b.loss_ppm);
-  w.varint(b.throughput_bytes_per_sec);
+void begin_link_digest(BodyWriter& w) {
+  w.u8(static_cast<std::uint8_t>(MeshMessageKind::LinkDigest));
+  w.u8(0);
 }
 
-bool decode_link_report(Bytes body, LinkReportBody& b) {
-  Reader r(body);
-  b = LinkReportBody{};
-  if (r.u8() != static_cast<std::uint8_t>(MeshMessageKind::LinkReport)) return false;
-  b.peer = r.u64();
-  b.rtt_us = r.varint();
-  b.jitter_us = r.varint();
+std::size_t link_digest_count(Bytes body) { return body.size() >= 2 ? body[1] : 0; }
+
+bool add_link_digest_entry(BodyWriter& w, const LinkDigestEntry& e) {
+  const std::size_t count = link_digest_count(w.written());
+  if (w.size() < 2 || count >= kMaxLinkDigestEntries || w.size() + kMaxLinkDigestEntryBytes > kMaxLinkDigestBytes) return false;
+  w.u64(e.peer);
+  w.varint(e.version);
+  w.varint(e.rtt_us);
+  w.varint(e.jitter_us);
+  w.varint(e.loss_ppm);
+  w.varint(e.throughput_bytes_per_sec);
+  if (!w.ok()) return false;
+  w.patch_u8(1, static_cast<std::uint8_t>(count + 1));
+  return true;
+}
+
+namespace {
+bool read_link_digest_entry(Reader& r, LinkDigestEntry& e) {
+  e.peer = r.u64();
+  e.version = r.varint();
+  e.rtt_us = r.varint();
+  e.jitter_us = r.varint();
   const std::uint64_t loss = r.varint();
-  b.throughput_bytes_per_sec = r.varint();
-  if (!r.ok() || !r.at_end() || b.peer == 0 || loss > kLossPpmMax) return false;
-  b.loss_ppm = static_cast<std::uint32_t>(loss);
+  e.throughput_bytes_per_sec = r.varint();
+  if (!r.ok() || e.peer == 0 || e.version == 0 || loss > kLossPpmMax) return false;
+  e.loss_ppm = static_cast<std::uint32_t>(loss);
+  return true;
+}
+}  // namespace
+
+bool decode_link_digest(Bytes body, LinkDigestView& out) {
+  Reader r(body);
+  out = LinkDigestView{};
+  if (r.u8() != static_cast<std::uint8_t>(MeshMessageKind::LinkDigest)) return false;
+  const std::uint8_t count = r.u8();
+  if (!r.ok() || count == 0) return false;
+  const std::size_t start = r.offset();
+  LinkDigestEntry e;
+  for (std::uint8_t i = 0; i < count; ++i)
+    if (!read_link_digest_entry(r, e)) return false;
+  if (!r.at_end()) return false;
+  out.count = count;
+  out.entries = r.consumed_since(start);
+  return true;
+}
+
+bool LinkDigestReader::next(LinkDigestEntry& out) {
+  if (left_ == 0) return false;
+  Reader r(rest_);
+  if (!read_link_digest_entry(r, out)) return false;  // validated: cannot happen
+  rest_ = r.rest();
+  --left_;
   return true;
 }
 

@@ -163,25 +163,55 @@ bool decode_beacon(Bytes body, Beacon& out);
 
 // ---- Mesh-internal messages (DATA frames with kDataMesh over a peer's connection) ----
 enum class MeshMessageKind : std::uint8_t {
-  LinkReport = 1,  // the sender's measured link quality to one peer
+  // 1 was LINK_REPORT (one link per message; replaced by the digest, issue 18)
+  LinkDigest = 2,  // the sender's measured link quality to several peers
 };
-inline constexpr std::uint8_t kMaxMeshMessageKind = 1;
 inline constexpr std::uint32_t kLossPpmMax = 1'000'000;
-inline constexpr std::size_t kMaxLinkReportBytes = 1 + 8 + 4 * 10;
 
-// Link quality the sender (the observer: the connection's peer) measures to `peer`. Sent
-// latest-value keyed by `peer`, with a per-observer increasing version.
-struct LinkReportBody {
+// One link the sender (the observer: the connection's peer) measured to `peer`.
+// `version` is the observer's increasing report counter at the time the link last
+// changed: a receiver keeps per (observer, peer) the entry with the highest version, so
+// digests may arrive in any order.
+struct LinkDigestEntry {
   NodeId peer = 0;
+  std::uint64_t version = 0;
   std::uint64_t rtt_us = 0;
   std::uint64_t jitter_us = 0;
   std::uint32_t loss_ppm = 0;  // loss rate in parts per million (0..1'000'000)
   std::uint64_t throughput_bytes_per_sec = 0;
-  bool operator==(const LinkReportBody&) const = default;
+  bool operator==(const LinkDigestEntry&) const = default;
 };
-void encode_link_report(BodyWriter& w, const LinkReportBody& b);
-// Validates kind, ranges, and that nothing trails; never allocates.
-bool decode_link_report(Bytes body, LinkReportBody& out);
+// The largest entry: peer u64 and five varints of at most 10 bytes.
+inline constexpr std::size_t kMaxLinkDigestEntryBytes = 8 + 5 * 10;
+// A digest's body is kept to one base-size datagram, so a table of 100 links is two
+// messages and never fragments (count byte: at most 255 entries).
+inline constexpr std::size_t kMaxLinkDigestBytes = 1200;
+inline constexpr std::size_t kMaxLinkDigestEntries = 255;
+
+// Writes kind and a zero count; add entries with add_link_digest_entry.
+void begin_link_digest(BodyWriter& w);
+// Appends one entry if a worst-case entry still fits in kMaxLinkDigestBytes and the
+// count is below kMaxLinkDigestEntries (the digest starts at offset 0 of w); false if not.
+bool add_link_digest_entry(BodyWriter& w, const LinkDigestEntry& e);
+std::size_t link_digest_count(Bytes body);  // entries written so far (body from begin_link_digest)
+
+struct LinkDigestView {
+  std::uint8_t count = 0;
+  Bytes entries;  // validated; iterate with LinkDigestReader
+};
+// Validates kind, count (at least one), every entry (peer not 0, loss in range) and that
+// nothing trails; never allocates.
+bool decode_link_digest(Bytes body, LinkDigestView& out);
+
+class LinkDigestReader {
+ public:
+  explicit LinkDigestReader(const LinkDigestView& view) : rest_(view.entries), left_(view.count) {}
+  bool next(LinkDigestEntry& out);
+
+ private:
+  Bytes rest_;
+  std::uint8_t left_;
+};
 
 // Iterates the updates of a validated GossipView.
 class UpdateReader {

@@ -80,18 +80,21 @@ void Mesh::Impl::evaluate_links(TimeNs now) {
     const LinkQuality& old = m.link;
     const auto diff = [](std::uint64_t a, std::uint64_t b) { return a > b ? a - b : b - a; };
     const bool first = !reported && q.rtt_us != 0;
-    bool rtt_moved = reported && rtt_changed(old.rtt_us, rtt);
+    const bool rtt_moved = reported && rtt_changed(old.rtt_us, rtt);
+    bool settled = false;
     if (reported && rtt.window_full() && !l.rtt_settled) {
-      rtt_moved = rtt_moved || rtt_settles(old.rtt_us, rtt);
+      settled = rtt_settles(old.rtt_us, rtt);
       l.rtt_settled = true;
     }
     if (rtt.window_full()) rtt.close_window();
     const bool tput_moved = diff(q.throughput_bytes_per_sec, old.throughput_bytes_per_sec) >
                             std::max<std::uint64_t>(old.throughput_bytes_per_sec / 2, 64 * 1024);
-    if (first || rtt_moved || loss_moved || tput_moved) {
+    if (first || rtt_moved || loss_moved || settled || tput_moved) {
       m.link = q;
       events.push_back(LinkQualityChanged{m.id, q, self.id});
-      report_link(i, now);
+      // The mesh hears at once of a link it did not know and of a change that matters; a
+      // correction of a provisional first value or a throughput move may wait for company.
+      report_link(i, first || rtt_moved || loss_moved ? LinkUrgency::Now : LinkUrgency::Lazy, now);
     }
   }
 }
@@ -104,6 +107,7 @@ void Mesh::Impl::forget_links(std::uint32_t i) {
   // back, its first measurement is reported afresh.
   members[i].link = LinkQuality{};
   l.link_version = 0;
+  l.in_digest = false;
   l.probe_rtt.clear();
   l.conn_rtt.clear();
   l.busy = false;

@@ -9,6 +9,7 @@
 
 #include "hana/events.h"
 #include "hana/types.h"
+#include "topology/failure_detector.h"  // kNever
 #include "topology/link_change.h"
 
 namespace hana::topology {
@@ -22,6 +23,7 @@ struct RemoteLink {
   NodeId peer = 0;
   LinkQuality quality;
   TimeNs at = 0;
+  std::uint64_t version = 0;  // the observer's report version of this entry (newer wins)
 };
 
 // The link table's record of one member (Peer::links). Member::link holds the quality.
@@ -38,7 +40,8 @@ struct LinkRecord {
   std::uint64_t last_rtt_samples = 0;    // connection RTT samples at the last evaluation
   TimeNs link_changed_at = 0;
   std::uint64_t link_version = 0;  // version of our last report about this member (0 = none yet)
-  bool resend_links = false;       // a link report to it failed: send it the table again
+  bool in_digest = false;          // changed since the last digest: goes out with the next one
+  bool resend_links = false;       // a digest to it failed: send it the table again
   std::vector<RemoteLink> reported;  // its reports about its peers (it is the observer)
 };
 
@@ -65,11 +68,22 @@ struct HostLoad {
   }
 };
 
+// When the links that changed leave (link_reports.cpp). A change that matters (a first
+// measurement, an RTT or loss change) is due at once, but two digests are at least
+// link_digest_min_interval_ms apart: at a cold start a node measures its links one by one
+// as the connections come up, and one message per member per link was ~19 000 reliable
+// messages per node at 100 nodes (issue 18). A correction that only settles a provisional
+// first measurement, or a throughput move, waits up to link_correction_delay_ms for company.
+enum class LinkUrgency : std::uint8_t { Now, Lazy };
+
 struct LinkTable {
   // Every link is evaluated at the same tick (once per link_report_interval_ms), so all
-  // the links that changed in an interval leave in the same turn and share one datagram
-  // per member instead of one each.
+  // the links that changed in an interval leave in the same digest.
   TimeNs next_eval_at = 0;
+  TimeNs digest_due = kNever;      // when the pending changes (LinkRecord::in_digest) leave
+  TimeNs last_digest_at = 0;       // 0: none sent yet
+  std::vector<std::uint32_t> digest_members;  // scratch of flush_link_digest: no allocation once warm
+  std::vector<std::uint32_t> table_members;   // scratch of send_link_table
   HostLoad host;
   std::uint64_t report_version = 0;  // per-observer increasing version of our link reports
   MessageId next_message_id = kMeshMessageIdBit | 1;

@@ -131,8 +131,10 @@ struct MeshCounters {
   std::uint64_t view_checks = 0;        // VIEW checks sent (anti-entropy, view_check_interval_ms)
   std::uint64_t view_mismatches = 0;    // VIEWs that differed from ours: our full view was sent back
   std::uint64_t declared_dead = 0;      // Suspect -> Dead transitions seen
-  std::uint64_t link_reports_out = 0;   // link reports queued (one per peer it goes to)
+  std::uint64_t link_reports_out = 0;   // link reports queued (one per link per peer it goes to)
   std::uint64_t link_reports_in = 0;    // link reports accepted
+  std::uint64_t link_digests_out = 0;   // link digests queued (messages; one per peer it goes to)
+  std::uint64_t link_digests_in = 0;    // link digests received
   std::uint64_t bad_mesh_messages = 0;  // mesh-internal messages malformed or over the bound, dropped
   std::uint64_t auth_failures = 0;      // keyed mesh: datagrams that did not open (no key, wrong key, forged)
   std::uint64_t replays_dropped = 0;    // keyed mesh: authentic datagrams seen before or outside the freshness window

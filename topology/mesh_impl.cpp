@@ -61,6 +61,7 @@ std::size_t Mesh::Impl::datagram_budget() const {
 void Mesh::Impl::maintenance(TimeNs now) {
   reap(now);
   evaluate_links(now);
+  flush_link_digest(now);
   elect(now);
   view_tick(now);
   // Seeds: keep dialing every seed address that is not a connected member.

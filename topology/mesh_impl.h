@@ -295,9 +295,12 @@ struct Mesh::Impl {
   void forget_links_about(NodeId id);  // member reaped: no observer's report about it is kept
 
   // ---- link_reports.cpp: link quality disseminated over the connections
-  void report_link(std::uint32_t i, TimeNs now);  // our link to member i changed
+  void report_link(std::uint32_t i, LinkUrgency urgency, TimeNs now);  // our link to member i changed
+  void flush_link_digest(TimeNs now);  // the pending changes to every member, when due
   void send_link_table(std::uint32_t to, TimeNs now);
-  bool send_link_report(std::uint32_t to, std::uint32_t about, TimeNs now);
+  // The links `about` (member indices) to member `to`, in as few digests as fit; false if
+  // the lane refused one (the table goes again later).
+  bool send_link_digests(std::uint32_t to, std::span<const std::uint32_t> about, TimeNs now);
   void on_mesh_message(std::uint32_t from, const protocol::ReceivedEvent& r, TimeNs now);
   void on_mesh_outcome(std::uint32_t i, const protocol::ConnectionEvent& e);
 

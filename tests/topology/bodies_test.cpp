@@ -244,45 +244,68 @@ TEST(Bodies, BeaconRoundTripAndRejects) {
   EXPECT_FALSE(decode_beacon(bad, out));
 }
 
-TEST(Bodies, LinkReportRoundTripAndRejects) {
-  LinkReportBody b;
-  b.peer = 0x1122334455667788ull;
-  b.rtt_us = 250;
-  b.jitter_us = 40;
-  b.loss_ppm = 5000;
-  b.throughput_bytes_per_sec = 1'000'000;
-  std::vector<std::uint8_t> buf(kMaxLinkReportBytes);
+std::vector<LinkDigestEntry> read_digest(const LinkDigestView& view) {
+  std::vector<LinkDigestEntry> out;
+  LinkDigestReader r(view);
+  LinkDigestEntry e;
+  while (r.next(e)) out.push_back(e);
+  return out;
+}
+
+TEST(Bodies, LinkDigestRoundTripAndRejects) {
+  const std::vector<LinkDigestEntry> entries{{0x1122334455667788ull, 7, 250, 40, 5000, 1'000'000}, {11, 8, 90, 3, 0, 0}};
+  std::vector<std::uint8_t> buf(kMaxLinkDigestBytes);
   BodyWriter w(buf);
-  encode_link_report(w, b);
-  ASSERT_TRUE(w.ok());
+  begin_link_digest(w);
+  for (const auto& e : entries) ASSERT_TRUE(add_link_digest_entry(w, e));
+  EXPECT_EQ(link_digest_count(w.written()), 2u);
   buf.resize(w.size());
-  LinkReportBody out;
-  ASSERT_TRUE(decode_link_report(buf, out));
-  EXPECT_EQ(out, b);
-  for (std::size_t n = 0; n < buf.size(); ++n) EXPECT_FALSE(decode_link_report(Bytes(buf.data(), n), out)) << n;
+  LinkDigestView view;
+  ASSERT_TRUE(decode_link_digest(buf, view));
+  EXPECT_EQ(read_digest(view), entries);
+  for (std::size_t n = 0; n < buf.size(); ++n) EXPECT_FALSE(decode_link_digest(Bytes(buf.data(), n), view)) << n;
   auto trailing = buf;
   trailing.push_back(0);
-  EXPECT_FALSE(decode_link_report(trailing, out));
+  EXPECT_FALSE(decode_link_digest(trailing, view));
   auto kind = buf;
-  kind[0] = 2;
-  EXPECT_FALSE(decode_link_report(kind, out));
-  // Loss over 100% and peer 0 are out of range.
-  for (auto [loss, peer] : {std::pair<std::uint32_t, NodeId>{kLossPpmMax + 1, 5}, {0, 0}}) {
-    LinkReportBody bad = b;
-    bad.loss_ppm = loss;
-    bad.peer = peer;
-    std::vector<std::uint8_t> v(kMaxLinkReportBytes);
+  kind[0] = 1;  // the retired one-link LINK_REPORT
+  EXPECT_FALSE(decode_link_digest(kind, view));
+  auto more = buf;
+  more[1] = 3;  // says one entry more than it holds
+  EXPECT_FALSE(decode_link_digest(more, view));
+  const std::uint8_t empty[] = {2, 0};
+  EXPECT_FALSE(decode_link_digest(Bytes(empty, sizeof empty), view));
+  // Loss over 100 %, peer 0 and version 0 are out of range.
+  for (LinkDigestEntry bad : {LinkDigestEntry{5, 1, 1, 1, kLossPpmMax + 1, 0}, LinkDigestEntry{0, 1, 1, 1, 0, 0},
+                              LinkDigestEntry{5, 0, 1, 1, 0, 0}}) {
+    std::vector<std::uint8_t> v(kMaxLinkDigestBytes);
     BodyWriter bw(v);
-    encode_link_report(bw, bad);
+    begin_link_digest(bw);
+    ASSERT_TRUE(add_link_digest_entry(bw, bad));
     v.resize(bw.size());
-    EXPECT_FALSE(decode_link_report(v, out));
+    EXPECT_FALSE(decode_link_digest(v, view));
   }
-  // The largest report fits its bound.
-  LinkReportBody big{~NodeId{0}, ~0ull, ~0ull, kLossPpmMax, ~0ull};
-  std::vector<std::uint8_t> v(kMaxLinkReportBytes);
-  BodyWriter bw(v);
-  encode_link_report(bw, big);
-  EXPECT_TRUE(bw.ok());
+}
+
+// A digest stops taking entries while a worst-case one could overflow its bound, so the
+// body always fits one base-size datagram; typical entries pack ~75 to a digest.
+TEST(Bodies, LinkDigestStaysWithinItsBound) {
+  std::vector<std::uint8_t> buf(kMaxLinkDigestBytes);
+  for (const LinkDigestEntry e : {LinkDigestEntry{~NodeId{0}, ~0ull, ~0ull, ~0ull, kLossPpmMax, ~0ull},
+                                  LinkDigestEntry{0x1122334455667788ull, 300, 250, 40, 0, 0}}) {
+    BodyWriter w(buf);
+    begin_link_digest(w);
+    std::size_t n = 0;
+    while (add_link_digest_entry(w, e)) ++n;
+    EXPECT_LE(w.size(), kMaxLinkDigestBytes);
+    EXPECT_EQ(link_digest_count(w.written()), n);
+    LinkDigestView view;
+    ASSERT_TRUE(decode_link_digest(w.written(), view));
+    EXPECT_EQ(view.count, n);
+    if (e.rtt_us == 250) {
+      EXPECT_GE(n, 70u) << "a typical entry is ~16 bytes";
+    }
+  }
 }
 
 std::vector<std::uint8_t> hex(const char* text) {
@@ -313,10 +336,10 @@ TEST(Bodies, WireFormatDocExamples) {
   }
   {
     BodyWriter w(buf);
-    LinkReportBody b{11, 250, 40, 5000, 1'000'000};
-    encode_link_report(w, b);
+    begin_link_digest(w);
+    ASSERT_TRUE(add_link_digest_entry(w, LinkDigestEntry{11, 7, 250, 40, 5000, 1'000'000}));
     EXPECT_EQ(std::vector<std::uint8_t>(w.written().begin(), w.written().end()),
-              hex("01 0b 00 00 00 00 00 00 00 fa 01 28 88 27 c0 84 3d"));
+              hex("02 01 0b 00 00 00 00 00 00 00 07 fa 01 28 88 27 c0 84 3d"));
   }
   {
     BodyWriter w(buf);

@@ -3,6 +3,7 @@
 // observers, and counts malformed reports.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <optional>
 #include <vector>
 
@@ -176,6 +177,26 @@ TEST(LinkReports, ADoubledRttReachesEveryNodeWithinOneSecondAndNoiseDoesNot) {
   std::uint64_t reports_after = 0;
   for (std::size_t v = 0; v < c.size(); ++v) reports_after += c.node(v).counters().link_reports_out;
   EXPECT_LE(reports_after - reports_before, 4 * (c.size() - 1)) << "noise travelled as link reports";
+}
+
+// A cold start fills the picture in digests: a node measures its links one by one as
+// its connections come up, and the links measured within link_digest_min_interval_ms of
+// each other leave in one message per member. One message per link per member (the
+// retired LINK_REPORT) made the 100-node cold start ~19 000 messages per node.
+TEST(LinkReports, ColdStartSendsSeveralLinksPerMessage) {
+  ClusterOptions o{.nodes = 24, .seed = 44, .discovery = Discovery::Seeds};
+  Cluster c(o);
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged() && full_picture(c); }, 20 * kSec, 10 * kMs));
+  std::uint64_t digests = 0, reports = 0;
+  for (std::size_t v = 0; v < c.size(); ++v) {
+    digests += c.node(v).counters().link_digests_out;
+    reports += c.node(v).counters().link_reports_out;
+  }
+  std::printf("cold start, %zu nodes: %.1f links per digest (%llu digests)\n", c.size(),
+              static_cast<double>(reports) / static_cast<double>(digests), static_cast<unsigned long long>(digests));
+  ASSERT_GT(digests, 0u);
+  EXPECT_GE(reports, 4 * digests) << "fewer than 4 links per digest on average";
 }
 
 TEST(LinkReports, DeadObserverIsForgottenAndARestartedOneReportsAgain) {
