@@ -85,6 +85,7 @@ int run(MeshCli& cli) {
         {"idle_datagrams_per_node_per_s", r.idle_datagrams_per_node_per_s},
         {"idle_link_reports_per_node_per_s", r.idle_link_reports_per_node_per_s},
         {"cold_start_link_reports", r.cold_start_link_reports},
+        {"cold_start_link_digests", r.cold_start_link_digests},
         {"link_picture_min", r.link_picture_min},
         {"link_picture_final_ms", r.link_picture_final_ms},
         {"partition_heal_ms", r.partition_heal_ms},
@@ -108,7 +109,8 @@ int run(MeshCli& cli) {
     std::cout << "  idle: " << r.idle_bytes_per_node_per_s << " B/s per node (UDP payload; max " << r.idle_max_bytes_per_node_per_s
               << "), " << r.idle_wire_bytes_per_node_per_s << " B/s with IP+UDP headers, " << r.idle_datagrams_per_node_per_s
               << " datagrams/s\n";
-    std::cout << "  link reports: " << r.cold_start_link_reports << " queued by all nodes up to the idle window, "
+    std::cout << "  link reports: " << r.cold_start_link_reports << " queued by all nodes up to the idle window in "
+              << r.cold_start_link_digests << " digests, "
               << r.idle_link_reports_per_node_per_s << " per node per second while idle; smallest picture " << r.link_picture_min
               << " links (full: " << o.nodes * (o.nodes - 1) << "); whole again " << r.link_picture_final_ms
               << " ms after the last phase\n";

@@ -68,6 +68,7 @@ struct MeshScenarioResult {
   double idle_wire_bytes_per_node_per_s = 0;   // with IPv4 + UDP headers (28 B)
   double idle_link_reports_per_node_per_s = 0; // link reports queued (one per receiver), mean over nodes
   std::uint64_t cold_start_link_reports = 0;   // link reports queued by all nodes until the idle window
+  std::uint64_t cold_start_link_digests = 0;   // the messages (LINK_DIGESTs) that carried them
   std::size_t link_picture_min = 0;            // fewest Mesh::links() entries at a node after idle
   double link_picture_final_ms = -1;           // after everything: until every node holds every link again
   double partition_heal_ms = -1;
@@ -126,7 +127,10 @@ inline MeshScenarioResult run_mesh_scenario(const MeshScenarioOptions& o) {
   {
     std::vector<MeshCounters> before;
     for (std::size_t i = 0; i < o.nodes; ++i) before.push_back(c.node(i).counters());
-    for (const auto& b : before) r.cold_start_link_reports += b.link_reports_out;
+    for (const auto& b : before) {
+      r.cold_start_link_reports += b.link_reports_out;
+      r.cold_start_link_digests += b.link_digests_out;
+    }
     c.run_for(static_cast<TimeNs>(o.idle_s * 1e9));
     double total = 0, max = 0, dgrams = 0;
     for (std::size_t i = 0; i < o.nodes; ++i) {
