@@ -108,7 +108,16 @@ class Mesh:
             args += ["--psk-file", self.psk_file]
         log = open(os.path.join(self.dir, name + ".log"), "w")
         self.spawn_us[name] = time.time_ns() // 1000
-        self.procs[name] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, preexec_fn=at_normal_priority)
+        # A preexec_fn makes Popen fork the whole interpreter instead of vfork/posix_spawn:
+        # with the first nodes' cold start saturating the host, 100 spawns then took ~10 s
+        # and the per-node cold start (spawn -> full view) measured the harness. Only when
+        # this harness runs niced is the priority reset in the child.
+        # The harness itself runs at a higher priority while it spawns (root; see run());
+        # the nodes run at nice 0 through nice(1), which adds to the inherited value.
+        boost = -os.getpriority(os.PRIO_PROCESS, 0)
+        if boost:
+            args = ["nice", "-n", str(boost)] + args
+        self.procs[name] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         log.close()
 
     def address(self, name, timeout_s=10):
@@ -179,10 +188,6 @@ class Mesh:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def at_normal_priority():
-    os.setpriority(os.PRIO_PROCESS, 0, 0)
-
-
 def wait_for(what, pred, timeout_s, every_s=0.2):
     deadline = time.time() + timeout_s
     while time.time() < deadline:
@@ -222,11 +227,21 @@ def run(args):
            "keyed": bool(args.psk_file)}
     try:
         names = mesh.names()
+        # Spawning competes with the nodes already started, whose cold start saturates a
+        # small host: at nice 0 the 100 spawns took ~11 s, and the per-node cold start
+        # (spawn -> full view) measured the harness. Root spawns at nice -10.
+        normal = os.getpriority(os.PRIO_PROCESS, 0)
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, -10)
+        except PermissionError:
+            pass
         mesh.start(names[0])
         seed = mesh.address(names[0])
         for name in names[1:]:
             mesh.start(name, seed)
+        os.setpriority(os.PRIO_PROCESS, 0, max(normal, os.getpriority(os.PRIO_PROCESS, 0)))
         last_spawn = max(mesh.spawn_us.values())
+        res["spawn_spread_s"] = (last_spawn - min(mesh.spawn_us.values())) / 1e6
         try:
             times = wait_for("full view", lambda: (lambda t: t if all(t.values()) else None)(mesh.full_view_times()),
                              args.timeout_s)
