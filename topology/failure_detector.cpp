@@ -127,7 +127,7 @@ void Mesh::Impl::on_gossip(const Address& from, Bytes body, TimeNs now) {
           // (the first got no ack in time) which one this ack answers is unknown, and timing
           // it from the first would add the retry's wait to the link: no sample.
           if (h.relay_for != self.id && probe.last_ping == probe.sent)
-            on_probe_rtt(it->second, probe.sent, std::max(rx_at, probe.sent), now);
+            on_probe_rtt(it->second, probe.sent, std::max(rx_at, probe.sent), h.timed ? h.t3 - h.t2 : 0, now);
           peers[it->second].health.last_heard = now;
         }
       }

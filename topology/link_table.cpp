@@ -14,14 +14,22 @@ namespace {
 constexpr std::uint64_t kBusyRttSamples = 8;
 }  // namespace
 
-void Mesh::Impl::on_probe_rtt(std::uint32_t i, TimeNs sent, TimeNs acked, TimeNs now) {
+// The link's round trip is the probe's minus the responder's turnaround, as QUIC subtracts
+// its ack delay and NTP the server's processing: what the network took, not how long the
+// peer's host took to schedule its process (issue 18: on 100 processes sharing two vCPUs
+// that wait swung probe RTT medians by more than ×1.75 as load came and went, and every
+// swing went to 99 members as a "change"). The ping's arrival is the responder's kernel
+// receive stamp where it has one, so the wait to be scheduled is inside the turnaround. A
+// turnaround longer than the whole round trip is not believed (a skewed or lying peer).
+void Mesh::Impl::on_probe_rtt(std::uint32_t i, TimeNs sent, TimeNs acked, TimeNs turnaround, TimeNs now) {
   LinkRecord& l = peers[i].links;
   ++l.probe_samples;
   if (!link_table.host.fair(sent, now)) {
     ++counters.rtt_samples_while_late;
     return;
   }
-  l.probe_rtt.add((acked - sent) / 1000);
+  const TimeNs rtt = acked - sent;
+  l.probe_rtt.add((turnaround < rtt ? rtt - turnaround : rtt) / 1000);
 }
 
 void Mesh::Impl::evaluate_links(TimeNs now) {

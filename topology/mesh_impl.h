@@ -287,7 +287,9 @@ struct Mesh::Impl {
 
   // ---- link_table.cpp: this node's measurement of its links
   void evaluate_links(TimeNs now);
-  void on_probe_rtt(std::uint32_t i, TimeNs sent, TimeNs acked, TimeNs now);  // a direct probe's ack was timed
+  // A direct probe's ack was timed: sent -> acked on this node's clock, `turnaround` the
+  // responder's own time from the ping's arrival to the ack's departure (0 if untimed).
+  void on_probe_rtt(std::uint32_t i, TimeNs sent, TimeNs acked, TimeNs turnaround, TimeNs now);
   // Member i is Dead/Left: drop its reports and our own measurement of it. Reports of
   // others about it stay (hidden by links() while it is not live): an observer that
   // still holds it Alive would never send them again after a transient Dead here.

@@ -180,7 +180,9 @@ class Cluster {
         Held h = std::move(const_cast<Held&>(held_.top()));
         held_.pop();
         if (up_[h.node]) {
-          nodes_[h.node]->on_datagram(h.d.from, sim::ByteView(h.d.bytes), now_, 0, h.path);
+          // As the engine does, with the kernel's receive stamp: a late process still
+          // knows when the datagram arrived.
+          nodes_[h.node]->on_datagram(h.d.from, sim::ByteView(h.d.bytes), now_, h.arrived, h.path);
           after_call(h.node);
         }
         net_.recycle(std::move(h.d.bytes));
@@ -280,6 +282,7 @@ class Cluster {
     std::size_t node;
     sim::Datagram d;
     Path path = Path::Udp;
+    TimeNs arrived = 0;  // when the network delivered it: the kernel's receive stamp
     bool operator>(const Held& o) const { return at != o.at ? at > o.at : order > o.order; }
   };
   static sim::LinkParams stream_link(const sim::LinkParams& link) {
@@ -296,7 +299,7 @@ class Cluster {
         // The receiving process reads it when it runs again, after what it already holds.
         const std::size_t i = it->second;
         ready_at_[i] = std::max(ready_at_[i], now_ + lateness());
-        held_.push(Held{ready_at_[i], held_order_++, i, std::move(*d), path});
+        held_.push(Held{ready_at_[i], held_order_++, i, std::move(*d), path, now_});
         continue;
       }
       if (it != by_address_.end() && up_[it->second]) {
