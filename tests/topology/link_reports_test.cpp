@@ -168,7 +168,9 @@ TEST(LinkReports, ADoubledRttReachesEveryNodeWithinOneSecondAndNoiseDoesNot) {
   Cluster c(o);
   c.start_all();
   ASSERT_TRUE(c.run_until([&] { return c.converged() && full_picture(c); }, 10 * kSec));
-  ASSERT_TRUE(c.run_for(5 * kSec));
+  // Every link's first window has closed (each is probed every ~0.4 s) and the corrections
+  // of provisional first values it made, which wait link_correction_delay_ms, have left.
+  ASSERT_TRUE(c.run_for(5 * kSec + o.config.link_correction_delay_ms * kMs));
   const NodeId a = Cluster::id(1), b = Cluster::id(2);
   const auto before = entry(c.node(1), a, b);
   ASSERT_TRUE(before);
