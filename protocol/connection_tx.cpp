@@ -110,6 +110,15 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   }
 
   const bool probe = probes_pending > 0;
+  // Nothing queued, owed or due: the common answer when the mesh asks again after a
+  // datagram or after one that only carried an ACK came in (it asks whenever a
+  // connection was touched). What the full pass below would leave behind, in short.
+  if (!probe && !ping_pending && pending_skips.empty() && out.queues_empty() && !acks.ack_due(now)) {
+    blocked_until.reset();
+    bucket_was_blocked = false;
+    guard_was_holding = false;
+    return 0;
+  }
   const bool cwnd_open = probe || bytes_in_flight < cc.cwnd_bytes();
   // Control/High may use a little headroom beyond the window, so a saturating Bulk
   // lane that fills it cannot make an urgent message wait for the next ACK.
