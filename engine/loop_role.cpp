@@ -139,16 +139,17 @@ Result<MessageId> Node::Impl::send_shared(engine::Command::Kind kind, NodeId pee
   return direct.id;
 }
 
-bool Node::Impl::turn_would_idle(TimeNs now) const {
+bool Node::Impl::turn_would_idle(TimeNs now, bool before_block) const {
   if (work_pending.load() || socket_readable.load(std::memory_order_relaxed) || loop_finished.load() ||
       requests_pending())
     return false;
-  // No timer due, and no ACK held: one would fall due within max_ack_delay, and a turn
-  // before blocking sends held ACKs at once (flush_acks).
+  // No timer due, and before a block no ACK held: one would fall due within
+  // max_ack_delay, and a turn before blocking sends held ACKs at once (flush_acks). A
+  // turn that does not precede a block holds them too, so then only a due timer counts.
   const TimeNs next = loop_deadline.load();
   const TimeNs margin = quiet_margin_ns.load(std::memory_order_relaxed);
   if (margin == engine::kNoDeadline) return false;
-  return next == engine::kNoDeadline || next > now + margin;
+  return next == engine::kNoDeadline || next > now + (before_block ? margin : 0);
 }
 
 bool Node::Impl::wait_event_shared(Event& out, TimeNs deadline) {
@@ -157,7 +158,7 @@ bool Node::Impl::wait_event_shared(Event& out, TimeNs deadline) {
   // it answered runs only once this thread blocks, so an idle turn (~3k instructions,
   // callgrind) sat on every round trip's path. After a block every round turns: what woke
   // it (a datagram, a stream, a kick) is read by the turn.
-  const bool skip_first = events.depth() == 0 && turn_would_idle(engine::monotonic_now_ns());
+  const bool skip_first = events.depth() == 0 && turn_would_idle(engine::monotonic_now_ns(), /*before_block=*/true);
   // Bounded by the deadline: every round blocks until a datagram, an event or the deadline.
   for (long rounds = 0; rounds < (1L << 40); ++rounds) {
     if (rounds != 0 || !skip_first) turn_shared(true, true, nullptr, TurnThen::Block, deadline);
