@@ -108,14 +108,29 @@ void Node::Impl::run_standby() {
   // Every wake has a reason to turn: the armed deadline fell due, a kick (work left by a
   // call that hit kMaxTurnsPerCall, a knob, the stop), or a readable socket that no
   // application thread took (epoll is level-triggered: leaving it would spin).
+  bool turn = true;
   for (;;) {
-    turn_shared(true, false, nullptr, TurnThen::Standby);
+    if (turn) turn_shared(true, false, nullptr, TurnThen::Standby);
     if (loop_finished.load()) return;
+    turn = true;
     if (backend_for_wake->block(engine::kNoDeadline, /*standby=*/true)) {
       socket_readable.store(true, std::memory_order_relaxed);
       yield_to_application();  // no application thread was blocked to take it: one is busy
+      // The busy thread ran during the yield and its turn took the flag, and so what the
+      // socket held (on one CPU: the reply to the message that thread had just sent, which
+      // arrived before it blocked). A turn here would find nothing, no timer is due, and
+      // the standby's own timer has not fired (its turn would re-arm it: nobody else does).
+      if (turn_would_idle(engine::monotonic_now_ns(), /*before_block=*/false) && standby_timer_pending()) {
+        counters.add(engine::EngineCounter::standby_turns_skipped);
+        turn = false;
+      }
     }
   }
+}
+
+bool Node::Impl::standby_timer_pending() {
+  std::lock_guard lock(loop_mutex);
+  return standby_armed == engine::kNoDeadline || standby_armed > engine::monotonic_now_ns();
 }
 
 void Node::Impl::yield_to_application() {

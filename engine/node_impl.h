@@ -223,6 +223,7 @@ struct Node::Impl {
                                 const SendOptions& options);
   void run_standby();                           // the node's own thread
   void yield_to_application();                  // the standby, before a turn for a socket or left work
+  bool standby_timer_pending();                 // armed and not yet fired, or not armed (takes loop_mutex)
   bool wait_event_shared(Event& out, TimeNs deadline);
   // Wakes whoever must act on new work: runs it here (Shared), or wakes the loop thread.
   void kick() {
