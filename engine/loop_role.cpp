@@ -180,7 +180,10 @@ bool Node::Impl::wait_event_shared(Event& out, TimeNs deadline) {
     if (events.try_pop(out)) return true;
     if (loop_finished.load()) return false;
     const TimeNs now = engine::monotonic_now_ns();
-    if (now >= deadline) return false;
+    if (now >= deadline) {
+      leave_wait();
+      return events.try_pop(out);
+    }
     // Announce the wait, then re-check (the loop writes the wake-up only for announced
     // waiters), then read the loop's deadline: a turn that moves it after this read sees
     // this waiter and its wake time (cover_deadline).
@@ -192,12 +195,31 @@ bool Node::Impl::wait_event_shared(Event& out, TimeNs deadline) {
     const TimeNs wake = std::min(deadline, loop_deadline.load());
     waiter_wakes_at.store(wake);
     last_block_ns.store(now, std::memory_order_relaxed);
-    if (wake > now && backend_for_wake->block(wake, /*standby=*/false))
-      socket_readable.store(true, std::memory_order_relaxed);
+    const bool readable = wake > now && backend_for_wake->block(wake, /*standby=*/false);
+    if (readable) socket_readable.store(true, std::memory_order_relaxed);
     waiter_wakes_at.store(engine::kNoDeadline);  // another waiter's may be lost: the others then arm (safe)
     event_waiters.fetch_sub(1);
+    if (!readable && engine::monotonic_now_ns() >= deadline) {
+      leave_wait();
+      return events.try_pop(out);
+    }
   }
   return false;
+}
+
+// The caller's own deadline ended its block and it goes back to the application: the
+// loop's deadline, which it served while blocked, needs the standby now. A turn taken
+// as a blocker's would not arm it (cover_deadline: a blocker serves it itself), and with
+// nothing due and nothing arrived (the common case: a pinger woken for its next send)
+// the turn itself would find nothing.
+void Node::Impl::leave_wait() {
+  if (!turn_would_idle(engine::monotonic_now_ns(), /*before_block=*/false)) {
+    turn_shared(true, true, nullptr, TurnThen::Leave);
+    return;
+  }
+  std::lock_guard lock(loop_mutex);
+  const TimeNs next = loop_deadline.load();
+  if (next != 0) cover_deadline(next, TurnThen::Leave);
 }
 
 }  // namespace hana

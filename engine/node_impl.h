@@ -225,6 +225,7 @@ struct Node::Impl {
   void yield_to_application();                  // the standby, before a turn for a socket or left work
   bool standby_timer_pending();                 // armed and not yet fired, or not armed (takes loop_mutex)
   bool wait_event_shared(Event& out, TimeNs deadline);
+  void leave_wait();                            // wait_event_shared, its deadline passed in a block
   // Wakes whoever must act on new work: runs it here (Shared), or wakes the loop thread.
   void kick() {
     if (shared) {
