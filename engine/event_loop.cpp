@@ -271,9 +271,9 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
 
   // Returns true when sending stopped for lack of slots or budget (come back soon).
   bool transmit(TimeNs now) {
-    if (!m_.mesh->transmit_pending()) return false;
     const std::size_t max_bytes = m_.loop_config.max_datagram_bytes;
     for (int i = 0; i < kTransmitsPerTurn; ++i) {
+      if (!m_.mesh->transmit_pending()) return false;
       MutableBytes buf = m_.backend->send_buffer();
       if (buf.empty()) {
         m_.backend->flush();

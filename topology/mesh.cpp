@@ -249,6 +249,10 @@ std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) 
       ++m.counters.connection_out;
       m.counters.connection_bytes_out += n;
       m.recompute_deadline();
+      if (s.conn->transmit_drained()) {  // no call that would only find nothing
+        s.tx_dirty = false;
+        m.conns.transmit_dirty.pop_back();
+      }
       const Member& member = m.members[it->second];
       return sent(member.address, n, m.stream_for(member), s.conn->transmitted_alone());
     }
