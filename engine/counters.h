@@ -42,6 +42,7 @@ namespace hana::engine {
   X(turns_standby, "Shared threading: loop turns run by the node's own (standby) thread")  \
   X(standby_arms, "Shared threading: times the standby's timer was armed (only when no application thread would serve the loop's deadline)") \
   X(standby_yields, "Shared threading: times the standby yielded the CPU before a turn (standby_yield)") \
+  X(standby_turns_skipped, "Shared threading: standby wake-ups for a datagram an application thread took meanwhile (no turn)") \
   X(gro_receives, "reads that carried several coalesced datagrams (UDP_GRO)")              \
   X(receive_yields, "turns that stopped receiving early to hand a Control/High message to the application before the datagrams behind it") \
   X(tcp_accepted, "TCP streams accepted on the listener")                                  \

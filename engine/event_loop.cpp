@@ -273,6 +273,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
   bool transmit(TimeNs now) {
     const std::size_t max_bytes = m_.loop_config.max_datagram_bytes;
     for (int i = 0; i < kTransmitsPerTurn; ++i) {
+      if (!m_.mesh->transmit_pending()) return false;
       MutableBytes buf = m_.backend->send_buffer();
       if (buf.empty()) {
         m_.backend->flush();

@@ -108,14 +108,29 @@ void Node::Impl::run_standby() {
   // Every wake has a reason to turn: the armed deadline fell due, a kick (work left by a
   // call that hit kMaxTurnsPerCall, a knob, the stop), or a readable socket that no
   // application thread took (epoll is level-triggered: leaving it would spin).
+  bool turn = true;
   for (;;) {
-    turn_shared(true, false, nullptr, TurnThen::Standby);
+    if (turn) turn_shared(true, false, nullptr, TurnThen::Standby);
     if (loop_finished.load()) return;
+    turn = true;
     if (backend_for_wake->block(engine::kNoDeadline, /*standby=*/true)) {
       socket_readable.store(true, std::memory_order_relaxed);
       yield_to_application();  // no application thread was blocked to take it: one is busy
+      // The busy thread ran during the yield and its turn took the flag, and so what the
+      // socket held (on one CPU: the reply to the message that thread had just sent, which
+      // arrived before it blocked). A turn here would find nothing, no timer is due, and
+      // the standby's own timer has not fired (its turn would re-arm it: nobody else does).
+      if (turn_would_idle(engine::monotonic_now_ns(), /*before_block=*/false) && standby_timer_pending()) {
+        counters.add(engine::EngineCounter::standby_turns_skipped);
+        turn = false;
+      }
     }
   }
+}
+
+bool Node::Impl::standby_timer_pending() {
+  std::lock_guard lock(loop_mutex);
+  return standby_armed == engine::kNoDeadline || standby_armed > engine::monotonic_now_ns();
 }
 
 void Node::Impl::yield_to_application() {
@@ -139,16 +154,17 @@ Result<MessageId> Node::Impl::send_shared(engine::Command::Kind kind, NodeId pee
   return direct.id;
 }
 
-bool Node::Impl::turn_would_idle(TimeNs now) const {
+bool Node::Impl::turn_would_idle(TimeNs now, bool before_block) const {
   if (work_pending.load() || socket_readable.load(std::memory_order_relaxed) || loop_finished.load() ||
       requests_pending())
     return false;
-  // No timer due, and no ACK held: one would fall due within max_ack_delay, and a turn
-  // before blocking sends held ACKs at once (flush_acks).
+  // No timer due, and before a block no ACK held: one would fall due within
+  // max_ack_delay, and a turn before blocking sends held ACKs at once (flush_acks). A
+  // turn that does not precede a block holds them too, so then only a due timer counts.
   const TimeNs next = loop_deadline.load();
   const TimeNs margin = quiet_margin_ns.load(std::memory_order_relaxed);
   if (margin == engine::kNoDeadline) return false;
-  return next == engine::kNoDeadline || next > now + margin;
+  return next == engine::kNoDeadline || next > now + (before_block ? margin : 0);
 }
 
 bool Node::Impl::wait_event_shared(Event& out, TimeNs deadline) {
@@ -157,14 +173,17 @@ bool Node::Impl::wait_event_shared(Event& out, TimeNs deadline) {
   // it answered runs only once this thread blocks, so an idle turn (~3k instructions,
   // callgrind) sat on every round trip's path. After a block every round turns: what woke
   // it (a datagram, a stream, a kick) is read by the turn.
-  const bool skip_first = events.depth() == 0 && turn_would_idle(engine::monotonic_now_ns());
+  const bool skip_first = events.depth() == 0 && turn_would_idle(engine::monotonic_now_ns(), /*before_block=*/true);
   // Bounded by the deadline: every round blocks until a datagram, an event or the deadline.
   for (long rounds = 0; rounds < (1L << 40); ++rounds) {
     if (rounds != 0 || !skip_first) turn_shared(true, true, nullptr, TurnThen::Block, deadline);
     if (events.try_pop(out)) return true;
     if (loop_finished.load()) return false;
     const TimeNs now = engine::monotonic_now_ns();
-    if (now >= deadline) return false;
+    if (now >= deadline) {
+      leave_wait();
+      return events.try_pop(out);
+    }
     // Announce the wait, then re-check (the loop writes the wake-up only for announced
     // waiters), then read the loop's deadline: a turn that moves it after this read sees
     // this waiter and its wake time (cover_deadline).
@@ -176,12 +195,31 @@ bool Node::Impl::wait_event_shared(Event& out, TimeNs deadline) {
     const TimeNs wake = std::min(deadline, loop_deadline.load());
     waiter_wakes_at.store(wake);
     last_block_ns.store(now, std::memory_order_relaxed);
-    if (wake > now && backend_for_wake->block(wake, /*standby=*/false))
-      socket_readable.store(true, std::memory_order_relaxed);
+    const bool readable = wake > now && backend_for_wake->block(wake, /*standby=*/false);
+    if (readable) socket_readable.store(true, std::memory_order_relaxed);
     waiter_wakes_at.store(engine::kNoDeadline);  // another waiter's may be lost: the others then arm (safe)
     event_waiters.fetch_sub(1);
+    if (!readable && engine::monotonic_now_ns() >= deadline) {
+      leave_wait();
+      return events.try_pop(out);
+    }
   }
   return false;
+}
+
+// The caller's own deadline ended its block and it goes back to the application: the
+// loop's deadline, which it served while blocked, needs the standby now. A turn taken
+// as a blocker's would not arm it (cover_deadline: a blocker serves it itself), and with
+// nothing due and nothing arrived (the common case: a pinger woken for its next send)
+// the turn itself would find nothing.
+void Node::Impl::leave_wait() {
+  if (!turn_would_idle(engine::monotonic_now_ns(), /*before_block=*/false)) {
+    turn_shared(true, true, nullptr, TurnThen::Leave);
+    return;
+  }
+  std::lock_guard lock(loop_mutex);
+  const TimeNs next = loop_deadline.load();
+  if (next != 0) cover_deadline(next, TurnThen::Leave);
 }
 
 }  // namespace hana

@@ -21,14 +21,15 @@ class MeshTimeCell {
     std::lock_guard lock(mutex_);
     shift_ = shift;
   }
-  // Loop: after each turn; cheap when nothing changed.
+  // Loop only: publish() when differs() says the mesh's mapping changed. differs() runs
+  // every turn, so it compares with the loop's own copy and takes no lock.
   void publish(const topology::MeshTimeMapping& m) {
+    published_ = m;
     std::lock_guard lock(mutex_);
     mapping_ = m;
   }
   bool differs(const topology::MeshTimeMapping& m) const {
-    std::lock_guard lock(mutex_);
-    return m.anchor != mapping_.anchor || m.synced != mapping_.synced;
+    return m.anchor != published_.anchor || m.synced != published_.synced;
   }
   MeshTime read(TimeNs engine_now) const {
     std::lock_guard lock(mutex_);
@@ -45,6 +46,7 @@ class MeshTimeCell {
   mutable std::mutex mutex_;
   topology::ClockShift shift_;
   topology::MeshTimeMapping mapping_;
+  topology::MeshTimeMapping published_;  // the loop's copy of mapping_ (whoever holds the loop role)
   mutable TimeNs last_ = 0;
 };
 

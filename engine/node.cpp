@@ -428,6 +428,9 @@ bool Node::poll_event(Event& out) {
   if (m.events.try_pop(out)) return true;
   if (!m.running.load()) return false;
   if (m.shared) {
+    // An application that drains with poll_event after each event (the usual loop) would
+    // otherwise run a turn per drain that finds nothing (~1.4k instructions, callgrind).
+    if (m.turn_would_idle(engine::monotonic_now_ns(), /*before_block=*/false)) return false;
     m.turn_shared(false, true);
     return m.events.try_pop(out);
   }

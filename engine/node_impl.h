@@ -198,7 +198,9 @@ struct Node::Impl {
     quiet_margin_ns.store(loop_config.busy_poll ? engine::kNoDeadline : loop_config.max_ack_delay_us * kNsPerUs);
     standby_yield.store(loop_config.standby_yield, std::memory_order_relaxed);
   }
-  bool turn_would_idle(TimeNs now) const;       // wait_event_shared may skip its first turn
+  // wait_event_shared may skip its first turn, poll_event its only one. `before_block`:
+  // the caller blocks next, and a turn then would also send the ACKs it holds.
+  bool turn_would_idle(TimeNs now, bool before_block) const;
   bool lanes_empty() const {                    // no command queued on any lane
     for (const auto& lane : lanes)
       if (lane->depth() > 0) return false;
@@ -221,7 +223,9 @@ struct Node::Impl {
                                 const SendOptions& options);
   void run_standby();                           // the node's own thread
   void yield_to_application();                  // the standby, before a turn for a socket or left work
+  bool standby_timer_pending();                 // armed and not yet fired, or not armed (takes loop_mutex)
   bool wait_event_shared(Event& out, TimeNs deadline);
+  void leave_wait();                            // wait_event_shared, its deadline passed in a block
   // Wakes whoever must act on new work: runs it here (Shared), or wakes the loop thread.
   void kick() {
     if (shared) {

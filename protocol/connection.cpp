@@ -232,6 +232,7 @@ std::optional<TimeNs> Connection::next_timeout() const { return impl_->next_time
 std::size_t Connection::poll_transmit(MutableBytes buffer, TimeNs now) { return impl_->poll_transmit(buffer, now); }
 
 bool Connection::transmitted_alone() const { return impl_->last_alone; }
+bool Connection::transmit_drained() const { return impl_->tx_drained; }
 
 void Connection::set_path_overhead(std::size_t bytes) {
   Impl& s = *impl_;

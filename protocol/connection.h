@@ -131,6 +131,10 @@ class Connection {
   // high_redundancy copy of an earlier one (one GSO send shares one fate on a virtual
   // link) or a path-MTU probe (a size the path may refuse must not take others with it).
   bool transmitted_alone() const;
+  // True when the last poll_transmit wrote a datagram and left nothing that another call
+  // would send now (nothing queued, owed or due): until new input, a send() or a timeout,
+  // the caller need not ask again. False says only "ask again".
+  bool transmit_drained() const;
   // Bytes the path adds below each datagram (IP and UDP headers, a seal): path-MTU
   // discovery probes link MTUs less this. Default 28 (IPv4).
   void set_path_overhead(std::size_t bytes);

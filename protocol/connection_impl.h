@@ -69,6 +69,7 @@ struct Connection::Impl {
   CloseReason close_reason = CloseReason::Normal;
   RedundantCopies copies;  // high_redundancy
   bool last_alone = false;  // the last poll_transmit wrote a copy or a path-MTU probe
+  bool tx_drained = false;  // and left nothing to send now (transmit_drained)
   TimeNs redundancy_spacing_ns = 0;
 
   // ---- loss recovery and congestion ----
@@ -147,6 +148,7 @@ struct Connection::Impl {
 
   // ---- connection_tx.cpp ----
   std::size_t poll_transmit(MutableBytes buffer, TimeNs now);
+  bool nothing_to_send(TimeNs now) const;
   std::size_t write_pmtu_probe(MutableBytes buffer, std::size_t size, TimeNs now);
   bool append_lane_frame(Lane lane, DatagramWriter& w, SentPacket& sp);
   DataFrame data_frame(const OutMessage& m, std::uint32_t fragment) const;

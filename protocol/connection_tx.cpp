@@ -81,8 +81,14 @@ bool Connection::Impl::retransmission_waiting() {
   return false;
 }
 
+// Nothing queued, owed or due now, apart from copies and path-MTU probes.
+bool Connection::Impl::nothing_to_send(TimeNs now) const {
+  return probes_pending == 0 && !ping_pending && pending_skips.empty() && out.queues_empty() && !acks.ack_due(now);
+}
+
 std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   last_alone = false;
+  tx_drained = false;
   if (state == State::Closed) return 0;
   const std::size_t cap = std::min(buffer.size(), max_datagram());
   if (state == State::Closing) {
@@ -110,6 +116,15 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   }
 
   const bool probe = probes_pending > 0;
+  // Nothing queued, owed or due: the common answer when the mesh asks again after a
+  // datagram or after one that only carried an ACK came in (it asks whenever a
+  // connection was touched). What the full pass below would leave behind, in short.
+  if (nothing_to_send(now)) {
+    blocked_until.reset();
+    bucket_was_blocked = false;
+    guard_was_holding = false;
+    return 0;
+  }
   const bool cwnd_open = probe || bytes_in_flight < cc.cwnd_bytes();
   // Control/High may use a little headroom beyond the window, so a saturating Bulk
   // lane that fills it cannot make an urgent message wait for the next ACK.
@@ -233,6 +248,8 @@ std::size_t Connection::Impl::poll_transmit(MutableBytes buffer, TimeNs now) {
   ++stats.packets_sent;
   stats.bytes_sent += size;
   last_sent = now;
+  const auto copy_due = copies.next_due();
+  tx_drained = nothing_to_send(now) && (!copy_due || *copy_due > now) && (stream_path || !pmtu.may_probe(now));
   return size;
 }
 

@@ -105,6 +105,12 @@ class OutMessages {
 
   // Drops dead entries at the front of the lane's queues; returns true if the lane has work.
   bool lane_ready(Lane l);
+  // No entry in any lane's queues, dead or alive: no lane is ready (cheaper than asking each).
+  bool queues_empty() const {
+    for (const LaneQueues& q : lanes_)
+      if (!q.fresh.empty() || !q.retx.empty()) return false;
+    return true;
+  }
   std::size_t live_count() const { return live_count_; }
 
  private:

@@ -64,6 +64,12 @@ class PmtuProber {
     }
     return size_of(candidate_);
   }
+  // Whether probe_due(now) could return a size (true may still find none): without
+  // changing the search, for a caller that only asks if another poll is worth it.
+  bool may_probe(TimeNs now) const {
+    if (paused_ || !wanted_ || outstanding_ != 0) return false;
+    return candidate_ < kLinkMtus.size() || (done_at_ != 0 && now >= done_at_ + kRaiseNs && current_ < largest());
+  }
   void on_sent(std::size_t size) {
     outstanding_ = size;
     ++probes_sent_;

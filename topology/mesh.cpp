@@ -133,8 +133,8 @@ void Mesh::on_timeout(TimeNs now) {
   Impl& m = *impl_;
   m.last_now = now;
   // 0 is "due now" (a closing connection's CLOSE), not a time that could be late.
-  if (m.deadline != kNever && m.deadline != 0)
-    m.link_table.host.timer_ran(m.deadline, now, m.config.link_late_host_ms * kNsPerMs);
+  if (const TimeNs due = m.current_deadline(); due != kNever && due != 0)
+    m.link_table.host.timer_ran(due, now, m.config.link_late_host_ms * kNsPerMs);
   if (!m.leaving) {
     m.probe_tick(now);
     m.beacon_tick(now);
@@ -181,8 +181,17 @@ bool Mesh::flush_acks(TimeNs until) {
 }
 
 std::optional<TimeNs> Mesh::next_timeout() const {
-  if (impl_->deadline == kNever) return std::nullopt;
-  return impl_->deadline;
+  const TimeNs due = impl_->current_deadline();
+  if (due == kNever) return std::nullopt;
+  return due;
+}
+
+bool Mesh::transmit_pending() const {
+  const Impl& m = *impl_;
+  if (!m.out.empty() || !m.conns.transmit_dirty.empty()) return true;
+  for (const auto& r : m.conns.retired)
+    if (!r.tx_done) return true;
+  return false;
 }
 
 // Authentication seam (send side): every datagram of the mesh and of its connections
@@ -240,6 +249,10 @@ std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) 
       ++m.counters.connection_out;
       m.counters.connection_bytes_out += n;
       m.recompute_deadline();
+      if (s.conn->transmit_drained()) {  // no call that would only find nothing
+        s.tx_dirty = false;
+        m.conns.transmit_dirty.pop_back();
+      }
       const Member& member = m.members[it->second];
       return sent(member.address, n, m.stream_for(member), s.conn->transmitted_alone());
     }

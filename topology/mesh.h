@@ -222,6 +222,10 @@ class Mesh {
   void on_timeout(TimeNs now);
   std::optional<TimeNs> next_timeout() const;
   std::optional<Transmit> poll_transmit(MutableBytes buffer, TimeNs now);
+  // False when poll_transmit would find nothing to ask (no datagram of the mesh's own
+  // queued, no connection touched since it last had nothing): the caller may skip the
+  // pass and the buffer it would hand over. Cheap; most turns find nothing.
+  bool transmit_pending() const;
   std::optional<MeshEvent> poll_event();
 
   // id 0 = let the mesh number it. Errors as Connection::send, plus UnknownPeer / NotConnected.

@@ -78,7 +78,9 @@ void Mesh::Impl::maintenance(TimeNs now) {
   }
 }
 
-void Mesh::Impl::recompute_deadline() {
+TimeNs Mesh::Impl::current_deadline() {
+  if (!deadline_stale) return deadline;
+  deadline_stale = false;
   for (NodeId id : conns.deadline_dirty) {
     if (Peer* p = peer_of(id)) {
       p->session.dl_dirty = false;
@@ -108,6 +110,7 @@ void Mesh::Impl::recompute_deadline() {
   for (const RetiredConnection& r : conns.retired)
     if (auto c = r.conn->next_timeout()) t = std::min(t, *c);
   deadline = t;
+  return t;
 }
 
 }  // namespace hana::topology

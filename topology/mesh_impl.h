@@ -192,7 +192,11 @@ struct Mesh::Impl {
   protocol::Ring<MeshEvent> events{64};
   std::vector<std::uint8_t> scratch;  // gossip body being built
   MessageId next_message_id = 1;
-  TimeNs deadline = kNever;  // cached next_timeout()
+  // next_timeout(), cached. Recomputed lazily when read after a change: a loop turn
+  // changes it several times (each datagram in or out, each send) and reads it once or
+  // twice, and the recomputation walks every member.
+  TimeNs deadline = kNever;
+  bool deadline_stale = true;
   TimeNs last_now = 0;
   TimeNs rx_at = 0;  // when the datagram being handled arrived (engine clock)
   Path rx_path = Path::Udp;  // and on which path (replies to it go back there)
@@ -203,7 +207,8 @@ struct Mesh::Impl {
 
   // ---- mesh_impl.cpp: construction, knobs, timers
   void apply_config(const Config& c);
-  void recompute_deadline();
+  void recompute_deadline() { deadline_stale = true; }  // the next current_deadline() recomputes
+  TimeNs current_deadline();
   void maintenance(TimeNs now);
 
   // ---- members.cpp: the member table

@@ -240,6 +240,39 @@ TEST(LoopRole, StandbyRepairsLossesAfterTheApplicationLeft) {
   EXPECT_GT(a->stats().engine_counter("turns_standby"), 0u);
 }
 
+// Retransmission timers run after the application's last wait_event() ended at its
+// timeout: while blocked, a's thread served the loop's timers itself (the standby stays
+// unarmed for a blocker, and the standby's own firing then leaves it so), so on the way
+// back to the application it must hand the loop's deadline to the standby. b drops every
+// ack it sends, so a's probe timeouts keep resending; after a's thread left for good, b
+// must still see a's packets arrive. (Whether the standby's timer fired during the wait
+// depends on timing: without the hand-over this failed 1 run in 9 here.)
+TEST(LoopRole, StandbyRunsTimersAfterTheApplicationsWaitTimedOut) {
+  auto a = start_node(IoBackend::Epoll);
+  auto b = start_node(IoBackend::Epoll);
+  ASSERT_TRUE(a && b);
+  const auto ids = connect_pair(*a, *b);
+  ASSERT_NE(ids.first, 0u);
+  ASSERT_TRUE(b->set("fault_loss_pct", "100").ok());
+  auto packets_from_a = [&] {
+    for (const auto& p : b->stats().peers)
+      if (p.peer == ids.second) return p.connection.packets_received;
+    return std::uint64_t{0};
+  };
+  // b's knob reaches its loop with its next turn: drain until b's injector dropped one.
+  const std::uint8_t msg[16] = {5};
+  ASSERT_TRUE(a->send(ids.first, Lane::High, msg).ok());
+  pump_until(*b, [](Event&) {}, [&] { return b->stats().engine_counter("fault_dropped") > 0; }, 10 * kNsPerSec);
+  ASSERT_GT(b->stats().engine_counter("fault_dropped"), 0u);
+  // Waits until one call ends at its timeout (each returns within 20 ms; bounded).
+  Event e;
+  for (int i = 0; i < 1000 && a->wait_event(e, 20 * kNsPerMs); ++i) {
+  }
+  const std::uint64_t before = packets_from_a();
+  pump_until(*b, [](Event&) {}, [&] { return packets_from_a() > before + 2; }, 10 * kNsPerSec);
+  EXPECT_GT(packets_from_a(), before + 2) << "a's probe timeouts stopped once its thread left";
+}
+
 // The same while another application thread of a blocks in wait_event() with a long
 // timeout: a blocked waiter must not hide a deadline that a sender's turn moved earlier
 // than the waiter will wake (that turn arms the standby's timer exactly).

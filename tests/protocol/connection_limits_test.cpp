@@ -55,6 +55,32 @@ TEST(ConnectionLimits, ApiErrors) {
   EXPECT_TRUE(c.send(msg, opts(Lane::Bulk), 0).ok());
 }
 
+// transmit_drained() is a promise the mesh relies on to stop asking: after a datagram
+// it says true only when the next poll_transmit would write nothing. Checked over one
+// small message (drained at once) and a fragmented one (not drained until its last
+// fragment, and never wrongly).
+TEST(ConnectionLimits, TransmitDrainedOnlyWhenAnotherPollWouldFindNothing) {
+  Connection c(Config{}, {1, 2}, 0);
+  std::vector<std::uint8_t> buf(kMaxDatagramBytes);
+  ASSERT_TRUE(c.send(bytes_of(1, 64), opts(Lane::High), 0).ok());
+  ASSERT_GT(c.poll_transmit(buf, 0), 0u);
+  EXPECT_TRUE(c.transmit_drained());
+  EXPECT_EQ(c.poll_transmit(buf, 0), 0u);
+
+  ASSERT_TRUE(c.send(bytes_of(2, 10'000), opts(Lane::Bulk), 0).ok());
+  int datagrams = 0, drained = 0;
+  for (int i = 0; i < 100; ++i) {
+    if (c.poll_transmit(buf, 0) == 0) break;
+    ++datagrams;
+    if (!c.transmit_drained()) continue;
+    ++drained;
+    EXPECT_EQ(c.poll_transmit(buf, 0), 0u) << "drained, yet datagram " << datagrams << " was followed by another";
+    break;
+  }
+  EXPECT_GT(datagrams, 1);
+  EXPECT_LE(drained, 1);
+}
+
 TEST(ConnectionLimits, PeerExceedingReassemblyLimitIsCutOff) {
   Config cfg;
   cfg.reassembly_limit_bytes = 65536;
