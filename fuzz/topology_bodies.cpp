@@ -66,13 +66,7 @@ void roundtrip_link_digest(Bytes in) {
   std::size_t n = 0;
   while (r.next(e)) {
     check(e.peer != 0 && e.version != 0 && e.loss_ppm <= kLossPpmMax);
-    // Re-encoded without the size bound (a peer may send a larger digest than we would).
-    w.u64(e.peer);
-    w.varint(e.version);
-    w.varint(e.rtt_us);
-    w.varint(e.jitter_us);
-    w.varint(e.loss_ppm);
-    w.varint(e.throughput_bytes_per_sec);
+    write_link_digest_entry(w, e);  // unbounded: a peer may send a larger digest than we would
     ++n;
   }
   check(n == view.count);

@@ -82,7 +82,7 @@ std::int64_t unzigzag(std::uint64_t v) {
   return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
 }
 
-bool read_update(Reader& r, Update& u) {
+bool read_item(Reader& r, Update& u) {
   const std::uint8_t kind = r.u8();
   if (!r.ok() || kind == 0 || kind > kMaxUpdateKind) return false;
   u = Update{};
@@ -305,22 +305,26 @@ void begin_link_digest(BodyWriter& w) {
 
 std::size_t link_digest_count(Bytes body) { return body.size() >= 2 ? body[1] : 0; }
 
-bool add_link_digest_entry(BodyWriter& w, const LinkDigestEntry& e) {
-  const std::size_t count = link_digest_count(w.written());
-  if (w.size() < 2 || count >= kMaxLinkDigestEntries || w.size() + kMaxLinkDigestEntryBytes > kMaxLinkDigestBytes) return false;
+void write_link_digest_entry(BodyWriter& w, const LinkDigestEntry& e) {
   w.u64(e.peer);
   w.varint(e.version);
   w.varint(e.rtt_us);
   w.varint(e.jitter_us);
   w.varint(e.loss_ppm);
   w.varint(e.throughput_bytes_per_sec);
+}
+
+bool add_link_digest_entry(BodyWriter& w, const LinkDigestEntry& e) {
+  const std::size_t count = link_digest_count(w.written());
+  if (w.size() < 2 || count >= kMaxLinkDigestEntries || w.size() + kMaxLinkDigestEntryBytes > kMaxLinkDigestBytes) return false;
+  write_link_digest_entry(w, e);
   if (!w.ok()) return false;
   w.patch_u8(1, static_cast<std::uint8_t>(count + 1));
   return true;
 }
 
 namespace {
-bool read_link_digest_entry(Reader& r, LinkDigestEntry& e) {
+bool read_item(Reader& r, LinkDigestEntry& e) {
   e.peer = r.u64();
   e.version = r.varint();
   e.rtt_us = r.varint();
@@ -342,19 +346,10 @@ bool decode_link_digest(Bytes body, LinkDigestView& out) {
   const std::size_t start = r.offset();
   LinkDigestEntry e;
   for (std::uint8_t i = 0; i < count; ++i)
-    if (!read_link_digest_entry(r, e)) return false;
+    if (!read_item(r, e)) return false;
   if (!r.at_end()) return false;
   out.count = count;
   out.entries = r.consumed_since(start);
-  return true;
-}
-
-bool LinkDigestReader::next(LinkDigestEntry& out) {
-  if (left_ == 0) return false;
-  Reader r(rest_);
-  if (!read_link_digest_entry(r, out)) return false;  // validated: cannot happen
-  rest_ = r.rest();
-  --left_;
   return true;
 }
 
@@ -417,16 +412,19 @@ bool decode_gossip(Bytes body, GossipView& out) {
   const std::size_t start = r.offset();
   Update u;
   for (std::size_t i = 0; i < out.update_count; ++i)
-    if (!read_update(r, u)) return false;
+    if (!read_item(r, u)) return false;
   if (!r.at_end()) return false;
   out.updates = r.consumed_since(start);
   return true;
 }
 
-bool UpdateReader::next(Update& out) {
+// Both kinds' readers validate an item the same way their decoder did, so `next` cannot
+// fail on a body the decoder accepted; if it ever did, iteration stops.
+template <class Item>
+bool ValidatedItems<Item>::next(Item& out) {
   if (left_ == 0) return false;
   Reader r(rest_);
-  if (!read_update(r, out)) {
+  if (!read_item(r, out)) {
     left_ = 0;
     return false;
   }
@@ -434,5 +432,7 @@ bool UpdateReader::next(Update& out) {
   --left_;
   return true;
 }
+template class ValidatedItems<Update>;
+template class ValidatedItems<LinkDigestEntry>;
 
 }  // namespace hana::topology

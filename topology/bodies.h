@@ -161,6 +161,18 @@ struct GossipView {
 bool decode_gossip(Bytes body, GossipView& out);
 bool decode_beacon(Bytes body, Beacon& out);
 
+// Iterates the `count` items of a body its decoder validated whole (so reading cannot
+// fail); instantiated in bodies.cpp for each kind of item.
+template <class Item>
+class ValidatedItems {
+ public:
+  ValidatedItems(Bytes items, std::uint8_t count) : rest_(items), left_(count) {}
+  bool next(Item& out);
+
+ private:
+  Bytes rest_;
+  std::uint8_t left_;
+};
 // ---- Mesh-internal messages (DATA frames with kDataMesh over a peer's connection) ----
 enum class MeshMessageKind : std::uint8_t {
   // 1 was LINK_REPORT (one link per message; replaced by the digest, issue 18)
@@ -188,6 +200,8 @@ inline constexpr std::size_t kMaxLinkDigestEntryBytes = 8 + 5 * 10;
 inline constexpr std::size_t kMaxLinkDigestBytes = 1200;
 inline constexpr std::size_t kMaxLinkDigestEntries = 255;
 
+// One entry as it goes on the wire, unbounded (add_link_digest_entry keeps the bound).
+void write_link_digest_entry(BodyWriter& w, const LinkDigestEntry& e);
 // Writes kind and a zero count; add entries with add_link_digest_entry.
 void begin_link_digest(BodyWriter& w);
 // Appends one entry if a worst-case entry still fits in kMaxLinkDigestBytes and the
@@ -202,26 +216,18 @@ struct LinkDigestView {
 // Validates kind, count (at least one), every entry (peer not 0, loss in range) and that
 // nothing trails; never allocates.
 bool decode_link_digest(Bytes body, LinkDigestView& out);
+extern template class ValidatedItems<Update>;
+extern template class ValidatedItems<LinkDigestEntry>;
 
-class LinkDigestReader {
+class LinkDigestReader : public ValidatedItems<LinkDigestEntry> {
  public:
-  explicit LinkDigestReader(const LinkDigestView& view) : rest_(view.entries), left_(view.count) {}
-  bool next(LinkDigestEntry& out);
-
- private:
-  Bytes rest_;
-  std::uint8_t left_;
+  explicit LinkDigestReader(const LinkDigestView& view) : ValidatedItems(view.entries, view.count) {}
 };
 
 // Iterates the updates of a validated GossipView.
-class UpdateReader {
+class UpdateReader : public ValidatedItems<Update> {
  public:
-  explicit UpdateReader(const GossipView& view) : rest_(view.updates), left_(view.update_count) {}
-  bool next(Update& out);
-
- private:
-  Bytes rest_;
-  std::uint8_t left_;
+  explicit UpdateReader(const GossipView& view) : ValidatedItems(view.updates, view.update_count) {}
 };
 
 }  // namespace hana::topology
