@@ -51,10 +51,9 @@ class PmtuProber {
   // The size to probe now, or 0: not wanted, one is in flight, the search is over (until
   // its raise timer), or no candidate is larger than what the path already carries.
   std::size_t probe_due(TimeNs now) {
-    if (paused_ || !wanted_ || outstanding_ != 0) return 0;
+    if (!may_probe(now)) return 0;
     if (candidate_ >= kLinkMtus.size()) {
-      if (done_at_ == 0 || now < done_at_ + kRaiseNs || current_ >= largest()) return 0;
-      candidate_ = 0;  // the raise timer: search again from the top
+      candidate_ = 0;  // the raise timer (may_probe): search again from the top
       attempts_ = 0;
     }
     while (candidate_ < kLinkMtus.size() && size_of(candidate_) <= current_) ++candidate_;
@@ -64,8 +63,8 @@ class PmtuProber {
     }
     return size_of(candidate_);
   }
-  // Whether probe_due(now) could return a size (true may still find none): without
-  // changing the search, for a caller that only asks if another poll is worth it.
+  // Whether probe_due(now) could return a size (true may still find none), without
+  // changing the search: probe_due's own gate, and a caller's "is another poll worth it".
   bool may_probe(TimeNs now) const {
     if (paused_ || !wanted_ || outstanding_ != 0) return false;
     return candidate_ < kLinkMtus.size() || (done_at_ != 0 && now >= done_at_ + kRaiseNs && current_ < largest());
