@@ -32,11 +32,15 @@ std::uint32_t loss_ppm(double rate) {
 }
 }  // namespace
 
-bool Mesh::Impl::send_link_digests(std::uint32_t to, std::span<const std::uint32_t> about, TimeNs now) {
+bool Mesh::Impl::link_reportable(std::uint32_t i) const {
+  return is_live(members[i].state) && peers[i].links.link_version != 0;
+}
+
+void Mesh::Impl::send_link_digests(std::uint32_t to, std::span<const std::uint32_t> about, TimeNs now) {
   Peer& p = peers[to];
   // Any member with a connection: one made while we still hold it Dead (a healing
   // partition; it refutes a moment later) gets the table now, or never.
-  if (!p.session.conn) return true;
+  if (!p.session.conn) return;
   std::array<std::uint8_t, kMaxLinkDigestBytes> buf{};
   std::size_t next = 0;
   while (next < about.size()) {
@@ -51,17 +55,16 @@ bool Mesh::Impl::send_link_digests(std::uint32_t to, std::span<const std::uint32
       if (!add_link_digest_entry(w, e)) break;
       ++entries;
     }
-    if (entries == 0) return true;  // cannot happen: an empty digest holds a worst-case entry
+    if (entries == 0) return;  // cannot happen: an empty digest holds a worst-case entry
     auto r = p.session.conn->send(w.written(), digest_options(), now, link_table.next_message_id++, true);
     if (!r) {
       p.links.resend_links = true;  // lane queue full: try the whole table again later
-      return false;
+      return;
     }
     ++counters.link_digests_out;
     counters.link_reports_out += entries;
     connection_touched(members[to].id);
   }
-  return true;
 }
 
 void Mesh::Impl::report_link(std::uint32_t i, LinkUrgency urgency, TimeNs now) {
@@ -81,28 +84,27 @@ void Mesh::Impl::report_link(std::uint32_t i, LinkUrgency urgency, TimeNs now) {
 void Mesh::Impl::flush_link_digest(TimeNs now) {
   if (now < link_table.digest_due) return;
   link_table.digest_due = kNever;
-  auto& about = link_table.digest_members;
+  auto& about = link_table.scratch_members;
   about.clear();
   for (std::uint32_t i = 0; i < members.size(); ++i) {
     LinkRecord& l = peers[i].links;
     if (!l.in_digest) continue;
     l.in_digest = false;
-    if (is_live(members[i].state) && l.link_version != 0) about.push_back(i);
+    if (link_reportable(i)) about.push_back(i);
   }
   if (about.empty() || leaving) return;
   link_table.last_digest_at = now;
-  for (std::uint32_t to = 0; to < members.size(); ++to) (void)send_link_digests(to, about, now);
+  for (std::uint32_t to = 0; to < members.size(); ++to) send_link_digests(to, about, now);
 }
 
 void Mesh::Impl::send_link_table(std::uint32_t to, TimeNs now) {
   peers[to].links.resend_links = false;
   if (leaving) return;
-  // Its own scratch, not digest_members: called while a flush may be pending.
-  std::vector<std::uint32_t>& about = link_table.table_members;
+  auto& about = link_table.scratch_members;
   about.clear();
   for (std::uint32_t i = 0; i < members.size(); ++i)
-    if (is_live(members[i].state) && peers[i].links.link_version != 0) about.push_back(i);
-  (void)send_link_digests(to, about, now);
+    if (link_reportable(i)) about.push_back(i);
+  send_link_digests(to, about, now);
 }
 
 void Mesh::Impl::on_mesh_message(std::uint32_t from, const protocol::ReceivedEvent& r, TimeNs now) {

@@ -82,8 +82,9 @@ struct LinkTable {
   TimeNs next_eval_at = 0;
   TimeNs digest_due = kNever;      // when the pending changes (LinkRecord::in_digest) leave
   TimeNs last_digest_at = 0;       // 0: none sent yet
-  std::vector<std::uint32_t> digest_members;  // scratch of flush_link_digest: no allocation once warm
-  std::vector<std::uint32_t> table_members;   // scratch of send_link_table
+  // Members whose links a flush or a table sends (neither runs inside the other): no
+  // allocation once warm.
+  std::vector<std::uint32_t> scratch_members;
   HostLoad host;
   std::uint64_t report_version = 0;  // per-observer increasing version of our link reports
   MessageId next_message_id = kMeshMessageIdBit | 1;

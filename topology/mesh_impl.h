@@ -305,9 +305,10 @@ struct Mesh::Impl {
   void report_link(std::uint32_t i, LinkUrgency urgency, TimeNs now);  // our link to member i changed
   void flush_link_digest(TimeNs now);  // the pending changes to every member, when due
   void send_link_table(std::uint32_t to, TimeNs now);
-  // The links `about` (member indices) to member `to`, in as few digests as fit; false if
-  // the lane refused one (the table goes again later).
-  bool send_link_digests(std::uint32_t to, std::span<const std::uint32_t> about, TimeNs now);
+  // The links `about` (member indices) to member `to`, in as few digests as fit; if the
+  // lane refuses one, the whole table goes again later (resend_links).
+  void send_link_digests(std::uint32_t to, std::span<const std::uint32_t> about, TimeNs now);
+  bool link_reportable(std::uint32_t i) const;  // our link to member i is measured and it is live
   void on_mesh_message(std::uint32_t from, const protocol::ReceivedEvent& r, TimeNs now);
   void on_mesh_outcome(std::uint32_t i, const protocol::ConnectionEvent& e);
 

@@ -66,7 +66,7 @@ struct MeshScenarioResult {
   double idle_max_bytes_per_node_per_s = 0;
   double idle_datagrams_per_node_per_s = 0;
   double idle_wire_bytes_per_node_per_s = 0;   // with IPv4 + UDP headers (28 B)
-  double idle_link_reports_per_node_per_s = 0; // link reports queued (one per receiver), mean over nodes
+  double idle_link_reports_per_node_per_s = 0; // link reports queued (one per link per receiver), mean over nodes
   std::uint64_t cold_start_link_reports = 0;   // link reports queued by all nodes until the idle window
   std::uint64_t cold_start_link_digests = 0;   // the messages (LINK_DIGESTs) that carried them
   std::size_t link_picture_min = 0;            // fewest Mesh::links() entries at a node after idle
