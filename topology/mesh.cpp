@@ -28,7 +28,7 @@ Result<void> Mesh::add_seed(const Address& peer, TimeNs now) {
   if (std::find(seeds.begin(), seeds.end(), peer) == seeds.end()) seeds.push_back(peer);
   impl_->last_now = now;
   if (!impl_->dial_to(peer)) impl_->start_dial(peer, 0, now);
-  impl_->recompute_deadline();
+  impl_->deadline_changed();
   return {};
 }
 
@@ -37,7 +37,7 @@ void Mesh::set_beacon_target(std::optional<Address> target) {
   // First beacon soon, at a random phase so a cold-starting fleet does not fire at once.
   impl_->dialer.next_beacon_at =
       target ? impl_->last_now + impl_->rng.below(impl_->config.beacon_interval_ms * kNsPerMs / 10 + 1) : kNever;
-  impl_->recompute_deadline();
+  impl_->deadline_changed();
 }
 
 // Authentication seam (receive side): a keyed mesh opens every datagram here, before
@@ -125,7 +125,7 @@ DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs no
       ++m.counters.bad_datagrams_by_error[static_cast<std::size_t>(*e)];
     }
   }
-  m.recompute_deadline();
+  m.deadline_changed();
   return DatagramVerdict::Accepted;
 }
 
@@ -163,7 +163,7 @@ void Mesh::on_timeout(TimeNs now) {
       r.conn->on_timeout(now);
       r.tx_done = false;
     }
-  m.recompute_deadline();
+  m.deadline_changed();
 }
 
 bool Mesh::flush_acks(TimeNs until) {
@@ -176,7 +176,7 @@ bool Mesh::flush_acks(TimeNs until) {
       any = true;
     }
   }
-  if (any) m.recompute_deadline();
+  if (any) m.deadline_changed();
   return any;
 }
 
@@ -223,7 +223,7 @@ std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) 
     OutItem item = std::move(m.out.front());
     m.out.pop_front();
     if (const std::size_t n = m.encode_out(item, buffer)) {
-      m.recompute_deadline();
+      m.deadline_changed();
       return sent(item.to, n, m.stream_for(item));
     }
   }
@@ -248,7 +248,7 @@ std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) 
     if (n) {
       ++m.counters.connection_out;
       m.counters.connection_bytes_out += n;
-      m.recompute_deadline();
+      m.deadline_changed();
       if (s.conn->transmit_drained()) {  // no call that would only find nothing
         s.tx_dirty = false;
         m.conns.transmit_dirty.pop_back();
@@ -272,7 +272,7 @@ std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) 
   }
   // Nothing to send is the common case (the simulator asks every node every step):
   // only pay for a deadline recomputation if a connection was actually asked.
-  if (polled || !m.conns.deadline_dirty.empty()) m.recompute_deadline();
+  if (polled || !m.conns.deadline_dirty.empty()) m.deadline_changed();
   return std::nullopt;
 }
 
@@ -311,7 +311,7 @@ std::optional<MeshEvent> Mesh::poll_event() {
       // The connection ended (peer closed, idle, protocol error): keep its remaining
       // events, and let maintenance redial with backoff.
       m.drop_connection(it->second, std::nullopt, m.last_now);
-      m.recompute_deadline();
+      m.deadline_changed();
       continue;
     }
     // Mesh-internal traffic (link reports) and its outcomes stay in the mesh.
@@ -355,7 +355,7 @@ Result<MessageId> Mesh::send(NodeId peer, Bytes message, const SendOptions& opti
   if (id == 0) id = m.next_message_id++;
   auto r = s.conn->send(message, options, now, id);
   m.connection_touched(peer);
-  m.recompute_deadline();
+  m.deadline_changed();
   return r;
 }
 
@@ -384,7 +384,7 @@ Result<Broadcast> Mesh::broadcast(Bytes message, const SendOptions& options, Tim
     m.connection_touched(m.members[i].id);
   }
   m.payloads.release(payload);
-  m.recompute_deadline();
+  m.deadline_changed();
   return b;
 }
 
@@ -401,14 +401,14 @@ void Mesh::leave(TimeNs now) {
       m.connection_touched(m.members[i].id);
     }
   m.dialer.dials.clear();
-  m.recompute_deadline();
+  m.deadline_changed();
 }
 
 void Mesh::set_displays(std::vector<Display> displays, TimeNs now) {
   Impl& m = *impl_;
   m.last_now = now;
   m.set_own_displays(std::move(displays), now);
-  m.recompute_deadline();
+  m.deadline_changed();
 }
 
 void Mesh::apply_runtime_config(const Config& config) {
@@ -421,7 +421,7 @@ void Mesh::apply_runtime_config(const Config& config) {
     m.push_to_all(m.self.id, Entry::State, false);
     m.elect(m.last_now);
   }
-  m.recompute_deadline();
+  m.deadline_changed();
 }
 
 NodeId Mesh::self_id() const { return impl_->self.id; }

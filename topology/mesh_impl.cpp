@@ -26,7 +26,7 @@ Mesh::Impl::Impl(const Config& cfg, Identity me, std::uint64_t seed, TimeNs now,
   next_maintenance_at = now;
   scratch.resize(protocol::kMaxDatagramBytes);
   if (self.displays.size() > kMaxDisplays) self.displays.resize(kMaxDisplays);
-  recompute_deadline();
+  deadline_changed();
 }
 
 void Mesh::Impl::apply_config(const Config& c) {

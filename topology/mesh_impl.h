@@ -207,7 +207,7 @@ struct Mesh::Impl {
 
   // ---- mesh_impl.cpp: construction, knobs, timers
   void apply_config(const Config& c);
-  void recompute_deadline() { deadline_stale = true; }  // the next current_deadline() recomputes
+  void deadline_changed() { deadline_stale = true; }  // the next current_deadline() recomputes
   TimeNs current_deadline();
   void maintenance(TimeNs now);
 

@@ -143,7 +143,7 @@ void Mesh::on_stream_closed(const Address& peer, TimeNs now) {
   }
   m.fd.hint = m.members[*i].id;
   if (!m.fd.probe.active || m.fd.probe.acked) m.fd.next_probe_at = std::min(m.fd.next_probe_at, now);
-  m.recompute_deadline();
+  m.deadline_changed();
 }
 
 }  // namespace hana::topology
