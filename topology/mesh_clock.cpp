@@ -7,6 +7,8 @@
 // member's offset fresh, and a Ping to the coordinator every clock_sync_interval_ms (seq
 // 0, no probe; 4 times less often once 16 samples of it are held) keeps the one that mesh
 // time follows freshest.
+#include <algorithm>
+
 #include "topology/mesh_impl.h"
 
 namespace hana::topology {
@@ -26,6 +28,11 @@ constexpr std::size_t kSettledClockSamples = 16;
 // within a few µs through its drift line. At the coordinator's pace every visit of the
 // probe round was "due" at 100 nodes, and no member heard from could be spared its probe.
 constexpr std::uint64_t kMemberClockSampleFactor = 40;
+// ... and at least every this many probe rounds (members × probe_interval_ms): a member is
+// probed at most once a round, so an age shorter than a few rounds made most visits "due"
+// and spared none (100 nodes, 50 ms: a round is ~5 s; hana-sim mesh idle 60-120 s: 27.2
+// datagrams per node per second at 10 s, 23.3 at 8 rounds, the floor of SWIM's own).
+constexpr std::uint64_t kMemberClockSampleRounds = 8;
 }  // namespace
 
 void Mesh::Impl::stamp_ping(std::uint32_t i, GossipHeader& ping, TimeNs now) {
@@ -72,9 +79,11 @@ void Mesh::Impl::on_clock_ack(std::uint32_t i, const GossipHeader& ack, TimeNs n
 
 bool Mesh::Impl::clock_sample_due(std::uint32_t i, TimeNs now) const {
   const PeerClock& pc = peers[i].clock;
-  const std::uint64_t factor = members[i].id == clock.following ? 1 : kMemberClockSampleFactor;
-  return pc.estimator.size() == 0 ||
-         local_clock(now) - pc.estimator.last_sample_at() > factor * config.clock_sync_interval_ms * kNsPerMs;
+  const TimeNs age = members[i].id == clock.following
+                        ? config.clock_sync_interval_ms * kNsPerMs
+                        : std::max<TimeNs>(kMemberClockSampleFactor * config.clock_sync_interval_ms * kNsPerMs,
+                                           kMemberClockSampleRounds * live_members() * probe_interval_ns());
+  return pc.estimator.size() == 0 || local_clock(now) - pc.estimator.last_sample_at() > age;
 }
 
 MeshTimeTarget Mesh::Impl::coordinator_target(TimeNs local) const {
