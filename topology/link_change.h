@@ -56,7 +56,11 @@ struct ChangeTest {
   // one has σ ≈ 1.25 × level_dev_us, so 5 is 4 σ). The MAD of 8 samples alone
   // underestimates σ for the lumpy distributions of real hosts; the history does not.
   double rtt_level_devs = 5.0;
-  std::uint64_t rtt_floor_us = 20; // ... nor one below the measurement's resolution on a host
+  // ... nor one below the measurement's resolution on a host: 100 `hana-net node`
+  // processes on one 2-vCPU VM's loopback moved idle links' medians between ~30 and ~70 µs
+  // as the scheduler placed them (28-45 µs moves, 1 per 2.5 s in a 32-node mesh, each a
+  // digest to every member); a LAN link's doubling (>= 100 µs) stays far above it.
+  std::uint64_t rtt_floor_us = 50;
   // rtt_settles: a first full window this far from the first report corrects it. Tight,
   // not rtt_rel: a provisional value left up to ×1.75 off biases every later judgement
   // (tried: idle reports at 32 simulated nodes rose from ~0 to 0.44 per node per second).

@@ -86,19 +86,26 @@ TEST(LinkChange, SteadyNoiseWithLateAcksIsNeverAChange) {
   EXPECT_EQ(changes, 1) << "noise was reported as a change";
 }
 
-TEST(LinkChange, DoubledRttIsAChangeWithinTwoWindows) {
-  Rng rng(8);
+// A steady history (the link's level moves little) of `base` µs with 20 % noise.
+RttWindow steady_link(Rng& rng, std::uint64_t base) {
   RttWindow w;
-  for (int k = 0; k < 10; ++k) {  // a steady history: the link's level moves little
-    for (std::size_t i = 0; i < kRttWindow; ++i) w.add(50 + rng.below(10));
+  for (int k = 0; k < 10; ++k) {
+    for (std::size_t i = 0; i < kRttWindow; ++i) w.add(base + rng.below(base / 5));
     w.close_window();
   }
+  return w;
+}
+
+// A LAN link of ~120 µs (a switch and two NICs) that doubles or halves.
+TEST(LinkChange, DoubledRttIsAChangeWithinTwoWindows) {
+  Rng rng(8);
+  RttWindow w = steady_link(rng, 120);
   const std::uint64_t reported = w.median();
   const RttWindow steady = w;
   std::size_t needed = 0;
   bool changed = false;
   for (std::size_t i = 0; i < 2 * kRttWindow && !changed; ++i, ++needed) {
-    w.add(100 + rng.below(20));
+    w.add(240 + rng.below(40));
     changed = rtt_changed(reported, w);
     if (w.window_full()) w.close_window();
   }
@@ -106,7 +113,7 @@ TEST(LinkChange, DoubledRttIsAChangeWithinTwoWindows) {
   EXPECT_LE(needed, kRttWindow);  // the first full window after the step
   // Halved is a change too; ×1.5 is not.
   RttWindow h = steady;
-  for (std::size_t i = 0; i < kRttWindow; ++i) h.add(25 + rng.below(5));
+  for (std::size_t i = 0; i < kRttWindow; ++i) h.add(60 + rng.below(10));
   EXPECT_TRUE(rtt_changed(reported, h));
   RttWindow small = steady;
   for (std::size_t i = 0; i < kRttWindow; ++i) small.add(reported * 3 / 2 + rng.below(3));
@@ -116,6 +123,25 @@ TEST(LinkChange, DoubledRttIsAChangeWithinTwoWindows) {
   partial.fresh = 0;
   for (std::size_t i = 0; i + 1 < kRttWindow; ++i) partial.add(500);
   EXPECT_FALSE(rtt_changed(reported, partial));
+}
+
+// Loopback links of one host sit at 30-70 µs and move between those levels as the
+// scheduler places the processes: a halving of 60 µs is below the measurement's
+// resolution (rtt_floor_us), not news for 99 members.
+TEST(LinkChange, MovesBelowTheHostsResolutionAreNotChanges) {
+  Rng rng(11);
+  const RttWindow steady = steady_link(rng, 60);
+  const std::uint64_t reported = steady.median();
+  RttWindow halved = steady;
+  for (std::size_t i = 0; i < kRttWindow; ++i) halved.add(30 + rng.below(5));
+  EXPECT_FALSE(rtt_changed(reported, halved));
+  RttWindow doubled = steady;
+  for (std::size_t i = 0; i < kRttWindow; ++i) doubled.add(105 + rng.below(5));
+  EXPECT_FALSE(rtt_changed(reported, doubled));
+  // Tripled is past the floor.
+  RttWindow tripled = steady;
+  for (std::size_t i = 0; i < kRttWindow; ++i) tripled.add(190 + rng.below(10));
+  EXPECT_TRUE(rtt_changed(reported, tripled));
 }
 
 TEST(LinkChange, LossMovesThatChanceExplainsAreNotChanges) {
