@@ -202,6 +202,50 @@ TEST(LinkReports, ADoubledRttReachesEveryNodeWithinOneSecondAndNoiseDoesNot) {
   EXPECT_LE(reports_after - reports_before, 4 * (c.size() - 1)) << "noise travelled as link reports";
 }
 
+// The corrections of provisional first values wait for company (link_correction_delay_ms),
+// but not for company that cannot come: once a node's every link has had its first full
+// window judged, its waiting corrections leave together. With an hour's delay the
+// picture here would keep the provisional values (the handshake's round trips) for an
+// hour without that release.
+TEST(LinkReports, CorrectionsLeaveOnceEveryLinkIsJudged) {
+  ClusterOptions o{.nodes = 10, .seed = 12};
+  o.config.link_correction_delay_ms = 3'600'000;
+  Cluster c(o);
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged() && full_picture(c); }, 20 * kSec, 10 * kMs));
+  // What every node holds about link (o, p) is what o itself measures now.
+  const auto agreed = [&] {
+    for (std::size_t ob = 0; ob < c.size(); ++ob)
+      for (std::size_t p = 0; p < c.size(); ++p) {
+        if (ob == p) continue;
+        const auto own = entry(c.node(ob), Cluster::id(ob), Cluster::id(p));
+        if (!own) return false;
+        for (std::size_t v = 0; v < c.size(); ++v) {
+          const auto e = entry(c.node(v), Cluster::id(ob), Cluster::id(p));
+          if (!e || e->quality.rtt_us != own->quality.rtt_us) return false;
+        }
+      }
+    return true;
+  };
+  std::vector<std::uint64_t> provisional;
+  for (std::size_t v = 0; v < c.size(); ++v)
+    for (const auto& l : c.node(v).links())
+      if (l.observer == Cluster::id(v)) provisional.push_back(l.quality.rtt_us);
+  std::uint64_t digests_before = 0;
+  for (std::size_t v = 0; v < c.size(); ++v) digests_before += c.node(v).counters().link_digests_out;
+  ASSERT_TRUE(c.run_until([&] {
+    std::size_t corrected = 0, k = 0;
+    for (std::size_t v = 0; v < c.size(); ++v)
+      for (const auto& l : c.node(v).links())
+        if (l.observer == Cluster::id(v)) corrected += k < provisional.size() && provisional[k++] != l.quality.rtt_us;
+    return corrected > 0 && agreed();
+  }, 60 * kSec, 10 * kMs)) << "the corrections did not reach every node within 60 s (delay: one hour)";
+  std::uint64_t digests = 0;
+  for (std::size_t v = 0; v < c.size(); ++v) digests += c.node(v).counters().link_digests_out;
+  // Each node's corrections went in one flush (a message to each member), two at most.
+  EXPECT_LE(digests - digests_before, 2 * c.size() * (c.size() - 1));
+}
+
 // A cold start fills the picture in digests: a node measures its links one by one as
 // its connections come up, and the links measured within link_digest_min_interval_ms of
 // each other leave in one message per member. One message per link per member (the
