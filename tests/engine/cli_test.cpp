@@ -104,8 +104,9 @@ TEST_F(HanaNetCli, EchoAndPingOnLoopbackPrintOneJsonLine) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   const auto j = nlohmann::json::parse(line, nullptr, false);
   ASSERT_FALSE(j.is_discarded()) << line;
-  for (const char* key : {"n", "lost", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "backend"})
+  for (const char* key : {"n", "lost", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "backend", "transport"})
     EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_EQ(j["transport"], "udp");  // loopback: nothing blocks UDP, so no fallback
   EXPECT_EQ(j["n"], 200);
   EXPECT_EQ(j["lost"], 0);
   EXPECT_LE(j["p50_us"].get<double>(), j["p99_us"].get<double>());

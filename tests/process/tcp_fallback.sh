@@ -38,6 +38,8 @@ ping_json=$(in_ns 2 "${pin[@]}" "$hana_net" ping --to "10.81.0.1:$port" --count 
 echo "figure: hana-net ping (default flags) over the TCP path: $ping_json"
 python3 -c "import json,sys; r=json.loads(sys.argv[1]); sys.exit(0 if r['lost']==0 else 1)" "$ping_json" ||
   fail "ping lost echoes over the TCP path"
+python3 -c "import json,sys; sys.exit(0 if json.loads(sys.argv[1]).get('transport')=='tcp' else 1)" "$ping_json" ||
+  fail "ping's echoes did not come over the TCP path"
 kill -9 "${pid[echo]}"; wait "${pid[echo]}" 2>/dev/null || true; unset "pid[echo]" "addr[echo]"
 if [ -n "$bench_peer" ]; then
   # The same round trip over a raw TCP_NODELAY ping-pong, same namespaces, same run.

@@ -119,6 +119,10 @@ int run_ping(const PingArgs& a) {
     while (node->poll_event(ev)) take(ev, engine::monotonic_now_ns());
   }
   const std::string backend(to_string(node->backend()));
+  // The path the echoes came over (the TCP path's benchmark checks that UDP really was blocked).
+  std::string transport = "none";
+  for (const PeerStats& p : node->stats().peers)
+    if (p.peer == peer) transport = std::string(to_string(p.transport));
   node->stop();
 
   std::sort(rtt.begin(), rtt.end());
@@ -134,11 +138,13 @@ int run_ping(const PingArgs& a) {
     j["p999_us"] = percentile_us(rtt, 0.999);
     j["max_us"] = max_us;
     j["backend"] = backend;
+    j["transport"] = transport;
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("%llu sent, %llu echoed, %llu lost (%llu refused locally), backend %s\n",
+    std::printf("%llu sent, %llu echoed, %llu lost (%llu refused locally), backend %s, transport %s\n",
                 static_cast<unsigned long long>(a.count), static_cast<unsigned long long>(rtt.size()),
-                static_cast<unsigned long long>(lost), static_cast<unsigned long long>(refused), backend.c_str());
+                static_cast<unsigned long long>(lost), static_cast<unsigned long long>(refused), backend.c_str(),
+                transport.c_str());
     std::printf("rtt us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", percentile_us(rtt, 0.50),
                 percentile_us(rtt, 0.90), percentile_us(rtt, 0.99), percentile_us(rtt, 0.999), max_us);
   }

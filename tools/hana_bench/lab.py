@@ -84,6 +84,15 @@ class LossLab:
                       str(int(burst)), "drop"])
         self.loss_pct = pct
 
+    def block_udp(self):
+        """Drop every UDP packet arriving at either end, pass TCP: a network where only the
+        TCP path works (issue 17). set_loss() replaces this rule."""
+        for ns in (self.ns_client, self.ns_server):
+            _run(["ip", "netns", "exec", ns, "nft", "flush", "chain", "netdev", NFT_TABLE, "ingress"])
+            _run(["ip", "netns", "exec", ns, "nft", "add", "rule", "netdev", NFT_TABLE, "ingress",
+                  "meta", "l4proto", "udp", "drop"])
+        self.loss_pct = None
+
     def rules(self):
         return _run(["ip", "netns", "exec", self.ns_client, "nft", "list", "table", "netdev", NFT_TABLE])
 

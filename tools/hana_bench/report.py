@@ -17,6 +17,11 @@ TABLES = {
     "rtt-loss": ("64 B ping at 1000 msg/s between two network namespaces, nftables dropping N% of TCP+UDP "
                  "packets at both ingresses; a lost message never echoed counts in `lost`.",
                  LAT_COLS, "p99_us", "p99", True),
+    "rtt-tcp-path": ("The TCP path (issue 17): 64 B ping at 1000 msg/s between two network namespaces whose "
+                     "nftables drop all UDP; hana runs with its default flags and reaches the echo over TCP by "
+                     "itself, next to a TCP_NODELAY ping-pong. Rounds alternate the order; compare within a round. "
+                     "load = 1-minute load average when the row started.",
+                     LAT_COLS + [("load", "load1", ".2f")], "p50_us", "p50", True),
     "priority": ("HIGH 64 B ping at 1000 msg/s while a BULK stream of 64 KiB messages saturates the same "
                  "peer (tcp: the same connection; enet: channel 1; udp-raw: the same socket). idle = the "
                  "same ping alone, measured just before.",
@@ -140,7 +145,7 @@ def make_plots(rows, out_dir):
     if shutil.which("gnuplot") is None:
         return {}
     plots = {}
-    for scen in ("rtt", "rtt-loss"):
+    for scen in ("rtt", "rtt-loss", "rtt-tcp-path"):
         conds = []
         for r in rows:
             if r["scenario"] == scen and r["status"] == "ok" and r["condition"] not in conds:

@@ -69,6 +69,20 @@ def target_rows(rows):
         add("rtt-loss %d%%: shield p99 ≤ 2× its clean p99" % pct, "hana-shield", lossy, 2 * clean if clean else None,
             "µs")
         add("rtt-loss %d%%: shield p99 ≤ 300 µs" % pct, "hana-shield", lossy, 300, "µs")
+    # The TCP path (issue 17): p50 within 1.5x a TCP_NODELAY ping-pong of the same round.
+    ratios = {h: [] for h in HANA}
+    for cond in _conds(rows, "rtt-tcp-path"):
+        tcp = _metric(rows, "rtt-tcp-path", cond, "tcp", "p50_us")
+        for h in HANA:
+            p50 = _metric(rows, "rtt-tcp-path", cond, h, "p50_us")
+            add("rtt-tcp-path %s: p50 ≤ 1.5× tcp" % cond, h, p50, 1.5 * tcp if tcp else None, "µs")
+            if p50 is not None and tcp:
+                ratios[h].append(p50 / tcp)
+    for h, rs in ratios.items():
+        if len(rs) > 1:
+            rs = sorted(rs)
+            median = rs[len(rs) // 2] if len(rs) % 2 else (rs[len(rs) // 2 - 1] + rs[len(rs) // 2]) / 2
+            add("rtt-tcp-path: median over %d rounds of p50 ÷ tcp p50 ≤ 1.5" % len(rs), h, median, 1.5, "×")
     tcp_loss = _metric(rows, "rtt-loss", "2% loss", "tcp", "p99_us")
     if tcp_loss is not None:
         out.append(("rtt-loss 2%: tcp p99 ~100 ms+ (context)", "tcp", "%.1f µs" % tcp_loss, "≥ 100000 µs",
