@@ -19,6 +19,8 @@
 #include "engine/mesh_time_cell.h"
 #include "engine/socket.h"
 #include "engine/tcp_socket.h"
+#include "engine/clock.h"
+#include "protocol/prng.h"
 #include "hana/node.h"
 #include "topology/mesh.h"
 
@@ -186,6 +188,9 @@ struct Node::Impl {
   std::atomic<bool> work_pending{false};        // set before try_lock; the holder re-checks it
   std::atomic<TimeNs> loop_deadline{0};         // when the loop must turn again (published by each turn)
   TimeNs standby_armed = engine::kNoDeadline;  // the standby's timer as last armed (guarded by loop_mutex)
+  // Where in the second half of standby_grace_us a grace arm falls (guarded by loop_mutex;
+  // engine/standby_grace.h).
+  protocol::Prng standby_jitter{static_cast<std::uint64_t>(engine::monotonic_now_ns())};
   std::atomic<TimeNs> waiter_wakes_at{engine::kNoDeadline};  // when the latest blocked wait_event() wakes
   std::atomic<TimeNs> last_block_ns{0};         // when an application thread last blocked in wait_event()
   std::atomic<bool> socket_readable{true};      // a blocker saw a readable socket: the next turn receives
