@@ -27,6 +27,7 @@ void Connection::Impl::apply_config(TimeNs now) {
   loss_cfg.time_threshold = cfg.time_threshold;
   loss_cfg.max_ack_delay_ns = cfg.max_ack_delay_us * kNsPerUs;
   urgent_ack_delay_ns = cfg.urgent_ack_delay_us * kNsPerUs;
+  stream_ack_delay_ns = cfg.stream_ack_delay_us * kNsPerUs;
   redundancy_spacing_ns = cfg.redundancy_spacing_us * kNsPerUs;
   if (cfg.high_redundancy == 0) copies.clear();
   loss_cfg.pto_floor_ns = cfg.pto_floor_us * kNsPerUs;
@@ -224,8 +225,8 @@ Result<MessageId> Connection::send_shared(std::uint32_t payload, const SendOptio
 
 bool Connection::use_shared_payloads(SharedPayloads* payloads) { return impl_->out.use_payloads(payloads); }
 const SharedPayloads& Connection::payloads() const { return impl_->out.payloads(); }
-Connection::Arrival Connection::on_datagram(const DatagramView& datagram, TimeNs now) {
-  return impl_->on_datagram(datagram, now);
+Connection::Arrival Connection::on_datagram(const DatagramView& datagram, TimeNs now, bool via_stream) {
+  return impl_->on_datagram(datagram, now, via_stream);
 }
 void Connection::on_timeout(TimeNs now) { impl_->on_timeout(now); }
 std::optional<TimeNs> Connection::next_timeout() const { return impl_->next_timeout(); }

@@ -113,7 +113,9 @@ class Connection {
 
   // A datagram addressed to this connection, already checksum-verified by decode_datagram.
   // The mesh tells a replay from a fresh copy by the result (topology/mesh.cpp).
-  Arrival on_datagram(const DatagramView& datagram, TimeNs now);
+  // `via_stream`: it came over a TCP stream, whose sender does not repair losses itself:
+  // its ack is held up to stream_ack_delay_us for something to carry it.
+  Arrival on_datagram(const DatagramView& datagram, TimeNs now, bool via_stream = false);
 
   // Call when now >= next_timeout(): ack delay, loss detection, PTO, pacing, idle, keepalive.
   void on_timeout(TimeNs now);

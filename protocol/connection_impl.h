@@ -41,6 +41,7 @@ struct Connection::Impl {
   ConnectionIds ids;
   LossConfig loss_cfg;
   TimeNs urgent_ack_delay_ns = 0;  // urgent_ack_delay_us knob
+  TimeNs stream_ack_delay_ns = 0;  // stream_ack_delay_us knob (0: acks over a stream as over UDP)
   void apply_config(TimeNs now);
   PmtuProber pmtu;
   std::size_t path_overhead = 28;  // IPv4 + UDP headers (set_path_overhead)
@@ -155,7 +156,7 @@ struct Connection::Impl {
   Header next_header() const;
 
   // ---- connection_rx.cpp ----
-  Connection::Arrival on_datagram(const DatagramView& datagram, TimeNs now);
+  Connection::Arrival on_datagram(const DatagramView& datagram, TimeNs now, bool via_stream);
   void on_ack_frame(const AckFrame& ack, TimeNs now);
   void on_data_frame(const DataFrame& f, TimeNs now);
   void on_skip_frame(const SkipFrame& f);

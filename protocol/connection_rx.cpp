@@ -8,7 +8,7 @@
 
 namespace hana::protocol {
 
-Connection::Arrival Connection::Impl::on_datagram(const DatagramView& dv, TimeNs now) {
+Connection::Arrival Connection::Impl::on_datagram(const DatagramView& dv, TimeNs now, bool via_stream) {
   if (state != State::Open) return Connection::Arrival::Dropped;
   // Validate every frame before acting on any, so a malformed tail cannot leave a
   // half-applied packet behind.
@@ -66,8 +66,17 @@ Connection::Arrival Connection::Impl::on_datagram(const DatagramView& dv, TimeNs
         break;
     }
   }
-  if (state == State::Open) acks.on_packet_processed(eliciting, urgent, reordered, now, loss_cfg.max_ack_delay_ns,
-                                                         urgent_ack_delay_ns);
+  // Over a stream the sender's loss detection is off (TCP repairs), so nothing waits on
+  // this ack but a delivery confirmation: held for whatever goes to the peer next rather
+  // than sent alone. Over TCP a lone ack was a segment, a wake-up and a loop turn at the
+  // peer in every round trip, and its deadline, ~100 us out, kept the standby's timer
+  // armed (engine/loop_role.cpp).
+  if (state == State::Open) {
+    if (via_stream && stream_ack_delay_ns > 0)
+      acks.on_packet_processed(eliciting, false, reordered, now, stream_ack_delay_ns);
+    else
+      acks.on_packet_processed(eliciting, urgent, reordered, now, loss_cfg.max_ack_delay_ns, urgent_ack_delay_ns);
+  }
   sync_budget();
   return Connection::Arrival::New;
 }
@@ -142,7 +151,21 @@ void Connection::Impl::on_ack_frame(const AckFrame& ack, TimeNs now) {
   }
   if (!newly_acked) return;
   if (largest_newly_acked_eliciting) {
-    rtt.on_sample(now - largest_newly_acked_sent, ack.ack_delay_us * kNsPerUs, loss_cfg.max_ack_delay_ns);
+    TimeNs sample = now - largest_newly_acked_sent;
+    TimeNs ack_delay = ack.ack_delay_us * kNsPerUs;
+    // Our packets went over a stream, whose acks the peer holds up to stream_ack_delay_us
+    // for a reply to carry (on_datagram): that wait is the peer's, not the path's, and is
+    // taken off before the minimum sees it. Otherwise a node that mostly answers, whose
+    // every ack came back a message period late, took the period for its RTT (and its
+    // link reports with it).
+    if (stream_path && ack_delay > loss_cfg.max_ack_delay_ns) {
+      const TimeNs held = std::min(ack_delay, stream_ack_delay_ns);
+      if (sample > held) {
+        sample -= held;
+        ack_delay = 0;
+      }
+    }
+    rtt.on_sample(sample, ack_delay, loss_cfg.max_ack_delay_ns);
   }
   pto_backoff = 0;
   probes_pending = 0;

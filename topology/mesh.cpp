@@ -82,7 +82,7 @@ DatagramVerdict Mesh::on_datagram(const Address& from, Bytes datagram, TimeNs no
         // a replay unless its seal is newer than every seal this peer sent before (the
         // sender's own high_redundancy copy, sealed afresh): a replay is counted and says
         // nothing about the peer now, so it cannot keep a dead peer looking alive.
-        const auto arrival = p->session.conn->on_datagram(view, now);
+        const auto arrival = p->session.conn->on_datagram(view, now, path == Path::Stream);
         bool replayed = false;
         if (m.auth) {
           const bool fresh_seal = seal_counter > p->session.newest_seal;

@@ -60,6 +60,44 @@ TEST(ConnectionExchange, FlushAcksSendsTheHeldAckWithoutWaitingForItsTimer) {
   EXPECT_FALSE(p.b.flush_acks(p.now + kNsPerSec)) << "nothing held any more";
 }
 
+// Over a stream the pinger's ack of each reply does not travel alone (the echo's loss
+// detection is off there): it rides the next ping, or leaves within stream_ack_delay_us
+// when nothing follows. The echo's RTT is not inflated by the wait (the ack says how
+// long it was held).
+TEST(ConnectionExchange, OnAStreamTheAckOfAReplyRidesTheNextMessage) {
+  Pair p;
+  p.use_stream();
+  const TimeNs period = kNsPerMs;  // a pinger at 1000 messages/s
+  for (int i = 0; i < 5; ++i) {
+    const TimeNs sent_at = p.now;
+    ASSERT_TRUE(p.a.send(bytes_of(static_cast<std::uint8_t>(i), 64), opts(Lane::High), p.now).ok());
+    ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_b, Ev::Kind::Received) == static_cast<std::size_t>(i + 1); }));
+    ASSERT_TRUE(p.b.send(bytes_of(100, 64), opts(Lane::High), p.now).ok());
+    ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Received) == static_cast<std::size_t>(i + 1); }));
+    EXPECT_FALSE(p.a.flush_acks(sent_at + period)) << "the pinger wakes for its next message before the ack is due";
+    p.now = std::max(p.now, sent_at + period);  // the pinger's own wake-up: no timer of a or b is due
+  }
+  EXPECT_EQ(p.produced_ab, 5u) << "one datagram per ping: no ack of a reply went alone";
+  EXPECT_EQ(p.produced_ba, 5u) << "one datagram per reply";
+  EXPECT_EQ(p.count(p.ev_b, Ev::Kind::Delivered), 4u) << "each ping carried the ack of the reply before it";
+  EXPECT_LT(p.b.stats().rtt_smoothed_us, 200u) << "the held ack's wait is not taken for path delay";
+  // Nothing follows the last reply: its ack still leaves, within stream_ack_delay_us.
+  const TimeNs last = p.now;
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_b, Ev::Kind::Delivered) == 5; }));
+  EXPECT_LE(p.now - last, Config{}.stream_ack_delay_us * kNsPerUs + 2 * p.delay_ns);
+}
+
+// Over UDP nothing changes: the same exchange acks each reply on its own within the
+// urgent delay (the echo's loss detection needs it).
+TEST(ConnectionExchange, OverUdpTheAckOfAReplyStillGoesWithinTheUrgentDelay) {
+  Pair p;
+  ASSERT_TRUE(p.a.send(bytes_of(1, 64), opts(Lane::High), p.now).ok());
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_b, Ev::Kind::Received) == 1; }));
+  ASSERT_TRUE(p.b.send(bytes_of(2, 64), opts(Lane::High), p.now).ok());
+  ASSERT_TRUE(p.run_until([&] { return p.count(p.ev_a, Ev::Kind::Received) == 1; }));
+  EXPECT_TRUE(p.a.flush_acks(p.now + kNsPerMs)) << "due before a 1 ms sleep ends";
+}
+
 TEST(ConnectionExchange, LoneLostMessageIsRepairedByProbeWithinAFewMilliseconds) {
   Pair p;
   p.drop = [](bool a_to_b, std::uint64_t i) { return a_to_b && i == 0; };

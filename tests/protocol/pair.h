@@ -62,6 +62,13 @@ struct Pair {
   // is refused at the sender like EMSGSIZE, before the drop rule counts it.
   std::size_t mtu_bytes = 1472;
   std::uint64_t too_large = 0;
+  // Datagrams travel over a TCP stream (the TCP path): use_stream() sets both ends so.
+  bool via_stream = false;
+  void use_stream() {
+    via_stream = true;
+    a.set_stream_path(true);
+    b.set_stream_path(true);
+  }
   std::vector<Ev> ev_a, ev_b;
 
   struct InFlight {
@@ -156,7 +163,7 @@ struct Pair {
       Connection& c = d.to_b ? b : a;
       const auto r = decode_datagram(d.bytes);
       EXPECT_TRUE(r.datagram.has_value());
-      if (r.datagram) c.on_datagram(*r.datagram, now);
+      if (r.datagram) c.on_datagram(*r.datagram, now, via_stream);
       flush(c, !d.to_b);
     }
     for (Connection* c : {&a, &b})
