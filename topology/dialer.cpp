@@ -109,6 +109,7 @@ void Mesh::Impl::beacon_tick(TimeNs now) {
   b.type = OutType::Beacon;
   b.to = *dialer.beacon_target;
   push_out(b);
+  dialer.last_beacon_at = now;
   // The first few go at an eighth of the period: a joiner's beacon lost at one receiver
   // (a lossy LAN) would otherwise cost that pair a whole period of discovery.
   const TimeNs period = config.beacon_interval_ms * kNsPerMs;
@@ -357,8 +358,12 @@ void Mesh::Impl::on_beacon(const Address& from, Bytes body, TimeNs now) {
   Peer& p = peers[it->second];
   p.health.last_heard = now;
   p.path.udp_heard_at = now;  // beacons are UDP: its host reaches us there
-  reconcile(it->second, addr, b.incarnation, now);
-  if (members[it->second].state == MemberState::Dead) redial_now(it->second, now);
+  const bool was_dead = members[it->second].state == MemberState::Dead;
+  reconcile(it->second, addr, b.incarnation, now);  // a newer incarnation revives it (answer_beacon there)
+  if (members[it->second].state == MemberState::Dead) {
+    redial_now(it->second, now);
+    if (was_dead) answer_beacon(now);
+  }
   // First-hand eligibility (a runtime knob change shows up here too).
   if (b.incarnation >= members[it->second].incarnation && p.eligible != b.eligible) {
     p.eligible = b.eligible;
@@ -367,6 +372,24 @@ void Mesh::Impl::on_beacon(const Address& from, Bytes body, TimeNs now) {
   // Without a key the role is decided by handshaken members only (see handshaken()).
   if (b.term != 0 && b.coordinator_id != 0 && handshaken(b.node, from))
     observe_claim(Claim{b.term, b.coordinator_id}, now);
+}
+
+// A member held Dead showed a sign of life (its beacon, or news that revived it): a
+// partition may just have healed, and the other side holds us Dead too. Our own beacon
+// goes now instead of at our next period: every node that hears of a Dead member's life
+// answers at once, so both sides find each other from the first beacon or handshake that
+// crosses (the earliest of all of theirs) instead of each pair waiting for one of its own
+// two beacons (up to a whole beacon_interval_ms). At most one beacon per
+// kBeaconAnswerSpacing (or an eighth of the period, if shorter); a member that stays Dead
+// sends nothing to answer.
+void Mesh::Impl::answer_beacon(TimeNs now) {
+  if (!dialer.beacon_target || leaving) return;
+  const TimeNs spacing = std::min<TimeNs>(kBeaconAnswerSpacing, config.beacon_interval_ms * kNsPerMs / 8);
+  if (dialer.beacons_sent > 0 && now < dialer.last_beacon_at + spacing) return;
+  if (dialer.next_beacon_at <= now) return;  // one is due anyway
+  dialer.next_beacon_at = now;
+  ++counters.beacons_answered;
+  deadline_changed();
 }
 
 void Mesh::Impl::follow_beacon(const Address& to, NodeId node, TimeNs now) {

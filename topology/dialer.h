@@ -52,6 +52,9 @@ inline constexpr std::uint32_t kDiscoveryDialAttempts = 6;
 // beacon_interval_ms (dialer.cpp, beacon_tick).
 inline constexpr std::uint32_t kStartupBeacons = 3;
 
+// answer_beacon's spacing: at most one out-of-period beacon this often (dialer.cpp).
+inline constexpr TimeNs kBeaconAnswerSpacing = 125 * kNsPerMs;
+
 // The dialer's record of one member (Peer::redial): when to dial it again.
 struct Redial {
   TimeNs next_dial_at = 0;
@@ -79,6 +82,7 @@ struct Dialer {
   std::optional<Address> beacon_target;
   TimeNs next_beacon_at = kNever;
   std::uint32_t beacons_sent = 0;
+  TimeNs last_beacon_at = 0;  // valid once beacons_sent > 0 (answer_beacon's spacing)
 };
 
 }  // namespace hana::topology

@@ -108,6 +108,7 @@ void Mesh::Impl::set_state(std::uint32_t i, MemberState state, std::uint64_t inc
       if (!is_live(old)) {
         h.revived_at = now;
         hurry_dial(i, now);
+        if (old == MemberState::Dead) answer_beacon(now);
       }
       maybe_peer_up(i);
       break;

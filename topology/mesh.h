@@ -108,6 +108,7 @@ struct MeshCounters {
   std::uint64_t gossip_bytes_out = 0;
   std::uint64_t handshake_out = 0;
   std::uint64_t beacon_out = 0;
+  std::uint64_t beacons_answered = 0;   // beacons sent out of period: a Dead member showed life (answer_beacon)
   std::uint64_t connection_out = 0;     // datagrams of the per-peer connections
   std::uint64_t connection_bytes_out = 0;
   std::uint64_t bad_datagrams = 0;      // rejected (see DatagramVerdict) or a frame/body that did not parse

@@ -257,6 +257,8 @@ struct Mesh::Impl {
   void start_dial(const Address& to, NodeId node, TimeNs now, bool discovery = false);
   // A beacon from a node we are not connected to: dial it (bounded, see Dial::discovery).
   void follow_beacon(const Address& to, NodeId node, TimeNs now);
+  // A member held Dead showed a sign of life: our beacon goes now (a healing partition).
+  void answer_beacon(TimeNs now);
   // Whether `sender`, heard from `from`, completed a handshake with us: a connected
   // member at that address. Without a key, only such a sender's gossip is applied and
   // only its claims decide the role.

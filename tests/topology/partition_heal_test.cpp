@@ -104,5 +104,51 @@ TEST(PartitionHeal, BeaconFromMemberHeldDeadIsDialedAtOnce) {
   EXPECT_EQ(terms.size(), 1u);
 }
 
+// With beacons an hour apart, a healed partition's halves meet through the first beacon
+// that crosses. Every node that hears a member it holds Dead beacons back at once rather
+// than at its own next period, and the answers cross the other way: every node has sent a
+// beacon shortly after the first crossing one, so each pair has met without waiting for
+// one of its own two beacons (up to a whole period each; on a LAN, 1 s). Before the
+// answer, the nodes' next beacons were still most of an hour away.
+TEST(PartitionHeal, ABeaconFromAMemberHeldDeadIsAnsweredAtOnce) {
+  constexpr std::size_t kNodes = 8;
+  Config config;
+  config.beacon_interval_ms = 3'600'000;
+  config.reconnect_backoff_min_ms = 600'000;  // no blind redial crosses first
+  config.reconnect_backoff_max_ms = 600'000;
+  Cluster c({.nodes = kNodes, .seed = 43, .discovery = Discovery::Beacons, .config = config});
+  const Address group = Address::ipv4(239, 1, 2, 3, 7000);  // the cluster's beacon group
+  std::vector<TimeNs> last_beacon(kNodes, 0);
+  c.on_send = [&](std::size_t n, const Address& to, std::span<std::uint8_t>, std::size_t size) {
+    if (to == group) last_beacon[n] = c.now();
+    return size;
+  };
+  c.start_all();
+  ASSERT_TRUE(c.run_until([&] { return c.converged(true) && c.agreed_coordinator(); }, 30 * kSec, 10 * kNsPerMs));
+  c.network().partition({side(kNodes, 0), side(kNodes, 1)});
+  ASSERT_TRUE(c.run_for(5 * kSec));
+  for (std::size_t i = 0; i < kNodes; ++i) {
+    const Member* other = c.member(i, (i + 1) % kNodes);
+    ASSERT_TRUE(other && other->state == MemberState::Dead) << "node " << i << " still holds the other side live";
+  }
+  const TimeNs healed_at = c.now();
+  c.network().heal();
+  // The first beacon after the heal: one node's period comes round (within the hour).
+  TimeNs first = 0;
+  ASSERT_TRUE(c.run_until([&] {
+    for (TimeNs t : last_beacon) if (t > healed_at) first = first ? std::min(first, t) : t;
+    return first != 0;
+  }, 2 * 3600 * kSec, 10 * kNsPerMs));
+  ASSERT_TRUE(c.run_for(kSec));
+  std::uint64_t answered = 0;
+  for (std::size_t i = 0; i < kNodes; ++i) {
+    EXPECT_GE(last_beacon[i], first) << "node " << i << " waited for its own period";
+    EXPECT_LT(last_beacon[i], first + kSec) << "node " << i;
+    answered += c.node(i).counters().beacons_answered;
+  }
+  EXPECT_GE(answered, kNodes - 1) << "all but the first sender answered";
+  ASSERT_TRUE(c.run_until([&] { return c.converged(true) && c.agreed_coordinator(); }, 30 * kSec, 10 * kNsPerMs));
+}
+
 }  // namespace
 }  // namespace hana::topology::test
