@@ -40,6 +40,9 @@ struct Dial {
   // a TCP stream to `to` (transport = auto: after tcp_fallback_ms unanswered, or at once
   // for a member already on the stream, or when an answer came over the stream).
   TimeNs started_at = 0;
+  // The dial's start or its last sign of life from the member (hurry): a dial to a member
+  // held Dead goes quiet reconnect_backoff_max_ms after it (dial_held).
+  TimeNs lively_at = 0;
   bool via_stream = false;
   bool udp_answered = false;  // a Retry came back over UDP: the round trip works there
 };
@@ -82,6 +85,7 @@ struct Dialer {
   std::optional<Address> beacon_target;
   TimeNs next_beacon_at = kNever;
   std::uint32_t beacons_sent = 0;
+  TimeNs beacon_heard_at = 0;  // another node's beacon last reached us (0: never)
   TimeNs last_beacon_at = 0;  // valid once beacons_sent > 0 (answer_beacon's spacing)
 };
 

@@ -116,6 +116,7 @@ struct MeshCounters {
   std::uint64_t wrong_source = 0;       // a connection's datagram from an address that is not its member's
   std::uint64_t dead_records_evicted = 0; // Dead/Left members forgotten early (max_dead_records)
   std::uint64_t dials_deferred = 0;     // handshake datagrams postponed by dial_rate_per_sec
+  std::uint64_t dials_held = 0;         // Hellos not sent: a silent member held Dead while beacons are heard (dial_held)
   std::uint64_t reassembly_refused = 0; // partial messages refused: the node-wide reassembly budget was full
   std::uint64_t rate_limited = 0;       // handshake/beacon datagrams dropped by the limiter
   std::uint64_t bad_cookies = 0;

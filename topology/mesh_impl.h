@@ -259,6 +259,9 @@ struct Mesh::Impl {
   void follow_beacon(const Address& to, NodeId node, TimeNs now);
   // A member held Dead showed a sign of life: our beacon goes now (a healing partition).
   void answer_beacon(TimeNs now);
+  // A dial to a silent member held Dead sends nothing while beacons are heard (dialer.cpp).
+  bool dial_held(const Dial& d, TimeNs now) const;
+  bool beacons_heard(TimeNs now) const;
   // Whether `sender`, heard from `from`, completed a handshake with us: a connected
   // member at that address. Without a key, only such a sender's gossip is applied and
   // only its claims decide the role.
