@@ -83,6 +83,7 @@ void Node::Impl::cover_deadline(TimeNs next, TurnThen then) {
   if (keep) return;
   standby_armed = want;
   counters.add(engine::EngineCounter::standby_arms);
+  if (want > next) counters.add(engine::EngineCounter::standby_arms_deferred);
   backend_for_wake->arm_standby(want);
 }
 
@@ -137,6 +138,24 @@ void Node::Impl::run_standby() {
       }
     }
   }
+}
+
+// This thread is about to block until `wake` and serves the loop's deadline itself
+// (cover_deadline): a standby timer still pending from a turn that returned to the
+// application (its grace arm, usually) would only wake the standby for nothing. A fan-out
+// leaf returned to its application once per message and its standby woke 1-2 ms later,
+// a timer interrupt and a thread wake-up per message per leaf; with 99 leaves on a CPU
+// they fell inside the round (see cover_deadline for why an arm is cheaper than a wake).
+// Kept when the loop's deadline is now earlier than `wake`: another thread's turn moved
+// it after this one read it, and armed the standby exactly for it. Never waits for the
+// loop: a busy holder covers the deadline when its turn ends.
+void Node::Impl::disarm_standby_for_blocker(TimeNs wake) {
+  std::unique_lock lock(loop_mutex, std::try_to_lock);
+  if (!lock.owns_lock() || standby_armed == engine::kNoDeadline) return;
+  if (standby_armed <= engine::monotonic_now_ns() || loop_deadline.load() < wake) return;  // fired, or needed
+  standby_armed = engine::kNoDeadline;
+  counters.add(engine::EngineCounter::standby_disarms);
+  backend_for_wake->arm_standby(engine::kNoDeadline);
 }
 
 bool Node::Impl::standby_timer_pending() {
@@ -205,8 +224,12 @@ bool Node::Impl::wait_event_shared(Event& out, TimeNs deadline) {
     }
     const TimeNs wake = std::min(deadline, loop_deadline.load());
     waiter_wakes_at.store(wake);
+    disarm_standby_for_blocker(wake);
     last_block_ns.store(now, std::memory_order_relaxed);
     const bool readable = wake > now && backend_for_wake->block(wake, /*standby=*/false);
+    // Blocked until now: a turn that hands what woke it to the application waited within
+    // the grace, however long the block was (see cover_deadline).
+    last_block_ns.store(engine::monotonic_now_ns(), std::memory_order_relaxed);
     if (readable) socket_readable.store(true, std::memory_order_relaxed);
     waiter_wakes_at.store(engine::kNoDeadline);  // another waiter's may be lost: the others then arm (safe)
     event_waiters.fetch_sub(1);

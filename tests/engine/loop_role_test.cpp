@@ -316,5 +316,74 @@ TEST(LoopRole, TimersRunWhileAnotherThreadWaitsWithALongTimeout) {
   waiter.join();
 }
 
+// A message taken from a long block: b's thread was blocked in wait_event() until the
+// message came, so it waited within the grace however long ago the block began, and the
+// turn that hands the message to it leaves the standby a grace arm (after the held
+// ACK's deadline: the reply the thread is about to send carries the ACK), not an exact
+// one that fires ~100 us later while the reply is on its way (a fan-out leaf's standby
+// woke once per message for nothing). Each message comes 60 ms after the last, far past
+// the 1 ms grace since b's block began (the keep-alives and clock samples that also wake
+// b come every 200-250 ms).
+TEST(LoopRole, AMessageTakenFromALongBlockLeavesTheStandbyAGraceArm) {
+  Config c = patient_failure_detection();
+  c.standby_grace_us = 1000;
+  auto a = start_node(IoBackend::Epoll, c);
+  auto b = start_node(IoBackend::Epoll, c);
+  ASSERT_TRUE(a && b);
+  const auto ids = connect_pair(*a, *b);
+  ASSERT_NE(ids.first, 0u);
+  constexpr int kMessages = 5;
+  const std::uint64_t deferred_before = b->stats().engine_counter("standby_arms_deferred");
+  std::atomic<int> received{0};
+  std::thread receiver([&] {
+    Event e;
+    const TimeNs until = engine::monotonic_now_ns() + 30 * kNsPerSec;
+    while (received.load() < kMessages && engine::monotonic_now_ns() < until)
+      if (b->wait_event(e, kNsPerSec) && e.kind == EventKind::Received) ++received;
+  });
+  const std::uint8_t msg[16] = {6};
+  Event e;
+  for (int i = 0; i < kMessages; ++i) {
+    // Pacing, not synchronisation: b's thread blocks meanwhile (a's events are drained).
+    const TimeNs resume = engine::monotonic_now_ns() + 60 * kNsPerMs;
+    while (engine::monotonic_now_ns() < resume) (void)a->wait_event(e, resume - engine::monotonic_now_ns());
+    ASSERT_TRUE(a->send(ids.first, Lane::High, msg).ok());
+    const TimeNs until = engine::monotonic_now_ns() + 10 * kNsPerSec;
+    while (received.load() <= i && engine::monotonic_now_ns() < until) (void)a->wait_event(e, kNsPerMs);
+    ASSERT_GT(received.load(), i);
+  }
+  receiver.join();
+  // Most turns that handed a message over take a grace arm; a message the standby took
+  // instead (b's thread busy with a keep-alive at that moment) arms exactly.
+  EXPECT_GE(b->stats().engine_counter("standby_arms_deferred") - deferred_before, std::uint64_t{kMessages - 1});
+}
+
+// A thread that blocks in wait_event() serves the loop's deadline itself, so it takes
+// off the standby timer its previous turn left (a grace arm, here 0.5-1 s ahead) and the
+// standby does not wake for nothing. The loop's timers still run after that thread
+// leaves: the next turn that returns to the application arms again (the tests above).
+TEST(LoopRole, AThreadThatBlocksTakesTheStandbysPendingTimerOff) {
+  Config c = patient_failure_detection();
+  c.standby_grace_us = 1'000'000;
+  auto a = start_node(IoBackend::Epoll, c);
+  auto b = start_node(IoBackend::Epoll, c);
+  ASSERT_TRUE(a && b);
+  const auto ids = connect_pair(*a, *b);
+  ASSERT_NE(ids.first, 0u);
+  const std::uint64_t disarms_before = b->stats().engine_counter("standby_disarms");
+  const std::uint64_t arms_before = b->stats().engine_counter("standby_arms");
+  const std::uint8_t msg[16] = {8};
+  ASSERT_TRUE(a->send(ids.first, Lane::High, msg).ok());
+  bool got = false;
+  // The turn that hands the message over arms the standby (b's thread was blocked within
+  // the grace); the next call blocks and takes that arm off.
+  pump_until(*b, [&](Event& e) { got |= e.kind == EventKind::Received; }, [&] { return got; }, 10 * kNsPerSec);
+  ASSERT_TRUE(got);
+  Event e;
+  (void)b->wait_event(e, 20 * kNsPerMs);
+  EXPECT_GT(b->stats().engine_counter("standby_arms"), arms_before);
+  EXPECT_GT(b->stats().engine_counter("standby_disarms"), disarms_before);
+}
+
 }  // namespace
 }  // namespace hana::test
