@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -229,7 +230,16 @@ struct Node::Impl {
   void run_standby();                           // the node's own thread
   void yield_to_application();                  // the standby, before a turn for a socket or left work
   bool standby_timer_pending();
-  void disarm_standby_for_blocker(TimeNs wake);  // wait_event_shared, before it blocks until `wake`                 // armed and not yet fired, or not armed (takes loop_mutex)
+  void disarm_standby_for_blocker(TimeNs wake, TimeNs now);  // wait_event_shared, before it blocks until `wake`
+  // The longer of the last two blocks in wait_event() (any thread; a hint, relaxed): how
+  // long the next block will likely last. Two, since a thread that answers a message
+  // blocks briefly for the ACK of its answer and long for the next message.
+  std::atomic<TimeNs> last_block_len_ns{0};
+  std::atomic<TimeNs> recent_block_ns{0};
+  void note_block_length(TimeNs len) {
+    const TimeNs prev = last_block_len_ns.exchange(len, std::memory_order_relaxed);
+    recent_block_ns.store(std::max(prev, len), std::memory_order_relaxed);
+  }                 // armed and not yet fired, or not armed (takes loop_mutex)
   bool wait_event_shared(Event& out, TimeNs deadline);
   void leave_wait();                            // wait_event_shared, its deadline passed in a block
   // Wakes whoever must act on new work: runs it here (Shared), or wakes the loop thread.
