@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -192,7 +193,7 @@ struct Node::Impl {
   // engine/standby_grace.h).
   protocol::Prng standby_jitter{static_cast<std::uint64_t>(engine::monotonic_now_ns())};
   std::atomic<TimeNs> waiter_wakes_at{engine::kNoDeadline};  // when the latest blocked wait_event() wakes
-  std::atomic<TimeNs> last_block_ns{0};         // when an application thread last blocked in wait_event()
+  std::atomic<TimeNs> last_block_ns{0};         // when an application thread was last blocked in wait_event()
   std::atomic<bool> socket_readable{true};      // a blocker saw a readable socket: the next turn receives
   // How far ahead of now the loop's deadline must lie for a turn to have nothing to do:
   // max_ack_delay (a held ACK falls due within it), or kNoDeadline (busy-poll: always turn).
@@ -228,7 +229,17 @@ struct Node::Impl {
                                 const SendOptions& options);
   void run_standby();                           // the node's own thread
   void yield_to_application();                  // the standby, before a turn for a socket or left work
-  bool standby_timer_pending();                 // armed and not yet fired, or not armed (takes loop_mutex)
+  bool standby_timer_pending();
+  void disarm_standby_for_blocker(TimeNs wake, TimeNs now);  // wait_event_shared, before it blocks until `wake`
+  // The longer of the last two blocks in wait_event() (any thread; a hint, relaxed): how
+  // long the next block will likely last. Two, since a thread that answers a message
+  // blocks briefly for the ACK of its answer and long for the next message.
+  std::atomic<TimeNs> last_block_len_ns{0};
+  std::atomic<TimeNs> recent_block_ns{0};
+  void note_block_length(TimeNs len) {
+    const TimeNs prev = last_block_len_ns.exchange(len, std::memory_order_relaxed);
+    recent_block_ns.store(std::max(prev, len), std::memory_order_relaxed);
+  }                 // armed and not yet fired, or not armed (takes loop_mutex)
   bool wait_event_shared(Event& out, TimeNs deadline);
   void leave_wait();                            // wait_event_shared, its deadline passed in a block
   // Wakes whoever must act on new work: runs it here (Shared), or wakes the loop thread.

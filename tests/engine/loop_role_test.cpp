@@ -316,5 +316,115 @@ TEST(LoopRole, TimersRunWhileAnotherThreadWaitsWithALongTimeout) {
   waiter.join();
 }
 
+// A message taken from a long block: b's thread was blocked in wait_event() until the
+// message came, so it waited within the grace however long ago the block began, and the
+// turn that hands the message to it leaves the standby a grace arm (after the held
+// ACK's deadline: the reply the thread is about to send carries the ACK), not an exact
+// one that fires ~100 us later while the reply is on its way (a fan-out leaf's standby
+// woke once per message for nothing). Each message comes 60 ms after the last, far past
+// the 1 ms grace since b's block began (the keep-alives and clock samples that also wake
+// b come every 200-250 ms).
+TEST(LoopRole, AMessageTakenFromALongBlockLeavesTheStandbyAGraceArm) {
+  Config c = patient_failure_detection();
+  c.standby_grace_us = 1000;
+  auto a = start_node(IoBackend::Epoll, c);
+  auto b = start_node(IoBackend::Epoll, c);
+  ASSERT_TRUE(a && b);
+  const auto ids = connect_pair(*a, *b);
+  ASSERT_NE(ids.first, 0u);
+  constexpr int kMessages = 5;
+  const std::uint64_t deferred_before = b->stats().engine_counter("standby_arms_deferred");
+  std::atomic<int> received{0};
+  std::thread receiver([&] {
+    Event e;
+    const TimeNs until = engine::monotonic_now_ns() + 30 * kNsPerSec;
+    while (received.load() < kMessages && engine::monotonic_now_ns() < until)
+      if (b->wait_event(e, kNsPerSec) && e.kind == EventKind::Received) ++received;
+  });
+  const std::uint8_t msg[16] = {6};
+  Event e;
+  for (int i = 0; i < kMessages; ++i) {
+    // Pacing, not synchronisation: b's thread blocks meanwhile (a's events are drained).
+    const TimeNs resume = engine::monotonic_now_ns() + 60 * kNsPerMs;
+    while (engine::monotonic_now_ns() < resume) (void)a->wait_event(e, resume - engine::monotonic_now_ns());
+    ASSERT_TRUE(a->send(ids.first, Lane::High, msg).ok());
+    const TimeNs until = engine::monotonic_now_ns() + 10 * kNsPerSec;
+    while (received.load() <= i && engine::monotonic_now_ns() < until) (void)a->wait_event(e, kNsPerMs);
+    ASSERT_GT(received.load(), i);
+  }
+  receiver.join();
+  // Most turns that handed a message over take a grace arm; a message the standby took
+  // instead (b's thread busy with a keep-alive at that moment) arms exactly.
+  EXPECT_GE(b->stats().engine_counter("standby_arms_deferred") - deferred_before, std::uint64_t{kMessages - 1});
+}
+
+// Knobs for a pair that sends nothing on its own for seconds (no keep-alive, probe,
+// clock sample or link digest), so that a thread's wait_event() blocks as long as asked.
+Config quiet_pair(std::uint64_t standby_grace_us) {
+  Config c = patient_failure_detection();
+  c.standby_grace_us = standby_grace_us;
+  c.probe_interval_ms = 60'000;
+  c.keepalive_interval_ms = 20'000;
+  c.idle_timeout_ms = 60'000;
+  c.clock_sync_interval_ms = 60'000;
+  c.link_report_interval_ms = 60'000;
+  c.view_check_interval_ms = 0;
+  return c;
+}
+
+// A thread that blocks in wait_event() serves the loop's deadline itself, so when its
+// blocks last longer than the standby timer its previous turn left (a grace arm, here
+// 10-20 ms ahead), it takes that timer off and the standby does not wake for nothing.
+// b's thread blocks 100 ms twice first (nothing arrives meanwhile). The loop's timers
+// still run after that thread leaves: the next turn that returns to the application
+// arms again (the tests above).
+TEST(LoopRole, AThreadThatBlocksLongTakesTheStandbysPendingTimerOff) {
+  const Config c = quiet_pair(20'000);
+  auto a = start_node(IoBackend::Epoll, c);
+  auto b = start_node(IoBackend::Epoll, c);
+  ASSERT_TRUE(a && b);
+  const auto ids = connect_pair(*a, *b);
+  ASSERT_NE(ids.first, 0u);
+  Event e;
+  for (int i = 0; i < 2; ++i) (void)b->wait_event(e, 100 * kNsPerMs);  // pacing: the long blocks
+  const std::uint64_t disarms_before = b->stats().engine_counter("standby_disarms");
+  const std::uint64_t arms_before = b->stats().engine_counter("standby_arms");
+  const std::uint8_t msg[16] = {8};
+  ASSERT_TRUE(a->send(ids.first, Lane::High, msg).ok());
+  bool got = false;
+  // The turn that hands the message over arms the standby (b's thread was blocked until
+  // then); the next call blocks and takes that arm off.
+  pump_until(*b, [&](Event& ev) { got |= ev.kind == EventKind::Received; }, [&] { return got; }, 10 * kNsPerSec);
+  ASSERT_TRUE(got);
+  (void)b->wait_event(e, 5 * kNsPerMs);
+  EXPECT_GT(b->stats().engine_counter("standby_arms"), arms_before);
+  EXPECT_GT(b->stats().engine_counter("standby_disarms"), disarms_before);
+}
+
+// A thread whose blocks are short (back within the grace, like a ping-pong at 1000/s)
+// leaves the standby's pending timer alone: its next turns keep it, where taking it off
+// would cost an arm and a disarm per round trip. b's blocks last at most 10 ms (the
+// pumps), the grace arm lies 0.5-1 s ahead (taken on the connect, or on a message).
+TEST(LoopRole, AThreadBackWithinTheGraceKeepsTheStandbysTimer) {
+  const Config c = quiet_pair(1'000'000);
+  auto a = start_node(IoBackend::Epoll, c);
+  auto b = start_node(IoBackend::Epoll, c);
+  ASSERT_TRUE(a && b);
+  const auto ids = connect_pair(*a, *b);
+  ASSERT_NE(ids.first, 0u);
+  const std::uint64_t disarms_before = b->stats().engine_counter("standby_disarms");
+  const std::uint8_t msg[16] = {8};
+  int got = 0;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(a->send(ids.first, Lane::High, msg).ok());
+    pump_until(*b, [&](Event& ev) { got += ev.kind == EventKind::Received; }, [&] { return got > i; },
+               10 * kNsPerSec);
+    ASSERT_GT(got, i);
+    Event e;
+    (void)b->wait_event(e, 2 * kNsPerMs);
+  }
+  EXPECT_EQ(b->stats().engine_counter("standby_disarms"), disarms_before);
+}
+
 }  // namespace
 }  // namespace hana::test
