@@ -229,7 +229,7 @@ struct Node::Impl {
                                 const SendOptions& options);
   void run_standby();                           // the node's own thread
   void yield_to_application();                  // the standby, before a turn for a socket or left work
-  bool standby_timer_pending();
+  bool standby_timer_pending();                 // armed and not yet fired, or not armed (takes loop_mutex)
   void disarm_standby_for_blocker(TimeNs wake, TimeNs now);  // wait_event_shared, before it blocks until `wake`
   // The longer of the last two blocks in wait_event() (any thread; a hint, relaxed): how
   // long the next block will likely last. Two, since a thread that answers a message
@@ -239,7 +239,7 @@ struct Node::Impl {
   void note_block_length(TimeNs len) {
     const TimeNs prev = last_block_len_ns.exchange(len, std::memory_order_relaxed);
     recent_block_ns.store(std::max(prev, len), std::memory_order_relaxed);
-  }                 // armed and not yet fired, or not armed (takes loop_mutex)
+  }
   bool wait_event_shared(Event& out, TimeNs deadline);
   void leave_wait();                            // wait_event_shared, its deadline passed in a block
   // Wakes whoever must act on new work: runs it here (Shared), or wakes the loop thread.
