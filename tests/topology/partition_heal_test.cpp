@@ -30,6 +30,18 @@ std::vector<Address> side(std::size_t nodes, std::size_t parity) {
   return s;
 }
 
+// The mesh converges, then odd and even nodes are cut apart until each holds the other
+// side Dead.
+void converge_then_partition(Cluster& c, std::size_t nodes) {
+  ASSERT_TRUE(c.run_until([&] { return c.converged(true) && c.agreed_coordinator(); }, 30 * kSec, 10 * kNsPerMs));
+  c.network().partition({side(nodes, 0), side(nodes, 1)});
+  ASSERT_TRUE(c.run_for(5 * kSec));
+  for (std::size_t i = 0; i < nodes; ++i) {
+    const Member* other = c.member(i, (i + 1) % nodes);
+    ASSERT_TRUE(other && other->state == MemberState::Dead) << "node " << i << " still holds the other side live";
+  }
+}
+
 // Seen in `hana-sim mesh --nodes 32 --trials 3 --soak-s 10 --idle-s 10 --seeds --seed 22`
 // before the fix: after the heal one node kept following the losing side's coordinator
 // for good. Gossip hands a claim to random members a few times; that node had missed
@@ -82,13 +94,7 @@ TEST(PartitionHeal, BeaconFromMemberHeldDeadIsDialedAtOnce) {
   config.reconnect_backoff_max_ms = 600'000;
   Cluster c({.nodes = kNodes, .seed = 42, .discovery = Discovery::Beacons, .config = config});
   c.start_all();
-  ASSERT_TRUE(c.run_until([&] { return c.converged(true) && c.agreed_coordinator(); }, 30 * kSec, 10 * kNsPerMs));
-  c.network().partition({side(kNodes, 0), side(kNodes, 1)});
-  ASSERT_TRUE(c.run_for(5 * kSec));
-  for (std::size_t i = 0; i < kNodes; ++i) {
-    const Member* other = c.member(i, (i + 1) % kNodes);
-    ASSERT_TRUE(other && other->state == MemberState::Dead) << "node " << i << " still holds the other side live";
-  }
+  ASSERT_NO_FATAL_FAILURE(converge_then_partition(c, kNodes));
   // Each side's verdicts about the other reach it with the heal; they must not cost a node
   // the members of its own side, whose connections never broke.
   std::size_t own_side_down = 0;
@@ -124,13 +130,7 @@ TEST(PartitionHeal, ABeaconFromAMemberHeldDeadIsAnsweredAtOnce) {
     return size;
   };
   c.start_all();
-  ASSERT_TRUE(c.run_until([&] { return c.converged(true) && c.agreed_coordinator(); }, 30 * kSec, 10 * kNsPerMs));
-  c.network().partition({side(kNodes, 0), side(kNodes, 1)});
-  ASSERT_TRUE(c.run_for(5 * kSec));
-  for (std::size_t i = 0; i < kNodes; ++i) {
-    const Member* other = c.member(i, (i + 1) % kNodes);
-    ASSERT_TRUE(other && other->state == MemberState::Dead) << "node " << i << " still holds the other side live";
-  }
+  ASSERT_NO_FATAL_FAILURE(converge_then_partition(c, kNodes));
   const TimeNs healed_at = c.now();
   c.network().heal();
   // The first beacon after the heal: one node's period comes round (within the hour).
@@ -168,10 +168,8 @@ std::size_t datagrams_across_a_long_partition(Discovery discovery) {
     return size;
   };
   c.start_all();
-  EXPECT_TRUE(c.run_until([&] { return c.converged(true) && c.agreed_coordinator(); }, 30 * kSec, 10 * kNsPerMs));
-  c.network().partition({side(kNodes, 0), odd});
   // The other side goes Dead, and its dials try for reconnect_backoff_max_ms (2 s).
-  EXPECT_TRUE(c.run_for(5 * kSec));
+  converge_then_partition(c, kNodes);
   counting = true;
   EXPECT_TRUE(c.run_for(20 * kSec));
   counting = false;
