@@ -1,6 +1,8 @@
 // Round trips, writer limits and varints.
 #include <gtest/gtest.h>
 
+#include <xxhash.h>
+
 #include <random>
 
 #include "codec_test_util.h"
@@ -63,6 +65,33 @@ TEST(RoundTrip, TypicalDatagramAckPlusThreeData) {
   }
   EXPECT_EQ(i, frames.size());
   EXPECT_FALSE(reader.error().has_value());
+}
+
+// Large datagrams take XXH3's run-time dispatched (AVX2/AVX-512) entry point; the trailer
+// must still be the reference XXH3-64 of the covered bytes (the wire format's checksum),
+// at every size around the switch-over and up to loopback's 64 KiB datagrams.
+TEST(RoundTrip, LargeDatagramChecksumIsPlainXxh3) {
+  std::mt19937_64 rng(11);
+  ByteVec payload(65000);
+  for (auto& b : payload) b = static_cast<std::uint8_t>(rng());
+  for (std::size_t size : {900u, 1000u, 1023u, 1024u, 1025u, 1452u, 9000u, 65000u}) {
+    DataFrame d;
+    d.lane = Lane::Bulk;
+    d.sequence = 7;
+    d.payload = Bytes(payload.data(), size);
+    ByteVec buf(kMaxDatagramBytes);
+    DatagramWriter w(buf, buf.size(), test_header());
+    ASSERT_TRUE(w.append(d)) << size;
+    buf.resize(w.finish());
+    ASSERT_GT(buf.size(), size);
+    std::uint64_t trailer = 0;
+    for (int i = 0; i < 8; ++i) trailer |= std::uint64_t{buf[buf.size() - 8 + i]} << (8 * i);  // little-endian
+    EXPECT_EQ(trailer, XXH3_64bits(buf.data(), buf.size() - 8)) << size;
+    const DecodeResult r = decode_datagram(buf);
+    EXPECT_TRUE(r.datagram.has_value()) << size;
+    buf.back() ^= 1;
+    EXPECT_FALSE(decode_datagram(buf).datagram.has_value()) << size;
+  }
 }
 
 TEST(RoundTrip, RandomAcksWithMaxRanges) {
