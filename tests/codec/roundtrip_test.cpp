@@ -67,7 +67,7 @@ TEST(RoundTrip, TypicalDatagramAckPlusThreeData) {
   EXPECT_FALSE(reader.error().has_value());
 }
 
-// Large datagrams take XXH3's run-time dispatched (AVX2/AVX-512) entry point; the trailer
+// Large datagrams take the AVX2 build of XXH3 (checksum_avx2.cpp) on CPUs with AVX2; the trailer
 // must still be the reference XXH3-64 of the covered bytes (the wire format's checksum),
 // at every size around the switch-over and up to loopback's 64 KiB datagrams.
 TEST(RoundTrip, LargeDatagramChecksumIsPlainXxh3) {
