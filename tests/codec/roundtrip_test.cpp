@@ -26,6 +26,36 @@ TEST(Varint, SizesAndBoundaries) {
   }
 }
 
+// varint_size is computed from the bit width, read_varint decodes one byte inline: both
+// against the byte-loop definition at every 7-bit boundary.
+TEST(Varint, SizeAndReadAgreeWithTheByteLoopAtEveryBoundary) {
+  const auto loop_size = [](std::uint64_t v) {
+    std::size_t n = 1;
+    for (; v >= 0x80; v >>= 7) ++n;
+    return n;
+  };
+  for (int k = 0; k < 64; ++k) {
+    for (std::uint64_t v : {(std::uint64_t{1} << k) - 1, std::uint64_t{1} << k, (std::uint64_t{1} << k) + 1}) {
+      ASSERT_EQ(varint_size(v), loop_size(v)) << v;
+      std::uint8_t buf[10];
+      const std::size_t n = write_varint(buf, v);
+      ASSERT_EQ(n, loop_size(v));
+      std::uint64_t back = ~v;
+      bool bad = true;
+      EXPECT_EQ(read_varint({buf, n}, back, &bad), n) << v;
+      EXPECT_EQ(back, v);
+      EXPECT_FALSE(bad);
+    }
+  }
+  std::uint64_t v = 0;
+  const std::uint8_t overlong[] = {0x80, 0x00};  // 0 in two bytes: not the shortest form
+  bool bad = false;
+  EXPECT_EQ(read_varint(overlong, v, &bad), 0u);
+  EXPECT_TRUE(bad);
+  EXPECT_EQ(read_varint({}, v, &bad), 0u);  // empty: truncated, not bad
+  EXPECT_FALSE(bad);
+}
+
 TEST(Varint, WriteFailsWhenBufferTooSmall) {
   std::uint8_t buf[1];
   EXPECT_EQ(write_varint(buf, 300), 0u);
