@@ -43,6 +43,8 @@ class PooledBuffer {
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   std::size_t capacity() const { return heap_block::capacity(block_); }
+  std::uint8_t& operator[](std::size_t i) { return block_[i]; }
+  const std::uint8_t& operator[](std::size_t i) const { return block_[i]; }
   std::uint8_t* begin() { return block_; }
   std::uint8_t* end() { return block_ + size_; }
   const std::uint8_t* begin() const { return block_; }
