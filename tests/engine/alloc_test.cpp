@@ -3,7 +3,8 @@
 // and both event loops, protocol and mesh included) during a measured window of
 // round trips after a warm-up of the same traffic.
 //
-// The bound is "not per message" rather than zero. Measured (backtraces of every
+// The bound is "not per message" rather than zero (the smaller count of two measured
+// windows, see steady_state_allocations). Measured (backtraces of every
 // allocation in the window, 50 runs on a loaded machine): 0 in most runs, 2-4 in some —
 // one-off growth below the engine, never proportional to the message count. Two sources
 // of larger one-off growth are kept out of the window on purpose, because they are not
@@ -130,11 +131,20 @@ std::uint64_t steady_state_allocations(Node& a, Node& b, NodeId b_id, Node* also
   EXPECT_TRUE(settled) << "the nodes never formed a full mesh with quiet link reports";
   EXPECT_TRUE(run_traffic(a, b, b_id, 3000, 64, Delivery::ReliableOrdered, nullptr, also));
   EXPECT_TRUE(run_traffic(a, b, b_id, 3000, 64, Delivery::ReliableOrdered, nullptr, also));
-  g_allocations = 0;
-  g_counting = true;
-  EXPECT_TRUE(run_traffic(a, b, b_id, kMessages, 64, Delivery::ReliableOrdered, nullptr, also));
-  g_counting = false;
-  return g_allocations.load();
+  // Two measured windows, the smaller count wins: a receive burst larger than any in the
+  // warm-up (with GRO one read can bring a whole window of messages, rarely, on a loaded
+  // machine) grows the receiving connection's buffer pool once, to that burst, in
+  // whichever window it first happens (measured: 2 runs in 72 under two CPU hogs, 53-134
+  // allocations, all pool growth). An allocation per message shows in both windows.
+  std::uint64_t least = ~std::uint64_t{0};
+  for (int window = 0; window < 2; ++window) {
+    g_allocations = 0;
+    g_counting = true;
+    EXPECT_TRUE(run_traffic(a, b, b_id, kMessages, 64, Delivery::ReliableOrdered, nullptr, also));
+    g_counting = false;
+    least = std::min<std::uint64_t>(least, g_allocations.load());
+  }
+  return least;
 }
 
 TEST_P(AllocTest, SteadyStateAllocatesNothingPerMessage) {
