@@ -34,6 +34,7 @@ namespace hana::engine {
   X(queue_full, "send()/broadcast() calls rejected with QueueFull")                         \
   X(pool_exhausted, "send()/broadcast() calls rejected because every message slot was in use") \
   X(large_message_allocs, "messages larger than message_slot_bytes (heap-copied)")          \
+  X(payloads_adopted, "received messages larger than message_slot_bytes handed to the application in the block they were reassembled in (no copy)") \
   X(events_dropped, "events dropped because the application event queue was full")         \
   X(send_rejected, "queued messages the mesh refused (reported as Failed)")                 \
   X(timer_late_max_ns, "latest a mesh timer (probe, suspicion, retransmit, ...) ran after its deadline") \

@@ -316,6 +316,7 @@ class EpollBackend final : public Backend {
         return;
       }
       rx_clock_.refresh();
+      bool yield = false;
       for (int i = 0; i < n; ++i) {
         mmsghdr& h = recv_hdrs_[static_cast<std::size_t>(i)];
         const socklen_t name_len = h.msg_hdr.msg_namelen;
@@ -348,8 +349,14 @@ class EpollBackend final : public Backend {
           }
           off += len;
         } while (off < h.msg_len);
+        // A coalesced read is up to 64 datagrams, a whole batch's worth without GRO: its
+        // messages go to the application before the next read's are taken apart, so no
+        // more wait in a connection between hand-overs than before GRO (with 32 reads of 64
+        // in one call, 2048 did), and an urgent one among them leaves now. Reads already
+        // taken from the socket are still processed; only the next recvmmsg is skipped.
+        if (segment != 0 && h.msg_len > segment && i + 1 < n && sink.batch_done()) yield = true;
       }
-      if (static_cast<std::uint32_t>(n) < recv_batch_ || sink.batch_done()) return;
+      if (yield || static_cast<std::uint32_t>(n) < recv_batch_ || sink.batch_done()) return;
     }
   }
 

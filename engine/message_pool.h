@@ -12,6 +12,8 @@
 #include <cstring>
 #include <memory>
 
+#include "protocol/heap_block.h"
+
 namespace hana::engine {
 
 class IndexStack {
@@ -67,6 +69,13 @@ class LargeBlocks {
     }
     return create(size);
   }
+  // Any kept block, whatever its size, or nullptr: never allocates. It goes to the
+  // protocol in exchange for a received message's block (MessagePool::adopt).
+  std::uint8_t* spare() {
+    for (auto& s : kept_)
+      if (std::uint8_t* b = s.exchange(nullptr, std::memory_order_acquire)) return b;
+    return nullptr;
+  }
   void give(std::uint8_t* b) {
     for (auto& s : kept_) {
       std::uint8_t* expected = nullptr;
@@ -76,20 +85,10 @@ class LargeBlocks {
   }
 
  private:
-  static constexpr std::size_t kHeader = alignof(std::max_align_t);  // holds the capacity
-  static std::uint8_t* create(std::size_t size) {
-    auto* raw = static_cast<std::uint8_t*>(::operator new(size + kHeader));
-    std::memcpy(raw, &size, sizeof size);
-    return raw + kHeader;
-  }
-  static std::size_t capacity_of(const std::uint8_t* b) {
-    std::size_t c = 0;
-    std::memcpy(&c, b - kHeader, sizeof c);
-    return c;
-  }
-  static void destroy(std::uint8_t* b) {
-    if (b != nullptr) ::operator delete(b - kHeader);
-  }
+  // The protocol's buffers use the same layout, so blocks can change hands.
+  static std::uint8_t* create(std::size_t size) { return protocol::heap_block::create(size); }
+  static std::size_t capacity_of(const std::uint8_t* b) { return protocol::heap_block::capacity(b); }
+  static void destroy(std::uint8_t* b) { protocol::heap_block::destroy(b); }
   std::array<std::atomic<std::uint8_t*>, kKept> kept_{};
 };
 
@@ -135,6 +134,23 @@ class MessagePool {
     out.heap = large_.take(size ? size : 1);
     out.size = static_cast<std::uint32_t>(size);
     if (size) std::memcpy(out.heap, data, size);
+    return true;
+  }
+
+  // A received message too big for a slot, without a copy: `take(replacement)` hands over
+  // the protocol block it sits in (Mesh::take_received_payload) in exchange for one of
+  // our spare blocks. False (nothing taken, `out` untouched) when it had none to give.
+  template <class Take>
+  bool adopt(std::size_t size, MessageRef& out, Take&& take) {
+    std::uint8_t* spare = large_.spare();
+    std::uint8_t* block = take(spare);
+    if (block == nullptr) {
+      if (spare != nullptr) large_.give(spare);
+      return false;
+    }
+    out.heap = block;
+    out.slot = IndexStack::kEmpty;
+    out.size = static_cast<std::uint32_t>(size);
     return true;
   }
 

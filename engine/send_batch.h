@@ -17,7 +17,7 @@
 
 namespace hana::engine {
 
-inline constexpr std::uint32_t kMaxGsoSegments = 16;
+inline constexpr std::uint32_t kMaxGsoSegments = 64;  // the kernel's UDP_MAX_SEGMENTS
 inline constexpr std::size_t kMaxGsoBytes = 65'000;  // below the 64 KiB IP limit
 
 struct SendGroup {

@@ -7,37 +7,80 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
-#include <new>
-#include <utility>
+#include <cstring>
 #include <vector>
+
+#include "protocol/heap_block.h"
 
 namespace hana::protocol {
 
-// std::allocator whose value-initialisation (resize) leaves bytes as they are.
-template <class T>
-struct UninitializedAllocator : std::allocator<T> {
-  using value_type = T;
-  UninitializedAllocator() = default;
-  template <class U>
-  UninitializedAllocator(const UninitializedAllocator<U>&) noexcept {}
-  template <class U>
-  struct rebind {
-    using other = UninitializedAllocator<U>;
-  };
-  template <class U>
-  void construct(U* p) noexcept {
-    ::new (static_cast<void*>(p)) U;
+// One pooled buffer: a heap_block and the bytes in use. Growing keeps the bytes; new
+// bytes are left uninitialised. Move-only; `exchange` swaps the storage for another block
+// (ownership of both passes), which is how a received message leaves without a copy.
+class PooledBuffer {
+ public:
+  PooledBuffer() = default;
+  PooledBuffer(PooledBuffer&& o) noexcept : block_(o.block_), size_(o.size_) {
+    o.block_ = nullptr;
+    o.size_ = 0;
   }
-  template <class U, class... Args>
-  void construct(U* p, Args&&... args) {
-    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  PooledBuffer& operator=(PooledBuffer&& o) noexcept {
+    if (this != &o) {
+      heap_block::destroy(block_);
+      block_ = o.block_;
+      size_ = o.size_;
+      o.block_ = nullptr;
+      o.size_ = 0;
+    }
+    return *this;
   }
+  PooledBuffer(const PooledBuffer&) = delete;
+  PooledBuffer& operator=(const PooledBuffer&) = delete;
+  ~PooledBuffer() { heap_block::destroy(block_); }
+
+  std::uint8_t* data() { return block_; }
+  const std::uint8_t* data() const { return block_; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::size_t capacity() const { return heap_block::capacity(block_); }
+  std::uint8_t& operator[](std::size_t i) { return block_[i]; }
+  const std::uint8_t& operator[](std::size_t i) const { return block_[i]; }
+  std::uint8_t* begin() { return block_; }
+  std::uint8_t* end() { return block_ + size_; }
+  const std::uint8_t* begin() const { return block_; }
+  const std::uint8_t* end() const { return block_ + size_; }
+
+  void resize(std::size_t n) {
+    if (n > capacity()) {
+      std::uint8_t* grown = heap_block::create(n);
+      if (size_ != 0) std::memcpy(grown, block_, size_);
+      heap_block::destroy(block_);
+      block_ = grown;
+    }
+    size_ = n;
+  }
+  void clear() { size_ = 0; }
+  void shrink_to_fit() {
+    if (size_ != 0) return;  // only ever trimmed when empty
+    heap_block::destroy(block_);
+    block_ = nullptr;
+  }
+  // Hands the block out and takes `replacement` (a heap_block or nullptr) instead; empty after.
+  std::uint8_t* exchange(std::uint8_t* replacement) {
+    std::uint8_t* out = block_;
+    block_ = replacement;
+    size_ = 0;
+    return out;
+  }
+
+ private:
+  std::uint8_t* block_ = nullptr;
+  std::size_t size_ = 0;
 };
 
 class BufferPool {
  public:
-  using Buffer = std::vector<std::uint8_t, UninitializedAllocator<std::uint8_t>>;
+  using Buffer = PooledBuffer;
   static constexpr std::uint32_t kNone = UINT32_MAX;
   // Capacity released buffers may keep in total (a few of the largest messages); past it
   // a released buffer bigger than kKeepCapacityBytes is trimmed.
@@ -59,6 +102,9 @@ class BufferPool {
     buffers_[idx].resize(size);
     return idx;
   }
+  // The storage of buffer `idx` (in use) leaves; `replacement` takes its place, so the
+  // index stays valid and is released as usual. The caller owns the returned heap_block.
+  std::uint8_t* exchange(std::uint32_t idx, std::uint8_t* replacement) { return buffers_[idx].exchange(replacement); }
   void release(std::uint32_t idx) {
     if (idx == kNone) return;
     auto& b = buffers_[idx];

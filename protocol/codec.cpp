@@ -7,6 +7,9 @@
 #include <cstring>
 
 namespace hana::protocol {
+#if defined(HANA_XXH3_AVX2)
+std::uint64_t xxh3_64_avx2(const void* data, std::size_t size);  // checksum_avx2.cpp
+#endif
 namespace {
 
 constexpr std::size_t kFixedHeaderBytes = 8;  // magic(2) version(1) flags(1) connection_id(4)
@@ -24,7 +27,22 @@ std::size_t min_header_bytes(std::uint8_t flags) {
 
 std::size_t trailer_bytes(std::uint8_t flags) { return (flags & kFlagShortChecksum) ? 4 : 8; }
 
-std::uint64_t checksum(Bytes covered) { return XXH3_64bits(covered.data(), covered.size()); }
+// XXH3's long-input loop is vectorised for the ISA libxxhash was built for (SSE2 on
+// Debian's x86-64); checksum_avx2.cpp has the same hash built for AVX2, used on CPUs that
+// have it. Same bytes on the wire. Below a few hundred bytes XXH3 has no vector loop:
+// 64 KiB datagrams (loopback, GRO batches) are where the checksum was 35 % of a bulk
+// receiver's instructions (callgrind: 1.13M -> 0.33M Ir/MB with AVX2).
+constexpr std::size_t kVectorFromBytes = 1024;
+std::uint64_t checksum(Bytes covered) {
+#if defined(HANA_XXH3_AVX2)
+  static const bool avx2 = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+  }();
+  if (avx2 && covered.size() >= kVectorFromBytes) return xxh3_64_avx2(covered.data(), covered.size());
+#endif
+  return XXH3_64bits(covered.data(), covered.size());
+}
 
 std::uint8_t lane_delivery_byte(Lane lane, Delivery delivery) {
   return static_cast<std::uint8_t>(static_cast<std::uint8_t>(lane) | (static_cast<std::uint8_t>(delivery) << 4));

@@ -253,6 +253,15 @@ std::optional<ConnectionEvent> Connection::poll_event() {
   return pe.event;
 }
 
+std::uint8_t* Connection::take_received_payload(std::uint8_t* replacement) {
+  Impl& s = *impl_;
+  if (s.lent_buffer == BufferPool::kNone) return nullptr;
+  std::uint8_t* taken = s.pool.exchange(s.lent_buffer, replacement);
+  s.pool.release(s.lent_buffer);  // now holds the replacement; a second call finds nothing
+  s.lent_buffer = BufferPool::kNone;
+  return taken;
+}
+
 void Connection::close(CloseReason reason, TimeNs /*now*/) { impl_->enter_closed(reason, false, true); }
 
 void Connection::abort(FailReason reason, TimeNs /*now*/) {

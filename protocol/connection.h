@@ -142,6 +142,13 @@ class Connection {
   void set_path_overhead(std::size_t bytes);
 
   std::optional<ConnectionEvent> poll_event();
+  // After poll_event returned a ReceivedEvent: instead of copying its payload, the caller
+  // may take the storage it sits in, a protocol::heap_block whose first payload.size()
+  // bytes are the message (the view then dangles). `replacement` (a heap_block, or
+  // nullptr) takes its place in the connection's pool, so a caller that hands blocks back
+  // keeps both sides allocation-free. Returns nullptr (and keeps `replacement`'s
+  // ownership with the caller) when the last event was not a ReceivedEvent.
+  std::uint8_t* take_received_payload(std::uint8_t* replacement);
 
   // Starts a graceful close (CLOSE frame); unsent and unacked reliable messages fail with `Closed`.
   void close(CloseReason reason, TimeNs now);

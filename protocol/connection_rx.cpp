@@ -2,6 +2,7 @@
 // detection), DATA (reassembly, ordering, latest-value), SKIP and CLOSE.
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "protocol/codec.h"
 #include "protocol/connection_impl.h"
@@ -10,14 +11,22 @@ namespace hana::protocol {
 
 Connection::Arrival Connection::Impl::on_datagram(const DatagramView& dv, TimeNs now, bool via_stream) {
   if (state != State::Open) return Connection::Arrival::Dropped;
-  // Validate every frame before acting on any, so a malformed tail cannot leave a
-  // half-applied packet behind.
+  // Decode every frame before acting on any, so a malformed tail cannot leave a
+  // half-applied packet behind. Once, into a per-thread scratch (at most
+  // kMaxFramesPerDatagram frames, ~34 KB, grown once per thread): decoding twice, to
+  // validate and then to apply, was ~12 % of a receiver's instructions per 64 B message
+  // and ~7 % per MTU-size datagram (callgrind).
+  thread_local std::vector<Frame> frames;
+  if (frames.capacity() == 0) frames.reserve(kMaxFramesPerDatagram + 1);  // one allocation per thread
+  frames.clear();
   {
-    FrameReader check(dv.frames);
-    Frame f;
-    while (check.next(f)) {
+    FrameReader reader(dv.frames);
+    for (;;) {
+      Frame& f = frames.emplace_back();
+      if (!reader.next(f)) break;
     }
-    if (check.error()) {
+    frames.pop_back();
+    if (reader.error()) {
       ++stats.bad_packets;
       return Connection::Arrival::Dropped;
     }
@@ -38,9 +47,8 @@ Connection::Arrival Connection::Impl::on_datagram(const DatagramView& dv, TimeNs
 
   bool eliciting = false;
   bool urgent = false;
-  FrameReader reader(dv.frames);
-  Frame frame;
-  while (state == State::Open && reader.next(frame)) {
+  for (const Frame& frame : frames) {
+    if (state != State::Open) break;
     switch (frame.index()) {
       case 0:  // Padding
         break;

@@ -3,6 +3,7 @@
 // allows it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "protocol/token_bucket.h"
@@ -11,13 +12,16 @@ namespace hana::protocol {
 
 class Pacer {
  public:
-  // burst: how many full datagrams may leave back to back.
+  // burst: how many full datagrams may leave back to back, and at least one full GSO
+  // send's worth of bytes (64 segments or 64 KiB, as a TCP TSO burst): at 1472-byte
+  // datagrams 10 capped every UDP_SEGMENT send, and so the receiver's GRO batch, at 10.
   static constexpr std::uint64_t kBurstPackets = 10;
+  static constexpr std::uint64_t kBurstFloorBytes = 64 * 1024;
 
   void update(std::uint64_t rate_bytes_per_sec, std::uint64_t datagram_bytes, TimeNs now) {
     if (!enabled_) return;
     bucket_.refill(now);
-    bucket_.configure(rate_bytes_per_sec, kBurstPackets * datagram_bytes);
+    bucket_.configure(rate_bytes_per_sec, std::max(kBurstPackets * datagram_bytes, kBurstFloorBytes));
   }
   void set_enabled(bool on, TimeNs now) {
     enabled_ = on;

@@ -4,15 +4,6 @@
 
 namespace hana::protocol {
 
-std::size_t varint_size(std::uint64_t v) {
-  std::size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
-
 std::size_t write_varint(MutableBytes out, std::uint64_t v) {
   const std::size_t n = varint_size(v);
   if (out.size() < n) return 0;
@@ -24,7 +15,8 @@ std::size_t write_varint(MutableBytes out, std::uint64_t v) {
   return n;
 }
 
-std::size_t read_varint(Bytes in, std::uint64_t& v, bool* bad) {
+// Two bytes and more (read_varint in codec.h takes one-byte values inline).
+std::size_t read_varint_long(Bytes in, std::uint64_t& v, bool* bad) {
   if (bad) *bad = false;
   std::uint64_t result = 0;
   for (std::size_t i = 0; i < 10; ++i) {

@@ -278,6 +278,7 @@ std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) 
 
 std::optional<MeshEvent> Mesh::poll_event() {
   Impl& m = *impl_;
+  m.lent_from = nullptr;
   if (!m.events.empty()) {
     MeshEvent e = std::move(m.events.front());
     m.events.pop_front();
@@ -328,20 +329,33 @@ std::optional<MeshEvent> Mesh::poll_event() {
       m.on_mesh_outcome(it->second, *ev);
       continue;
     }
-    if (auto out = convert(id, *ev)) return out;
+    if (auto out = convert(id, *ev)) {
+      if (std::holds_alternative<MessageReceived>(*out)) m.lent_from = s.conn.get();
+      return out;
+    }
   }
   while (!m.conns.retired.empty()) {
     auto& r = m.conns.retired.front();
     if (auto ev = r.conn->poll_event()) {
       if (is_mesh_outcome(*ev)) continue;
       if (auto* rx = std::get_if<protocol::ReceivedEvent>(&*ev); rx && rx->mesh) continue;
-      if (auto out = convert(r.peer, *ev)) return out;
+      if (auto out = convert(r.peer, *ev)) {
+        if (std::holds_alternative<MessageReceived>(*out)) m.lent_from = r.conn.get();
+        return out;
+      }
       continue;
     }
     if (!r.tx_done) break;  // still has a CLOSE to send
     m.conns.retired.pop_front();
   }
   return std::nullopt;
+}
+
+std::uint8_t* Mesh::take_received_payload(std::uint8_t* replacement) {
+  Impl& m = *impl_;
+  protocol::Connection* c = m.lent_from;
+  m.lent_from = nullptr;
+  return c != nullptr ? c->take_received_payload(replacement) : nullptr;
 }
 
 Result<MessageId> Mesh::send(NodeId peer, Bytes message, const SendOptions& options, TimeNs now, MessageId id) {

@@ -229,6 +229,10 @@ class Mesh {
   // pass and the buffer it would hand over. Cheap; most turns find nothing.
   bool transmit_pending() const;
   std::optional<MeshEvent> poll_event();
+  // After poll_event returned MessageReceived: takes the storage of its payload instead of
+  // a copy (protocol::Connection::take_received_payload, same contract). nullptr when the
+  // last event was anything else.
+  std::uint8_t* take_received_payload(std::uint8_t* replacement);
 
   // id 0 = let the mesh number it. Errors as Connection::send, plus UnknownPeer / NotConnected.
   Result<MessageId> send(NodeId peer, Bytes message, const SendOptions& options, TimeNs now, MessageId id = 0);

@@ -198,6 +198,7 @@ struct Mesh::Impl {
   TimeNs deadline = kNever;
   bool deadline_stale = true;
   TimeNs last_now = 0;
+  protocol::Connection* lent_from = nullptr;  // whose MessageReceived poll_event returned last
   TimeNs rx_at = 0;  // when the datagram being handled arrived (engine clock)
   Path rx_path = Path::Udp;  // and on which path (replies to it go back there)
   TimeNs next_maintenance_at = 0;

@@ -1,6 +1,8 @@
 // Round trips, writer limits and varints.
 #include <gtest/gtest.h>
 
+#include <xxhash.h>
+
 #include <random>
 
 #include "codec_test_util.h"
@@ -22,6 +24,36 @@ TEST(Varint, SizesAndBoundaries) {
     EXPECT_EQ(read_varint({buf, sizes[i] - 1}, back, &bad), 0u);  // truncated
     EXPECT_FALSE(bad);
   }
+}
+
+// varint_size is computed from the bit width, read_varint decodes one byte inline: both
+// against the byte-loop definition at every 7-bit boundary.
+TEST(Varint, SizeAndReadAgreeWithTheByteLoopAtEveryBoundary) {
+  const auto loop_size = [](std::uint64_t v) {
+    std::size_t n = 1;
+    for (; v >= 0x80; v >>= 7) ++n;
+    return n;
+  };
+  for (int k = 0; k < 64; ++k) {
+    for (std::uint64_t v : {(std::uint64_t{1} << k) - 1, std::uint64_t{1} << k, (std::uint64_t{1} << k) + 1}) {
+      ASSERT_EQ(varint_size(v), loop_size(v)) << v;
+      std::uint8_t buf[10];
+      const std::size_t n = write_varint(buf, v);
+      ASSERT_EQ(n, loop_size(v));
+      std::uint64_t back = ~v;
+      bool bad = true;
+      EXPECT_EQ(read_varint({buf, n}, back, &bad), n) << v;
+      EXPECT_EQ(back, v);
+      EXPECT_FALSE(bad);
+    }
+  }
+  std::uint64_t v = 0;
+  const std::uint8_t overlong[] = {0x80, 0x00};  // 0 in two bytes: not the shortest form
+  bool bad = false;
+  EXPECT_EQ(read_varint(overlong, v, &bad), 0u);
+  EXPECT_TRUE(bad);
+  EXPECT_EQ(read_varint({}, v, &bad), 0u);  // empty: truncated, not bad
+  EXPECT_FALSE(bad);
 }
 
 TEST(Varint, WriteFailsWhenBufferTooSmall) {
@@ -63,6 +95,33 @@ TEST(RoundTrip, TypicalDatagramAckPlusThreeData) {
   }
   EXPECT_EQ(i, frames.size());
   EXPECT_FALSE(reader.error().has_value());
+}
+
+// Large datagrams take the AVX2 build of XXH3 (checksum_avx2.cpp) on CPUs with AVX2; the trailer
+// must still be the reference XXH3-64 of the covered bytes (the wire format's checksum),
+// at every size around the switch-over and up to loopback's 64 KiB datagrams.
+TEST(RoundTrip, LargeDatagramChecksumIsPlainXxh3) {
+  std::mt19937_64 rng(11);
+  ByteVec payload(65000);
+  for (auto& b : payload) b = static_cast<std::uint8_t>(rng());
+  for (std::size_t size : {900u, 1000u, 1023u, 1024u, 1025u, 1452u, 9000u, 65000u}) {
+    DataFrame d;
+    d.lane = Lane::Bulk;
+    d.sequence = 7;
+    d.payload = Bytes(payload.data(), size);
+    ByteVec buf(kMaxDatagramBytes);
+    DatagramWriter w(buf, buf.size(), test_header());
+    ASSERT_TRUE(w.append(d)) << size;
+    buf.resize(w.finish());
+    ASSERT_GT(buf.size(), size);
+    std::uint64_t trailer = 0;
+    for (int i = 0; i < 8; ++i) trailer |= std::uint64_t{buf[buf.size() - 8 + i]} << (8 * i);  // little-endian
+    EXPECT_EQ(trailer, XXH3_64bits(buf.data(), buf.size() - 8)) << size;
+    const DecodeResult r = decode_datagram(buf);
+    EXPECT_TRUE(r.datagram.has_value()) << size;
+    buf.back() ^= 1;
+    EXPECT_FALSE(decode_datagram(buf).datagram.has_value()) << size;
+  }
 }
 
 TEST(RoundTrip, RandomAcksWithMaxRanges) {

@@ -3,7 +3,8 @@
 // and both event loops, protocol and mesh included) during a measured window of
 // round trips after a warm-up of the same traffic.
 //
-// The bound is "not per message" rather than zero. Measured (backtraces of every
+// The bound is "not per message" rather than zero (the smaller count of two measured
+// windows, see steady_state_allocations). Measured (backtraces of every
 // allocation in the window, 50 runs on a loaded machine): 0 in most runs, 2-4 in some —
 // one-off growth below the engine, never proportional to the message count. Two sources
 // of larger one-off growth are kept out of the window on purpose, because they are not
@@ -130,11 +131,20 @@ std::uint64_t steady_state_allocations(Node& a, Node& b, NodeId b_id, Node* also
   EXPECT_TRUE(settled) << "the nodes never formed a full mesh with quiet link reports";
   EXPECT_TRUE(run_traffic(a, b, b_id, 3000, 64, Delivery::ReliableOrdered, nullptr, also));
   EXPECT_TRUE(run_traffic(a, b, b_id, 3000, 64, Delivery::ReliableOrdered, nullptr, also));
-  g_allocations = 0;
-  g_counting = true;
-  EXPECT_TRUE(run_traffic(a, b, b_id, kMessages, 64, Delivery::ReliableOrdered, nullptr, also));
-  g_counting = false;
-  return g_allocations.load();
+  // Two measured windows, the smaller count wins: a receive burst larger than any in the
+  // warm-up (with GRO one read can bring a whole window of messages, rarely, on a loaded
+  // machine) grows the receiving connection's buffer pool once, to that burst, in
+  // whichever window it first happens (measured: 2 runs in 72 under two CPU hogs, 53-134
+  // allocations, all pool growth). An allocation per message shows in both windows.
+  std::uint64_t least = ~std::uint64_t{0};
+  for (int window = 0; window < 2; ++window) {
+    g_allocations = 0;
+    g_counting = true;
+    EXPECT_TRUE(run_traffic(a, b, b_id, kMessages, 64, Delivery::ReliableOrdered, nullptr, also));
+    g_counting = false;
+    least = std::min<std::uint64_t>(least, g_allocations.load());
+  }
+  return least;
 }
 
 TEST_P(AllocTest, SteadyStateAllocatesNothingPerMessage) {
@@ -174,6 +184,72 @@ TEST_P(AllocTest, SteadyStateBroadcastAllocatesNothingPerMessage) {
   std::printf("allocations during 5000 reliable broadcasts to 2 members (%s): %llu\n",
               std::string(to_string(GetParam())).c_str(), static_cast<unsigned long long>(counted));
   EXPECT_LT(counted, std::uint64_t{kMessages} / 100) << "allocations grow with the message count";
+}
+
+// Messages larger than a message slot (Bulk, 100 KiB: fragmented, reassembled): the
+// receiver hands each to the application in the block it was reassembled in, and the
+// block comes back as the spare for a later message, so the stream allocates nothing per
+// message either. Contents are checked (a marker at each end of the message).
+bool run_large(Node& a, Node& b, NodeId b_id, int count, int window) {
+  static std::uint8_t payload[100 * 1024];  // static: the test itself must not allocate
+  Event ev;
+  int sent = 0, received = 0, confirmed = 0, corrupt = 0;
+  const TimeNs deadline = engine::monotonic_now_ns() + 30 * kNsPerSec;
+  while ((received < count || confirmed < count) && engine::monotonic_now_ns() < deadline) {
+    while (sent < count && sent - confirmed < window) {
+      payload[0] = payload[sizeof payload - 1] = static_cast<std::uint8_t>(sent);
+      if (!a.send(b_id, Lane::Bulk, payload, Delivery::ReliableOrdered).ok()) break;
+      ++sent;
+    }
+    const auto take = [&] {
+      if (ev.kind != EventKind::Received) return;
+      const auto bytes = ev.payload.bytes();
+      const auto want = static_cast<std::uint8_t>(received);
+      if (bytes.size() != sizeof payload || bytes[0] != want || bytes[sizeof payload - 1] != want) ++corrupt;
+      ++received;
+    };
+    if (b.wait_event(ev, kNsPerMs)) take();
+    while (b.poll_event(ev)) take();
+    while (a.poll_event(ev)) confirmed += ev.kind == EventKind::Delivered;
+  }
+  EXPECT_EQ(corrupt, 0) << "received messages with the wrong bytes";
+  if (received < count || confirmed < count)
+    std::fprintf(stderr, "run_large: sent %d received %d confirmed %d of %d\n", sent, received, confirmed, count);
+  return received >= count && confirmed >= count && corrupt == 0;
+}
+
+TEST_P(AllocTest, LargeMessagesAreHandedOverWithoutACopyOrAnAllocation) {
+#ifdef HANA_SANITIZED
+  GTEST_SKIP() << "allocation counting needs our operator new; sanitizer runtimes replace it";
+#endif
+  auto a = start_node(GetParam(), config_for_counting());
+  auto b = start_node(GetParam(), config_for_counting());
+  ASSERT_TRUE(a && b);
+  const NodeId b_id = connect_pair(*a, *b).first;
+  ASSERT_NE(b_id, 0u);
+  // Warm-up: small traffic until the link reports settle (as above), then large messages
+  // (pools at their peak sizes, path-MTU discovery done).
+  steady_state_allocations(*a, *b, b_id, nullptr, 2);
+  ASSERT_TRUE(run_large(*a, *b, b_id, 300, 4));
+  constexpr int kLarge = 2000;
+  const std::uint64_t adopted = b->stats().engine_counter("payloads_adopted");
+  EXPECT_GE(adopted, 300u) << "received large messages were copied, not handed over";
+  g_allocations = 0;
+  g_large_allocations = 0;
+  g_counting = true;
+  const bool ok = run_large(*a, *b, b_id, kLarge, 4);
+  g_counting = false;
+  EXPECT_TRUE(ok);
+  const std::uint64_t counted = g_allocations.load(), large = g_large_allocations.load();
+  std::printf("allocations during %d messages of 100 KiB (%s): %llu, %llu of them >= 64 KiB\n", kLarge,
+              std::string(to_string(GetParam())).c_str(), static_cast<unsigned long long>(counted),
+              static_cast<unsigned long long>(large));
+  // A message buffer is allocated only when a burst outran the spare blocks (measured: 0-2
+  // per 1000); the rest is the mesh's time-driven gossip (16-byte sort buffers), which a
+  // window of 200 MB on a loaded machine sees more of than the small-message tests do.
+  EXPECT_LT(large, std::uint64_t{kLarge} / 100) << "message buffers allocated per message";
+  EXPECT_LT(counted, std::uint64_t{kLarge} / 40) << "allocations grow with the message count";
+  EXPECT_GE(b->stats().engine_counter("payloads_adopted") - adopted, std::uint64_t{kLarge});
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AllocTest, ::testing::Values(IoBackend::Uring, IoBackend::Epoll), backend_name);

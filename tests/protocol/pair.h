@@ -134,11 +134,17 @@ struct Pair {
     }
   }
 
+  // When set, b's events go here instead of into ev_b (a test that handles them itself).
+  std::function<void(Connection&)> drain_b;
+
   void settle_io() {
     flush(a, true);
     flush(b, false);
     drain(a, ev_a);
-    drain(b, ev_b);
+    if (drain_b)
+      drain_b(b);
+    else
+      drain(b, ev_b);
   }
 
   // Advances to the next wake-up. Returns false when nothing is left to happen.

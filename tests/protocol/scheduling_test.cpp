@@ -66,18 +66,26 @@ TEST(TokenBucket, ZeroRateIsUnlimited) {
   EXPECT_TRUE(b.can_send(0));
 }
 
+// A burst is 10 full datagrams, and at least 64 KiB: one full GSO send (UDP_SEGMENT) at
+// LAN-sized datagrams, which a burst of 10 x 1452 bytes used to cut to 10 segments.
 TEST(Pacer, SpreadsBurstsAtTheConfiguredRate) {
-  Pacer p;
-  p.set_enabled(true, 0);
-  p.update(1'452'000, 1452, 0);  // 1000 datagrams per second, burst 10
-  int sent = 0;
-  while (p.can_send(0) && sent < 100) {
-    p.on_sent(1452, 0);
-    ++sent;
-  }
-  EXPECT_EQ(sent, 10);
-  EXPECT_GT(p.ready_at(0), 0u);
-  EXPECT_TRUE(p.can_send(p.ready_at(0)));
+  const auto burst_of = [](std::uint64_t datagram) {
+    Pacer p;
+    p.set_enabled(true, 0);
+    p.update(datagram * 1000, datagram, 0);  // 1000 datagrams per second
+    std::uint64_t sent = 0;
+    while (p.can_send(0) && sent < 1000) {
+      p.on_sent(datagram, 0);
+      ++sent;
+    }
+    EXPECT_GT(p.ready_at(0), 0u);
+    EXPECT_TRUE(p.can_send(p.ready_at(0)));
+    return sent;
+  };
+  EXPECT_EQ(burst_of(9000), 10u);
+  const std::uint64_t lan = burst_of(1452);
+  EXPECT_GE(lan * 1452, Pacer::kBurstFloorBytes);
+  EXPECT_LT((lan - 1) * 1452, Pacer::kBurstFloorBytes);
   Pacer off;
   EXPECT_TRUE(off.can_send(0));
 }

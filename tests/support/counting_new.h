@@ -23,9 +23,16 @@
 namespace {
 std::atomic<bool> g_counting{false};
 std::atomic<std::uint64_t> g_allocations{0};
+// Of those, allocations of at least 64 KiB: a large message's buffer, not the time-driven
+// small growth of the mesh's own state (gossip sorting, link tables).
+std::atomic<std::uint64_t> g_large_allocations{0};
+constexpr std::size_t kLargeAllocationBytes = 64 * 1024;
 
 [[maybe_unused]] void* counted_alloc(std::size_t n) noexcept {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (g_counting.load(std::memory_order_relaxed)) {
+    g_allocations.fetch_add(1, std::memory_order_relaxed);
+    if (n >= kLargeAllocationBytes) g_large_allocations.fetch_add(1, std::memory_order_relaxed);
+  }
   return std::malloc(n == 0 ? 1 : n);
 }
 [[maybe_unused]] void* counted_aligned_alloc(std::size_t n, std::align_val_t al) noexcept {
