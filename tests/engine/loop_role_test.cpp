@@ -332,7 +332,7 @@ TEST(LoopRole, AMessageTakenFromALongBlockLeavesTheStandbyAGraceArm) {
   ASSERT_TRUE(a && b);
   const auto ids = connect_pair(*a, *b);
   ASSERT_NE(ids.first, 0u);
-  constexpr int kMessages = 5;
+  constexpr int kMessages = 8;
   const std::uint64_t deferred_before = b->stats().engine_counter("standby_arms_deferred");
   std::atomic<int> received{0};
   std::thread receiver([&] {
@@ -354,8 +354,9 @@ TEST(LoopRole, AMessageTakenFromALongBlockLeavesTheStandbyAGraceArm) {
   }
   receiver.join();
   // Most turns that handed a message over take a grace arm; a message the standby took
-  // instead (b's thread busy with a keep-alive at that moment) arms exactly.
-  EXPECT_GE(b->stats().engine_counter("standby_arms_deferred") - deferred_before, std::uint64_t{kMessages - 1});
+  // instead (b's thread busy with a keep-alive at that moment, or slow under a sanitizer)
+  // arms exactly. Without the grace after a long block, 1-2 of 5 took one.
+  EXPECT_GE(b->stats().engine_counter("standby_arms_deferred") - deferred_before, std::uint64_t{kMessages - 2});
 }
 
 // Knobs for a pair that sends nothing on its own for seconds (no keep-alive, probe,
@@ -386,19 +387,27 @@ TEST(LoopRole, AThreadThatBlocksLongTakesTheStandbysPendingTimerOff) {
   const auto ids = connect_pair(*a, *b);
   ASSERT_NE(ids.first, 0u);
   Event e;
-  for (int i = 0; i < 2; ++i) (void)b->wait_event(e, 100 * kNsPerMs);  // pacing: the long blocks
-  const std::uint64_t disarms_before = b->stats().engine_counter("standby_disarms");
   const std::uint64_t arms_before = b->stats().engine_counter("standby_arms");
   const std::uint8_t msg[16] = {8};
-  ASSERT_TRUE(a->send(ids.first, Lane::High, msg).ok());
-  bool got = false;
-  // The turn that hands the message over arms the standby (b's thread was blocked until
-  // then); the next call blocks and takes that arm off.
-  pump_until(*b, [&](Event& ev) { got |= ev.kind == EventKind::Received; }, [&] { return got; }, 10 * kNsPerSec);
-  ASSERT_TRUE(got);
-  (void)b->wait_event(e, 5 * kNsPerMs);
+  // Tried until it happens (bounded): when the standby, not b's thread, takes the datagram
+  // (a slow sanitizer build), it arms exactly for the held ACK, that arm fires before the
+  // next block, and there is nothing to take off; the next round is the same test again.
+  bool disarmed = false;
+  const TimeNs until = engine::monotonic_now_ns() + 20 * kNsPerSec;
+  for (int round = 0; round < 20 && !disarmed && engine::monotonic_now_ns() < until; ++round) {
+    for (int i = 0; i < 2; ++i) (void)b->wait_event(e, 100 * kNsPerMs);  // pacing: the long blocks
+    const std::uint64_t disarms_before = b->stats().engine_counter("standby_disarms");
+    ASSERT_TRUE(a->send(ids.first, Lane::High, msg).ok());
+    bool got = false;
+    // The turn that hands the message over arms the standby (b's thread was blocked until
+    // then); the next call blocks and takes that arm off.
+    pump_until(*b, [&](Event& ev) { got |= ev.kind == EventKind::Received; }, [&] { return got; }, 10 * kNsPerSec);
+    ASSERT_TRUE(got);
+    (void)b->wait_event(e, 5 * kNsPerMs);
+    disarmed = b->stats().engine_counter("standby_disarms") > disarms_before;
+  }
   EXPECT_GT(b->stats().engine_counter("standby_arms"), arms_before);
-  EXPECT_GT(b->stats().engine_counter("standby_disarms"), disarms_before);
+  EXPECT_TRUE(disarmed) << "a block longer than the grace never took the standby's pending timer off";
 }
 
 // A thread whose blocks are short (back within the grace, like a ping-pong at 1000/s)
