@@ -148,14 +148,22 @@ std::uint64_t steady_state_allocations(Node& a, Node& b, NodeId b_id, Node* also
   return least;
 }
 
+// Two nodes at config_for_counting(), connected; b_id is 0 when they did not connect.
+struct CountingPair {
+  std::unique_ptr<Node> a, b;
+  NodeId b_id = 0;
+};
+CountingPair connected_counting_pair(IoBackend backend) {
+  CountingPair p{start_node(backend, config_for_counting()), start_node(backend, config_for_counting())};
+  if (p.a && p.b) p.b_id = connect_pair(*p.a, *p.b).first;
+  return p;
+}
+
 TEST_P(AllocTest, SteadyStateAllocatesNothingPerMessage) {
 #ifdef HANA_SANITIZED
   GTEST_SKIP() << "allocation counting needs our operator new; sanitizer runtimes replace it";
 #endif
-  auto a = start_node(GetParam(), config_for_counting());
-  auto b = start_node(GetParam(), config_for_counting());
-  ASSERT_TRUE(a && b);
-  const NodeId b_id = connect_pair(*a, *b).first;
+  auto [a, b, b_id] = connected_counting_pair(GetParam());
   ASSERT_NE(b_id, 0u);
   const std::uint64_t counted = steady_state_allocations(*a, *b, b_id, nullptr, 2);
   RecordProperty("allocations_in_5000_round_trips", static_cast<int>(counted));
@@ -223,10 +231,7 @@ TEST_P(AllocTest, LargeMessagesAreHandedOverWithoutACopyOrAnAllocation) {
 #ifdef HANA_SANITIZED
   GTEST_SKIP() << "allocation counting needs our operator new; sanitizer runtimes replace it";
 #endif
-  auto a = start_node(GetParam(), config_for_counting());
-  auto b = start_node(GetParam(), config_for_counting());
-  ASSERT_TRUE(a && b);
-  const NodeId b_id = connect_pair(*a, *b).first;
+  auto [a, b, b_id] = connected_counting_pair(GetParam());
   ASSERT_NE(b_id, 0u);
   // Warm-up: small traffic until the link reports settle (as above), then large messages
   // (pools at their peak sizes, path-MTU discovery done).
