@@ -391,11 +391,10 @@ void Mesh::Impl::on_beacon(const Address& from, Bytes body, TimeNs now) {
   Peer& p = peers[it->second];
   p.health.last_heard = now;
   p.path.udp_heard_at = now;  // beacons are UDP: its host reaches us there
-  const bool was_dead = members[it->second].state == MemberState::Dead;
   reconcile(it->second, addr, b.incarnation, now);  // a newer incarnation revives it (answer_beacon there)
-  if (members[it->second].state == MemberState::Dead) {
+  if (members[it->second].state == MemberState::Dead) {  // still Dead: reconcile only revives
     redial_now(it->second, now);
-    if (was_dead) answer_beacon(now);
+    answer_beacon(now);
   }
   // First-hand eligibility (a runtime knob change shows up here too).
   if (b.incarnation >= members[it->second].incarnation && p.eligible != b.eligible) {
