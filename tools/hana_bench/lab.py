@@ -65,32 +65,34 @@ class LossLab:
             self.teardown()
             raise LabUnavailable(str(e))
 
+    def _ingress_rule(self, rule):
+        """Replaces the ingress rule at both ends with `rule` (nft words), or none."""
+        for ns in (self.ns_client, self.ns_server):
+            _run(["ip", "netns", "exec", ns, "nft", "flush", "chain", "netdev", NFT_TABLE, "ingress"])
+            if rule:
+                _run(["ip", "netns", "exec", ns, "nft", "add", "rule", "netdev", NFT_TABLE, "ingress"] + rule)
+
     def set_loss(self, pct, burst=0):
         """Drop pct% of the TCP and UDP packets arriving at either end: at random (burst 0),
         or in bursts of exactly `burst` consecutive packets, one burst every burst*100/pct
         packets at each end (nftables' `numgen inc`: the kernel here has no sch_netem for a
         Gilbert-Elliott model, and a counter gives the burst length exactly; the simulator's
         Gilbert-Elliott model, hana-sim conn --burst-loss, is the random counterpart)."""
-        for ns in (self.ns_client, self.ns_server):
-            _run(["ip", "netns", "exec", ns, "nft", "flush", "chain", "netdev", NFT_TABLE, "ingress"])
-            if pct > 0 and burst == 0:
-                _run(["ip", "netns", "exec", ns, "nft", "add", "rule", "netdev", NFT_TABLE, "ingress",
-                      "meta", "l4proto", "{", "tcp,", "udp", "}", "numgen", "random", "mod", "100", "<",
-                      str(int(pct)), "drop"])
-            elif pct > 0:
-                period = int(round(burst * 100 / pct))
-                _run(["ip", "netns", "exec", ns, "nft", "add", "rule", "netdev", NFT_TABLE, "ingress",
-                      "meta", "l4proto", "{", "tcp,", "udp", "}", "numgen", "inc", "mod", str(period), "<",
-                      str(int(burst)), "drop"])
+        if pct > 0 and burst == 0:
+            self._ingress_rule(["meta", "l4proto", "{", "tcp,", "udp", "}", "numgen", "random", "mod", "100", "<",
+                                str(int(pct)), "drop"])
+        elif pct > 0:
+            period = int(round(burst * 100 / pct))
+            self._ingress_rule(["meta", "l4proto", "{", "tcp,", "udp", "}", "numgen", "inc", "mod", str(period), "<",
+                                str(int(burst)), "drop"])
+        else:
+            self._ingress_rule(None)
         self.loss_pct = pct
 
     def block_udp(self):
         """Drop every UDP packet arriving at either end, pass TCP: a network where only the
         TCP path works (issue 17). set_loss() replaces this rule."""
-        for ns in (self.ns_client, self.ns_server):
-            _run(["ip", "netns", "exec", ns, "nft", "flush", "chain", "netdev", NFT_TABLE, "ingress"])
-            _run(["ip", "netns", "exec", ns, "nft", "add", "rule", "netdev", NFT_TABLE, "ingress",
-                  "meta", "l4proto", "udp", "drop"])
+        self._ingress_rule(["meta", "l4proto", "udp", "drop"])
         self.loss_pct = None
 
     def rules(self):

@@ -2,6 +2,8 @@
 The `hana` row (the default configuration) is the headline; the opt-in modes are checked
 too. Only for the closing note: nothing here fails a run."""
 
+import statistics
+
 HANA = ["hana", "hana-uring", "hana-epoll", "hana-inline", "hana-busypoll"]
 
 
@@ -80,8 +82,7 @@ def target_rows(rows):
                 ratios[h].append(p50 / tcp)
     for h, rs in ratios.items():
         if len(rs) > 1:
-            rs = sorted(rs)
-            median = rs[len(rs) // 2] if len(rs) % 2 else (rs[len(rs) // 2 - 1] + rs[len(rs) // 2]) / 2
+            median = statistics.median(rs)
             add("rtt-tcp-path: median over %d rounds of p50 ÷ tcp p50 ≤ 1.5" % len(rs), h, median, 1.5, "×")
     tcp_loss = _metric(rows, "rtt-loss", "2% loss", "tcp", "p99_us")
     if tcp_loss is not None:
