@@ -45,6 +45,7 @@ namespace hana::engine {
   X(standby_arms_deferred, "Shared threading: standby arms that fell after the loop's deadline (within standby_grace_us of it) because an application thread had been blocked in wait_event() within that grace and will most likely serve it first") \
   X(standby_disarms, "Shared threading: times an application thread about to block in wait_event() took the standby's pending timer off (it serves the loop's deadline itself)") \
   X(standby_yields, "Shared threading: times the standby yielded the CPU before a turn (standby_yield)") \
+  X(sends_deferred, "Shared threading: sends with SendOptions::more queued on their connection without a loop turn (the next turn transmits them)") \
   X(standby_turns_skipped, "Shared threading: standby wake-ups for a datagram an application thread took meanwhile (no turn)") \
   X(gro_receives, "reads that carried several coalesced datagrams (UDP_GRO)")              \
   X(receive_yields, "turns that stopped receiving early to hand a Control/High message to the application before the datagrams behind it") \

@@ -239,6 +239,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     o.lane = cmd.lane;
     o.delivery = cmd.delivery;
     o.latest_value = cmd.latest_value;
+    o.delivered_event = cmd.delivered_event;
     o.key = cmd.key;
     o.version = cmd.version;
     const Bytes bytes{m_.pool.data(cmd.message), cmd.message.size};

@@ -131,6 +131,7 @@ Result<MessageId> Node::Impl::enqueue_checked(Command::Kind kind, NodeId peer, s
   cmd.lane = opts.lane;
   cmd.delivery = opts.delivery;
   cmd.latest_value = opts.latest_value;
+  cmd.delivered_event = opts.delivered_event;
   cmd.key = opts.key;
   cmd.version = opts.version;
   cmd.peer = peer;
@@ -421,6 +422,16 @@ Result<MessageId> Node::broadcast(Lane lane, std::span<const std::uint8_t> bytes
 
 Result<MessageId> Node::broadcast(std::span<const std::uint8_t> bytes, const SendOptions& options) {
   return impl_->send_any(Command::Kind::Broadcast, 0, bytes, options);
+}
+
+void Node::flush() {
+  Impl& m = *impl_;
+  if (!m.running.load()) return;
+  if (m.shared) {
+    if (m.work_pending.load() || !m.lanes_empty()) m.turn_shared(false, true);
+  } else {
+    m.notify();
+  }
 }
 
 bool Node::poll_event(Event& out) {

@@ -50,6 +50,7 @@ struct Command {
   Lane lane = Lane::Normal;
   Delivery delivery = Delivery::ReliableOrdered;
   bool latest_value = false;
+  bool delivered_event = true;
   NodeId peer = 0;
   MessageId id = 0;
   std::uint64_t key = 0;
@@ -227,6 +228,7 @@ struct Node::Impl {
   void cover_deadline(TimeNs next, TurnThen then);  // arms the standby if nobody else serves `next`
   Result<MessageId> send_shared(engine::Command::Kind kind, NodeId peer, std::span<const std::uint8_t> bytes,
                                 const SendOptions& options);
+  bool queue_without_turn(engine::DirectSend& direct);  // send_shared with SendOptions::more
   void run_standby();                           // the node's own thread
   void yield_to_application();                  // the standby, before a turn for a socket or left work
   bool standby_timer_pending();                 // armed and not yet fired, or not armed (takes loop_mutex)

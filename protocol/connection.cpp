@@ -141,6 +141,7 @@ Result<MessageId> Connection::Impl::send(Bytes message, std::uint32_t shared, co
   m.lane = o.lane;
   m.delivery = o.delivery;
   m.latest_value = o.latest_value;
+  m.delivered_event = o.delivered_event;
   m.mesh = mesh;
   m.key = o.key;
   m.version = o.version;

@@ -14,7 +14,7 @@ void Connection::Impl::on_packet_acked(const SentPacket& p) {
     if (m.fragment_acked(r.fragment)) continue;
     m.set_fragment_acked(r.fragment);
     if (++m.acked_count == m.fragment_count) {
-      push_event(DeliveredEvent{m.id, m.lane});
+      if (m.delivered_event) push_event(DeliveredEvent{m.id, m.lane});
       ++stats.lanes[static_cast<std::size_t>(m.lane)].delivered;
       out.free(r.slot);
     }

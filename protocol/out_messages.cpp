@@ -43,6 +43,7 @@ std::uint32_t OutMessages::allocate(TimeNs now) {
   m.queued = false;
   m.seq_assigned = false;
   m.latest_value = false;
+  m.delivered_event = true;
   m.key = m.version = m.sequence = 0;
   m.fragment_count = 1;
   m.fragment_bytes = 0;

@@ -22,6 +22,7 @@ struct OutMessage {
   Lane lane = Lane::Normal;
   Delivery delivery = Delivery::ReliableOrdered;
   bool latest_value = false;
+  bool delivered_event = true;  // SendOptions::delivered_event
   bool mesh = false;  // kDataMesh
   bool live = false;
   bool queued = false;        // in its lane queue (not every fragment sent once)

@@ -260,6 +260,9 @@ class Node {
                               Delivery delivery = Delivery::ReliableOrdered);
   // Same, with latest-value options (key/version coalescing per connection).
   Result<MessageId> broadcast(std::span<const std::uint8_t> bytes, const SendOptions& options);
+  // Transmits what sends with SendOptions::more queued (any thread; nothing to do: returns
+  // at once). Runs the loop's turn on this thread when it is free, as send() does.
+  void flush();
 
   bool poll_event(Event& out);
   bool wait_event(Event& out, TimeNs timeout_ns);

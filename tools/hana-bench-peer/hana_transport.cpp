@@ -89,6 +89,9 @@ class HanaTransport final : public Transport {
     Transport::send_to_all(peers, channel, data, len);
   }
 
+  // Bulk sends are queued with SendOptions::more (the transport contract: send() queues,
+  // flush() transmits, as the TCP transport's one write per flush): a stream's burst costs
+  // one loop turn, not one per message. HIGH messages leave at once.
   void flush() override {
     for (auto& overflow : overflow_) {  // HIGH first
       while (!overflow.empty()) {
@@ -97,6 +100,7 @@ class HanaTransport final : public Transport {
         overflow.pop_front();
       }
     }
+    node_->flush();
   }
 
   bool can_send_bulk(int) const override { return overflow_[1].empty(); }
@@ -152,7 +156,12 @@ class HanaTransport final : public Transport {
     auto idx = static_cast<std::size_t>(peer);
     if (idx >= ids_.size() || ids_[idx] == 0) return true;  // unknown peer: nothing to do
     auto lane = channel == Channel::kBulk ? hana::Lane::Bulk : hana::Lane::High;
-    auto r = node_->send(ids_[idx], lane, {data, len}, hana::Delivery::ReliableOrdered);
+    hana::SendOptions so;
+    so.lane = lane;
+    so.delivery = hana::Delivery::ReliableOrdered;
+    so.more = channel == Channel::kBulk;
+    so.delivered_event = false;  // every scenario confirms with its own acks, as for the baselines
+    auto r = node_->send(ids_[idx], {data, len}, so);
     if (r) return true;
     if (r.error().code == hana::Errc::QueueFull) return false;
     ++send_errors_;  // Closed / NotConnected: the message is lost, as the scenario will count
