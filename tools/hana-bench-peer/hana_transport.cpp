@@ -83,9 +83,7 @@ class HanaTransport final : public Transport {
   // copy takes the send() path and its back-pressure.
   void send_to_all(std::size_t peers, Channel channel, const std::uint8_t* data, std::size_t len) override {
     const bool pending = !overflow_[channel == Channel::kBulk ? 1 : 0].empty();
-    auto lane = channel == Channel::kBulk ? hana::Lane::Bulk : hana::Lane::High;
-    if (!pending && peers == ids_.size() && node_->broadcast(lane, {data, len}, hana::Delivery::ReliableOrdered))
-      return;
+    if (!pending && peers == ids_.size() && node_->broadcast({data, len}, options_for(channel))) return;
     Transport::send_to_all(peers, channel, data, len);
   }
 
@@ -152,16 +150,21 @@ class HanaTransport final : public Transport {
     return node_->wait_event(ev, static_cast<hana::TimeNs>(timeout_ns));
   }
 
+  // Bulk bursts are queued (`more`) until flush(); every scenario confirms with its own
+  // acks, as for the baselines, so no Delivered event per message (or per fan-out peer).
+  static hana::SendOptions options_for(Channel channel) {
+    hana::SendOptions so;
+    so.lane = channel == Channel::kBulk ? hana::Lane::Bulk : hana::Lane::High;
+    so.delivery = hana::Delivery::ReliableOrdered;
+    so.more = channel == Channel::kBulk;
+    so.delivered_event = false;
+    return so;
+  }
+
   bool try_send(int peer, Channel channel, const std::uint8_t* data, std::size_t len) {
     auto idx = static_cast<std::size_t>(peer);
     if (idx >= ids_.size() || ids_[idx] == 0) return true;  // unknown peer: nothing to do
-    auto lane = channel == Channel::kBulk ? hana::Lane::Bulk : hana::Lane::High;
-    hana::SendOptions so;
-    so.lane = lane;
-    so.delivery = hana::Delivery::ReliableOrdered;
-    so.more = channel == Channel::kBulk;
-    so.delivered_event = false;  // every scenario confirms with its own acks, as for the baselines
-    auto r = node_->send(ids_[idx], {data, len}, so);
+    auto r = node_->send(ids_[idx], {data, len}, options_for(channel));
     if (r) return true;
     if (r.error().code == hana::Errc::QueueFull) return false;
     ++send_errors_;  // Closed / NotConnected: the message is lost, as the scenario will count
