@@ -221,7 +221,8 @@ struct Node::Impl {
   // Runs turns while the loop is free and work is pending; waits for the loop only if
   // `wait_for_loop`. `application`: counted as an application turn, not the standby's.
   // What the calling thread does after the turn, which decides who serves the deadline.
-  enum class TurnThen { Leave, Block, Standby };
+  // Soon: back to the application, which said it calls again at once (SendOptions::more).
+  enum class TurnThen { Leave, Soon, Block, Standby };
   // `sleeps_until`: with Block, the caller's own deadline (it sleeps no longer).
   void turn_shared(bool wait_for_loop, bool application, engine::DirectSend* direct = nullptr,
                    TurnThen then = TurnThen::Leave, TimeNs sleeps_until = 0);

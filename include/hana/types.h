@@ -149,9 +149,8 @@ struct SendOptions {
   // message is queued on its connection without a loop turn and without transmitting, so
   // a burst of small messages costs a turn and leaves in as few datagrams as the window
   // allows. It leaves with the next send() without `more`, Node::flush(), poll_event() or
-  // wait_event() of any thread, and at the latest when the node's own thread takes over
-  // (standby_grace_us after the application last blocked in wait_event(), at once
-  // otherwise). Shared threading only: the other models queue every message anyway.
+  // wait_event() of any thread, and at the latest within standby_grace_us (the node's own
+  // thread). Shared threading only: the other models queue every message anyway.
   bool more = false;
   // false: no Delivered event for this message (a Failed one still comes). For streams
   // the application confirms end to end itself, where an event per message is only cost
