@@ -201,9 +201,11 @@ struct Node::Impl {
   // Written with loop_config (publish_loop_config), read by wait_event_shared.
   std::atomic<TimeNs> quiet_margin_ns{0};
   std::atomic<bool> standby_yield{true};        // loop_config.standby_yield, read by the standby unlocked
+  std::atomic<bool> wait_yield{true};           // loop_config.wait_yield, read by waiters unlocked
   void publish_loop_config() {
     quiet_margin_ns.store(loop_config.busy_poll ? engine::kNoDeadline : loop_config.max_ack_delay_us * kNsPerUs);
     standby_yield.store(loop_config.standby_yield, std::memory_order_relaxed);
+    wait_yield.store(loop_config.wait_yield, std::memory_order_relaxed);
   }
   // wait_event_shared may skip its first turn, poll_event its only one. `before_block`:
   // the caller blocks next, and a turn then would also send the ACKs it holds.
