@@ -435,5 +435,46 @@ TEST(LoopRole, AThreadBackWithinTheGraceKeepsTheStandbysTimer) {
   EXPECT_EQ(b->stats().engine_counter("standby_disarms"), disarms_before);
 }
 
+// A High message that reaches a thread waiting in wait_event() goes to that thread before
+// its turn transmits anything (issue 11 §2: on one CPU the Bulk that turn sent woke the
+// peer, which ran first while the message sat in the event queue). a acks High data at
+// once, so a turn that transmitted after receiving would send that ACK before returning;
+// here a's datagram count is unchanged when the message comes back, and the ACK leaves
+// with a's next call (b's messages are all confirmed). Other traffic of a's loop (quiet
+// pair: none for seconds) could send something in between: one message in ten that
+// shows the order is enough; without the hand-over none does.
+TEST(LoopRole, AnUrgentMessageReachesItsWaiterBeforeTheTurnTransmits) {
+  Config c = quiet_pair(1'000'000);
+  c.urgent_ack_delay_us = 0;
+  auto a = start_node(IoBackend::Epoll, c);
+  auto b = start_node(IoBackend::Epoll, c);
+  ASSERT_TRUE(a && b);
+  const auto ids = connect_pair(*a, *b);
+  ASSERT_NE(ids.second, 0u);
+  const std::uint64_t handovers_before = a->stats().engine_counter("urgent_handovers");
+  constexpr int kMessages = 10;
+  const std::uint8_t msg[16] = {4};
+  std::vector<MessageId> sent;
+  int sent_nothing_first = 0;
+  for (int i = 0; i < kMessages; ++i) {
+    const std::uint64_t datagrams_before = a->stats().engine_counter("datagrams_sent");
+    auto id = b->send(ids.second, Lane::High, msg);
+    ASSERT_TRUE(id.ok());
+    sent.push_back(*id);
+    bool got = false;
+    pump_until(*a, [&](Event& e) { got |= e.kind == EventKind::Received; }, [&] { return got; }, 10 * kNsPerSec);
+    ASSERT_TRUE(got) << "message " << i;
+    sent_nothing_first += a->stats().engine_counter("datagrams_sent") == datagrams_before;
+    Event e;
+    (void)a->wait_event(e, 0);  // a's next call: its turn sends the ACK before the next message
+  }
+  EXPECT_GT(sent_nothing_first, 0) << "every turn that received a High message transmitted before handing it over";
+  EXPECT_GT(a->stats().engine_counter("urgent_handovers") - handovers_before, 0u);
+  std::set<MessageId> confirmed;
+  pump_until(*b, [&](Event& ev) { if (ev.kind == EventKind::Delivered) confirmed.insert(ev.id); },
+             [&] { return confirmed.size() == sent.size(); }, 10 * kNsPerSec);
+  EXPECT_EQ(confirmed.size(), sent.size());
+}
+
 }  // namespace
 }  // namespace hana::test
