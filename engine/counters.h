@@ -50,6 +50,7 @@ namespace hana::engine {
   X(standby_turns_skipped, "Shared threading: standby wake-ups for a datagram an application thread took meanwhile (no turn)") \
   X(gro_receives, "reads that carried several coalesced datagrams (UDP_GRO)")              \
   X(receive_yields, "turns that stopped receiving early to hand a Control/High message to the application before the datagrams behind it") \
+  X(urgent_handovers, "Shared threading: turns of a thread in wait_event() that returned a Control/High message to it before transmitting (its next turn transmits)") \
   X(tcp_accepted, "TCP streams accepted on the listener")                                  \
   X(tcp_dialed, "TCP streams this node opened to a peer")                                  \
   X(tcp_refused, "accepted TCP streams closed at once: tcp_max_connections were open")   \

@@ -102,13 +102,23 @@ void Node::Impl::turn_shared(bool wait_for_loop, bool application, engine::Direc
     const bool alive = drive(0, then == TurnThen::Block ? sleeps_until : 0);
     const TimeNs next = alive ? loop->next_deadline() : engine::kNoDeadline;
     loop_deadline.store(next);
-    // next == 0: work is left and this call turns again (or kicks the standby below).
-    if (next != 0) {
+    // The turn handed an urgent message to this waiter before transmitting: the waiter
+    // goes to the application with it, and its next call (or, if it stays away, the
+    // standby within the grace) transmits.
+    const bool handed_over = alive && then == TurnThen::Block && loop->handed_over() && events.depth() > 0;
+    if (next != 0 || handed_over) {
       // A waiter's turn that queued an event returns to the application instead of blocking.
-      cover_deadline(next, then == TurnThen::Block && events.depth() > 0 ? TurnThen::Leave : then);
+      cover_deadline(handed_over ? engine::monotonic_now_ns() : next,
+                     then == TurnThen::Block && events.depth() > 0 ? TurnThen::Leave : then);
     }
+    // next == 0 otherwise: work is left and this call turns again (or kicks the standby below).
     loop_mutex.unlock();
     std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (handed_over) {
+      // Another thread that found the loop busy left its work to this holder.
+      if (work_pending.load(std::memory_order_relaxed)) backend_for_wake->kick_standby();
+      return;
+    }
     if (!alive || (next != 0 && !work_pending.load(std::memory_order_relaxed))) return;
     if (!application) yield_to_application();
   }

@@ -86,6 +86,9 @@ class LoopDriver {
   virtual bool turn(TimeNs max_deadline, TimeNs caller_sleeps_until) = 0;
   // When the loop must turn again (0 = at once), as of the end of the last turn.
   virtual TimeNs next_deadline() const = 0;
+  // The last turn (one with `caller_sleeps_until`) received a Control/High message for
+  // its caller and left its transmit for the next turn (next_deadline() is 0).
+  virtual bool handed_over() const = 0;
   virtual void publish_stats() = 0;
 };
 

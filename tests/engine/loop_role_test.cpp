@@ -23,10 +23,8 @@ constexpr std::uint32_t kPerSender = 300;
 
 TEST(LoopRole, RoleMovesBetweenThreadsWithoutLosingOrDuplicatingMessages) {
   const Config c = patient_failure_detection();  // five busy threads must not look like a dead peer
-  auto a = start_node(IoBackend::Epoll, c);
-  auto b = start_node(IoBackend::Epoll, c);
-  ASSERT_TRUE(a && b);
-  const auto ids = connect_pair(*a, *b);
+  std::unique_ptr<Node> a, b;
+  const auto ids = start_connected(a, b, IoBackend::Epoll, c);
   const NodeId b_id = ids.first;
   ASSERT_NE(b_id, 0u);
   const TimeNs deadline = engine::monotonic_now_ns() + 60 * kNsPerSec;
@@ -120,10 +118,8 @@ TEST(LoopRole, RoleMovesBetweenThreadsWithoutLosingOrDuplicatingMessages) {
 // start still answers probes, so its peer keeps it Alive, and a message sent to it is
 // confirmed (acks come from the standby's turns).
 TEST(LoopRole, StandbyRunsTheLoopWhenTheApplicationIsAway) {
-  auto a = start_node(IoBackend::Epoll);
-  auto b = start_node(IoBackend::Epoll);
-  ASSERT_TRUE(a && b);
-  const auto ids = connect_pair(*a, *b);
+  std::unique_ptr<Node> a, b;
+  const auto ids = start_connected(a, b, IoBackend::Epoll);
   ASSERT_NE(ids.first, 0u);
   const std::uint8_t msg[16] = {7};
   auto id = a->send(ids.first, Lane::Normal, msg);
@@ -225,10 +221,8 @@ TEST(LoopRole, AReplyIsAckedWhenItsReceiverGoesBackToWaiting) {
   c.standby_grace_us = 1'000'000;
   c.max_ack_delay_us = 200'000;
   c.urgent_ack_delay_us = 200'000;
-  auto a = start_node(IoBackend::Epoll, c);
-  auto b = start_node(IoBackend::Epoll, c);
-  ASSERT_TRUE(a && b);
-  const auto ids = connect_pair(*a, *b);
+  std::unique_ptr<Node> a, b;
+  const auto ids = start_connected(a, b, IoBackend::Epoll, c);
   ASSERT_NE(ids.first, 0u);
   const std::uint64_t flushed_before = a->stats().engine_counter("acks_flushed");
   const std::uint8_t ping[16] = {1};
@@ -256,10 +250,8 @@ TEST(LoopRole, AReplyIsAckedWhenItsReceiverGoesBackToWaiting) {
 // again. Its last turn armed the standby's timer at the loop's deadline; the standby
 // wakes, turns the loop and repairs every loss by probe timeout. Waiting happens on b only.
 TEST(LoopRole, StandbyRepairsLossesAfterTheApplicationLeft) {
-  auto a = start_node(IoBackend::Epoll);
-  auto b = start_node(IoBackend::Epoll);
-  ASSERT_TRUE(a && b);
-  const auto ids = connect_pair(*a, *b);
+  std::unique_ptr<Node> a, b;
+  const auto ids = start_connected(a, b, IoBackend::Epoll);
   ASSERT_NE(ids.first, 0u);
   ASSERT_TRUE(a->set("fault_loss_pct", "50").ok());
   // The knob reaches the loop with its next turn: send until the injector dropped some.
@@ -289,10 +281,8 @@ TEST(LoopRole, StandbyRunsTimersAfterTheApplicationsWaitTimedOut) {
   // b's probes and acks are dropped too: at the default knobs b held a Dead within ~0.3 s,
   // its connection went, and under ASan that came before a's resends (CI, 1 run).
   const Config c = patient_failure_detection();
-  auto a = start_node(IoBackend::Epoll, c);
-  auto b = start_node(IoBackend::Epoll, c);
-  ASSERT_TRUE(a && b);
-  const auto ids = connect_pair(*a, *b);
+  std::unique_ptr<Node> a, b;
+  const auto ids = start_connected(a, b, IoBackend::Epoll, c);
   ASSERT_NE(ids.first, 0u);
   ASSERT_TRUE(b->set("fault_loss_pct", "100").ok());
   auto packets_from_a = [&] {
@@ -318,10 +308,8 @@ TEST(LoopRole, StandbyRunsTimersAfterTheApplicationsWaitTimedOut) {
 // timeout: a blocked waiter must not hide a deadline that a sender's turn moved earlier
 // than the waiter will wake (that turn arms the standby's timer exactly).
 TEST(LoopRole, TimersRunWhileAnotherThreadWaitsWithALongTimeout) {
-  auto a = start_node(IoBackend::Epoll);
-  auto b = start_node(IoBackend::Epoll);
-  ASSERT_TRUE(a && b);
-  const auto ids = connect_pair(*a, *b);
+  std::unique_ptr<Node> a, b;
+  const auto ids = start_connected(a, b, IoBackend::Epoll);
   ASSERT_NE(ids.first, 0u);
   std::atomic<bool> done{false};
   const std::uint64_t turns_before = a->stats().engine_counter("turns_application");
@@ -365,10 +353,8 @@ TEST(LoopRole, TimersRunWhileAnotherThreadWaitsWithALongTimeout) {
 TEST(LoopRole, AMessageTakenFromALongBlockLeavesTheStandbyAGraceArm) {
   Config c = patient_failure_detection();
   c.standby_grace_us = 1000;
-  auto a = start_node(IoBackend::Epoll, c);
-  auto b = start_node(IoBackend::Epoll, c);
-  ASSERT_TRUE(a && b);
-  const auto ids = connect_pair(*a, *b);
+  std::unique_ptr<Node> a, b;
+  const auto ids = start_connected(a, b, IoBackend::Epoll, c);
   ASSERT_NE(ids.first, 0u);
   constexpr int kMessages = 8;
   const std::uint64_t deferred_before = b->stats().engine_counter("standby_arms_deferred");
@@ -419,10 +405,8 @@ Config quiet_pair(std::uint64_t standby_grace_us) {
 // arms again (the tests above).
 TEST(LoopRole, AThreadThatBlocksLongTakesTheStandbysPendingTimerOff) {
   const Config c = quiet_pair(20'000);
-  auto a = start_node(IoBackend::Epoll, c);
-  auto b = start_node(IoBackend::Epoll, c);
-  ASSERT_TRUE(a && b);
-  const auto ids = connect_pair(*a, *b);
+  std::unique_ptr<Node> a, b;
+  const auto ids = start_connected(a, b, IoBackend::Epoll, c);
   ASSERT_NE(ids.first, 0u);
   Event e;
   const std::uint64_t arms_before = b->stats().engine_counter("standby_arms");
@@ -454,10 +438,8 @@ TEST(LoopRole, AThreadThatBlocksLongTakesTheStandbysPendingTimerOff) {
 // pumps), the grace arm lies 0.5-1 s ahead (taken on the connect, or on a message).
 TEST(LoopRole, AThreadBackWithinTheGraceKeepsTheStandbysTimer) {
   const Config c = quiet_pair(1'000'000);
-  auto a = start_node(IoBackend::Epoll, c);
-  auto b = start_node(IoBackend::Epoll, c);
-  ASSERT_TRUE(a && b);
-  const auto ids = connect_pair(*a, *b);
+  std::unique_ptr<Node> a, b;
+  const auto ids = start_connected(a, b, IoBackend::Epoll, c);
   ASSERT_NE(ids.first, 0u);
   const std::uint64_t disarms_before = b->stats().engine_counter("standby_disarms");
   const std::uint8_t msg[16] = {8};
@@ -471,6 +453,45 @@ TEST(LoopRole, AThreadBackWithinTheGraceKeepsTheStandbysTimer) {
     (void)b->wait_event(e, 2 * kNsPerMs);
   }
   EXPECT_EQ(b->stats().engine_counter("standby_disarms"), disarms_before);
+}
+
+// A High message that reaches a thread waiting in wait_event() goes to that thread before
+// its turn transmits anything (issue 11 §2: on one CPU the Bulk that turn sent woke the
+// peer, which ran first while the message sat in the event queue). a acks High data at
+// once, so a turn that transmitted after receiving would send that ACK before returning;
+// here a's datagram count is unchanged when the message comes back, and the ACK leaves
+// with a's next call (b's messages are all confirmed). Other traffic of a's loop (quiet
+// pair: none for seconds) could send something in between: one message in ten that
+// shows the order is enough; without the hand-over none does.
+TEST(LoopRole, AnUrgentMessageReachesItsWaiterBeforeTheTurnTransmits) {
+  Config c = quiet_pair(1'000'000);
+  c.urgent_ack_delay_us = 0;
+  std::unique_ptr<Node> a, b;
+  const auto ids = start_connected(a, b, IoBackend::Epoll, c);
+  ASSERT_NE(ids.second, 0u);
+  const std::uint64_t handovers_before = a->stats().engine_counter("urgent_handovers");
+  constexpr int kMessages = 10;
+  const std::uint8_t msg[16] = {4};
+  std::vector<MessageId> sent;
+  int sent_nothing_first = 0;
+  for (int i = 0; i < kMessages; ++i) {
+    const std::uint64_t datagrams_before = a->stats().engine_counter("datagrams_sent");
+    auto id = b->send(ids.second, Lane::High, msg);
+    ASSERT_TRUE(id.ok());
+    sent.push_back(*id);
+    bool got = false;
+    pump_until(*a, [&](Event& e) { got |= e.kind == EventKind::Received; }, [&] { return got; }, 10 * kNsPerSec);
+    ASSERT_TRUE(got) << "message " << i;
+    sent_nothing_first += a->stats().engine_counter("datagrams_sent") == datagrams_before;
+    Event e;
+    (void)a->wait_event(e, 0);  // a's next call: its turn sends the ACK before the next message
+  }
+  EXPECT_GT(sent_nothing_first, 0) << "every turn that received a High message transmitted before handing it over";
+  EXPECT_GT(a->stats().engine_counter("urgent_handovers") - handovers_before, 0u);
+  std::set<MessageId> confirmed;
+  pump_until(*b, [&](Event& ev) { if (ev.kind == EventKind::Delivered) confirmed.insert(ev.id); },
+             [&] { return confirmed.size() == sent.size(); }, 10 * kNsPerSec);
+  EXPECT_EQ(confirmed.size(), sent.size());
 }
 
 }  // namespace

@@ -80,6 +80,16 @@ inline std::pair<NodeId, NodeId> connect_pair(Node& a, Node& b) {
   return {b_at_a, a_at_b};
 }
 
+// Starts a and b (both on `backend`, both with `config`) and connects a -> b; returns the
+// peer ids as connect_pair does, {0, 0} if either node did not start.
+inline std::pair<NodeId, NodeId> start_connected(std::unique_ptr<Node>& a, std::unique_ptr<Node>& b,
+                                                 IoBackend backend, const Config& config = {}) {
+  a = start_node(backend, config);
+  b = start_node(backend, config);
+  if (!a || !b) return {0, 0};
+  return connect_pair(*a, *b);
+}
+
 inline std::string backend_name(const ::testing::TestParamInfo<IoBackend>& info) {
   return std::string(to_string(info.param));
 }
