@@ -15,4 +15,13 @@ namespace hana::protocol {
 
 ::uint64_t xxh3_64_avx2(const void* data, ::size_t size) { return XXH3_64bits(data, size); }
 
+// The streamed form over a gathered datagram's pieces (codec.cpp's checksum of pieces).
+// Plain pointers and sizes, no std::span: see above.
+::uint64_t xxh3_64_avx2_pieces(const void* const* data, const ::size_t* sizes, ::size_t count) {
+  XXH3_state_t state;
+  XXH3_64bits_reset(&state);
+  for (::size_t i = 0; i < count; ++i) XXH3_64bits_update(&state, data[i], sizes[i]);
+  return XXH3_64bits_digest(&state);
+}
+
 }  // namespace hana::protocol
