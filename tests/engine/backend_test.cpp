@@ -66,7 +66,7 @@ bool send_one(Endpoint& ep, const Address& to, std::uint32_t seq, std::size_t si
   MutableBytes buf = ep.backend->send_buffer();
   if (buf.size() < size) return false;
   write_numbered(buf, seq, size);
-  ep.backend->commit_send(to, size, false);
+  ep.backend->commit_send(to, size, false, {});
   return true;
 }
 
