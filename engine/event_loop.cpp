@@ -300,6 +300,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
         m_.backend->commit_stream_send(t->to, t->size);  // always whole (Mesh::poll_transmit)
       else
         m_.backend->commit_send(t->to, t->size, t->alone, gathered);
+      if (!gathered.empty()) m_.counters.add(EngineCounter::gathered_sends);
     }
     return true;
   }
