@@ -39,14 +39,26 @@ bool large_messages_arrive(Node& a, Node& b, NodeId b_at_a, int count) {
   return same;
 }
 
+// Connects a -> b and sends the large messages; true when all arrived unaltered.
+bool pair_carries_large_messages(Node& a, Node& b) {
+  const auto ids = connect_pair(a, b);
+  return ids.first != 0 && large_messages_arrive(a, b, ids.first, 12);
+}
+
+NodeOptions keyed(IoBackend backend) {
+  NodeOptions o = loopback_options(backend);
+  PresharedKey key{};
+  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(3 * i + 1);
+  o.keys = {key};
+  return o;
+}
+
+// The first messages find loopback's 64 KiB (path-MTU discovery); later ones are gathered.
 TEST_P(GatheredSendTest, LargeFragmentsAreGatheredAndArriveIntact) {
   auto a = start_node(GetParam());
   auto b = start_node(GetParam());
   ASSERT_TRUE(a && b);
-  const auto ids = connect_pair(*a, *b);
-  ASSERT_NE(ids.first, 0u);
-  // The first messages find loopback's 64 KiB (path-MTU discovery); later ones are gathered.
-  EXPECT_TRUE(large_messages_arrive(*a, *b, ids.first, 12));
+  EXPECT_TRUE(pair_carries_large_messages(*a, *b));
   EXPECT_GT(a->stats().engine_counter("gathered_sends"), 0u);
 }
 
@@ -58,28 +70,18 @@ TEST_P(GatheredSendTest, TheFaultInjectorJoinsGatheredDatagramsBeforeItActs) {
   auto a = start_node(GetParam(), c);
   auto b = start_node(GetParam());
   ASSERT_TRUE(a && b);
-  const auto ids = connect_pair(*a, *b);
-  ASSERT_NE(ids.first, 0u);
-  EXPECT_TRUE(large_messages_arrive(*a, *b, ids.first, 12));
+  EXPECT_TRUE(pair_carries_large_messages(*a, *b));
   EXPECT_GT(a->stats().engine_counter("gathered_sends"), 0u);
   EXPECT_GT(a->stats().engine_counter("fault_duplicated"), 0u);
   EXPECT_GT(a->stats().engine_counter("fault_delayed"), 0u);
 }
 
 TEST_P(GatheredSendTest, AKeyedMeshSealsWholeDatagramsAndNeverGathers) {
-  PresharedKey key{};
-  for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(3 * i + 1);
-  std::unique_ptr<Node> nodes[2];
-  for (auto& n : nodes) {
-    NodeOptions o = loopback_options(GetParam());
-    o.keys = {key};
-    n = start_node_with(patient_failure_detection(), std::move(o));
-    ASSERT_TRUE(n);
-  }
-  const auto ids = connect_pair(*nodes[0], *nodes[1]);
-  ASSERT_NE(ids.first, 0u);
-  EXPECT_TRUE(large_messages_arrive(*nodes[0], *nodes[1], ids.first, 12));
-  EXPECT_EQ(nodes[0]->stats().engine_counter("gathered_sends"), 0u);
+  auto a = start_node_with(patient_failure_detection(), keyed(GetParam()));
+  auto b = start_node_with(patient_failure_detection(), keyed(GetParam()));
+  ASSERT_TRUE(a && b);
+  EXPECT_TRUE(pair_carries_large_messages(*a, *b));
+  EXPECT_EQ(a->stats().engine_counter("gathered_sends"), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, GatheredSendTest, ::testing::Values(IoBackend::Uring, IoBackend::Epoll),
