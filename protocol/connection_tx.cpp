@@ -39,9 +39,9 @@ DataFrame Connection::Impl::data_frame(const OutMessage& m, std::uint32_t fragme
 // gathers: loopback's 64 KiB datagrams (and jumbo frames' 9 KB), not LAN-size ones.
 // Measured (docs/connection.md "Bulk's CPU per byte"): in user space gathering is cheaper
 // at every size (encoding a 1452-byte datagram 157 -> 134 ns, 64 KiB 4.3-5.0 -> 2.2 us),
-// but over the veth with 1452-byte datagrams the sender's CPU per GB rose ~25 % (median
-// of 6 runs 0.87 against 0.70 s/GB; three iovecs per GSO segment), while on loopback it
-// fell ~10 % (0.29 against 0.32 s/GB).
+// but over the veth with 1452-byte datagrams the sender's CPU per GB rose 5-25 % (medians
+// 0.59 against 0.555 s/GB on a quiet VM, 0.87 against 0.70 under load; three iovecs per GSO
+// segment, and still +5 % with two), while on loopback it fell ~10 % (0.29 against 0.32).
 constexpr std::size_t kGatherFromBytes = 16 * 1024;
 
 bool Connection::Impl::append_data(const OutMessage& m, std::uint32_t fragment, DatagramWriter& w, std::uint32_t* pin) {
