@@ -307,8 +307,9 @@ bool is_encodable(const Frame& frame) {
       frame);
 }
 
-// A DATA frame up to its payload (which follows it on the wire).
-void encode_data_header(Out& o, const DataFrame& f) {
+// A DATA frame up to its payload (which follows it on the wire). Inlined into both
+// callers: as a call it cost every datagram ~20 instructions (callgrind).
+[[gnu::always_inline]] inline void encode_data_header(Out& o, const DataFrame& f) {
   o.u8(static_cast<std::uint8_t>(FrameType::Data));
   o.u8(static_cast<std::uint8_t>((f.fragmented ? kDataFragment : 0) | (f.latest_value ? kDataLatestValue : 0) |
                                  (f.mesh ? kDataMesh : 0)));
