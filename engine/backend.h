@@ -4,8 +4,9 @@
 // whether io_uring or epoll runs underneath.
 //
 // Drive it from ONE thread (the loop), except wake(), which any thread may call:
-//   - per datagram to send: buf = send_buffer(); write; commit_send(to, size, alone)
+//   - per datagram to send: buf = send_buffer(); write; commit_send(to, size, alone, gathered)
 //     (an empty buffer means every send slot is busy: flush() and retry next turn)
+//   - after flush() or wait(): take_unpinned() and release each pin (Mesh::release_pin)
 //   - wait(deadline, sink): submits what was committed, waits for a datagram, a wake()
 //     or the deadline, and hands every received datagram to `sink` (the bytes are
 //     valid only during the call).
@@ -15,6 +16,7 @@
 #include <limits>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "engine/counters.h"
 #include "hana/config.h"
@@ -23,7 +25,7 @@
 #include "hana/address.h"
 #include "hana/result.h"
 #include "hana/types.h"
-#include "protocol/frames.h"
+#include "protocol/codec.h"
 
 namespace hana::engine {
 
@@ -81,7 +83,14 @@ class Backend {
   // `alone`: never in one GSO send with its neighbours. A high_redundancy copy must not
   // share its original's skb: a virtual link (veth) or a qdisc that drops the one drops
   // both, and the copy is worth nothing.
-  virtual void commit_send(const Address& to, std::size_t size, bool alone) = 0;
+  // `gathered` (protocol::Gathered): `size` is then the bytes written into the buffer, and
+  // gathered.external goes out between them without a copy (a scatter-gather send); the
+  // backend holds its pin until the kernel is done with the bytes, then hands it back
+  // through take_unpinned(). Empty: the datagram is the buffer's first `size` bytes.
+  virtual void commit_send(const Address& to, std::size_t size, bool alone, const protocol::Gathered& gathered) = 0;
+  // Moves into `out` the pins of gathered datagrams that are sent or dropped: their
+  // payloads may go. Bounded by the send slots.
+  virtual void take_unpinned(std::vector<std::uint32_t>& out) = 0;
   // Hands every committed datagram to the kernel.
   virtual void flush() = 0;
   // Flushes, then waits until something arrives or `deadline` (monotonic ns; 0 = do not

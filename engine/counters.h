@@ -25,6 +25,7 @@ namespace hana::engine {
   X(truncated, "datagrams larger than the receive buffer (MSG_TRUNC): counted and dropped") \
   X(bad_packets, "datagrams that failed header/checksum validation: counted and dropped")   \
   X(gso_sends, "sendmsg calls that carried more than one datagram via UDP_SEGMENT")         \
+  X(gathered_sends, "datagrams sent with a large fragment's payload gathered from its message instead of copied into the send slot") \
   X(wakeups, "loop wake-ups requested by application threads")                              \
   X(loop_turns, "event-loop iterations")                                                    \
   X(loop_cycle_max_ns, "longest loop iteration (excluding the wait)")                       \

@@ -102,9 +102,10 @@ class EpollBackend final : public Backend {
 
   BackendKind kind() const override { return BackendKind::Epoll; }
   MutableBytes send_buffer() override { return last_send_ = batch_.acquire(); }
-  void commit_send(const Address& to, std::size_t size, bool alone) override {
-    batch_.commit(to, size, gso_ && !alone);
+  void commit_send(const Address& to, std::size_t size, bool alone, const protocol::Gathered& gathered) override {
+    batch_.commit(to, size, gso_ && !alone, gathered);
   }
+  void take_unpinned(std::vector<std::uint32_t>& out) override { batch_.take_unpinned(out); }
   void set_gso(bool on) override { gso_ = on; }
 
   Result<void> add_receive_socket(int fd) override {

@@ -30,7 +30,7 @@ using topology::fail_reason_of;  // the one mapping, shared with Mesh::broadcast
 
 class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
  public:
-  explicit Loop(Node::Impl& m) : m_(m) {}
+  explicit Loop(Node::Impl& m) : m_(m) { unpinned_.reserve(2 * std::size_t{m.loop_config.send_slots}); }
 
   // One loop turn. Waits in the backend at most until `max_deadline` (0 = never block).
   // Returns false once the node has finished stopping.
@@ -104,6 +104,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
       m_.backend->wait(deadline, *this);
     else
       m_.backend->flush();
+    release_pins();
     m_.parked.store(false, std::memory_order_relaxed);
     bool more_after_receive = false;
     if (received_ != received_before) {
@@ -285,7 +286,15 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
   }
 
   // Returns true when sending stopped for lack of slots or budget (come back soon).
+  // Payloads of gathered datagrams the backend is done with go back to the mesh.
+  void release_pins() {
+    m_.backend->take_unpinned(unpinned_);
+    for (std::uint32_t pin : unpinned_) m_.mesh->release_pin(pin);
+    unpinned_.clear();
+  }
+
   bool transmit(TimeNs now) {
+    release_pins();
     const std::size_t max_bytes = m_.loop_config.max_datagram_bytes;
     for (int i = 0; i < kTransmitsPerTurn; ++i) {
       if (!m_.mesh->transmit_pending()) return false;
@@ -298,12 +307,15 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
           return true;
         }
       }
-      auto t = m_.mesh->poll_transmit(buf.first(std::min(buf.size(), max_bytes)), now);
+      // Gathered: a bulk fragment's payload is sent from its message, not copied here.
+      protocol::Gathered gathered;
+      auto t = m_.mesh->poll_transmit(buf.first(std::min(buf.size(), max_bytes)), now, &gathered);
       if (!t) return false;
       if (t->stream)
-        m_.backend->commit_stream_send(t->to, t->size);
+        m_.backend->commit_stream_send(t->to, t->size);  // always whole (Mesh::poll_transmit)
       else
-        m_.backend->commit_send(t->to, t->size, t->alone);
+        m_.backend->commit_send(t->to, t->size, t->alone, gathered);
+      if (!gathered.empty()) m_.counters.add(EngineCounter::gathered_sends);
     }
     return true;
   }
@@ -463,6 +475,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     drain_events();
     publish_stats();
     m_.backend->wait(0, *this);  // hand the last datagrams to the kernel, reap completions
+    release_pins();
   }
 
   void publish_stats() override {
@@ -524,6 +537,7 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
   std::uint64_t urgent_received_ = 0;  // Control/High messages queued for the application
   bool handed_over_ = false;           // the last turn left its transmit to hand one over
   std::uint64_t received_ = 0;
+  std::vector<std::uint32_t> unpinned_;  // release_pins' scratch: at most a pin per send slot (and held datagram)
   bool busy_poll_ = m_.loop_config.busy_poll;
   TimeNs next_deadline_ = 0;
   // Events keep the loop's order whichever thread runs the turn (Shared threading).

@@ -124,7 +124,7 @@ void FaultInjector::release_due(TimeNs now, ReceiveSink* sink) {
       MutableBytes out = inner_->send_buffer();
       if (out.empty()) return;  // every send slot busy: retry next turn
       std::memcpy(out.data(), bytes.data(), bytes.size());
-      inner_->commit_send(h.peer, bytes.size(), false);
+      inner_->commit_send(h.peer, bytes.size(), false, {});
     }
     active_[best] = active_.back();
     active_.pop_back();
@@ -147,30 +147,42 @@ MutableBytes FaultInjector::send_buffer() {
   return last_buffer_;
 }
 
-void FaultInjector::commit_send(const Address& to, std::size_t size, bool alone) {
+void FaultInjector::take_unpinned(std::vector<std::uint32_t>& out) {
+  inner_->take_unpinned(out);
+  out.insert(out.end(), unpinned_.begin(), unpinned_.end());
+  unpinned_.clear();
+}
+
+void FaultInjector::commit_send(const Address& to, std::size_t size, bool alone, const protocol::Gathered& gathered) {
   if (params_.drop_udp) {  // the slot is never committed: it stays free
     counters_.add(EngineCounter::fault_dropped);
+    if (gathered.pin != protocol::kNoPin) unpinned_.push_back(gathered.pin);
     return;
   }
   if (!params_.outbound || !params_.active()) {
-    inner_->commit_send(to, size, alone);
+    inner_->commit_send(to, size, alone, gathered);
     return;
+  }
+  if (!gathered.empty()) {  // the slot holds the whole datagram's room (send_buffer's size)
+    size = protocol::flatten(last_buffer_, size, gathered);
+    if (gathered.pin != protocol::kNoPin) unpinned_.push_back(gathered.pin);
   }
   TimeNs delay = 0;
   switch (decide(delay)) {
-    case Verdict::Pass: inner_->commit_send(to, size, alone); break;
+    case Verdict::Pass: inner_->commit_send(to, size, alone, {}); break;
     case Verdict::Drop: break;  // the slot was never committed: it stays free
     case Verdict::Duplicate: {
-      inner_->commit_send(to, size, alone);
+      inner_->commit_send(to, size, alone, {});
       MutableBytes copy = inner_->send_buffer();
       if (!copy.empty() && last_buffer_.data() != copy.data()) {
         std::memcpy(copy.data(), last_buffer_.data(), size);
-        inner_->commit_send(to, size, true);  // a duplicate: its own datagram
+        inner_->commit_send(to, size, true, {});  // a duplicate: its own datagram
       }
       break;
     }
     case Verdict::Delay:
-      if (!hold(to, Bytes{last_buffer_.data(), size}, monotonic_now_ns() + delay, false)) inner_->commit_send(to, size, alone);
+      if (!hold(to, Bytes{last_buffer_.data(), size}, monotonic_now_ns() + delay, false))
+        inner_->commit_send(to, size, alone, {});
       break;
   }
 }

@@ -40,7 +40,9 @@ class FaultInjector final : public Backend {
 
   BackendKind kind() const override { return inner_->kind(); }
   MutableBytes send_buffer() override;
-  void commit_send(const Address& to, std::size_t size, bool alone) override;
+  // Faults act on whole datagrams: a gathered one is joined in its slot first.
+  void commit_send(const Address& to, std::size_t size, bool alone, const protocol::Gathered& gathered) override;
+  void take_unpinned(std::vector<std::uint32_t>& out) override;
   void flush() override;
   void wait(TimeNs deadline, ReceiveSink& sink) override;
   void wake() override { inner_->wake(); }
@@ -88,6 +90,7 @@ class FaultInjector final : public Backend {
   std::vector<Held> held_;                   // slot i's metadata; size = capacity
   std::vector<std::uint32_t> active_;        // held slot indices
   std::vector<std::uint32_t> free_;
+  std::vector<std::uint32_t> unpinned_;      // pins of datagrams joined or dropped here
   MutableBytes last_buffer_;
 };
 

@@ -14,7 +14,8 @@ namespace hana::engine {
 
 SendBatch::SendBatch(std::uint32_t slots, std::uint32_t slot_bytes)
     : slot_count_(slots), slot_bytes_(slot_bytes), memory_(new std::uint8_t[std::size_t{slots} * slot_bytes]),
-      groups_(slots) {
+      slot_pins_(slots, protocol::kNoPin), groups_(slots) {
+  unpinned_.reserve(slots);
   free_slots_.reserve(slots);
   free_groups_.reserve(slots);
   ready_.reserve(slots);
@@ -36,7 +37,7 @@ void SendBatch::close_open() {
   g.msg.msg_name = &g.addr;
   g.msg.msg_namelen = g.addr.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
   g.msg.msg_iov = g.iov;
-  g.msg.msg_iovlen = g.count;
+  g.msg.msg_iovlen = g.iov_count;
   if (g.count > 1) {
     g.msg.msg_control = g.control;
     g.msg.msg_controllen = sizeof g.control;
@@ -52,8 +53,13 @@ void SendBatch::close_open() {
   open_ = kNone;
 }
 
-void SendBatch::commit(const Address& to, std::size_t size, bool gso) {
-  if (free_slots_.empty() || free_groups_.empty() || size == 0 || size > slot_bytes_) return;
+void SendBatch::commit(const Address& to, std::size_t in_slot, bool gso, const protocol::Gathered& gathered) {
+  if (free_slots_.empty() || free_groups_.empty() || in_slot == 0 || in_slot > slot_bytes_ ||
+      gathered.split > in_slot) {
+    if (gathered.pin != protocol::kNoPin) unpinned_.push_back(gathered.pin);  // dropped: nothing holds it
+    return;
+  }
+  const std::size_t size = in_slot + gathered.external.size();  // on the wire
   const std::uint32_t slot = free_slots_.back();
   free_slots_.pop_back();
   sockaddr_storage ss;
@@ -69,13 +75,22 @@ void SendBatch::commit(const Address& to, std::size_t size, bool gso) {
     free_groups_.pop_back();
     SendGroup& g = groups_[open_];
     g.count = 0;
+    g.iov_count = 0;
     g.bytes = 0;
     g.segment_bytes = static_cast<std::uint32_t>(size);
     g.closed = false;
     g.addr = ss;
   }
   SendGroup& g = groups_[open_];
-  g.iov[g.count] = {memory_.get() + std::size_t{slot} * slot_bytes_, size};
+  std::uint8_t* at = memory_.get() + std::size_t{slot} * slot_bytes_;
+  if (gathered.empty()) {
+    g.iov[g.iov_count++] = {at, in_slot};
+  } else {
+    if (gathered.split > 0) g.iov[g.iov_count++] = {at, gathered.split};
+    g.iov[g.iov_count++] = {const_cast<std::uint8_t*>(gathered.external.data()), gathered.external.size()};  // sendmsg only reads it
+    if (in_slot > gathered.split) g.iov[g.iov_count++] = {at + gathered.split, in_slot - gathered.split};
+  }
+  slot_pins_[slot] = gathered.pin;
   g.slots[g.count] = slot;
   ++g.count;
   g.bytes += static_cast<std::uint32_t>(size);
@@ -92,8 +107,16 @@ void SendBatch::take_ready(std::vector<std::uint32_t>& out) {
 
 void SendBatch::release(std::uint32_t group_index) {
   SendGroup& g = groups_[group_index];
-  for (std::uint32_t i = 0; i < g.count; ++i) free_slots_.push_back(g.slots[i]);
+  for (std::uint32_t i = 0; i < g.count; ++i) {
+    const std::uint32_t slot = g.slots[i];
+    if (slot_pins_[slot] != protocol::kNoPin) {
+      unpinned_.push_back(slot_pins_[slot]);
+      slot_pins_[slot] = protocol::kNoPin;
+    }
+    free_slots_.push_back(slot);
+  }
   g.count = 0;
+  g.iov_count = 0;
   free_groups_.push_back(group_index);
 }
 

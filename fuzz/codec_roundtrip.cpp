@@ -2,6 +2,7 @@
 // encoded into a datagram, decoded again, and must come back equal: decode(encode(x)) == x.
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "protocol/codec.h"
@@ -80,17 +81,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   std::vector<Frame> frames;
   static std::uint8_t buf[kMaxDatagramBytes];
-  DatagramWriter w(buf, 1 + r.u64() % sizeof buf, h);
+  // The same frames with DATA payloads appended by reference (a scatter-gather send):
+  // the same frames fit, and joined it is the same datagram.
+  static std::uint8_t gathered_buf[kMaxDatagramBytes];
+  const std::size_t cap = 1 + r.u64() % sizeof buf;
+  DatagramWriter w(buf, cap, h);
+  DatagramWriter g(gathered_buf, cap, h);
   bool last_was_padding = false;
   while (!r.empty() && frames.size() < kMaxFramesPerDatagram) {
     Frame f = make_frame(r);
     const bool padding = std::holds_alternative<PaddingFrame>(f);
     if (padding && last_was_padding) continue;  // adjacent paddings decode as one
-    if (!w.append(f)) continue;                 // did not fit: the writer stays valid
+    const DataFrame* data = std::get_if<DataFrame>(&f);
+    const bool fits = w.append(f);
+    if (fits != (data ? g.append_by_reference(*data) : g.append(f))) std::abort();
+    if (!fits) continue;                        // did not fit: the writer stays valid
     last_was_padding = padding;
     frames.push_back(f);
   }
   const std::size_t n = w.finish();
+  const std::size_t joined = flatten(gathered_buf, g.finish(), g.gathered());
+  if (joined != n || std::memcmp(buf, gathered_buf, n) != 0) std::abort();
   if (frames.empty()) {
     if (n != 0) std::abort();
     return 0;

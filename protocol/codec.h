@@ -54,6 +54,24 @@ class FrameReader {
 
 // ---- encode --------------------------------------------------------------
 
+// A datagram written in two places (a scatter-gather send, docs/connection.md "Bulk's CPU
+// per byte"): on the wire it is buffer[0, split) | external | buffer[split, size), where
+// `size` is what the writer left in the caller's buffer. `external` is a message's
+// payload left where it lies instead of copied; `pin` is the reference (in the pool the
+// payload lives in) that keeps it there until the datagram has been sent. Empty
+// `external`: the datagram is buffer[0, size), as from a plain writer.
+inline constexpr std::uint32_t kNoPin = ~0u;
+struct Gathered {
+  Bytes external;
+  std::size_t split = 0;
+  std::uint32_t pin = kNoPin;
+  bool empty() const { return external.empty(); }
+};
+// Copies `g.external` into the buffer at its place: the datagram becomes
+// buffer[0, returned size). The buffer must hold size + g.external.size() bytes (what a
+// writer that took the external bytes budgeted for). The pin stays the caller's.
+std::size_t flatten(MutableBytes buffer, std::size_t size, const Gathered& g);
+
 // Builds one datagram in a caller-owned buffer. Every append reports whether it
 // fit; a frame that does not fit leaves the buffer as it was.
 class DatagramWriter {
@@ -64,8 +82,16 @@ class DatagramWriter {
   std::size_t remaining() const;                   // bytes left for frames
   std::size_t frame_count() const { return frames_; }
   bool append(const Frame& frame);
-  // Seals with the checksum; returns the datagram size (0 if !ok()).
+  // As append, but the DATA frame's payload is not copied: it stays where it lies and
+  // the datagram is gathered from pieces (see Gathered). Later frames still go after it
+  // on the wire. One payload per datagram is left out; a second one is copied.
+  bool append_by_reference(const DataFrame& frame);
+  bool has_external() const { return !external_.empty(); }
+  // Seals with the checksum (over the pieces in wire order: the same bytes as a plain
+  // writer's); returns the bytes written into the buffer (0 if !ok()), the whole datagram
+  // unless a payload was appended by reference (then gathered() says where it goes).
   std::size_t finish();
+  Gathered gathered() const { return Gathered{external_, split_, kNoPin}; }
 
  private:
   MutableBytes buf_;
@@ -74,6 +100,8 @@ class DatagramWriter {
   std::size_t frames_ = 0;
   std::size_t trailer_ = 8;
   bool ok_ = false;
+  Bytes external_;          // a payload appended by reference, on the wire at split_
+  std::size_t split_ = 0;
 };
 
 // Size a frame will take on the wire.

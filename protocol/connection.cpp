@@ -231,7 +231,9 @@ Connection::Arrival Connection::on_datagram(const DatagramView& datagram, TimeNs
 }
 void Connection::on_timeout(TimeNs now) { impl_->on_timeout(now); }
 std::optional<TimeNs> Connection::next_timeout() const { return impl_->next_timeout(); }
-std::size_t Connection::poll_transmit(MutableBytes buffer, TimeNs now) { return impl_->poll_transmit(buffer, now); }
+std::size_t Connection::poll_transmit(MutableBytes buffer, TimeNs now, Gathered* gathered) {
+  return impl_->poll_transmit(buffer, now, gathered);
+}
 
 bool Connection::transmitted_alone() const { return impl_->last_alone; }
 bool Connection::transmit_drained() const { return impl_->tx_drained; }

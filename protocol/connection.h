@@ -128,7 +128,12 @@ class Connection {
   bool flush_acks(TimeNs until);
 
   // Writes at most one datagram into `buffer` and returns its size; 0 = nothing to send now.
-  std::size_t poll_transmit(MutableBytes buffer, TimeNs now);
+  // With `gathered`, a large fragment's payload may stay in the message instead of being
+  // copied (a scatter-gather send): the return value is then the bytes in `buffer`, and
+  // *gathered says where the payload goes and holds a reference to it in payloads() (the
+  // pin), which the caller releases once the datagram is sent. Only with shared payloads
+  // (use_shared_payloads), whose pool the caller owns; otherwise nothing is left out.
+  std::size_t poll_transmit(MutableBytes buffer, TimeNs now, Gathered* gathered = nullptr);
   // True when the datagram poll_transmit wrote last must leave in a send of its own: a
   // high_redundancy copy of an earlier one (one GSO send shares one fate on a virtual
   // link) or a path-MTU probe (a size the path may refuse must not take others with it).

@@ -148,10 +148,13 @@ struct Connection::Impl {
   void report_congestion();
 
   // ---- connection_tx.cpp ----
-  std::size_t poll_transmit(MutableBytes buffer, TimeNs now);
+  std::size_t poll_transmit(MutableBytes buffer, TimeNs now, Gathered* gathered);
   bool nothing_to_send(TimeNs now) const;
   std::size_t write_pmtu_probe(MutableBytes buffer, std::size_t size, TimeNs now);
-  bool append_lane_frame(Lane lane, DatagramWriter& w, SentPacket& sp);
+  // `pin`: non-null when a large fragment may be appended by reference; it then receives
+  // the payload reference taken for it.
+  bool append_lane_frame(Lane lane, DatagramWriter& w, SentPacket& sp, std::uint32_t* pin);
+  bool append_data(const OutMessage& m, std::uint32_t fragment, DatagramWriter& w, std::uint32_t* pin);
   DataFrame data_frame(const OutMessage& m, std::uint32_t fragment) const;
   Header next_header() const;
 

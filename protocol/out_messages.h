@@ -83,6 +83,7 @@ class OutMessages {
   bool use_payloads(SharedPayloads* shared);
   SharedPayloads& payloads() { return *payloads_; }
   const SharedPayloads& payloads() const { return *payloads_; }
+  bool payloads_shared() const { return payloads_ != &own_payloads_; }
   // Makes `payload` (a reference the caller gives up, or kNone) the slot's bytes,
   // dropping the one it held.
   void set_payload(std::uint32_t slot, std::uint32_t payload);

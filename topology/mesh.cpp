@@ -196,9 +196,10 @@ bool Mesh::transmit_pending() const {
 
 // Authentication seam (send side): every datagram of the mesh and of its connections
 // leaves through here, and a keyed mesh seals it (its writers left kSealOverhead bytes).
-std::optional<Transmit> Mesh::poll_transmit(MutableBytes buffer, TimeNs now) {
+std::optional<Transmit> Mesh::poll_transmit(MutableBytes buffer, TimeNs now, protocol::Gathered* gathered) {
   Impl& m = *impl_;
-  if (!m.auth) return m.poll_plain(buffer, now);
+  if (gathered) *gathered = protocol::Gathered{};
+  if (!m.auth) return m.poll_plain(buffer, now, gathered);  // sealing needs the whole datagram: no gathering
   while (auto t = m.poll_plain(buffer, now)) {
     if (const std::size_t n = m.auth->seal(buffer, t->size, t->to, now)) {
       m.counters.bytes_out += n - t->size;
@@ -209,7 +210,9 @@ std::optional<Transmit> Mesh::poll_transmit(MutableBytes buffer, TimeNs now) {
   return std::nullopt;
 }
 
-std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) {
+void Mesh::release_pin(std::uint32_t pin) { impl_->payloads.release(pin); }
+
+std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now, protocol::Gathered* gathered) {
   Impl& m = *this;
   m.last_now = now;
   // The transport seam: each datagram goes on its destination's path (stream_for,
@@ -236,7 +239,7 @@ std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) 
       continue;
     }
     Session& s = m.peers[it->second].session;
-    const std::size_t n = s.conn->poll_transmit(buffer, now);
+    std::size_t n = s.conn->poll_transmit(buffer, now, gathered);
     if (!s.dl_dirty) {
       s.dl_dirty = true;
       m.conns.deadline_dirty.push_back(id);
@@ -246,6 +249,18 @@ std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) 
       m.conns.event_dirty.push_back(id);
     }
     if (n) {
+      const Member& member = m.members[it->second];
+      const bool stream = m.stream_for(member);
+      if (gathered && !gathered->empty()) {
+        if (stream) {  // a stream is framed by copy anyway (the connection's path may lag the mesh's)
+          n = protocol::flatten(buffer, n, *gathered);
+          m.payloads.release(gathered->pin);
+          *gathered = protocol::Gathered{};
+        } else {
+          m.counters.bytes_out += gathered->external.size();
+          m.counters.connection_bytes_out += gathered->external.size();
+        }
+      }
       ++m.counters.connection_out;
       m.counters.connection_bytes_out += n;
       m.deadline_changed();
@@ -253,8 +268,7 @@ std::optional<Transmit> Mesh::Impl::poll_plain(MutableBytes buffer, TimeNs now) 
         s.tx_dirty = false;
         m.conns.transmit_dirty.pop_back();
       }
-      const Member& member = m.members[it->second];
-      return sent(member.address, n, m.stream_for(member), s.conn->transmitted_alone());
+      return sent(member.address, n, stream, s.conn->transmitted_alone());
     }
     s.tx_dirty = false;
     m.conns.transmit_dirty.pop_back();

@@ -223,7 +223,13 @@ class Mesh {
   void on_stream_closed(const Address& peer, TimeNs now);
   void on_timeout(TimeNs now);
   std::optional<TimeNs> next_timeout() const;
-  std::optional<Transmit> poll_transmit(MutableBytes buffer, TimeNs now);
+  // With `gathered` (a scatter-gather sender), a connection's datagram may leave a large
+  // fragment's payload where it lies (protocol::Connection::poll_transmit): Transmit::size
+  // is then the bytes in `buffer`, *gathered says where the payload goes on the wire, and
+  // its pin is released with release_pin() once the datagram has been sent (or dropped).
+  // Sealed and TCP-path datagrams are always whole.
+  std::optional<Transmit> poll_transmit(MutableBytes buffer, TimeNs now, protocol::Gathered* gathered = nullptr);
+  void release_pin(std::uint32_t pin);
   // False when poll_transmit would find nothing to ask (no datagram of the mesh's own
   // queued, no connection touched since it last had nothing): the caller may skip the
   // pass and the buffer it would hand over. Cheap; most turns find nothing.

@@ -328,7 +328,7 @@ struct Mesh::Impl {
   void set_own_displays(std::vector<Display> displays, TimeNs now);
 
   // ---- mesh.cpp: the router's send side before sealing
-  std::optional<Transmit> poll_plain(MutableBytes buffer, TimeNs now);
+  std::optional<Transmit> poll_plain(MutableBytes buffer, TimeNs now, protocol::Gathered* gathered = nullptr);
 
   // ---- mesh_clock.cpp: timestamps, per-peer offsets, mesh time
   TimeNs local_clock(TimeNs now) const { return clock.shift.local(now); }

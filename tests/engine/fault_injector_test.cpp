@@ -42,7 +42,7 @@ struct Pair {
       MutableBytes buf = a->send_buffer();
       ASSERT_FALSE(buf.empty());
       std::memcpy(buf.data(), &i, sizeof i);
-      a->commit_send(sb.local_address(), 64, false);
+      a->commit_send(sb.local_address(), 64, false, {});
       a->flush();
     }
   }
@@ -143,7 +143,7 @@ TEST(FaultInjector, InboundLossActsOnReceivedDatagrams) {
   for (std::uint32_t i = 0; i < 10; ++i) {
     MutableBytes buf = p.b->send_buffer();
     std::memcpy(buf.data(), &i, sizeof i);
-    p.b->commit_send(p.sa.local_address(), 64, false);
+    p.b->commit_send(p.sa.local_address(), 64, false, {});
   }
   p.b->flush();
   Collector got;

@@ -49,5 +49,49 @@ TEST(SendBatch, AGsoSendCarriesUpTo64SegmentsWithinItsByteBound) {
   EXPECT_EQ(counts_for(1472, 50), (std::vector<std::uint32_t>{44, 6})) << "44 x 1472 is the most below 65 000 bytes";
 }
 
+// A gathered datagram is up to three iovecs (slot head, payload, slot tail) and counts
+// its whole wire size towards GSO grouping; its pin comes back when the group is released.
+TEST(SendBatch, AGatheredDatagramIsThreeIovecsAndItsPinComesBackOnRelease) {
+  SendBatch b(8, 1500);
+  const Address to = Address::ipv4(127, 0, 0, 1, 9000);
+  const std::vector<std::uint8_t> payload(1000, 1);
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    ASSERT_FALSE(b.acquire().empty());
+    b.commit(to, 40, /*gso=*/true, protocol::Gathered{payload, 32, 7 + i});
+  }
+  ASSERT_FALSE(b.acquire().empty());
+  b.commit(to, 1040, /*gso=*/true);  // a plain datagram of the same wire size joins them
+  std::vector<std::uint32_t> ready;
+  b.take_ready(ready);
+  ASSERT_EQ(ready.size(), 1u);
+  const SendGroup& g = b.group(ready[0]);
+  EXPECT_EQ(g.count, 3u);
+  EXPECT_EQ(g.iov_count, 7u);
+  EXPECT_EQ(g.bytes, 3 * 1040u);
+  EXPECT_EQ(g.iov[1].iov_base, payload.data());
+  EXPECT_EQ(g.iov[1].iov_len, payload.size());
+  std::vector<std::uint32_t> pins;
+  b.take_unpinned(pins);
+  EXPECT_TRUE(pins.empty()) << "pins are held until the send is released";
+  b.release(ready[0]);
+  b.take_unpinned(pins);
+  EXPECT_EQ(pins, (std::vector<std::uint32_t>{7, 8}));
+}
+
+// A gathered datagram the batch cannot take (no slot, or larger than one) still hands its
+// pin back: nothing else would release the payload.
+TEST(SendBatch, ARefusedGatheredDatagramHandsItsPinBack) {
+  SendBatch b(1, 100);
+  const Address to = Address::ipv4(127, 0, 0, 1, 9000);
+  const std::vector<std::uint8_t> payload(500, 1);
+  b.commit(to, 200, true, protocol::Gathered{payload, 10, 3});  // larger than a slot
+  ASSERT_FALSE(b.acquire().empty());
+  b.commit(to, 40, true, protocol::Gathered{payload, 10, 4});
+  b.commit(to, 40, true, protocol::Gathered{payload, 10, 5});  // no slot left
+  std::vector<std::uint32_t> pins;
+  b.take_unpinned(pins);
+  EXPECT_EQ(pins, (std::vector<std::uint32_t>{3, 5}));
+}
+
 }  // namespace
 }  // namespace hana::engine

@@ -233,7 +233,7 @@ TEST(TcpBackendShared, WakeUpsReadEveryStreamAndTheUdpSocket) {
       MutableBytes buf = dialers[0]->backend->send_buffer();
       ASSERT_GE(buf.size(), 64u);
       write_numbered(buf, kUdpBase + i, 64);
-      dialers[0]->backend->commit_send(hub->address(), 64, false);
+      dialers[0]->backend->commit_send(hub->address(), 64, false, {});
     }
     for (auto& d : dialers) d->backend->flush();
   }
@@ -281,7 +281,7 @@ TEST(TcpBackendShared, StaleWakeUpReadsTheUdpSocketToo) {
     MutableBytes buf = peer->backend->send_buffer();
     ASSERT_GE(buf.size(), 64u);
     write_numbered(buf, seq, 64);
-    peer->backend->commit_send(hub->address(), 64, false);
+    peer->backend->commit_send(hub->address(), 64, false, {});
     peer->backend->flush();
   };
   // A stream datagram wakes the hub; a UDP datagram lands after the wake-up.
