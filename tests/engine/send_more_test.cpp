@@ -36,10 +36,8 @@ std::vector<std::uint8_t> receive_numbers(Node& b, std::size_t count) {
 // Fifty small messages queued with `more` leave with the flush in a few datagrams, in
 // order; without the option each send would run a turn and send its own datagram.
 TEST(SendMore, ABurstLeavesWithTheFlushInAFewDatagrams) {
-  auto a = start_node(IoBackend::Epoll);
-  auto b = start_node(IoBackend::Epoll);
-  ASSERT_TRUE(a && b);
-  const auto ids = connect_pair(*a, *b);
+  std::unique_ptr<Node> a, b;
+  const auto ids = start_connected(a, b, IoBackend::Epoll);
   ASSERT_NE(ids.first, 0u);
   constexpr std::uint8_t kMessages = 50;
   const std::uint64_t deferred_before = a->stats().engine_counter("sends_deferred");
@@ -79,10 +77,8 @@ Config quiet_timers() {
 TEST(SendMore, AMessageLeftQueuedIsSentByTheStandby) {
   const Config c = quiet_timers();
   ASSERT_TRUE(c.validate().ok()) << c.validate().error().message;
-  auto a = start_node(IoBackend::Epoll, c);
-  auto b = start_node(IoBackend::Epoll, c);
-  ASSERT_TRUE(a && b);
-  const auto ids = connect_pair(*a, *b);
+  std::unique_ptr<Node> a, b;
+  const auto ids = start_connected(a, b, IoBackend::Epoll, c);
   ASSERT_NE(ids.first, 0u);
   const std::uint8_t msg[8] = {42};
   ASSERT_TRUE(a->send(ids.first, msg, burst_options()).ok());
@@ -95,10 +91,8 @@ TEST(SendMore, AMessageLeftQueuedIsSentByTheStandby) {
 // delivered_event = false: the message is confirmed (the lane's delivered count) but no
 // Delivered event reports it; a message sent after it with the default still gets one.
 TEST(SendMore, NoDeliveredEventWhenTheSenderAsksForNone) {
-  auto a = start_node(IoBackend::Epoll);
-  auto b = start_node(IoBackend::Epoll);
-  ASSERT_TRUE(a && b);
-  const auto ids = connect_pair(*a, *b);
+  std::unique_ptr<Node> a, b;
+  const auto ids = start_connected(a, b, IoBackend::Epoll);
   ASSERT_NE(ids.first, 0u);
   SendOptions quiet;
   quiet.lane = Lane::Normal;
