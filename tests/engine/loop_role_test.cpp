@@ -368,20 +368,6 @@ TEST(LoopRole, AMessageTakenFromALongBlockLeavesTheStandbyAGraceArm) {
   EXPECT_GE(b->stats().engine_counter("standby_arms_deferred") - deferred_before, std::uint64_t{kMessages - 2});
 }
 
-// Knobs for a pair that sends nothing on its own for seconds (no keep-alive, probe,
-// clock sample or link digest), so that a thread's wait_event() blocks as long as asked.
-Config quiet_pair(std::uint64_t standby_grace_us) {
-  Config c = patient_failure_detection();
-  c.standby_grace_us = standby_grace_us;
-  c.probe_interval_ms = 60'000;
-  c.keepalive_interval_ms = 20'000;
-  c.idle_timeout_ms = 60'000;
-  c.clock_sync_interval_ms = 60'000;
-  c.link_report_interval_ms = 60'000;
-  c.view_check_interval_ms = 0;
-  return c;
-}
-
 // A thread that blocks in wait_event() serves the loop's deadline itself, so when its
 // blocks last longer than the standby timer its previous turn left (a grace arm, here
 // 10-20 ms ahead), it takes that timer off and the standby does not wake for nothing.

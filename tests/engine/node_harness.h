@@ -34,6 +34,21 @@ inline Config patient_failure_detection() {
   return c;
 }
 
+// Knobs for a pair that sends nothing on its own for seconds (no keep-alive, probe,
+// clock sample or link digest), so that a thread's wait_event() blocks as long as asked
+// and only what a test does makes the loop turn.
+inline Config quiet_pair(std::uint64_t standby_grace_us = Config{}.standby_grace_us) {
+  Config c = patient_failure_detection();
+  c.standby_grace_us = standby_grace_us;
+  c.probe_interval_ms = 60'000;
+  c.keepalive_interval_ms = 20'000;
+  c.idle_timeout_ms = 60'000;
+  c.clock_sync_interval_ms = 60'000;
+  c.link_report_interval_ms = 60'000;
+  c.view_check_interval_ms = 0;
+  return c;
+}
+
 // Creates and starts a node; nullptr (and a test failure) when either step fails.
 inline std::unique_ptr<Node> start_node_with(const Config& config, NodeOptions options) {
   const IoBackend backend = options.backend;

@@ -57,25 +57,12 @@ TEST(SendMore, ABurstLeavesWithTheFlushInAFewDatagrams) {
   EXPECT_LT(packets_sent_to(*a, ids.first) - packets_before, kMessages / 4u);
 }
 
-// Knobs that keep the probes, keepalives, clock and link reports minutes away.
-Config quiet_timers() {
-  Config c;
-  c.probe_interval_ms = 60'000;
-  c.probe_timeout_ms = 60'000;
-  c.keepalive_interval_ms = 600'000;
-  c.idle_timeout_ms = 3'600'000;
-  c.clock_sync_interval_ms = 60'000;
-  c.link_report_interval_ms = 3'600'000;
-  c.view_check_interval_ms = 0;
-  return c;
-}
-
 // An application that queues with `more` and never calls in again: the node's own thread
 // sends the message. (The send arms the standby within the grace; without that arm the
 // mesh's maintenance turn, at most 100 ms away, would still send it, so this checks the
 // outcome, not the arm's timing: speed is not asserted in tests.)
 TEST(SendMore, AMessageLeftQueuedIsSentByTheStandby) {
-  const Config c = quiet_timers();
+  const Config c = quiet_pair();
   ASSERT_TRUE(c.validate().ok()) << c.validate().error().message;
   std::unique_ptr<Node> a, b;
   const auto ids = start_connected(a, b, IoBackend::Epoll, c);
