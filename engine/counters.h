@@ -45,7 +45,7 @@ namespace hana::engine {
   X(standby_arms, "Shared threading: times the standby's timer was armed (only when no application thread would serve the loop's deadline)") \
   X(standby_arms_deferred, "Shared threading: standby arms that fell after the loop's deadline (within standby_grace_us of it) because an application thread had been blocked in wait_event() within that grace and will most likely serve it first") \
   X(standby_disarms, "Shared threading: times an application thread about to block in wait_event() took the standby's pending timer off (it serves the loop's deadline itself)") \
-  X(wait_yields, "Shared threading: times a thread about to block in wait_event() until a deadline yielded the CPU first (wait_yield)") \
+  X(wait_yields, "times a thread about to block until a deadline (wait_event() in Shared threading, the loop in the others) yielded the CPU first (wait_yield)") \
   X(standby_yields, "Shared threading: times the standby yielded the CPU before a turn (standby_yield)") \
   X(sends_deferred, "Shared threading: sends with SendOptions::more queued on their connection without a loop turn (the next turn transmits them)") \
   X(standby_turns_skipped, "Shared threading: standby wake-ups for a datagram an application thread took meanwhile (no turn)") \

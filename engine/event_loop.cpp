@@ -100,6 +100,13 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     clock_stale_ = true;  // the wait may block: datagrams it delivers re-read the clock
     // Shared threading: a turn receives only when a blocker saw the socket readable (or
     // the fault injector holds datagrams that are due): no recvmmsg that finds nothing.
+    // Dedicated and Inline threading block here (Shared blocks in wait_event_shared, which
+    // yields there): a wait until a deadline arms a timer, a VM exit when it becomes the
+    // CPU's next expiry, so whoever this turn's sends woke goes first (wait_yield).
+    if (!m_.shared && deadline != 0 && deadline != kNoDeadline && m_.wait_yield.load(std::memory_order_relaxed)) {
+      m_.counters.add(EngineCounter::wait_yields);
+      sched_yield();
+    }
     if (deadline != 0 || !m_.shared || m_.socket_readable.exchange(false) || m_.backend->held_until() <= now)
       m_.backend->wait(deadline, *this);
     else
