@@ -26,7 +26,7 @@
 //
 // Such a grace arm is usually not needed (the application came back), but it still fires.
 // Armed at exactly now + grace it fired in step with a periodic application: at 1000
-// messages/s and the 2 ms default, an echo's arm (taken on message k, for the held ACK
+// messages/s and a 2 ms grace (the default then), an echo's arm (taken on message k, for the held ACK
 // of k) fired as message k+2 arrived, and a pinger's as reply k+2 did; with both ends on
 // one CPU the woken standby ran in the middle of that round trip. Traced over the TCP
 // path (perf sched/syscall tracepoints, 304 round trips): 25 % of the round trips had a
