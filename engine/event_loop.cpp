@@ -100,13 +100,8 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     clock_stale_ = true;  // the wait may block: datagrams it delivers re-read the clock
     // Shared threading: a turn receives only when a blocker saw the socket readable (or
     // the fault injector holds datagrams that are due): no recvmmsg that finds nothing.
-    // Dedicated and Inline threading block here (Shared blocks in wait_event_shared, which
-    // yields there): a wait until a deadline arms a timer, a VM exit when it becomes the
-    // CPU's next expiry, so whoever this turn's sends woke goes first (wait_yield).
-    if (!m_.shared && deadline != 0 && deadline != kNoDeadline && m_.wait_yield.load(std::memory_order_relaxed)) {
-      m_.counters.add(EngineCounter::wait_yields);
-      sched_yield();
-    }
+    // Dedicated and Inline threading block here (Shared blocks in wait_event_shared).
+    if (!m_.shared) m_.yield_before_block(deadline, now);
     if (deadline != 0 || !m_.shared || m_.socket_readable.exchange(false) || m_.backend->held_until() <= now)
       m_.backend->wait(deadline, *this);
     else
@@ -244,10 +239,10 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
     int budget = kCommandsPerTurn;
     Command cmd;
     for (auto& lane : m_.lanes) {
-      // depth() first: a dequeue attempt on an empty moodycamel queue walks its producers,
-      // and most turns find every lane empty. A command counted but not yet visible is
-      // taken by the turn its sender's work_pending causes.
-      while (budget > 0 && lane->depth() > 0 && lane->try_pop(cmd)) {
+      // Most turns find every lane empty: try_pop answers that from the queue's count. A
+      // command counted but not yet visible is taken by the turn its sender's
+      // work_pending causes.
+      while (budget > 0 && lane->try_pop(cmd)) {
         --budget;
         submit(cmd, now);
         m_.pool.release(cmd.message);
@@ -257,15 +252,9 @@ class Loop final : public engine::ReceiveSink, public engine::LoopDriver {
   }
 
   void submit(const Command& cmd, TimeNs now) {
-    SendOptions o;
-    o.lane = cmd.lane;
-    o.delivery = cmd.delivery;
-    o.latest_value = cmd.latest_value;
-    o.delivered_event = cmd.delivered_event;
-    o.key = cmd.key;
-    o.version = cmd.version;
     const Bytes bytes{m_.pool.data(cmd.message), cmd.message.size};
-    if (auto r = submit(cmd.kind, cmd.peer, cmd.id, bytes, o, now); !r) reject(cmd.peer, cmd.id, cmd.lane, r.error().code);
+    if (auto r = submit(cmd.kind, cmd.peer, cmd.id, bytes, cmd.options, now); !r)
+      reject(cmd.peer, cmd.id, cmd.options.lane, r.error().code);
   }
 
   // A send's refusal is returned (the caller reports it); a broadcast's refusals by

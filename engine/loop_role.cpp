@@ -183,6 +183,18 @@ bool Node::Impl::standby_timer_pending() {
   return standby_armed == engine::kNoDeadline || standby_armed > engine::monotonic_now_ns();
 }
 
+// A block until a deadline arms a timer: a VM exit when it becomes the CPU's next
+// expiry. Whoever this thread's last send woke goes first (wait_yield): on a CPU shared
+// with the peer, the answer is then usually in before the block, which returns at once
+// without arming anything. Measured (hana-net ping/echo, both on CPU 1, SCHED_FIFO): p50
+// 30.6-31.3 -> 12.4-12.7 us at 1000/s, 29.4-32.7 -> 20.7-21.1 us at 10 000/s; udp-raw
+// 23.7-24.9 us, whose pinger pays that exit. A block without a deadline arms nothing.
+void Node::Impl::yield_before_block(TimeNs wake, TimeNs now) {
+  if (wake <= now || wake == engine::kNoDeadline || !wait_yield.load(std::memory_order_relaxed)) return;
+  counters.add(engine::EngineCounter::wait_yields);
+  sched_yield();
+}
+
 void Node::Impl::yield_to_application() {
   if (!standby_yield.load(std::memory_order_relaxed)) return;
   counters.add(engine::EngineCounter::standby_yields);
@@ -271,16 +283,7 @@ bool Node::Impl::wait_event_shared(Event& out, TimeNs deadline) {
     waiter_wakes_at.store(wake);
     disarm_standby_for_blocker(wake, now);
     last_block_ns.store(now, std::memory_order_relaxed);
-    // A block until a deadline arms a timer: a VM exit when it becomes the CPU's next
-    // expiry. Whoever this thread's last send woke goes first (wait_yield): on a CPU
-    // shared with the peer, the answer is then usually in before the block, which
-    // returns at once without arming anything. Measured (hana-net ping/echo, both on
-    // CPU 1, SCHED_FIFO): p50 30.6-31.3 -> 12.4-12.7 us at 1000/s, 29.4-32.7 ->
-    // 20.7-21.1 us at 10 000/s; udp-raw 23.7-24.9 us, whose pinger pays that exit.
-    if (wake > now && wake != engine::kNoDeadline && wait_yield.load(std::memory_order_relaxed)) {
-      counters.add(engine::EngineCounter::wait_yields);
-      sched_yield();
-    }
+    yield_before_block(wake, now);
     const bool readable = wake > now && backend_for_wake->block(wake, /*standby=*/false);
     // Blocked until now: a turn that hands what woke it to the application waited within
     // the grace, however long the block was (see cover_deadline).

@@ -128,12 +128,7 @@ Result<MessageId> Node::Impl::enqueue_checked(Command::Kind kind, NodeId peer, s
                                               const SendOptions& opts, MessageId id) {
   Command cmd;
   cmd.kind = kind;
-  cmd.lane = opts.lane;
-  cmd.delivery = opts.delivery;
-  cmd.latest_value = opts.latest_value;
-  cmd.delivered_event = opts.delivered_event;
-  cmd.key = opts.key;
-  cmd.version = opts.version;
+  cmd.options = opts;
   cmd.peer = peer;
   bool large = false;
   if (!pool.store(bytes.data(), bytes.size(), cmd.message, large)) {

@@ -47,14 +47,9 @@ namespace engine {
 struct Command {
   enum class Kind : std::uint8_t { Send, Broadcast };
   Kind kind = Kind::Send;
-  Lane lane = Lane::Normal;
-  Delivery delivery = Delivery::ReliableOrdered;
-  bool latest_value = false;
-  bool delivered_event = true;
+  SendOptions options;  // as the send() call gave them
   NodeId peer = 0;
   MessageId id = 0;
-  std::uint64_t key = 0;
-  std::uint64_t version = 0;
   MessageRef message;
 };
 
@@ -237,6 +232,7 @@ struct Node::Impl {
   bool queue_without_turn(engine::DirectSend& direct);  // send_shared with SendOptions::more
   void run_standby();                           // the node's own thread
   void yield_to_application();                  // the standby, before a turn for a socket or left work
+  void yield_before_block(TimeNs wake, TimeNs now);  // any thread about to block until `wake` (wait_yield)
   bool standby_timer_pending();                 // armed and not yet fired, or not armed (takes loop_mutex)
   void disarm_standby_for_blocker(TimeNs wake, TimeNs now);  // wait_event_shared, before it blocks until `wake`
   // The longer of the last two blocks in wait_event() (any thread; a hint, relaxed): how
